@@ -1,0 +1,57 @@
+"""The ASGI application: FastAPI with the FHIR routes under /fhir, on a MongoDB store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .config import Settings
+from .loading import load_folder
+from .logs import configure_logging
+from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers
+from .storage import MongoResourceStore
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the application; the database connection opens and indexes are ensured at startup."""
+    if not settings.mongodb_uri:
+        raise ValueError("create_app needs settings.mongodb_uri; the CLI starts the embedded database first")
+    uri = settings.mongodb_uri
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = MongoResourceStore.connect(uri, settings.database)
+        await store.ensure_indexes()
+        app.state.store = store
+        if settings.load_dir:
+            await load_folder(store, settings.load_dir)
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = FastAPI(
+        title="fhir-server",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(fhir_router(), prefix="/fhir")
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: settings arrive through `FHIR_*` variables."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,62 @@
+"""Server settings: command-line flags over `FHIR_*` environment variables over defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a server process needs to know; workers receive it through the environment."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./data")
+    mongodb_uri: str | None = None
+    database: str = "fhir"
+    workers: int = 1
+    max_body_bytes: int = 16 * 1024 * 1024
+    base_url: str | None = None
+    log_level: str = "info"
+    load_dir: Path | None = None
+    default_page_size: int = 20
+    max_page_size: int = 1000
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read `FHIR_<FIELD>` variables, then apply the non-None `overrides` (from flags)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(f"FHIR_{field.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _convert(field.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes `from_env` rebuild these settings in a worker process."""
+        env: dict[str, str] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                env[f"FHIR_{field.name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env
+
+    def with_mongodb_uri(self, uri: str) -> Settings:
+        return replace(self, mongodb_uri=uri)
+
+
+def _convert(type_name: Any, raw: str) -> Any:
+    kind = str(type_name)
+    if kind == "int":
+        return int(raw)
+    if kind == "bool":
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind in ("Path", "Path | None"):
+        return Path(raw)
+    return raw

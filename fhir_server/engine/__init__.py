@@ -1,0 +1,32 @@
+"""The engine: FHIR interactions as plain async Python, the one door to the data.
+
+REST, the CLI and (later) the HL7 v2 adapter and bulk jobs call these functions; none of
+them reaches storage directly.
+"""
+
+from .create import create_resource
+from .delete import delete_resource
+from .history import HistoryRequest, history, parse_history_request
+from .patch_resource import PatchFormat, patch_resource
+from .read import read_resource, read_version
+from .results import Page, WriteResult
+from .search import search_type
+from .update import update_resource
+from .validation import check_resource_type
+
+__all__ = [
+    "HistoryRequest",
+    "Page",
+    "PatchFormat",
+    "WriteResult",
+    "check_resource_type",
+    "create_resource",
+    "delete_resource",
+    "history",
+    "parse_history_request",
+    "patch_resource",
+    "read_resource",
+    "read_version",
+    "search_type",
+    "update_resource",
+]

@@ -1,0 +1,40 @@
+"""Logical ids, version ids and instants as FHIR R4 defines them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+from ..errors import InvalidRequest
+from ..i18n import _
+
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def new_id() -> str:
+    """A server-assigned logical id."""
+    return str(uuid.uuid4())
+
+
+def check_id(resource_id: str, expression: str = "id") -> str:
+    """Return `resource_id` if it is a valid FHIR id; raise InvalidRequest otherwise."""
+    if not _ID.fullmatch(resource_id):
+        raise InvalidRequest(
+            _("'{id}' is not a valid resource id (1-64 characters of A-Z, a-z, 0-9, '-' and '.').").format(
+                id=resource_id[:80]
+            ),
+            expression=expression,
+        )
+    return resource_id
+
+
+def now() -> datetime:
+    """The current instant at the millisecond precision the database keeps."""
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def format_instant(moment: datetime) -> str:
+    """An R4 `instant`, e.g. 2026-11-26T04:01:54.733Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,63 @@
+"""FHIR patch interaction: JSON Patch and FHIRPath Patch. https://hl7.org/fhir/R4/http.html#patch
+
+The patched result is validated exactly like an update; a result that is not valid R4 is
+refused with 422 and nothing is written.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from ..errors import InvalidResource, ResourceDeleted, ResourceNotFound, Unprocessable
+from ..i18n import _
+from ..storage import ResourceStore, StoredResource
+from .identity import check_id
+from .patch import apply_fhirpath_patch, apply_json_patch
+from .results import WriteResult
+from .validation import check_incoming, check_resource_type
+from .writing import commit_version
+
+
+class PatchFormat(Enum):
+    JSON_PATCH = "application/json-patch+json"
+    FHIRPATH_PATCH = "application/fhir+json"
+
+
+async def patch_resource(
+    store: ResourceStore,
+    resource_type: str,
+    resource_id: str,
+    patch_format: PatchFormat,
+    document: Any,
+    *,
+    if_match: int | None = None,
+) -> WriteResult:
+    """Apply `document` to the current version and store the result as the next version.
+
+    Raises ResourceNotFound / ResourceDeleted, InvalidRequest (malformed patch), Unprocessable
+    (patch cannot be applied, or its result is not valid R4) or PreconditionFailed.
+    """
+    check_resource_type(resource_type)
+    check_id(resource_id)
+    reference = f"{resource_type}/{resource_id}"
+
+    def build(current: StoredResource | None) -> dict[str, Any]:
+        if current is None:
+            raise ResourceNotFound(_("{reference} was not found.").format(reference=reference))
+        if current.deleted:
+            raise ResourceDeleted(_("{reference} was deleted.").format(reference=reference))
+        if patch_format is PatchFormat.JSON_PATCH:
+            patched = apply_json_patch(current.resource(), document)
+        else:
+            patched = apply_fhirpath_patch(current.resource(), document)
+        if patched.get("resourceType") != resource_type or patched.get("id") != resource_id:
+            raise Unprocessable(_("A patch may not change the resource type or id."), expression=f"{resource_type}.id")
+        try:
+            return check_incoming(patched, resource_type, resource_id)
+        except InvalidResource as exc:
+            raise Unprocessable(
+                _("The patched resource is not valid: {problem}").format(problem=exc), issues=exc.issues
+            ) from exc
+
+    return await commit_version(store, resource_type, resource_id, build, if_match=if_match, method="PATCH")

@@ -1,0 +1,36 @@
+"""Loading a folder of FHIR resources (the demo data set) through the engine."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import orjson
+
+from . import engine
+from .errors import ResourceDeleted, ResourceNotFound
+from .storage import ResourceStore
+
+log = logging.getLogger(__name__)
+
+
+async def load_folder(store: ResourceStore, folder: Path) -> int:
+    """Create each `*.json` resource of `folder` under its own id unless it exists; return how many were created.
+
+    Running it again changes nothing, so a server can load its demo data at every start.
+    """
+    created = 0
+    for path in sorted(folder.glob("*.json")):
+        resource = orjson.loads(path.read_bytes())
+        resource_type, resource_id = resource["resourceType"], resource["id"]
+        try:
+            await engine.read_resource(store, resource_type, resource_id)
+            continue
+        except ResourceNotFound:
+            pass
+        except ResourceDeleted:
+            continue  # a user deleted it on purpose: leave it deleted
+        await engine.update_resource(store, resource_type, resource_id, resource)
+        created += 1
+    log.info("loaded resources", extra={"folder": str(folder), "created": created})
+    return created

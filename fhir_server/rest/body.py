@@ -1,0 +1,60 @@
+"""Reading request bodies: media type (415), size limit (413) and JSON syntax (400)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from ..errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from ..i18n import _
+
+FHIR_JSON_TYPES = ("application/fhir+json", "application/json")
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def check_media_type(request: Request, accepted: Iterable[str] = FHIR_JSON_TYPES) -> str:
+    """Return the request's media type if it is one of `accepted`; raise UnsupportedMediaType (415)."""
+    found = media_type(request)
+    accepted = tuple(accepted)
+    if found not in accepted:
+        raise UnsupportedMediaType(
+            _("Content-Type '{found}' is not supported here; send one of: {accepted}.").format(
+                found=found or _("none"), accepted=", ".join(accepted)
+            )
+        )
+    return found
+
+
+async def read_bytes(request: Request, limit: int) -> bytes:
+    """The raw body, read up to `limit` bytes. Raises PayloadTooLarge (413) beyond it."""
+    declared = request.headers.get("content-length")
+    too_large = PayloadTooLarge(
+        _("The request body is larger than this server accepts ({limit} bytes).").format(limit=limit)
+    )
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The parsed JSON body, read up to `limit` bytes. Raises PayloadTooLarge or InvalidRequest."""
+    raw = await read_bytes(request, limit)
+    if not raw.strip():
+        raise InvalidRequest(_("The request has no body; a FHIR resource in JSON is expected."))
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(_("The body is not valid JSON: {error}").format(error=exc)) from exc

@@ -1,0 +1,89 @@
+"""Searchset and history Bundles, assembled from stored JSON bytes without re-encoding them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from urllib.parse import urlencode
+
+import orjson
+
+from ..engine import Page
+from ..engine.identity import format_instant, now
+from ..storage import StoredResource
+
+
+def _links(
+    self_url: str, params: Sequence[tuple[str, str]], cursor: str | None, next_cursor: str | None
+) -> list[dict[str, str]]:
+    def url(extra: Sequence[tuple[str, str]]) -> str:
+        query = urlencode([*params, *extra])
+        return f"{self_url}?{query}" if query else self_url
+
+    this_page = [("_cursor", cursor)] if cursor else []
+    links = [{"relation": "self", "url": url(this_page)}, {"relation": "first", "url": url(())}]
+    if next_cursor:
+        links.append({"relation": "next", "url": url([("_cursor", next_cursor)])})
+    return links
+
+
+def _assemble(head: dict[str, object], entries: list[bytes]) -> bytes:
+    encoded = orjson.dumps(head)
+    if not entries:
+        return encoded
+    return encoded[:-1] + b',"entry":[' + b",".join(entries) + b"]}"
+
+
+def _bundle_head(bundle_type: str, page: Page, links: list[dict[str, str]]) -> dict[str, object]:
+    head: dict[str, object] = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": format_instant(now())},
+        "type": bundle_type,
+    }
+    if page.total is not None:
+        head["total"] = page.total
+    head["link"] = links
+    return head
+
+
+def searchset_bundle(
+    base: str, self_url: str, params: Sequence[tuple[str, str]], cursor: str | None, page: Page
+) -> bytes:
+    """A searchset Bundle: every entry a match (search.html#bundle). `params` are the ones understood."""
+    links = _links(self_url, params, cursor, page.next_cursor)
+    entries = [
+        b'{"fullUrl":' + orjson.dumps(f"{base}/{r.reference}") + b',"resource":' + (r.body or b"{}")
+        + b',"search":{"mode":"match"}}'
+        for r in page.records
+    ]  # fmt: skip
+    return _assemble(_bundle_head("searchset", page, links), entries)
+
+
+def _history_entry(base: str, record: StoredResource) -> bytes:
+    full_url = f"{base}/{record.reference}"
+    if record.deleted:
+        request = {"method": "DELETE", "url": record.reference}
+        status = "204"
+    else:
+        created = record.version_id == 1 or record.method == "POST"
+        request = {"method": "POST" if created else "PUT", "url": record.resource_type if created else record.reference}
+        status = "201" if created else "200"
+    response = {
+        "status": status,
+        "etag": f'W/"{record.version_id}"',
+        "lastModified": format_instant(record.last_updated),
+    }
+    parts = [b'{"fullUrl":', orjson.dumps(full_url)]
+    if record.body is not None:
+        parts += [b',"resource":', record.body]
+    parts += [b',"request":', orjson.dumps(request), b',"response":', orjson.dumps(response), b"}"]
+    return b"".join(parts)
+
+
+def history_bundle(
+    base: str, self_url: str, params: Sequence[tuple[str, str]], cursor: str | None, page: Page
+) -> bytes:
+    """A history Bundle, newest version first (http.html#history)."""
+    links = _links(self_url, params, cursor, page.next_cursor)
+    return _assemble(_bundle_head("history", page, links), [_history_entry(base, r) for r in page.records])

@@ -1,0 +1,26 @@
+"""What every route needs from the application: the store, the settings and the FHIR base URL."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from ..config import Settings
+from ..storage import ResourceStore
+
+
+def store_of(request: Request) -> ResourceStore:
+    store: ResourceStore = request.app.state.store
+    return store
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def base_url(request: Request) -> str:
+    """The FHIR base as clients reach it: the configured one, else derived from the request."""
+    configured = settings_of(request).base_url
+    if configured:
+        return configured.rstrip("/")
+    return f"{str(request.base_url).rstrip('/')}/fhir"

@@ -1,0 +1,22 @@
+"""FHIR create: POST [base]/{type}. https://hl7.org/fhir/R4/http.html#create"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from .. import engine
+from .body import check_media_type, read_json
+from .context import settings_of, store_of
+from .writes import write_response
+
+router = APIRouter()
+
+
+@router.post("/{resource_type}", name="create")
+async def create(resource_type: str, request: Request) -> Response:
+    engine.check_resource_type(resource_type)
+    check_media_type(request)
+    body = await read_json(request, settings_of(request).max_body_bytes)
+    result = await engine.create_resource(store_of(request), resource_type, body)
+    return write_response(request, result)

@@ -1,0 +1,33 @@
+"""FHIR read and vread. https://hl7.org/fhir/R4/http.html#read"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from .. import engine
+from ..storage import StoredResource
+from .context import store_of
+from .preconditions import not_modified
+from .responses import FhirResponse, version_headers
+
+router = APIRouter()
+
+
+def _resource_response(request: Request, record: StoredResource) -> Response:
+    headers = version_headers(record)
+    if not_modified(request, record):
+        return Response(status_code=304, headers=headers)
+    return FhirResponse(record.body, headers=headers)
+
+
+@router.get("/{resource_type}/{resource_id}", name="read")
+async def read(resource_type: str, resource_id: str, request: Request) -> Response:
+    record = await engine.read_resource(store_of(request), resource_type, resource_id)
+    return _resource_response(request, record)
+
+
+@router.get("/{resource_type}/{resource_id}/_history/{version_id}", name="vread")
+async def vread(resource_type: str, resource_id: str, version_id: str, request: Request) -> Response:
+    record = await engine.read_version(store_of(request), resource_type, resource_id, version_id)
+    return _resource_response(request, record)

@@ -1,0 +1,18 @@
+"""Storage: versioned resources in MongoDB, the body codec and the embedded database launcher."""
+
+from .codec import BodyCodec, PlainCodec
+from .embedded import EmbeddedDatabase
+from .mongo import MongoResourceStore
+from .records import StoredResource
+from .store import CurrentQuery, HistoryQuery, ResourceStore
+
+__all__ = [
+    "BodyCodec",
+    "CurrentQuery",
+    "EmbeddedDatabase",
+    "HistoryQuery",
+    "MongoResourceStore",
+    "PlainCodec",
+    "ResourceStore",
+    "StoredResource",
+]

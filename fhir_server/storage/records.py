@@ -1,0 +1,34 @@
+"""What storage hands back: one stored version of a resource."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    """One version of one resource: the current copy, or an entry of its history.
+
+    `body` is the resource as FHIR JSON bytes (with `meta` set), None for a deletion.
+    Keeping the bytes lets a read go from the database to the wire without re-encoding.
+    """
+
+    resource_type: str
+    id: str
+    version_id: int
+    last_updated: datetime
+    deleted: bool
+    body: bytes | None
+    method: str = "PUT"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.id}"
+
+    def resource(self) -> dict[str, Any]:
+        """The resource as a dict (empty for a deletion)."""
+        return orjson.loads(self.body) if self.body else {}

@@ -1,0 +1,72 @@
+"""The storage contract the engine codes against. Nothing here knows about HTTP or the driver."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from .records import StoredResource
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """Which versions a history interaction asks for; newest first.
+
+    `at` keeps the versions that were current at some moment of [at_start, at_end).
+    `after` is the keyset cursor (last_updated, key) of the previous page's last entry.
+    """
+
+    resource_type: str | None = None
+    resource_id: str | None = None
+    since: datetime | None = None
+    at_start: datetime | None = None
+    at_end: datetime | None = None
+    after: tuple[datetime, str] | None = None
+
+
+@dataclass(frozen=True)
+class CurrentQuery:
+    """A query over current (not deleted) resources of one type, in key order.
+
+    `criteria` is a storage filter built by search/ from the typed search request; `ids`
+    restricts the result to those logical ids (the `_id` parameter).
+    """
+
+    resource_type: str
+    criteria: Mapping[str, Any]
+    ids: tuple[str, ...] | None = None
+    after: str | None = None
+
+
+class ResourceStore(Protocol):
+    """Versioned FHIR resources. Every write is atomic and checked against the version it replaces."""
+
+    async def get(self, resource_type: str, resource_id: str) -> StoredResource | None:
+        """The current version (possibly a deletion), or None if the resource never existed."""
+        ...
+
+    async def get_version(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource | None:
+        """One version from history, or None."""
+        ...
+
+    async def write(self, record: StoredResource, *, replaces: int | None) -> None:
+        """Store `record` as the new current version and add it to history, in one transaction.
+
+        `replaces` is the version the write expects to be current (None: the resource must not
+        exist yet). Raises VersionConflict when another write got there first.
+        """
+        ...
+
+    async def history(self, query: HistoryQuery, limit: int) -> list[StoredResource]: ...
+
+    async def count_history(self, query: HistoryQuery) -> int: ...
+
+    async def find(self, query: CurrentQuery, limit: int) -> list[StoredResource]: ...
+
+    async def count(self, query: CurrentQuery) -> int: ...
+
+    async def ping(self) -> None:
+        """Raise StorageUnavailable unless the database answers."""
+        ...

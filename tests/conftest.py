@@ -1,0 +1,105 @@
+"""Shared fixtures: one embedded database and one real server process for the whole session.
+
+Tests talk to the server over real HTTP and to the database over the wire; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fhir_server.storage import EmbeddedDatabase
+from fhir_server.storage.embedded import free_loopback_port
+
+FHIR_JSON = {"Content-Type": "application/fhir+json"}
+
+
+class ServerProcess:
+    """`fhir-server serve` as a child process, stopped with SIGTERM like an operator would."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_loopback_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "fhir_server", "serve", "--port", str(self.port), *args]
+        self.log_path = log_path
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=self.log, stderr=self.log)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=60)
+        self.log.close()
+        return self.process.returncode
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedDatabase]:
+    with EmbeddedDatabase(tmp_path_factory.mktemp("db")) as db:
+        yield db
+
+
+@pytest.fixture(scope="session")
+def server(database: EmbeddedDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    process = ServerProcess(["--mongodb-uri", database.uri, "--database", "fhir_tests"], log_path)
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(server: ServerProcess) -> str:
+    return f"{server.base}/fhir"
+
+
+@pytest.fixture()
+def client(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, headers=FHIR_JSON, timeout=30) as http:
+        yield http
+
+
+def new_patient(family: str = "Doe", **extra: object) -> dict[str, object]:
+    return {"resourceType": "Patient", "name": [{"family": family, "given": ["Jane"]}], "gender": "female", **extra}
+
+
+@pytest.fixture()
+def patient(client: httpx.Client) -> dict[str, object]:
+    """A freshly created Patient, as the server returned it."""
+    response = client.post("/Patient", json=new_patient())
+    assert response.status_code == 201, response.text
+    created: dict[str, object] = response.json()
+    return created
+
+
+def outcome_codes(response: httpx.Response) -> list[str]:
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome", body
+    return [issue["code"] for issue in body["issue"]]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
