@@ -9,9 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .config import Settings
-from .loading import load_folder
 from .logs import configure_logging
-from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers
+from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
 from .storage import MongoResourceStore
 
 log = logging.getLogger(__name__)
@@ -28,8 +27,6 @@ def create_app(settings: Settings) -> FastAPI:
         store = MongoResourceStore.connect(uri, settings.database)
         await store.ensure_indexes()
         app.state.store = store
-        if settings.load_dir:
-            await load_folder(store, settings.load_dir)
         try:
             yield
         finally:
@@ -43,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=None,
     )
     app.state.settings = settings
+    app.state.interactions = served_interactions()
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)

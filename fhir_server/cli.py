@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -16,6 +19,7 @@ from .app import create_app
 from .config import Settings
 from .errors import StorageUnavailable
 from .i18n import _
+from .loading import load_folder_into
 from .logs import configure_logging
 from .storage import EmbeddedDatabase
 
@@ -41,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Stopped(Exception):
+    """SIGTERM arrived; uvicorn has shut down gracefully and re-raised it to us."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
 def serve(settings: Settings) -> int:
     """Run the server; start and stop the embedded database around it when no URI is configured."""
     embedded: EmbeddedDatabase | None = None
@@ -51,19 +63,26 @@ def serve(settings: Settings) -> int:
         except StorageUnavailable as exc:
             log.error(str(exc))
             return 1
-    options = {
+    options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 10,
     }
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handler it found: ours turns it into an exception so the database is stopped below.
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        if settings.load_dir and settings.mongodb_uri:
+            asyncio.run(load_folder_into(settings.mongodb_uri, settings.database, settings.load_dir))
         if settings.workers > 1:
             os.environ.update(settings.to_env())
             uvicorn.run("fhir_server.app:app_from_env", factory=True, workers=settings.workers, **options)
         else:
             uvicorn.run(create_app(settings), **options)
+    except (_Stopped, KeyboardInterrupt):
+        log.info("server stopped")
     finally:
         if embedded is not None:
             embedded.stop()

@@ -9,9 +9,19 @@ import orjson
 
 from . import engine
 from .errors import ResourceDeleted, ResourceNotFound
-from .storage import ResourceStore
+from .storage import MongoResourceStore, ResourceStore
 
 log = logging.getLogger(__name__)
+
+
+async def load_folder_into(uri: str, database: str, folder: Path) -> int:
+    """Connect, load `folder` (see `load_folder`) and disconnect: run once, before any worker starts."""
+    store = MongoResourceStore.connect(uri, database)
+    try:
+        await store.ensure_indexes()
+        return await load_folder(store, folder)
+    finally:
+        await store.close()
 
 
 async def load_folder(store: ResourceStore, folder: Path) -> int:
@@ -32,5 +42,5 @@ async def load_folder(store: ResourceStore, folder: Path) -> int:
             continue  # a user deleted it on purpose: leave it deleted
         await engine.update_resource(store, resource_type, resource_id, resource)
         created += 1
-    log.info("loaded resources", extra={"folder": str(folder), "created": created})
+    log.info("loaded resources", extra={"folder": str(folder), "resources_created": created})
     return created

@@ -42,7 +42,9 @@ def check_incoming(body: Any, resource_type: str, url_id: str | None) -> dict[st
     if url_id is not None:
         body_id = body.get("id")
         if body_id is None:
-            raise InvalidRequest(_("An update must carry the resource id in its body."), expression=f"{resource_type}.id")
+            raise InvalidRequest(
+                _("An update must carry the resource id in its body."), expression=f"{resource_type}.id"
+            )
         if body_id != url_id:
             raise InvalidRequest(
                 _("The id in the body ('{body_id}') does not match the id in the URL ('{url_id}').").format(

@@ -84,5 +84,6 @@ async def commit_version(
             await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))
             continue
         return WriteResult(record=record, created=current is None or current.deleted)
-    raise StorageUnavailable(_("{reference} is being changed by too many requests at once; try again.").format(
-        reference=reference))
+    raise StorageUnavailable(
+        _("{reference} is being changed by too many requests at once; try again.").format(reference=reference)
+    )

@@ -1,19 +1,28 @@
 """REST: HTTP requests in, engine calls, FHIR responses out."""
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 
 from . import create, delete, health, history, metadata, patch, read, search, update
 from .errors import install_error_handlers
 from .middleware import RequestContextMiddleware
 
+_MODULES = (metadata, history, search, read, create, update, patch, delete)
+"""Order matters: the first full match wins, so fixed segments (`metadata`, `_history`,
+`_search`) come before `{resource_id}`."""
+
 
 def fhir_router() -> APIRouter:
-    """All FHIR routes under one router. Order matters: the first full match wins, so the
-    fixed segments (`metadata`, `_history`, `_search`) come before `{resource_id}`."""
+    """All FHIR routes under one router."""
     router = APIRouter()
-    for module in (metadata, history, search, read, create, update, patch, delete):
+    for module in _MODULES:
         router.include_router(module.router)
     return router
 
 
-__all__ = ["RequestContextMiddleware", "fhir_router", "health", "install_error_handlers"]
+def served_interactions() -> frozenset[str]:
+    """The names of the FHIR routes (interaction codes such as `read`), for the CapabilityStatement."""
+    return frozenset(route.name for module in _MODULES for route in module.router.routes if isinstance(route, APIRoute))
+
+
+__all__ = ["RequestContextMiddleware", "fhir_router", "health", "install_error_handlers", "served_interactions"]

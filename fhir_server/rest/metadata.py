@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import profiles
 from fastapi import APIRouter, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+
+import profiles
 
 from .. import __version__
 from ..engine.identity import format_instant, now
@@ -36,13 +36,8 @@ _PARAMETER_INFO = {
 }
 
 
-def served_interactions(routes: list[BaseRoute]) -> set[str]:
-    """The interaction codes of the routes this application actually serves."""
-    return {name for route in routes if (name := getattr(route, "name", None))}
-
-
-def capability_statement(routes: list[BaseRoute], base: str) -> dict[str, Any]:
-    served = served_interactions(routes)
+def capability_statement(served: frozenset[str], base: str) -> dict[str, Any]:
+    """The statement for an application serving the interactions named in `served`."""
     type_interactions = [{"code": code} for code in TYPE_INTERACTIONS if code in served]
     search_params = [
         {"name": name, "definition": _PARAMETER_INFO[name][1], "type": _PARAMETER_INFO[name][0],
@@ -88,4 +83,4 @@ def capability_statement(routes: list[BaseRoute], base: str) -> dict[str, Any]:
 
 @router.get("/metadata", name="capabilities")
 async def metadata(request: Request) -> Response:
-    return FhirResponse(capability_statement(request.app.routes, base_url(request)))
+    return FhirResponse(capability_statement(request.app.state.interactions, base_url(request)))

@@ -22,7 +22,7 @@ def if_match_version(request: Request) -> int | None:
         return None
     match = _ETAG.fullmatch(raw)
     if not match:
-        raise InvalidRequest(_("If-Match must be a version ETag such as W/\"3\"."), expression="If-Match")
+        raise InvalidRequest(_('If-Match must be a version ETag such as W/"3".'), expression="If-Match")
     return int(match.group(1))
 
 

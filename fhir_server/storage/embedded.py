@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from ..errors import StorageUnavailable
 from ..i18n import _
@@ -68,7 +69,9 @@ class EmbeddedDatabase:
                 preexec_fn=_die_with_parent,
             )  # fmt: skip
         except FileNotFoundError as exc:
-            raise StorageUnavailable(_("The embedded database could not be started: {error}").format(error=exc)) from exc
+            raise StorageUnavailable(
+                _("The embedded database could not be started: {error}").format(error=exc)
+            ) from exc
         finally:
             log_file.close()
         self._wait_until_ready()
@@ -87,14 +90,16 @@ class EmbeddedDatabase:
                     )
                 )
             try:
+                client: MongoClient[dict[str, Any]]
                 with MongoClient(self.uri, serverSelectionTimeoutMS=500) as client:
                     client.admin.command("ping")
                 return
             except Exception:  # not listening yet
                 time.sleep(0.1)
         self.stop()
-        raise StorageUnavailable(_("The embedded database did not answer within {seconds} s.").format(
-            seconds=int(self.startup_timeout)))
+        raise StorageUnavailable(
+            _("The embedded database did not answer within {seconds} s.").format(seconds=int(self.startup_timeout))
+        )
 
     def stop(self) -> None:
         """Stop the database cleanly (SIGTERM), killing it if it does not exit in time."""
@@ -112,5 +117,7 @@ class EmbeddedDatabase:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -39,9 +39,7 @@ async def mongo_errors(reference: str) -> AsyncIterator[None]:
         raise VersionConflict(_("{reference} was changed by another request.").format(reference=reference)) from exc
     except OperationFailure as exc:
         if exc.code == _WRITE_CONFLICT or exc.has_error_label("TransientTransactionError"):
-            raise VersionConflict(
-                _("{reference} was changed by another request.").format(reference=reference)
-            ) from exc
+            raise VersionConflict(_("{reference} was changed by another request.").format(reference=reference)) from exc
         raise
     except ConnectionFailure as exc:
         raise StorageUnavailable(_("The database did not answer.")) from exc
@@ -125,7 +123,7 @@ class MongoResourceStore:
             "body": self._codec.encode(record.body) if record.body is not None else None,
             "method": record.method,
         }
-        async with mongo_errors(key), self._client.start_session() as session:
+        async with mongo_errors(key), self._client.start_session() as session:  # noqa: SIM117 - needs `session`
             async with await session.start_transaction():
                 if replaces is None:
                     await self._resources.insert_one({"_id": key, **fields}, session=session)
