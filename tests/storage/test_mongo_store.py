@@ -1,0 +1,98 @@
+"""MongoResourceStore on the embedded database: atomic versioned writes and the codec seam."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from fhir_server.errors import VersionConflict
+from fhir_server.storage import EmbeddedDatabase, HistoryQuery, MongoResourceStore, StoredResource
+
+
+class ReversingCodec:
+    """A stand-in for encryption: what is stored is not the JSON the engine wrote."""
+
+    def encode(self, body: bytes) -> bytes:
+        return body[::-1]
+
+    def decode(self, stored: bytes) -> bytes:
+        return bytes(stored)[::-1]
+
+
+def _record(version: int, when: datetime, body: bytes | None = b'{"resourceType":"Patient"}') -> StoredResource:
+    return StoredResource("Patient", "p1", version, when, body is None, body)
+
+
+def run_with_store(
+    database: EmbeddedDatabase, test: Callable[[MongoResourceStore, str], Awaitable[None]], codec: Any = None
+) -> None:
+    name = f"store_{uuid.uuid4().hex[:8]}"
+
+    async def main() -> None:
+        store = MongoResourceStore.connect(database.uri, name, codec)
+        try:
+            await store.ensure_indexes()
+            await store.ensure_indexes()  # idempotent
+            await test(store, name)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_write_conflicts_are_refused_and_leave_nothing(database: EmbeddedDatabase) -> None:
+    async def scenario(store: MongoResourceStore, _name: str) -> None:
+        now = datetime.now(UTC)
+        await store.write(_record(1, now), replaces=None)
+        with pytest.raises(VersionConflict):
+            await store.write(_record(1, now), replaces=None)  # already exists
+        await store.write(_record(2, now), replaces=1)
+        with pytest.raises(VersionConflict):
+            await store.write(_record(3, now), replaces=1)  # stale
+        current = await store.get("Patient", "p1")
+        assert current is not None and current.version_id == 2
+        assert await store.get_version("Patient", "p1", 3) is None
+        assert await store.count_history(HistoryQuery("Patient", "p1")) == 2
+
+    run_with_store(database, scenario)
+
+
+def test_at_finds_the_version_current_at_a_moment(database: EmbeddedDatabase) -> None:
+    async def scenario(store: MongoResourceStore, _name: str) -> None:
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        await store.write(_record(1, start), replaces=None)
+        await store.write(_record(2, start + timedelta(days=10)), replaces=1)
+        await store.write(_record(3, start + timedelta(days=20), body=None), replaces=2)
+
+        async def at(day: int) -> list[int]:
+            moment = start + timedelta(days=day)
+            query = HistoryQuery("Patient", "p1", at_start=moment, at_end=moment + timedelta(seconds=1))
+            return [r.version_id for r in await store.history(query, 10)]
+
+        assert await at(5) == [1]
+        assert await at(15) == [2]
+        assert await at(25) == [3]
+
+    run_with_store(database, scenario)
+
+
+def test_bodies_pass_through_the_codec(database: EmbeddedDatabase) -> None:
+    async def scenario(store: MongoResourceStore, name: str) -> None:
+        await store.write(_record(1, datetime.now(UTC)), replaces=None)
+        raw: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(database.uri)
+        try:
+            stored = await raw[name]["resources"].find_one({"_id": "Patient/p1"})
+        finally:
+            await raw.close()
+        assert stored is not None
+        assert stored["body"] == b'{"resourceType":"Patient"}'[::-1]
+        record = await store.get("Patient", "p1")
+        assert record is not None and record.resource() == {"resourceType": "Patient"}
+
+    run_with_store(database, scenario, ReversingCodec())
