@@ -66,9 +66,9 @@ def _history_entry(base: str, record: StoredResource) -> bytes:
         request = {"method": "DELETE", "url": record.reference}
         status = "204"
     else:
-        created = record.version_id == 1 or record.method == "POST"
-        request = {"method": "POST" if created else "PUT", "url": record.resource_type if created else record.reference}
-        status = "201" if created else "200"
+        created = record.method == "POST"
+        request = {"method": record.method, "url": record.resource_type if created else record.reference}
+        status = "201" if created or record.version_id == 1 else "200"
     response = {
         "status": status,
         "etag": f'W/"{record.version_id}"',
