@@ -29,6 +29,7 @@ import httpx
 import orjson
 import uvloop
 from pymongo import AsyncMongoClient
+from rawhttp import RawHttpPool, RawResponse
 
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.embedded import free_loopback_port
@@ -122,10 +123,9 @@ class Target(Protocol):
     async def update(self, resource_id: str, n: int) -> None: ...
 
 
-def _expect(response: httpx.Response, status: int) -> httpx.Response:
-    if response.status_code != status:
-        method, url = response.request.method, response.request.url
-        raise RuntimeError(f"{method} {url}: expected {status}, got {response.status_code}: {response.text[:500]}")
+def _expect(what: str, response: RawResponse, status: int) -> RawResponse:
+    if response.status != status:
+        raise RuntimeError(f"{what}: expected {status}, got {response.status}: {response.body[:500]!r}")
     return response
 
 
@@ -134,25 +134,26 @@ class ServerTarget:
 
     name = "server"
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: RawHttpPool) -> None:
         self._client = client
 
     async def create(self, n: int) -> str:
-        response = _expect(await self._client.post("/fhir/Patient", content=PATIENT_BYTES[n % len(PATIENTS)]), 201)
-        return response.headers["Location"].split("/_history/")[0].rsplit("/", 1)[1]
+        body = PATIENT_BYTES[n % len(PATIENTS)]
+        response = _expect("create", await self._client.request("POST", "/fhir/Patient", body), 201)
+        return response.headers["location"].split("/_history/")[0].rsplit("/", 1)[1]
 
     async def settle(self) -> None:
         """Nothing to do: the server writes the history itself."""
 
     async def read(self, resource_id: str) -> None:
-        _expect(await self._client.get(f"/fhir/Patient/{resource_id}"), 200)
+        _expect("read", await self._client.request("GET", f"/fhir/Patient/{resource_id}"), 200)
 
     async def vread(self, resource_id: str) -> None:
-        _expect(await self._client.get(f"/fhir/Patient/{resource_id}/_history/1"), 200)
+        _expect("vread", await self._client.request("GET", f"/fhir/Patient/{resource_id}/_history/1"), 200)
 
     async def update(self, resource_id: str, n: int) -> None:
         body = orjson.dumps({**PATIENTS[n % len(PATIENTS)], "id": resource_id})
-        _expect(await self._client.put(f"/fhir/Patient/{resource_id}", content=body), 200)
+        _expect("update", await self._client.request("PUT", f"/fhir/Patient/{resource_id}", body), 200)
 
 
 class FloorTarget:
@@ -338,12 +339,10 @@ def summary(server: Bench, floor: Bench, levels: list[int]) -> None:
 
 async def benchmark(base: str, uri: str, levels: list[int], seconds: float) -> None:
     """Warm both targets up, then run every concurrency level on the server and on the floor in turn."""
-    limits = httpx.Limits(max_connections=max(levels), max_keepalive_connections=max(levels))
     headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
-    async with (
-        httpx.AsyncClient(base_url=base, limits=limits, headers=headers, timeout=60) as http,
-        AsyncMongoClient[dict[str, Any]](uri, maxPoolSize=max(levels)) as mongo,
-    ):
+    host, port = base.removeprefix("http://").split(":")
+    http = RawHttpPool(host, int(port), max(levels), headers)
+    async with AsyncMongoClient[dict[str, Any]](uri, maxPoolSize=max(levels)) as mongo:
         await mongo.drop_database("bench_floor")
         server, floor = Bench(ServerTarget(http)), Bench(FloorTarget(mongo, "bench_floor"))
         for bench in (server, floor):
@@ -352,6 +351,7 @@ async def benchmark(base: str, uri: str, levels: list[int], seconds: float) -> N
             for bench in (server, floor):
                 await bench.run(clients, seconds)
         summary(server, floor, levels)
+    await http.close()
 
 
 def main() -> None:

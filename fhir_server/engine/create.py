@@ -16,5 +16,6 @@ async def create_resource(store: ResourceStore, resource_type: str, body: Any) -
     check_resource_type(resource_type)
     resource = check_incoming(body, resource_type, None)
     resource_id = new_id()
-    return await commit_version(store, resource_type, resource_id, lambda _current: resource, if_match=None,
-                                method="POST")  # fmt: skip
+    return await commit_version(
+        store, resource_type, resource_id, lambda _current: resource, if_match=None, method="POST", new_id=True
+    )

@@ -55,11 +55,15 @@ async def commit_version(
     *,
     if_match: int | None,
     method: str,
+    new_id: bool = False,
 ) -> WriteResult:
-    """Write the next version of `resource_type/resource_id`, retrying lost races unless `if_match` is set."""
+    """Write the next version of `resource_type/resource_id`, retrying lost races unless `if_match` is set.
+
+    `new_id` says the id was just made up by the server, so there is no current version to read.
+    """
     reference = f"{resource_type}/{resource_id}"
     for attempt in range(_MAX_ATTEMPTS):
-        current = await store.get(resource_type, resource_id)
+        current = None if new_id and attempt == 0 else await store.get(resource_type, resource_id)
         if if_match is not None and (current is None or current.deleted or current.version_id != if_match):
             raise _precondition_failed(reference, if_match, current)
         body = build(current)
