@@ -4,22 +4,28 @@ REST, the CLI and (later) the HL7 v2 adapter and bulk jobs call these functions;
 them reaches storage directly.
 """
 
+from .conditional import conditional_create, conditional_delete, conditional_patch, conditional_update
 from .create import create_resource
 from .delete import delete_resource
 from .history import HistoryRequest, history, parse_history_request
 from .patch_resource import PatchFormat, patch_resource
 from .read import read_resource, read_version
 from .results import Page, WriteResult
-from .search import search_type
+from .search import SearchResult, search_type
 from .update import update_resource
 from .validation import check_resource_type
 
 __all__ = [
     "HistoryRequest",
     "Page",
+    "SearchResult",
     "PatchFormat",
     "WriteResult",
     "check_resource_type",
+    "conditional_create",
+    "conditional_delete",
+    "conditional_patch",
+    "conditional_update",
     "create_resource",
     "delete_resource",
     "history",

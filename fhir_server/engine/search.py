@@ -1,27 +1,173 @@
-"""FHIR search interaction at type level. https://hl7.org/fhir/R4/http.html#search"""
+"""FHIR search at type level and in a compartment. https://hl7.org/fhir/R4/search.html
+
+The request's filters become one storage query. Chains (`subject:Patient.name=x`) and
+reverse chains (`_has:Observation:patient:code=x`) are resolved first, innermost step
+first, into the ids they stand for; `_include` and `_revinclude` are fetched for the page
+of matches, so they are paged with them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 
-from ..search.compile import compile_search
-from ..search.request import SearchRequest
-from ..storage import ResourceStore
+from ..errors import InvalidRequest
+from ..i18n import _
+from ..search.compile import filter_criterion, reference_criterion
+from ..search.registry import SearchRegistry, default_registry
+from ..search.request import Filter, Include, SearchRequest
+from ..storage import CurrentQuery, ResourceStore, StoredResource
 from .identity import now
 from .results import Page
 from .validation import check_resource_type
 
+MAX_CHAIN_MATCHES = 10_000
+"""A chain or `_has` step may stand for at most this many resources; more is refused (too costly)."""
 
-async def search_type(store: ResourceStore, request: SearchRequest) -> Page:
-    """One page of current resources matching `request`, in id order, with the total unless `_total=none`."""
+MAX_INCLUDES = 1_000
+"""Included resources per page; beyond it the Bundle carries a warning instead of staying silent."""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A page of matches, the resources included for them, and warnings for the client."""
+
+    page: Page
+    included: list[StoredResource]
+    warnings: list[str]
+
+
+class _Planner:
+    def __init__(self, store: ResourceStore, registry: SearchRegistry, moment: datetime, base_url: str | None) -> None:
+        self.store, self.registry, self.moment, self.base_url = store, registry, moment, base_url
+
+    async def criteria(self, resource_type: str, filters: tuple[Filter, ...]) -> dict[str, Any]:
+        clauses = [await self._criterion(resource_type, flt) for flt in filters]
+        return {"$and": clauses} if clauses else {}
+
+    async def _matching_ids(self, resource_type: str, flt: Filter) -> list[str]:
+        criterion = await self._criterion(resource_type, flt)
+        ids = await self.store.find_ids(CurrentQuery(resource_type, criterion), MAX_CHAIN_MATCHES + 1)
+        if len(ids) > MAX_CHAIN_MATCHES:
+            raise InvalidRequest(
+                _("'{name}' matches more than {limit} resources; narrow it down.").format(
+                    name=flt.name, limit=MAX_CHAIN_MATCHES
+                ),
+                expression=flt.name,
+            )
+        return ids
+
+    async def _criterion(self, resource_type: str, flt: Filter) -> dict[str, Any]:
+        if flt.has:
+            step, rest = flt.has[0], flt._replace(has=flt.has[1:])
+            source_criterion = await self._criterion(step.source, rest)
+            references = await self.store.references_of(
+                CurrentQuery(step.source, source_criterion), step.code, MAX_CHAIN_MATCHES
+            )
+            prefix = f"{resource_type}/"
+            return {"_id": {"$in": [ref for ref in references if ref.startswith(prefix)]}}
+        if flt.chain:
+            link, rest = flt.chain[0], flt._replace(chain=flt.chain[1:])
+            ids = await self._matching_ids(link.target, rest)
+            return reference_criterion(link.code, [f"{link.target}/{i}" for i in ids])
+        return filter_criterion(
+            resource_type,
+            flt.definition,
+            flt.modifier,
+            flt.values,
+            registry=self.registry,
+            now=self.moment,
+            base_url=self.base_url,
+        )
+
+    def sort(self, request: SearchRequest) -> tuple[tuple[str, int], ...]:
+        fields = {"_id": "_id", "_lastUpdated": "lastUpdated"}
+        return tuple((fields.get(key.code, f"sort.{key.code}"), -1 if key.descending else 1) for key in request.sort)
+
+    async def includes(
+        self, request: SearchRequest, matches: list[StoredResource]
+    ) -> tuple[list[StoredResource], bool]:
+        """Resources named by `_include`/`_revinclude` for `matches`, following `:iterate` to a fixed point."""
+        seen = {record.reference for record in matches}
+        included: list[StoredResource] = []
+        frontier = matches
+        first_round = True
+        while frontier and request.includes:
+            found: list[StoredResource] = []
+            for include in request.includes:
+                if first_round or include.iterate:
+                    found += await self._include(include, frontier)
+            fresh = [record for record in found if record.reference not in seen]
+            seen.update(record.reference for record in fresh)
+            included += fresh
+            if len(included) > MAX_INCLUDES:
+                return included[:MAX_INCLUDES], True
+            frontier, first_round = fresh, False
+        return included, False
+
+    async def _include(self, include: Include, frontier: list[StoredResource]) -> list[StoredResource]:
+        if include.reverse:
+            targets = [record.reference for record in frontier]
+            if include.code is None:
+                return []
+            criterion = reference_criterion(include.code, targets)
+            return await self.store.find(CurrentQuery(include.source, criterion), MAX_INCLUDES + 1)
+        sources = tuple(record.id for record in frontier if record.resource_type == include.source)
+        if not sources:
+            return []
+        references = await self.store.references_of(
+            CurrentQuery(include.source, {}, ids=sources), include.code, MAX_INCLUDES + 1
+        )
+        local = [ref for ref in references if ref.count("/") == 1]
+        if include.target:
+            local = [ref for ref in local if ref.startswith(f"{include.target}/")]
+        return await self.store.get_many(local)
+
+
+async def search_type(
+    store: ResourceStore,
+    request: SearchRequest,
+    *,
+    compartment: str | None = None,
+    base_url: str | None = None,
+    registry: SearchRegistry | None = None,
+) -> SearchResult:
+    """One page of current resources matching `request`, with its includes and the total unless `_total=none`.
+
+    `compartment` ("Patient/123") limits the search to that compartment. Raises InvalidRequest
+    for malformed values and ResourceNotFound for an unknown type.
+    """
     check_resource_type(request.resource_type)
-    query = compile_search(request, now())
+    planner = _Planner(store, registry or default_registry(), now(), base_url)
+    criteria = await planner.criteria(request.resource_type, request.filters)
+    if compartment is not None:
+        criteria = {"$and": [criteria, {"compartments": compartment}]} if criteria else {"compartments": compartment}
+    sort = planner.sort(request)
+    query = CurrentQuery(
+        request.resource_type,
+        criteria,
+        after=None if sort else request.cursor,
+        sort=sort,
+        offset=request.offset if sort else 0,
+    )
     total = None
-    if request.total != "none" or request.summary_count:
-        total = await store.count(replace(query, after=None))
-    if request.summary_count or request.count == 0:
-        return Page([], total, None)
+    if request.total != "none" or request.summary == "count":
+        total = await store.count(replace(query, after=None, offset=0))
+    if request.summary == "count" or request.count == 0:
+        return SearchResult(Page([], total, None), [], [])
     records = await store.find(query, request.count + 1)
     more = len(records) > request.count
     records = records[: request.count]
-    return Page(records, total, records[-1].id if more and records else None)
+    next_cursor = None
+    if more and records:
+        next_cursor = str(request.offset + request.count) if sort else records[-1].id
+    included, truncated = await planner.includes(request, records)
+    warnings = []
+    if truncated:
+        warnings.append(
+            _(
+                "More than {limit} resources were to be included; only the first {limit} are. Use a smaller _count."
+            ).format(limit=MAX_INCLUDES)
+        )
+    return SearchResult(Page(records, total, next_cursor), included, warnings)

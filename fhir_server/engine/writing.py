@@ -18,7 +18,8 @@ import orjson
 
 from ..errors import PreconditionFailed, StorageUnavailable, VersionConflict
 from ..i18n import _
-from ..storage import ResourceStore, StoredResource
+from ..search.extract import extract_index
+from ..storage import ConditionLock, ResourceStore, StoredResource
 from .identity import format_instant, now
 from .results import WriteResult
 
@@ -28,14 +29,22 @@ BuildBody = Callable[[StoredResource | None], dict[str, Any] | None]
 """Given the current version (or None), return the next body, or None for a deletion."""
 
 
-def stamp(body: dict[str, Any], resource_id: str, version_id: int, last_updated_text: str) -> bytes:
-    """Set the server-owned fields (id, meta.versionId, meta.lastUpdated) and encode."""
+def stamp(body: dict[str, Any], resource_id: str, version_id: int, last_updated_text: str) -> dict[str, Any]:
+    """The resource with the server-owned fields set: id, meta.versionId, meta.lastUpdated."""
     meta = dict(body.get("meta") or {})
     meta["versionId"] = str(version_id)
     meta["lastUpdated"] = last_updated_text
     stamped = {"resourceType": body["resourceType"], "id": resource_id, "meta": meta}
     stamped.update((k, v) for k, v in body.items() if k not in stamped)
-    return orjson.dumps(stamped)
+    return stamped
+
+
+def search_fields(resource: dict[str, Any] | None) -> dict[str, Any]:
+    """The search index entries, sort keys and compartments stored with a current version."""
+    if resource is None:
+        return {"idx": [], "sort": {}, "compartments": []}
+    index = extract_index(resource)
+    return {"idx": index.entries, "sort": index.sort, "compartments": index.compartments}
 
 
 def _precondition_failed(reference: str, expected: int, current: StoredResource | None) -> PreconditionFailed:
@@ -56,10 +65,13 @@ async def commit_version(
     if_match: int | None,
     method: str,
     new_id: bool = False,
+    lock: ConditionLock | None = None,
 ) -> WriteResult:
     """Write the next version of `resource_type/resource_id`, retrying lost races unless `if_match` is set.
 
     `new_id` says the id was just made up by the server, so there is no current version to read.
+    With a `lock` (conditional create) a lost race is not retried here but raised as
+    VersionConflict: the caller must search again before writing.
     """
     reference = f"{resource_type}/{resource_id}"
     for attempt in range(_MAX_ATTEMPTS):
@@ -71,18 +83,23 @@ async def commit_version(
         moment = now()
         if current is not None and moment <= current.last_updated:
             moment = current.last_updated + timedelta(milliseconds=1)
+        stamped = None if body is None else stamp(body, resource_id, version_id, format_instant(moment))
         record = StoredResource(
             resource_type=resource_type,
             id=resource_id,
             version_id=version_id,
             last_updated=moment,
             deleted=body is None,
-            body=None if body is None else stamp(body, resource_id, version_id, format_instant(moment)),
+            body=None if stamped is None else orjson.dumps(stamped),
             method=method,
         )
         try:
-            await store.write(record, replaces=current.version_id if current else None)
+            await store.write(
+                record, replaces=current.version_id if current else None, index=search_fields(stamped), lock=lock
+            )
         except VersionConflict:
+            if lock is not None:
+                raise
             if if_match is not None:
                 raise _precondition_failed(reference, if_match, await store.get(resource_type, resource_id)) from None
             await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))

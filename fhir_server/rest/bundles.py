@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
 import orjson
@@ -14,16 +14,18 @@ from ..storage import StoredResource
 
 
 def _links(
-    self_url: str, params: Sequence[tuple[str, str]], cursor: str | None, next_cursor: str | None
+    self_url: str, params: Sequence[tuple[str, str]], name: str, current: str | None, following: str | None
 ) -> list[dict[str, str]]:
+    """self, first and next; `name` is the paging parameter (`_cursor` or `_offset`)."""
+
     def url(extra: Sequence[tuple[str, str]]) -> str:
         query = urlencode([*params, *extra])
         return f"{self_url}?{query}" if query else self_url
 
-    this_page = [("_cursor", cursor)] if cursor else []
+    this_page = [(name, current)] if current else []
     links = [{"relation": "self", "url": url(this_page)}, {"relation": "first", "url": url(())}]
-    if next_cursor:
-        links.append({"relation": "next", "url": url([("_cursor", next_cursor)])})
+    if following:
+        links.append({"relation": "next", "url": url([(name, following)])})
     return links
 
 
@@ -48,16 +50,38 @@ def _bundle_head(bundle_type: str, page: Page, links: list[dict[str, str]]) -> d
 
 
 def searchset_bundle(
-    base: str, self_url: str, params: Sequence[tuple[str, str]], cursor: str | None, page: Page
+    base: str,
+    self_url: str,
+    params: Sequence[tuple[str, str]],
+    paging: tuple[str, str | None, str | None],
+    page: Page,
+    *,
+    included: Sequence[StoredResource] = (),
+    warnings: Sequence[str] = (),
+    shape: Callable[[bytes], bytes] | None = None,
 ) -> bytes:
-    """A searchset Bundle: every entry a match (search.html#bundle). `params` are the ones understood."""
-    links = _links(self_url, params, cursor, page.next_cursor)
-    entries = [
-        b'{"fullUrl":' + orjson.dumps(f"{base}/{r.reference}") + b',"resource":' + (r.body or b"{}")
-        + b',"search":{"mode":"match"}}'
-        for r in page.records
-    ]  # fmt: skip
+    """A searchset Bundle (search.html#bundle): matches, then included resources, then any warning.
+
+    `paging` is (parameter, this page's value, next page's value), e.g. ("_cursor", None, "abc").
+    `shape` rewrites each resource body (for `_summary` and `_elements`).
+    """
+    name, current, following = paging
+    links = _links(self_url, params, name, current, following)
+    entries = [_search_entry(base, r, "match", shape) for r in page.records]
+    entries += [_search_entry(base, r, "include", shape) for r in included]
+    for text in warnings:
+        outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "too-costly",
+                                                                  "diagnostics": text}]}  # fmt: skip
+        entries.append(orjson.dumps({"resource": outcome, "search": {"mode": "outcome"}}))
     return _assemble(_bundle_head("searchset", page, links), entries)
+
+
+def _search_entry(base: str, record: StoredResource, mode: str, shape: Callable[[bytes], bytes] | None) -> bytes:
+    body = record.body or b"{}"
+    if shape is not None:
+        body = shape(body)
+    full_url = orjson.dumps(f"{base}/{record.reference}")
+    return b'{"fullUrl":' + full_url + b',"resource":' + body + b',"search":{"mode":"' + mode.encode() + b'"}}'
 
 
 def _history_entry(base: str, record: StoredResource) -> bytes:
@@ -85,5 +109,5 @@ def history_bundle(
     base: str, self_url: str, params: Sequence[tuple[str, str]], cursor: str | None, page: Page
 ) -> bytes:
     """A history Bundle, newest version first (http.html#history)."""
-    links = _links(self_url, params, cursor, page.next_cursor)
+    links = _links(self_url, params, "_cursor", cursor, page.next_cursor)
     return _assemble(_bundle_head("history", page, links), [_history_entry(base, r) for r in page.records])

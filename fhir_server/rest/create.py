@@ -1,6 +1,8 @@
-"""FHIR create: POST [base]/{type}. https://hl7.org/fhir/R4/http.html#create"""
+"""FHIR create: POST [base]/{type}, conditional with If-None-Exist. https://hl7.org/fhir/R4/http.html#create"""
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -18,5 +20,10 @@ async def create(resource_type: str, request: Request) -> Response:
     engine.check_resource_type(resource_type)
     check_media_type(request)
     body = await read_json(request, settings_of(request).max_body_bytes)
-    result = await engine.create_resource(store_of(request), resource_type, body)
+    criteria = request.headers.get("if-none-exist")
+    if criteria is not None:
+        query = parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)
+        result = await engine.conditional_create(store_of(request), resource_type, body, query)
+    else:
+        result = await engine.create_resource(store_of(request), resource_type, body)
     return write_response(request, result)

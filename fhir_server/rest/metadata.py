@@ -15,7 +15,7 @@ import profiles
 
 from .. import __version__
 from ..engine.identity import format_instant, now
-from ..search.request import SEARCH_PARAMETERS
+from ..search.registry import SearchRegistry, default_registry
 from .context import base_url
 from .responses import FhirResponse
 
@@ -26,40 +26,32 @@ TYPE_INTERACTIONS = (
 )  # fmt: skip
 SYSTEM_INTERACTIONS = ("transaction", "batch", "search-system", "history-system")
 
-_PARAMETER_INFO = {
-    "_id": ("token", "http://hl7.org/fhir/SearchParameter/Resource-id", "Logical id of this artifact"),
-    "_lastUpdated": (
-        "date",
-        "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
-        "When the resource version last changed",
-    ),
-}
+
+def _resource_entry(resource_type: str, served: frozenset[str], registry: SearchRegistry) -> dict[str, Any]:
+    parameters = registry.parameters_for(resource_type)
+    references = sorted(code for code, d in parameters.items() if d.type == "reference")
+    searchable = "search-type" in served
+    entry = {
+        "type": resource_type,
+        "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
+        "interaction": [{"code": code} for code in TYPE_INTERACTIONS if code in served],
+        "versioning": "versioned",
+        "readHistory": True,
+        "updateCreate": True,
+        "conditionalCreate": searchable,
+        "conditionalRead": "not-supported",
+        "conditionalUpdate": "conditional-update" in served,
+        "conditionalDelete": "multiple" if "conditional-delete" in served else "not-supported",
+        "searchInclude": [f"{resource_type}:{code}" for code in references] if searchable else [],
+        "searchParam": [parameters[code].documentation() for code in sorted(parameters)] if searchable else [],
+    }
+    return {key: value for key, value in entry.items() if value != []}  # FHIR JSON has no empty arrays
 
 
 def capability_statement(served: frozenset[str], base: str) -> dict[str, Any]:
     """The statement for an application serving the interactions named in `served`."""
-    type_interactions = [{"code": code} for code in TYPE_INTERACTIONS if code in served]
-    search_params = [
-        {"name": name, "definition": _PARAMETER_INFO[name][1], "type": _PARAMETER_INFO[name][0],
-         "documentation": _PARAMETER_INFO[name][2]}
-        for name in SEARCH_PARAMETERS
-    ]  # fmt: skip
-    resources = [
-        {
-            "type": resource_type,
-            "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
-            "interaction": type_interactions,
-            "versioning": "versioned",
-            "readHistory": True,
-            "updateCreate": True,
-            "conditionalCreate": False,
-            "conditionalRead": "not-supported",
-            "conditionalUpdate": False,
-            "conditionalDelete": "not-supported",
-            "searchParam": search_params if "search-type" in served else [],
-        }
-        for resource_type in profiles.RESOURCE_TYPES
-    ]
+    registry = default_registry()
+    resources = [_resource_entry(resource_type, served, registry) for resource_type in profiles.RESOURCE_TYPES]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

@@ -14,7 +14,7 @@ from .writes import write_response
 
 router = APIRouter()
 
-_FORMATS = {
+PATCH_FORMATS = {
     "application/json-patch+json": PatchFormat.JSON_PATCH,
     "application/fhir+json": PatchFormat.FHIRPATH_PATCH,
     "application/json": PatchFormat.FHIRPATH_PATCH,
@@ -24,7 +24,7 @@ _FORMATS = {
 @router.patch("/{resource_type}/{resource_id}", name="patch")
 async def patch(resource_type: str, resource_id: str, request: Request) -> Response:
     engine.check_resource_type(resource_type)
-    patch_format = _FORMATS[check_media_type(request, _FORMATS)]
+    patch_format = PATCH_FORMATS[check_media_type(request, PATCH_FORMATS)]
     document = await read_json(request, settings_of(request).max_body_bytes)
     result = await engine.patch_resource(
         store_of(request), resource_type, resource_id, patch_format, document, if_match=if_match_version(request)

@@ -1,15 +1,23 @@
-"""FHIR search at type level: GET [base]/{type}?... and POST [base]/{type}/_search. https://hl7.org/fhir/R4/http.html#search"""
+"""FHIR search: GET [base]/{type}?..., POST [base]/{type}/_search and compartment searches
+(GET [base]/Patient/{id}/{type}). https://hl7.org/fhir/R4/http.html#search"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+import profiles.summary
+
 from .. import engine
+from ..errors import ResourceNotFound
+from ..i18n import _
 from ..search import SearchRequest, parse_search_request
+from ..search.registry import default_registry
 from .body import check_media_type, read_bytes
 from .bundles import searchset_bundle
 from .context import base_url, settings_of, store_of
@@ -19,30 +27,47 @@ from .responses import FhirResponse
 router = APIRouter()
 
 
-def _echoed(request: SearchRequest) -> list[tuple[str, str]]:
-    """The parameters that took effect, for the self link (search.html#selflink)."""
-    params = [(f.code if not f.modifier else f"{f.code}:{f.modifier}", ",".join(f.values)) for f in request.filters]
-    if request.summary_count:
-        params.append(("_summary", "count"))
-    if request.total != "accurate":
-        params.append(("_total", request.total))
-    params.append(("_count", str(request.count)))
-    return params
+def _shape(request: SearchRequest) -> Callable[[bytes], bytes] | None:
+    """How `_summary` / `_elements` rewrite each resource; None keeps the stored bytes as they are."""
+    if request.elements:
+        rewrite = partial(profiles.summary.select_elements, elements=request.elements)
+    elif request.summary in ("true", "text", "data"):
+        rewrite = partial(profiles.summary.summarize, mode=request.summary)
+    else:
+        return None
+    return lambda body: orjson.dumps(rewrite(orjson.loads(body)))
 
 
-async def _search(request: Request, resource_type: str, query: Sequence[tuple[str, str]]) -> Response:
+async def _search(
+    request: Request, resource_type: str, query: Sequence[tuple[str, str]], compartment: str | None = None
+) -> Response:
     engine.check_resource_type(resource_type)
     settings = settings_of(request)
     search_request = parse_search_request(
         resource_type,
         query,
+        default_registry(),
         default_count=settings.default_page_size,
         max_count=settings.max_page_size,
         strict=strict_handling(request),
     )
-    page = await engine.search_type(store_of(request), search_request)
     base = base_url(request)
-    bundle = searchset_bundle(base, f"{base}/{resource_type}", _echoed(search_request), search_request.cursor, page)
+    result = await engine.search_type(store_of(request), search_request, compartment=compartment, base_url=base)
+    if search_request.sort:
+        paging = ("_offset", str(search_request.offset) if search_request.offset else None, result.page.next_cursor)
+    else:
+        paging = ("_cursor", search_request.cursor, result.page.next_cursor)
+    self_url = f"{base}/{compartment}/{resource_type}" if compartment else f"{base}/{resource_type}"
+    bundle = searchset_bundle(
+        base,
+        self_url,
+        search_request.echoed,
+        paging,
+        result.page,
+        included=result.included,
+        warnings=result.warnings,
+        shape=_shape(search_request),
+    )
     return FhirResponse(bundle)
 
 
@@ -60,3 +85,21 @@ async def search_post(resource_type: str, request: Request) -> Response:
     form = parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
     query = [*request.query_params.multi_items(), *form]
     return await _search(request, resource_type, query)
+
+
+@router.get("/{compartment_type}/{compartment_id}/{resource_type}", name="search-compartment")
+async def search_compartment(
+    compartment_type: str, compartment_id: str, resource_type: str, request: Request
+) -> Response:
+    """Resources of `resource_type` in the compartment (R4 compartmentdefinition.html); the Patient compartment."""
+    engine.check_resource_type(compartment_type)
+    engine.check_resource_type(resource_type)
+    members = resource_type == "Patient" or default_registry().compartment_parameters(resource_type)
+    if compartment_type != "Patient" or not members:
+        raise ResourceNotFound(
+            _("{type} resources are not in the {compartment} compartment.").format(
+                type=resource_type, compartment=compartment_type
+            )
+        )
+    compartment = f"{compartment_type}/{compartment_id}"
+    return await _search(request, resource_type, list(request.query_params.multi_items()), compartment)

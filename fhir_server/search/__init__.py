@@ -1,6 +1,5 @@
-"""Search: parse requests, compile them into storage queries."""
+"""Search: the parameter registry, index extraction at write time, request parsing and query compilation."""
 
-from .compile import compile_search
-from .request import SEARCH_PARAMETERS, Filter, SearchRequest, parse_search_request
+from .request import Filter, Include, SearchRequest, parse_search_request
 
-__all__ = ["SEARCH_PARAMETERS", "Filter", "SearchRequest", "compile_search", "parse_search_request"]
+__all__ = ["Filter", "Include", "SearchRequest", "parse_search_request"]

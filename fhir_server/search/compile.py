@@ -1,13 +1,14 @@
-"""Turn a typed SearchRequest into a storage query over current resources."""
+"""One search filter (already resolved to its parameter, chains aside) into a storage criterion."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from ..storage import CurrentQuery
 from .dates import parse_date_range, point_condition, split_prefix
-from .request import SearchRequest
+from .definitions import SearchParameterDef
+from .params import compile_parameter
+from .registry import SearchRegistry
 
 
 def _last_updated_condition(values: tuple[str, ...], now: datetime) -> dict[str, Any]:
@@ -20,20 +21,35 @@ def _last_updated_condition(values: tuple[str, ...], now: datetime) -> dict[str,
     return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
 
 
-def compile_search(request: SearchRequest, now: datetime) -> CurrentQuery:
-    """AND across filters, OR within one filter's values. Raises InvalidRequest for a malformed value."""
-    ids: set[str] | None = None
-    clauses: list[dict[str, Any]] = []
-    for flt in request.filters:
-        if flt.code == "_id":
-            wanted = {v for v in flt.values if v}
-            ids = wanted if ids is None else ids & wanted
-        elif flt.code == "_lastUpdated":
-            clauses.append(_last_updated_condition(flt.values, now))
-    criteria: dict[str, Any] = {"$and": clauses} if clauses else {}
-    return CurrentQuery(
-        resource_type=request.resource_type,
-        criteria=criteria,
-        ids=tuple(sorted(ids)) if ids is not None else None,
-        after=request.cursor,
+def filter_criterion(
+    resource_type: str,
+    definition: SearchParameterDef,
+    modifier: str | None,
+    values: tuple[str, ...],
+    *,
+    registry: SearchRegistry,
+    now: datetime,
+    base_url: str | None,
+) -> dict[str, Any]:
+    """The storage criterion for `definition` with `values` (OR'ed). Raises InvalidRequest on bad values.
+
+    `_id` and `_lastUpdated` are answered from the stored key and timestamp; every other
+    parameter from the index entries extracted at write time.
+    """
+    if definition.code == "_id" and modifier is None:
+        return {"_id": {"$in": [f"{resource_type}/{value}" for value in values if value]}}
+    if definition.code == "_lastUpdated" and modifier is None:
+        return _last_updated_condition(values, now)
+    return compile_parameter(
+        definition,
+        modifier,
+        values,
+        now=now,
+        base_url=base_url,
+        resolve_component=lambda url: registry.by_url(url),
     )
+
+
+def reference_criterion(code: str, references: list[str]) -> dict[str, Any]:
+    """Resources whose reference parameter `code` points at one of `references` ("Type/id")."""
+    return {"idx": {"$elemMatch": {"p": code, "r": {"$in": references}}}}

@@ -105,6 +105,11 @@ def point_condition(prefix: str, search: DateRange, now: datetime) -> dict[str, 
         return {"$gte": search.low}
     if prefix == "le":
         return {"$lt": search.high}
-    # ap: within 10% of the distance between the value and now (search.html#prefix).
+    wide = approximate_range(search, now)
+    return {"$gte": wide.low, "$lt": wide.high}
+
+
+def approximate_range(search: DateRange, now: datetime) -> DateRange:
+    """The range `ap` accepts: widened on both sides by 10% of the distance between the value and now."""
     slack = abs(now - search.low) * 0.1
-    return {"$gte": search.low - slack, "$lt": search.high + slack}
+    return DateRange(search.low - slack, search.high + slack)

@@ -1,32 +1,76 @@
 """Parse a search query string once, into a typed request. https://hl7.org/fhir/R4/search.html
 
-Parameters this server does not know are collected, not fatal: they are left out of the
-self link (search.html#errors), unless the client asked for `Prefer: handling=strict`.
+Parameter names are resolved against the registry here: chains (`subject:Patient.name`)
+become links to follow, `_has:Observation:patient:code` becomes a reverse link, and the
+last segment names the parameter the values apply to. Parameters this server does not
+know are collected, not fatal: they are left out of the self link (search.html#errors),
+unless the client asked for `Prefer: handling=strict`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..errors import InvalidRequest
 from ..i18n import _
+from .definitions import SearchParameterDef
+from .registry import SearchRegistry
 
-SEARCH_PARAMETERS = ("_id", "_lastUpdated")
-"""The parameters every resource type can be searched by (more arrive with full search)."""
-
-RESULT_PARAMETERS = ("_count", "_summary", "_total", "_cursor")
 IGNORED_PARAMETERS = ("_format", "_pretty")
 """Accepted and harmless: the answer is always JSON, and formatting is the client's business."""
 
+SUMMARY_MODES = ("true", "text", "data", "count", "false")
+TOTAL_MODES = ("none", "estimate", "accurate")
 
-class Filter(NamedTuple):
-    """One search parameter occurrence: a comma means OR, a repeated parameter means AND."""
+
+class Link(NamedTuple):
+    """One step of a chain: follow reference parameter `code` to resources of type `target`."""
 
     code: str
+    target: str
+
+
+class ReverseLink(NamedTuple):
+    """One `_has` step: resources of `source` whose reference parameter `code` points back here."""
+
+    source: str
+    code: str
+
+
+class Filter(NamedTuple):
+    """One search parameter occurrence: a comma means OR, a repeated parameter means AND.
+
+    `definition` applies to the type reached after `has` and `chain`; `name` is the
+    parameter as the client wrote it (for the self link).
+    """
+
+    name: str
+    definition: SearchParameterDef
     modifier: str | None
     values: tuple[str, ...]
+    chain: tuple[Link, ...] = ()
+    has: tuple[ReverseLink, ...] = ()
+
+    @property
+    def code(self) -> str:
+        return self.definition.code
+
+
+class Include(NamedTuple):
+    """`_include=Source:param[:Target]` or `_revinclude=...`; `code` None means `*`."""
+
+    source: str
+    code: str | None
+    target: str | None
+    iterate: bool
+    reverse: bool
+
+
+class SortKey(NamedTuple):
+    code: str
+    descending: bool
 
 
 @dataclass(frozen=True)
@@ -35,9 +79,15 @@ class SearchRequest:
     filters: tuple[Filter, ...]
     count: int
     cursor: str | None = None
-    summary_count: bool = False
+    offset: int = 0
+    sort: tuple[SortKey, ...] = ()
+    includes: tuple[Include, ...] = ()
+    summary: str = "false"
+    elements: tuple[str, ...] = ()
     total: str = "accurate"
     unknown: tuple[str, ...] = ()
+    echoed: tuple[tuple[str, str], ...] = field(default=())
+    """The parameters that took effect, as sent, for the self link."""
 
 
 def _split_values(raw: str) -> tuple[str, ...]:
@@ -45,7 +95,7 @@ def _split_values(raw: str) -> tuple[str, ...]:
     values, current, escaped = [], [], False
     for char in raw:
         if escaped:
-            current.append(char)
+            current.append("\\" + char if char != "," else char)
             escaped = False
         elif char == "\\":
             escaped = True
@@ -59,7 +109,7 @@ def _split_values(raw: str) -> tuple[str, ...]:
 
 
 def parse_count(raw: str, default: int, maximum: int, parameter: str = "_count") -> int:
-    """A page size: a non-negative integer, capped at `maximum`."""
+    """A page size or offset: a non-negative integer, capped at `maximum`."""
     if not raw:
         return default
     if not raw.isdigit():
@@ -72,35 +122,171 @@ def parse_count(raw: str, default: int, maximum: int, parameter: str = "_count")
     return min(int(raw), maximum)
 
 
+class _Unknown(Exception):
+    """The parameter name does not resolve; lenient searches skip it."""
+
+
+class _Parser:
+    def __init__(self, registry: SearchRegistry, resource_type: str) -> None:
+        self.registry = registry
+        self.resource_type = resource_type
+
+    def _definition(self, resource_type: str, code: str) -> SearchParameterDef:
+        definition = self.registry.get(resource_type, code)
+        if definition is None:
+            raise _Unknown
+        return definition
+
+    def filter(self, name: str, raw: str) -> Filter:
+        rest, current, has = name, self.resource_type, []
+        while rest.startswith("_has:"):
+            parts = rest.split(":", 3)
+            if len(parts) < 4:
+                raise InvalidRequest(
+                    _("'{name}' is not a valid _has parameter: use _has:Type:parameter:name.").format(name=name),
+                    expression=name,
+                )
+            _has, source, code, rest = parts
+            if self._definition(source, code).type != "reference":
+                raise _Unknown
+            has.append(ReverseLink(source, code))
+            current = source
+        *steps, last = rest.split(".")
+        links = []
+        for step in steps:
+            code, _sep, target = step.partition(":")
+            definition = self._definition(current, code)
+            if definition.type != "reference":
+                raise InvalidRequest(
+                    _("'{code}' is not a reference parameter, so '{name}' cannot chain through it.").format(
+                        code=code, name=name
+                    ),
+                    expression=name,
+                )
+            if not target:
+                if len(definition.targets) != 1:
+                    raise InvalidRequest(
+                        _("'{code}' may point to several types; name one, as in {code}:Patient.").format(code=code),
+                        expression=name,
+                    )
+                target = definition.targets[0]
+            links.append(Link(code, target))
+            current = target
+        code, _sep, modifier = last.partition(":")
+        definition = self._definition(current, code)
+        return Filter(name, definition, modifier or None, _split_values(raw), tuple(links), tuple(has))
+
+    def include(self, name: str, raw: str) -> Include:
+        base, _sep, modifier = name.partition(":")
+        reverse = base == "_revinclude"
+        if modifier not in ("", "iterate", "recurse"):
+            raise InvalidRequest(_("Unknown modifier '{modifier}' on {name}.").format(modifier=modifier, name=base))
+        if raw == "*":
+            return Include(self.resource_type, None, None, bool(modifier), reverse)
+        parts = raw.split(":")
+        if len(parts) not in (2, 3):
+            raise InvalidRequest(
+                _("'{value}' is not a valid {name} value: use Type:parameter[:TargetType].").format(
+                    value=raw[:80], name=base
+                ),
+                expression=base,
+            )
+        source, code = parts[0], parts[1]
+        if self._definition(source, code).type != "reference":
+            raise InvalidRequest(
+                _("'{code}' is not a reference parameter of {type}.").format(code=code, type=source), expression=base
+            )
+        return Include(source, code, parts[2] if len(parts) == 3 else None, bool(modifier), reverse)
+
+    def sort(self, raw: str) -> tuple[SortKey, ...]:
+        keys = []
+        for item in raw.split(","):
+            code = item.removeprefix("-")
+            if self.registry.get(self.resource_type, code) is None:
+                raise InvalidRequest(
+                    _("Cannot sort by '{code}': it is not a search parameter of {type}.").format(
+                        code=code, type=self.resource_type
+                    ),
+                    expression="_sort",
+                )
+            keys.append(SortKey(code, item.startswith("-")))
+        return tuple(keys)
+
+
+def _choice(raw: str, allowed: Sequence[str], parameter: str) -> str:
+    if raw not in allowed:
+        raise InvalidRequest(
+            _("'{value}' is not a valid value for '{parameter}': use one of {allowed}.").format(
+                value=raw[:40], parameter=parameter, allowed=", ".join(allowed)
+            ),
+            expression=parameter,
+        )
+    return raw
+
+
 def parse_search_request(
-    resource_type: str, query: Sequence[tuple[str, str]], *, default_count: int, max_count: int, strict: bool
+    resource_type: str,
+    query: Sequence[tuple[str, str]],
+    registry: SearchRegistry,
+    *,
+    default_count: int,
+    max_count: int,
+    strict: bool,
 ) -> SearchRequest:
     """Turn query pairs into a SearchRequest; raise InvalidRequest for a malformed or (strict) unknown parameter."""
+    parser = _Parser(registry, resource_type)
     filters: list[Filter] = []
+    includes: list[Include] = []
     unknown: list[str] = []
-    count, cursor, summary_count, total = default_count, None, False, "accurate"
+    echoed: list[tuple[str, str]] = []
+    count, offset, cursor = default_count, 0, None
+    sort: tuple[SortKey, ...] = ()
+    summary, total = "false", "accurate"
+    elements: tuple[str, ...] = ()
     for name, raw in query:
-        code, _sep, modifier = name.partition(":")
-        if code in SEARCH_PARAMETERS:
-            if modifier:
+        base = name.partition(":")[0]
+        if base in IGNORED_PARAMETERS:
+            continue
+        if base == "_cursor":
+            cursor = raw
+            continue
+        if base == "_count":
+            count = parse_count(raw, default_count, max_count)
+        elif base == "_offset":
+            offset = parse_count(raw, 0, 10**9, "_offset")
+        elif base == "_sort":
+            sort = parser.sort(raw)
+        elif base in ("_include", "_revinclude"):
+            includes.append(parser.include(name, raw))
+        elif base == "_summary":
+            summary = _choice(raw, SUMMARY_MODES, "_summary")
+        elif base == "_total":
+            total = _choice(raw, TOTAL_MODES, "_total")
+        elif base == "_elements":
+            elements = tuple(e.strip() for e in raw.split(",") if e.strip())
+        else:
+            try:
+                filters.append(parser.filter(name, raw))
+            except _Unknown:
                 unknown.append(name)
                 continue
-            filters.append(Filter(code, None, _split_values(raw)))
-        elif code == "_count":
-            count = parse_count(raw, default_count, max_count)
-        elif code == "_cursor":
-            cursor = raw
-        elif code == "_summary" and raw in ("count", "false"):
-            summary_count = raw == "count"
-        elif code == "_total" and raw in ("none", "estimate", "accurate"):
-            total = raw
-        elif code in IGNORED_PARAMETERS:
-            continue
-        else:
-            unknown.append(name)
+        echoed.append((name, raw))
     if strict and unknown:
         raise InvalidRequest(
             _("Unknown or unsupported search parameters: {names}.").format(names=", ".join(sorted(set(unknown)))),
             expression=unknown[0],
         )
-    return SearchRequest(resource_type, tuple(filters), count, cursor, summary_count, total, tuple(unknown))
+    return SearchRequest(
+        resource_type,
+        tuple(filters),
+        count,
+        cursor=cursor,
+        offset=offset,
+        sort=sort,
+        includes=tuple(includes),
+        summary=summary,
+        elements=elements,
+        total=total,
+        unknown=tuple(unknown),
+        echoed=tuple(echoed),
+    )

@@ -4,10 +4,11 @@ from .codec import BodyCodec, PlainCodec
 from .embedded import EmbeddedDatabase
 from .mongo import MongoResourceStore
 from .records import StoredResource
-from .store import CurrentQuery, HistoryQuery, ResourceStore
+from .store import ConditionLock, CurrentQuery, HistoryQuery, ResourceStore
 
 __all__ = [
     "BodyCodec",
+    "ConditionLock",
     "CurrentQuery",
     "EmbeddedDatabase",
     "HistoryQuery",

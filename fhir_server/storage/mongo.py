@@ -8,12 +8,13 @@ or duplicate a version. No pymongo exception leaves this module (see `mongo_erro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import (
     ConnectionFailure,
     DuplicateKeyError,
@@ -25,7 +26,7 @@ from ..errors import StorageUnavailable, VersionConflict
 from ..i18n import _
 from .codec import BodyCodec, PlainCodec
 from .records import StoredResource
-from .store import CurrentQuery, HistoryQuery
+from .store import ConditionLock, CurrentQuery, HistoryQuery
 
 _WRITE_CONFLICT = 112
 
@@ -45,6 +46,13 @@ async def mongo_errors(reference: str) -> AsyncIterator[None]:
         raise StorageUnavailable(_("The database did not answer.")) from exc
 
 
+_NO_SEARCH_FIELDS = {"idx": 0, "sort": 0, "compartments": 0}
+"""Reads need the body, not the search fields stored beside it."""
+
+_INDEXED_ENTRY_KEYS = ("c", "v", "e", "lo", "hi", "n", "r", "u", "cn")
+"""Index entry keys (see search/definitions.py) that get a compound multikey index with the type and code."""
+
+
 def _key(resource_type: str, resource_id: str) -> str:
     return f"{resource_type}/{resource_id}"
 
@@ -57,6 +65,7 @@ class MongoResourceStore:
         self._db = client[database]
         self._resources = self._db["resources"]
         self._history = self._db["history"]
+        self._conditions = self._db["conditions"]
         self._codec = codec or PlainCodec()
 
     @classmethod
@@ -73,6 +82,11 @@ class MongoResourceStore:
         """Create the indexes the queries rely on; safe to run at every start."""
         async with mongo_errors("indexes"):
             await self._resources.create_index([("type", ASCENDING), ("lastUpdated", ASCENDING)], name="type_updated")
+            await self._resources.create_index([("compartments", ASCENDING), ("type", ASCENDING)], name="compartments")
+            for key in _INDEXED_ENTRY_KEYS:
+                await self._resources.create_index(
+                    [("type", ASCENDING), ("idx.p", ASCENDING), (f"idx.{key}", ASCENDING)], name=f"idx_{key}"
+                )
             await self._history.create_index(
                 [("type", ASCENDING), ("id", ASCENDING), ("version", DESCENDING)], name="instance_versions"
             )
@@ -104,7 +118,7 @@ class MongoResourceStore:
 
     async def get(self, resource_type: str, resource_id: str) -> StoredResource | None:
         async with mongo_errors(_key(resource_type, resource_id)):
-            doc = await self._resources.find_one({"_id": _key(resource_type, resource_id)})
+            doc = await self._resources.find_one({"_id": _key(resource_type, resource_id)}, _NO_SEARCH_FIELDS)
         return self._record(doc) if doc else None
 
     async def get_version(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource | None:
@@ -112,7 +126,14 @@ class MongoResourceStore:
             doc = await self._history.find_one({"_id": f"{_key(resource_type, resource_id)}/{version_id}"})
         return self._record(doc) if doc else None
 
-    async def write(self, record: StoredResource, *, replaces: int | None) -> None:
+    async def write(
+        self,
+        record: StoredResource,
+        *,
+        replaces: int | None,
+        index: Mapping[str, Any] | None = None,
+        lock: ConditionLock | None = None,
+    ) -> None:
         key = record.reference
         fields = {
             "type": record.resource_type,
@@ -125,11 +146,14 @@ class MongoResourceStore:
         }
         async with mongo_errors(key), self._client.start_session() as session:  # noqa: SIM117 - needs `session`
             async with await session.start_transaction():
+                if lock is not None:
+                    await self._take(lock, key, session)
+                current = {**fields, **(index or {})}
                 if replaces is None:
-                    await self._resources.insert_one({"_id": key, **fields}, session=session)
+                    await self._resources.insert_one({"_id": key, **current}, session=session)
                 else:
                     result = await self._resources.update_one(
-                        {"_id": key, "version": replaces}, {"$set": fields}, session=session
+                        {"_id": key, "version": replaces}, {"$set": current}, session=session
                     )
                     if result.matched_count != 1:
                         raise VersionConflict(_("{reference} was changed by another request.").format(reference=key))
@@ -137,6 +161,43 @@ class MongoResourceStore:
                         {"_id": f"{key}/{replaces}"}, {"$set": {"replacedAt": record.last_updated}}, session=session
                     )
                 await self._history.insert_one({"_id": f"{key}/{record.version_id}", **fields}, session=session)
+
+    async def _take(self, lock: ConditionLock, reference: str, session: AsyncClientSession) -> None:
+        if lock.seen is None:
+            await self._conditions.insert_one({"_id": lock.key, "n": 1}, session=session)
+            return
+        taken = await self._conditions.update_one(
+            {"_id": lock.key, "n": lock.seen}, {"$inc": {"n": 1}}, session=session
+        )
+        if taken.matched_count != 1:
+            raise VersionConflict(_("{reference} was changed by another request.").format(reference=reference))
+
+    async def condition_counter(self, key: str) -> int | None:
+        async with mongo_errors("conditions"):
+            doc = await self._conditions.find_one({"_id": key})
+        return int(doc["n"]) if doc else None
+
+    async def get_many(self, keys: Sequence[str]) -> list[StoredResource]:
+        if not keys:
+            return []
+        async with mongo_errors("resources"):
+            cursor = self._resources.find({"_id": {"$in": list(keys)}, "deleted": False}, _NO_SEARCH_FIELDS)
+            return [self._record(doc) async for doc in cursor]
+
+    async def find_ids(self, query: CurrentQuery, limit: int) -> list[str]:
+        async with mongo_errors(query.resource_type):
+            cursor = self._resources.find(self._current_filter(query), {"id": 1}).limit(limit)
+            return [doc["id"] async for doc in cursor]
+
+    async def references_of(self, query: CurrentQuery, code: str | None, limit: int) -> list[str]:
+        found: dict[str, None] = {}
+        async with mongo_errors(query.resource_type):
+            cursor = self._resources.find(self._current_filter(query), {"idx": 1}).limit(limit)
+            async for doc in cursor:
+                for entry in doc.get("idx", ()):
+                    if "r" in entry and (code is None or entry["p"] == code):
+                        found[entry["r"]] = None
+        return list(found)
 
     @staticmethod
     def _history_filter(query: HistoryQuery) -> dict[str, Any]:
@@ -179,10 +240,14 @@ class MongoResourceStore:
 
     async def find(self, query: CurrentQuery, limit: int) -> list[StoredResource]:
         flt = self._current_filter(query)
-        if query.after:
-            flt = {"$and": [flt, {"_id": {"$gt": _key(query.resource_type, query.after)}}]}
+        if query.sort:
+            order = [*query.sort, ("_id", ASCENDING)]
+        else:
+            order = [("_id", ASCENDING)]
+            if query.after:
+                flt = {"$and": [flt, {"_id": {"$gt": _key(query.resource_type, query.after)}}]}
         async with mongo_errors(query.resource_type):
-            cursor = self._resources.find(flt).sort("_id", ASCENDING).limit(limit)
+            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort(order).skip(query.offset).limit(limit)
             return [self._record(doc) async for doc in cursor]
 
     async def count(self, query: CurrentQuery) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -28,16 +28,32 @@ class HistoryQuery:
 
 @dataclass(frozen=True)
 class CurrentQuery:
-    """A query over current (not deleted) resources of one type, in key order.
+    """A query over current (not deleted) resources of one type.
 
     `criteria` is a storage filter built by search/ from the typed search request; `ids`
-    restricts the result to those logical ids (the `_id` parameter).
+    restricts the result to those logical ids (the `_id` parameter). Without `sort` the
+    results come in id order and pages are cut by keyset (`after`: the last id seen), so
+    they stay stable while others write; with `sort` (stored field paths such as
+    `sort.birthdate` or `lastUpdated`, with 1 or -1) pages are cut by `offset`.
     """
 
     resource_type: str
     criteria: Mapping[str, Any]
     ids: tuple[str, ...] | None = None
     after: str | None = None
+    sort: tuple[tuple[str, int], ...] = ()
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class ConditionLock:
+    """Serializes conditional creates with the same criteria (see `ResourceStore.write`).
+
+    `key` names the criteria; `seen` is the lock's counter read before searching (None: no lock yet).
+    """
+
+    key: str
+    seen: int | None
 
 
 class ResourceStore(Protocol):
@@ -51,12 +67,38 @@ class ResourceStore(Protocol):
         """One version from history, or None."""
         ...
 
-    async def write(self, record: StoredResource, *, replaces: int | None) -> None:
+    async def write(
+        self,
+        record: StoredResource,
+        *,
+        replaces: int | None,
+        index: Mapping[str, Any] | None = None,
+        lock: ConditionLock | None = None,
+    ) -> None:
         """Store `record` as the new current version and add it to history, in one transaction.
 
         `replaces` is the version the write expects to be current (None: the resource must not
-        exist yet). Raises VersionConflict when another write got there first.
+        exist yet). `index` holds the search fields stored with the current version. With a
+        `lock`, its counter must still be `lock.seen` and is advanced in the same transaction,
+        so of two conditional creates that both found no match only one commits.
+        Raises VersionConflict when another write got there first.
         """
+        ...
+
+    async def condition_counter(self, key: str) -> int | None:
+        """The counter of a ConditionLock, None when it was never taken."""
+        ...
+
+    async def get_many(self, keys: Sequence[str]) -> list[StoredResource]:
+        """Current, not deleted, resources by "Type/id" key (missing ones are left out)."""
+        ...
+
+    async def find_ids(self, query: CurrentQuery, limit: int) -> list[str]:
+        """The logical ids of the matches, for chained searches."""
+        ...
+
+    async def references_of(self, query: CurrentQuery, code: str | None, limit: int) -> list[str]:
+        """The distinct references ("Type/id" or URLs) that parameter `code` (None: any) holds in the matches."""
         ...
 
     async def history(self, query: HistoryQuery, limit: int) -> list[StoredResource]: ...

@@ -86,7 +86,7 @@ def test_unknown_type_is_404(client: httpx.Client) -> None:
 
 
 def test_method_not_allowed_is_405(client: httpx.Client) -> None:
-    response = client.put("/Patient", json=new_patient())
+    response = client.post("/Patient/some-id", json=new_patient())
     assert response.status_code == 405
     assert outcome_codes(response) == ["not-supported"]
 

@@ -22,7 +22,12 @@ def test_capability_statement_lists_every_type_and_real_interactions(client: htt
     assert codes == {
         "read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type",
     }  # fmt: skip
-    assert {p["name"] for p in patient["searchParam"]} == {"_id", "_lastUpdated"}
+    assert {"_id", "_lastUpdated", "name", "birthdate", "identifier", "race"} <= {
+        p["name"] for p in patient["searchParam"]
+    }
+    assert patient["conditionalCreate"] is True
+    assert patient["conditionalDelete"] == "multiple"
+    assert "Patient:organization" in patient["searchInclude"]
     assert [i["code"] for i in rest["interaction"]] == ["history-system"]  # no batch/transaction yet
 
 
