@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,9 +10,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .config import Settings
+from .engine.reindex import reindex_worker
+from .engine.search_parameters import keep_registry_fresh, load_search_parameters
 from .logs import configure_logging
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
+from .search.registry import default_registry
 from .storage import MongoResourceStore
+from .storage.jobs import MongoJobStore
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +31,21 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = MongoResourceStore.connect(uri, settings.database)
         await store.ensure_indexes()
-        app.state.store = store
+        jobs = MongoJobStore(store.client, settings.database)
+        await jobs.ensure_indexes()
+        registry = default_registry()
+        await load_search_parameters(store, registry)
+        app.state.store, app.state.jobs = store, jobs
+        background = [
+            asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
+            asyncio.create_task(reindex_worker(store, jobs)),
+        ]
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await store.close()
 
     app = FastAPI(

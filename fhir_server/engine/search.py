@@ -12,7 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from ..errors import InvalidRequest
+from terminology.expansion import expand_value_set
+
+from ..errors import InvalidRequest, Issue
 from ..i18n import _
 from ..search.compile import filter_criterion, reference_criterion
 from ..search.registry import SearchRegistry, default_registry
@@ -35,7 +37,7 @@ class SearchResult:
 
     page: Page
     included: list[StoredResource]
-    warnings: list[str]
+    warnings: list[Issue]
 
 
 class _Planner:
@@ -71,6 +73,7 @@ class _Planner:
             link, rest = flt.chain[0], flt._replace(chain=flt.chain[1:])
             ids = await self._matching_ids(link.target, rest)
             return reference_criterion(link.code, [f"{link.target}/{i}" for i in ids])
+        value_sets = await self._expansions(flt) if flt.modifier in ("in", "not-in") else None
         return filter_criterion(
             resource_type,
             flt.definition,
@@ -79,7 +82,27 @@ class _Planner:
             registry=self.registry,
             now=self.moment,
             base_url=self.base_url,
+            value_sets=value_sets,
         )
+
+    async def _expansions(self, flt: Filter) -> dict[str, list[tuple[str | None, str]]]:
+        """Expand the value sets named by an `:in` / `:not-in` filter from those stored on the server."""
+        expansions = {}
+        for url in flt.values:
+            try:
+                expansions[url] = await expand_value_set(url, self._fetch_canonical)
+            except InvalidRequest as exc:
+                raise InvalidRequest(str(exc), expression=flt.name) from exc
+        return expansions
+
+    async def _fetch_canonical(self, resource_type: str, canonical: str) -> dict[str, Any] | None:
+        """The current ValueSet or CodeSystem with this `url` (and `|version`, if given)."""
+        url, _sep, version = canonical.partition("|")
+        entries = [{"idx": {"$elemMatch": {"p": "url", "u": url}}}]
+        if version:
+            entries.append({"idx": {"$elemMatch": {"p": "version", "c": version}}})
+        found = await self.store.find(CurrentQuery(resource_type, {"$and": entries}), 1)
+        return found[0].resource() if found else None
 
     def sort(self, request: SearchRequest) -> tuple[tuple[str, int], ...]:
         fields = {"_id": "_id", "_lastUpdated": "lastUpdated"}
@@ -163,11 +186,19 @@ async def search_type(
     if more and records:
         next_cursor = str(request.offset + request.count) if sort else records[-1].id
     included, truncated = await planner.includes(request, records)
-    warnings = []
-    if truncated:
-        warnings.append(
-            _(
-                "More than {limit} resources were to be included; only the first {limit} are. Use a smaller _count."
-            ).format(limit=MAX_INCLUDES)
+    warnings = [
+        Issue(
+            "warning",
+            "incomplete",
+            _("'{name}' was defined recently; until $reindex finishes, older resources may be missing.").format(
+                name=flt.name
+            ),
+            flt.name,
         )
+        for flt in request.filters
+        if planner.registry.is_pending(flt.definition)
+    ]
+    if truncated:
+        text = _("More than {limit} resources were to be included; only the first {limit} are. Use a smaller _count.")
+        warnings.append(Issue("warning", "too-costly", text.format(limit=MAX_INCLUDES)))
     return SearchResult(Page(records, total, next_cursor), included, warnings)

@@ -9,6 +9,7 @@ import profiles
 from ..errors import InvalidRequest, InvalidResource, ResourceNotFound
 from ..i18n import _
 from .identity import check_id
+from .search_parameters import admit_search_parameter
 
 
 def check_resource_type(resource_type: str) -> str:
@@ -56,4 +57,6 @@ def check_incoming(body: Any, resource_type: str, url_id: str | None) -> dict[st
     issues = [issue for issue in profiles.validate_resource(body) if issue.severity in ("error", "fatal")]
     if issues:
         raise InvalidResource(issues[0].diagnostics, issues=issues)
+    if resource_type == "SearchParameter":
+        admit_search_parameter(body)
     return body

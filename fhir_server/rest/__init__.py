@@ -3,11 +3,11 @@
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from . import conditional, create, delete, health, history, metadata, patch, read, search, update
+from . import conditional, create, delete, health, history, metadata, patch, read, reindex, search, update
 from .errors import install_error_handlers
 from .middleware import RequestContextMiddleware
 
-_MODULES = (metadata, history, search, read, create, update, patch, delete, conditional)
+_MODULES = (metadata, reindex, history, search, read, create, update, patch, delete, conditional)
 """Order matters: the first full match wins, so fixed segments (`metadata`, `_history`,
 `_search`) come before `{resource_id}`."""
 

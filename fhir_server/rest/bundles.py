@@ -10,6 +10,7 @@ import orjson
 
 from ..engine import Page
 from ..engine.identity import format_instant, now
+from ..errors import Issue
 from ..storage import StoredResource
 
 
@@ -57,7 +58,7 @@ def searchset_bundle(
     page: Page,
     *,
     included: Sequence[StoredResource] = (),
-    warnings: Sequence[str] = (),
+    warnings: Sequence[Issue] = (),
     shape: Callable[[bytes], bytes] | None = None,
 ) -> bytes:
     """A searchset Bundle (search.html#bundle): matches, then included resources, then any warning.
@@ -69,9 +70,8 @@ def searchset_bundle(
     links = _links(self_url, params, name, current, following)
     entries = [_search_entry(base, r, "match", shape) for r in page.records]
     entries += [_search_entry(base, r, "include", shape) for r in included]
-    for text in warnings:
-        outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "too-costly",
-                                                                  "diagnostics": text}]}  # fmt: skip
+    if warnings:
+        outcome = {"resourceType": "OperationOutcome", "issue": [issue.to_json() for issue in warnings]}
         entries.append(orjson.dumps({"resource": outcome, "search": {"mode": "outcome"}}))
     return _assemble(_bundle_head("searchset", page, links), entries)
 

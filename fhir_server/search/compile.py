@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,11 +31,13 @@ def filter_criterion(
     registry: SearchRegistry,
     now: datetime,
     base_url: str | None,
+    value_sets: Mapping[str, list[tuple[str | None, str]]] | None = None,
 ) -> dict[str, Any]:
     """The storage criterion for `definition` with `values` (OR'ed). Raises InvalidRequest on bad values.
 
     `_id` and `_lastUpdated` are answered from the stored key and timestamp; every other
-    parameter from the index entries extracted at write time.
+    parameter from the index entries extracted at write time. `value_sets` holds the
+    expansions `:in` / `:not-in` refer to (fetched beforehand: expansion needs the database).
     """
     if definition.code == "_id" and modifier is None:
         return {"_id": {"$in": [f"{resource_type}/{value}" for value in values if value]}}
@@ -47,6 +50,7 @@ def filter_criterion(
         now=now,
         base_url=base_url,
         resolve_component=lambda url: registry.by_url(url),
+        value_set_codes=(lambda url: value_sets[url]) if value_sets is not None else None,
     )
 
 

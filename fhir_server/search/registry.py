@@ -12,6 +12,7 @@ import gzip
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,10 @@ class SearchRegistry:
         self._compartment = {key: tuple(value) for key, value in compartment.items()}
         self.plans: dict[str, Any] = {}
         """Per resource type, what `extract` compiled from these definitions; cleared on `register`."""
+        self.registered_at: dict[str, datetime] = {}
+        """When each run-time parameter (by URL) was last (re)defined."""
+        self.reindexed_at: datetime | None = None
+        """When the last completed `$reindex` started; resources written before it are indexed for all parameters."""
         for definition in definitions:
             self._add(definition)
         self._builtin = set(self._by_url)
@@ -102,7 +107,14 @@ class SearchRegistry:
         """The parameters whose Patient references put a `resource_type` resource in that patient's compartment."""
         return self._compartment.get(resource_type, ())
 
-    def register(self, search_parameter_resource: dict[str, Any]) -> list[SearchParameterDef]:
+    def is_pending(self, definition: SearchParameterDef) -> bool:
+        """Whether results for a run-time parameter may miss resources written before it was defined."""
+        defined = self.registered_at.get(definition.url)
+        return defined is not None and (self.reindexed_at is None or self.reindexed_at < defined)
+
+    def register(
+        self, search_parameter_resource: dict[str, Any], defined_at: datetime | None = None
+    ) -> list[SearchParameterDef]:
         """Add a SearchParameter resource posted at run time; return the definitions it now stands for.
 
         Raises InvalidRequest when it lacks code/base/type/expression, names an unknown base or
@@ -149,6 +161,8 @@ class SearchRegistry:
                     "code",
                 )
         self._add(definition)
+        if defined_at is not None and definition.url:
+            self.registered_at[definition.url] = defined_at
         return [definition]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
@@ -61,7 +61,8 @@ class MongoResourceStore:
     """Resources and their history in one MongoDB database."""
 
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str, codec: BodyCodec | None = None) -> None:
-        self._client = client
+        self.client = client
+        self.database_name = database
         self._db = client[database]
         self._resources = self._db["resources"]
         self._history = self._db["history"]
@@ -76,13 +77,14 @@ class MongoResourceStore:
         return cls(client, database, codec)
 
     async def close(self) -> None:
-        await self._client.close()
+        await self.client.close()
 
     async def ensure_indexes(self) -> None:
         """Create the indexes the queries rely on; safe to run at every start."""
         async with mongo_errors("indexes"):
             await self._resources.create_index([("type", ASCENDING), ("lastUpdated", ASCENDING)], name="type_updated")
             await self._resources.create_index([("compartments", ASCENDING), ("type", ASCENDING)], name="compartments")
+            await self._resources.create_index([("compartments", ASCENDING), ("_id", ASCENDING)], name="compartment_keys")
             for key in _INDEXED_ENTRY_KEYS:
                 await self._resources.create_index(
                     [("type", ASCENDING), ("idx.p", ASCENDING), (f"idx.{key}", ASCENDING)], name=f"idx_{key}"
@@ -95,7 +97,7 @@ class MongoResourceStore:
 
     async def ping(self) -> None:
         try:
-            await self._client.admin.command("ping")
+            await self.client.admin.command("ping")
         except PyMongoError as exc:
             raise StorageUnavailable(_("The database did not answer.")) from exc
 
@@ -144,7 +146,7 @@ class MongoResourceStore:
             "body": self._codec.encode(record.body) if record.body is not None else None,
             "method": record.method,
         }
-        async with mongo_errors(key), self._client.start_session() as session:  # noqa: SIM117 - needs `session`
+        async with mongo_errors(key), self.client.start_session() as session:  # noqa: SIM117 - needs `session`
             async with await session.start_transaction():
                 if lock is not None:
                     await self._take(lock, key, session)
@@ -188,6 +190,16 @@ class MongoResourceStore:
         async with mongo_errors(query.resource_type):
             cursor = self._resources.find(self._current_filter(query), {"id": 1}).limit(limit)
             return [doc["id"] async for doc in cursor]
+
+    async def scan(self, resource_type: str, after: str | None, limit: int) -> list[StoredResource]:
+        return await self.find(CurrentQuery(resource_type, {}, after=after), limit)
+
+    async def set_search_fields(self, record: StoredResource, index: Mapping[str, Any]) -> bool:
+        async with mongo_errors(record.reference):
+            result = await self._resources.update_one(
+                {"_id": record.reference, "version": record.version_id}, {"$set": dict(index)}
+            )
+        return result.matched_count == 1
 
     async def references_of(self, query: CurrentQuery, code: str | None, limit: int) -> list[str]:
         found: dict[str, None] = {}
@@ -253,3 +265,39 @@ class MongoResourceStore:
     async def count(self, query: CurrentQuery) -> int:
         async with mongo_errors(query.resource_type):
             return await self._resources.count_documents(self._current_filter(query))
+
+    @staticmethod
+    def _compartment_filter(
+        compartments: Sequence[str] | None, types: Sequence[str] | None, since: datetime | None
+    ) -> dict[str, Any]:
+        flt: dict[str, Any] = {"deleted": False}
+        if compartments is None:
+            flt["compartments.0"] = {"$exists": True}
+        else:
+            flt["compartments"] = {"$in": list(compartments)}
+        if types is not None:
+            flt["type"] = {"$in": list(types)}
+        if since is not None:
+            flt["lastUpdated"] = {"$gte": since}
+        return flt
+
+    async def find_compartment(
+        self,
+        compartments: Sequence[str] | None,
+        types: Sequence[str] | None,
+        since: datetime | None,
+        after: str | None,
+        limit: int,
+    ) -> list[StoredResource]:
+        flt = self._compartment_filter(compartments, types, since)
+        if after is not None:
+            flt["_id"] = {"$gt": after}
+        async with mongo_errors("compartment"):
+            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort([("_id", ASCENDING)]).limit(limit)
+            return [self._record(doc) async for doc in cursor]
+
+    async def count_compartment(
+        self, compartments: Sequence[str] | None, types: Sequence[str] | None, since: datetime | None
+    ) -> int:
+        async with mongo_errors("compartment"):
+            return await self._resources.count_documents(self._compartment_filter(compartments, types, since))

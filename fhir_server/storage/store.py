@@ -97,6 +97,14 @@ class ResourceStore(Protocol):
         """The logical ids of the matches, for chained searches."""
         ...
 
+    async def scan(self, resource_type: str, after: str | None, limit: int) -> list[StoredResource]:
+        """Current, not deleted, resources of a type in id order after id `after` (for re-indexing)."""
+        ...
+
+    async def set_search_fields(self, record: StoredResource, index: Mapping[str, Any]) -> bool:
+        """Replace the search fields of `record` if it is still the current version; False if it changed."""
+        ...
+
     async def references_of(self, query: CurrentQuery, code: str | None, limit: int) -> list[str]:
         """The distinct references ("Type/id" or URLs) that parameter `code` (None: any) holds in the matches."""
         ...
@@ -108,6 +116,27 @@ class ResourceStore(Protocol):
     async def find(self, query: CurrentQuery, limit: int) -> list[StoredResource]: ...
 
     async def count(self, query: CurrentQuery) -> int: ...
+
+    async def find_compartment(
+        self,
+        compartments: Sequence[str] | None,
+        types: Sequence[str] | None,
+        since: datetime | None,
+        after: str | None,
+        limit: int,
+    ) -> list[StoredResource]:
+        """Current resources of every type in any of the patient `compartments` ("Patient/123"), in key order.
+
+        `compartments` None: in any patient's compartment. `types` None: all types. `since`: updated at or
+        after it. `after` is the keyset cursor: the "Type/id" key of the previous page's last resource.
+        """
+        ...
+
+    async def count_compartment(
+        self, compartments: Sequence[str] | None, types: Sequence[str] | None, since: datetime | None
+    ) -> int:
+        """How many resources `find_compartment` would return over all pages."""
+        ...
 
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""

@@ -143,3 +143,21 @@ def test_missing_modifier_and_bad_values(client: httpx.Client, world: dict) -> N
     assert bad.json()["issue"][0]["expression"] == ["date"]
     ambiguous = client.get("/Observation", params={"subject.name": "x"})
     assert ambiguous.status_code == 400
+
+
+def test_in_and_not_in_with_a_stored_value_set(client: httpx.Client, world: dict) -> None:
+    url = f"http://example.org/ValueSet/glucose-{uuid.uuid4().hex}"
+    value_set = {
+        "resourceType": "ValueSet",
+        "url": url,
+        "status": "active",
+        "compose": {"include": [{"system": "http://loinc.org", "concept": [{"code": "2339-0"}]}]},
+    }
+    assert client.post("/ValueSet", json=value_set).status_code == 201
+    inside = _search(client, "/Observation", world, **{"code:in": url})
+    assert _ids(inside) == {world["obs_alice"]["id"], world["obs_bob"]["id"]}
+    outside = _search(client, "/Observation", world, **{"code:not-in": url})
+    assert _ids(outside) == {world["obs_bob_other"]["id"]}
+    unknown = client.get("/Observation", params={"code:in": "http://example.org/ValueSet/none"})
+    assert unknown.status_code == 400
+    assert unknown.json()["issue"][0]["expression"] == ["code:in"]

@@ -1,0 +1,69 @@
+"""`$reindex`: recompute the stored search index of existing resources, as a resumable background job.
+
+Needed after a SearchParameter is added at run time: resources written before it have no
+index entries for it. The job walks each type in id order, saving its cursor after every
+batch, so a worker that dies leaves a job the next worker resumes, not restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import timedelta
+
+import profiles
+
+from ..storage import ResourceStore
+from ..storage.jobs import Job, MongoJobStore
+from .identity import now
+from .search_parameters import REINDEX
+from .validation import check_resource_type
+from .writing import search_fields
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+LEASE = timedelta(seconds=30)
+
+
+async def start_reindex(store: ResourceStore, jobs: MongoJobStore, resource_type: str | None) -> Job:
+    """Queue a re-index of one type (or of every type) and return the job to poll."""
+    types = [check_resource_type(resource_type)] if resource_type else list(profiles.RESOURCE_TYPES)
+    return await jobs.create(REINDEX, {"types": types}, now())
+
+
+async def run_reindex(store: ResourceStore, jobs: MongoJobStore, job: Job, worker: str) -> None:
+    """Work on `job` from its saved cursor until done or until its lease is lost."""
+    types: list[str] = job.params["types"]
+    position, after = job.cursor.get("type", 0), job.cursor.get("after")
+    while position < len(types):
+        batch = await store.scan(types[position], after, BATCH)
+        for record in batch:
+            await store.set_search_fields(record, search_fields(record.resource()))
+        job.done += len(batch)
+        if len(batch) < BATCH:
+            position, after = position + 1, None
+        else:
+            after = batch[-1].id
+        job.cursor = {"type": position, "after": after}
+        if not await jobs.progress(job, worker, now(), LEASE):
+            log.warning("reindex job taken over by another worker", extra={"job": job.id})
+            return
+    await jobs.finish(job, worker, now())
+    log.info("reindex finished", extra={"job": job.id, "resources": job.done})
+
+
+async def reindex_worker(store: ResourceStore, jobs: MongoJobStore, poll: float = 1.0) -> None:
+    """Forever: claim a queued or abandoned re-index job and run it."""
+    worker = uuid.uuid4().hex
+    while True:
+        job = await jobs.claim(REINDEX, worker, now(), LEASE)
+        if job is None:
+            await asyncio.sleep(poll)
+            continue
+        try:
+            await run_reindex(store, jobs, job, worker)
+        except Exception as exc:  # a job must end failed, never stay claimed forever
+            log.exception("reindex job failed", extra={"job": job.id})
+            await jobs.finish(job, worker, now(), error=str(exc))

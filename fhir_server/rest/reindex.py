@@ -1,0 +1,68 @@
+"""`$reindex` at system and type level, and polling the job it starts.
+
+POST [base]/$reindex or [base]/{type}/$reindex answers 202 with Content-Location naming
+the job; GET on that URL answers 202 with X-Progress while it runs and 200 with a
+Parameters resource (status, resources done) when it has finished.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from .. import engine
+from ..engine.identity import format_instant
+from ..engine.reindex import start_reindex
+from ..errors import ResourceNotFound
+from ..i18n import _
+from ..storage.jobs import COMPLETED, FAILED, Job, MongoJobStore
+from .context import base_url, store_of
+from .responses import FhirResponse
+
+router = APIRouter()
+
+
+def _jobs(request: Request) -> MongoJobStore:
+    jobs: MongoJobStore = request.app.state.jobs
+    return jobs
+
+
+def _accepted(request: Request, job: Job) -> Response:
+    location = f"{base_url(request)}/_jobs/{job.id}"
+    return Response(status_code=202, headers={"Content-Location": location})
+
+
+def _parameters(job: Job) -> dict[str, Any]:
+    parameter: list[dict[str, Any]] = [
+        {"name": "status", "valueCode": job.status},
+        {"name": "resourcesDone", "valueInteger": job.done},
+        {"name": "started", "valueInstant": format_instant(job.created)},
+    ]
+    if job.finished:
+        parameter.append({"name": "finished", "valueInstant": format_instant(job.finished)})
+    if job.error:
+        parameter.append({"name": "error", "valueString": job.error})
+    return {"resourceType": "Parameters", "parameter": parameter}
+
+
+@router.post("/$reindex", name="reindex-system")
+async def reindex_system(request: Request) -> Response:
+    return _accepted(request, await start_reindex(store_of(request), _jobs(request), None))
+
+
+@router.post("/{resource_type}/$reindex", name="reindex-type")
+async def reindex_type(resource_type: str, request: Request) -> Response:
+    engine.check_resource_type(resource_type)
+    return _accepted(request, await start_reindex(store_of(request), _jobs(request), resource_type))
+
+
+@router.get("/_jobs/{job_id}", name="job-status")
+async def job_status(job_id: str, request: Request) -> Response:
+    job = await _jobs(request).get(job_id)
+    if job is None:
+        raise ResourceNotFound(_("There is no job {id}.").format(id=job_id[:80]))
+    if job.status in (COMPLETED, FAILED):
+        return FhirResponse(_parameters(job), status_code=200 if job.status == COMPLETED else 500)
+    return Response(status_code=202, headers={"X-Progress": f"{job.done} resources", "Retry-After": "1"})

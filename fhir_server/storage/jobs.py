@@ -1,0 +1,109 @@
+"""Background jobs in MongoDB, claimed with leases so any number of workers may run them.
+
+A job is claimed with one findOneAndUpdate on an expired (or absent) lease; the worker
+renews the lease while it makes progress and saves a resumable cursor with each step, so
+a job whose worker dies is resumed where it stopped by whichever worker claims it next.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+
+from .mongo import mongo_errors
+
+QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
+
+
+@dataclass
+class Job:
+    """One unit of background work and how far it got."""
+
+    id: str
+    kind: str
+    status: str
+    params: dict[str, Any]
+    created: datetime
+    cursor: dict[str, Any] = field(default_factory=dict)
+    done: int = 0
+    total: int | None = None
+    finished: datetime | None = None
+    error: str | None = None
+
+
+def _job(doc: dict[str, Any]) -> Job:
+    return Job(
+        id=doc["_id"],
+        kind=doc["kind"],
+        status=doc["status"],
+        params=doc.get("params", {}),
+        created=doc["created"],
+        cursor=doc.get("cursor") or {},
+        done=doc.get("done", 0),
+        total=doc.get("total"),
+        finished=doc.get("finished"),
+        error=doc.get("error"),
+    )
+
+
+class MongoJobStore:
+    """The `jobs` collection."""
+
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+        self._jobs = client[database]["jobs"]
+
+    async def ensure_indexes(self) -> None:
+        async with mongo_errors("jobs"):
+            await self._jobs.create_index([("status", ASCENDING), ("leaseUntil", ASCENDING)], name="claimable")
+
+    async def create(self, kind: str, params: dict[str, Any], now: datetime, total: int | None = None) -> Job:
+        doc = {"_id": str(uuid.uuid4()), "kind": kind, "status": QUEUED, "params": params, "created": now,
+               "cursor": {}, "done": 0, "total": total, "leaseUntil": None}  # fmt: skip
+        async with mongo_errors("jobs"):
+            await self._jobs.insert_one(doc)
+        return _job(doc)
+
+    async def get(self, job_id: str) -> Job | None:
+        async with mongo_errors("jobs"):
+            doc = await self._jobs.find_one({"_id": job_id})
+        return _job(doc) if doc else None
+
+    async def claim(self, kind: str, worker: str, now: datetime, lease: timedelta) -> Job | None:
+        """Take a queued job, or a running one whose lease expired (its worker died)."""
+        claimable = {
+            "kind": kind,
+            "status": {"$in": [QUEUED, RUNNING]},
+            "$or": [{"leaseUntil": None}, {"leaseUntil": {"$lt": now}}],
+        }
+        update = {"$set": {"status": RUNNING, "worker": worker, "leaseUntil": now + lease}}
+        async with mongo_errors("jobs"):
+            doc = await self._jobs.find_one_and_update(
+                claimable, update, sort=[("created", ASCENDING)], return_document=ReturnDocument.AFTER
+            )
+        return _job(doc) if doc else None
+
+    async def progress(self, job: Job, worker: str, now: datetime, lease: timedelta) -> bool:
+        """Save the cursor and count and renew the lease; False when the job is no longer this worker's."""
+        async with mongo_errors("jobs"):
+            result = await self._jobs.update_one(
+                {"_id": job.id, "worker": worker, "status": RUNNING},
+                {"$set": {"cursor": job.cursor, "done": job.done, "total": job.total, "leaseUntil": now + lease}},
+            )
+        return result.matched_count == 1
+
+    async def finish(self, job: Job, worker: str, now: datetime, error: str | None = None) -> None:
+        status = FAILED if error else COMPLETED
+        async with mongo_errors("jobs"):
+            await self._jobs.update_one(
+                {"_id": job.id, "worker": worker},
+                {"$set": {"status": status, "finished": now, "error": error, "done": job.done, "leaseUntil": None}},
+            )
+
+    async def last_completed(self, kind: str) -> Job | None:
+        async with mongo_errors("jobs"):
+            doc = await self._jobs.find_one({"kind": kind, "status": COMPLETED}, sort=[("created", -1)])
+        return _job(doc) if doc else None
