@@ -39,6 +39,13 @@ def _criteria(resource_type: str, query: Sequence[tuple[str, str]]) -> SearchReq
     return request
 
 
+async def find_matches(
+    store: ResourceStore, resource_type: str, criteria: Sequence[tuple[str, str]], limit: int
+) -> list[StoredResource]:
+    """Up to `limit` current resources matching conditional criteria (strict: unknown parameters are errors)."""
+    return await _matches(store, _criteria(resource_type, criteria), limit)
+
+
 async def _matches(store: ResourceStore, request: SearchRequest, limit: int) -> list[StoredResource]:
     narrowed = SearchRequest(request.resource_type, request.filters, limit, total="none")
     return (await search_type(store, narrowed)).page.records

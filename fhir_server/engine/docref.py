@@ -7,8 +7,9 @@ DocumentReferences:
 - `patient` (required, one): the patient, by id (a "Patient/id" reference is accepted too).
   A patient that does not exist gives an empty Bundle, as the OperationDefinition says.
 - `start` / `end`: care dates. A document is in range when its `context.period` overlaps
-  [start, end] (`period=ge{start}&period=le{end}`); a document without a period is judged by
-  its `date`. Either bound may be left out (open range).
+  [start, end] (a partial date stands for all of its instants: `end=2026-01` runs to the end
+  of January); a document without a period is judged by its `date`. Either bound may be
+  left out (open range). Documents with a period come first, then those judged by date.
 - Neither `start` nor `end`: "the most recent or current document is in scope": the one
   most recent document (greatest `date`), of the given types if any.
 - `type` (repeatable Coding, `system|code` in a URL): documents of any of these types.
@@ -22,14 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, Issue
 from ..i18n import _
 from ..search.dates import parse_date_range
 from ..search.registry import SearchRegistry, default_registry
 from ..search.request import SearchRequest, parse_count, parse_search_request
 from ..storage import ResourceStore
-from .identity import check_id
+from .identity import check_id, format_instant
 from .results import Page
 from .search import SearchResult, search_type
 from .system_search import search_sequence
@@ -143,18 +145,25 @@ async def docref(
 ) -> SearchResult:
     """The patient's DocumentReferences the request selects (see the module text); one page of them."""
     registry = registry or default_registry()
+    notes = []
+    if request.on_demand:
+        text = _("This server does not generate documents on demand; the stored documents are returned.")
+        notes.append(Issue("information", "not-supported", text, "on-demand"))
     if request.start is None and request.end is None:
         latest = _search_request(request, [("_sort", "-date")], registry, 1)
         result = await search_type(store, replace(latest, total="none"), base_url=base_url, registry=registry)
         records = result.page.records[: min(1, request.count)]
-        return SearchResult(Page(records, len(records), None), [], [])
-    by_period: list[tuple[str, str]] = []
-    by_date: list[tuple[str, str]] = [("period:missing", "true")]
-    if request.start is not None:
-        by_period.append(("period", f"ge{request.start}"))
-        by_date.append(("date", f"ge{request.start}"))
+        return SearchResult(Page(records, len(records), None), [], [*notes, *result.warnings])
+    # Overlap of the stored range [lo, hi) with [start, end]: hi > start and lo < end. With the
+    # literal prefix semantics (params/date.py) that is `gt` the millisecond before the start
+    # (its range ends at the start) and `lt` the millisecond after the end.
+    bounds: list[str] = []
+    if request.start is not None and (low := parse_date_range(request.start, "start").low).year > 1:
+        bounds.append(f"gt{format_instant(low - timedelta(milliseconds=1))}")
     if request.end is not None:
-        by_period.append(("period", f"le{request.end}"))
-        by_date.append(("date", f"le{request.end}"))
+        bounds.append(f"lt{format_instant(parse_date_range(request.end, 'end').high)}")
+    by_period = [("period", bound) for bound in bounds]
+    by_date = [("period:missing", "true"), *(("date", bound) for bound in bounds)]
     searches = [_search_request(request, extra, registry, request.count) for extra in (by_period, by_date)]
-    return await search_sequence(store, searches, request.count, request.cursor, base_url=base_url, registry=registry)
+    result = await search_sequence(store, searches, request.count, request.cursor, base_url=base_url, registry=registry)
+    return replace(result, warnings=[*notes, *result.warnings])

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, Issue
 from ..i18n import _
 from ..search.dates import parse_date_range
 from ..search.request import parse_count
@@ -168,9 +168,6 @@ async def everything(store: ResourceStore, request: EverythingRequest) -> Search
     included, truncated = await _referenced(store, request, records)
     warnings = []
     if truncated:
-        warnings.append(
-            _(
-                "More than {limit} resources were to be included; only the first {limit} are. Use a smaller _count."
-            ).format(limit=MAX_INCLUDES)
-        )
+        text = _("More than {limit} resources were to be included; only the first {limit} are. Use a smaller _count.")
+        warnings.append(Issue("warning", "too-costly", text.format(limit=MAX_INCLUDES)))
     return SearchResult(Page(records, total, next_cursor), included, warnings)

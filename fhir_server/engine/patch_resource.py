@@ -24,6 +24,24 @@ class PatchFormat(Enum):
     FHIRPATH_PATCH = "application/fhir+json"
 
 
+def apply_patch(
+    resource: dict[str, Any], patch_format: PatchFormat, document: Any, resource_type: str, resource_id: str
+) -> dict[str, Any]:
+    """The patched resource, checked like an update. Raises InvalidRequest or Unprocessable (422)."""
+    if patch_format is PatchFormat.JSON_PATCH:
+        patched = apply_json_patch(resource, document)
+    else:
+        patched = apply_fhirpath_patch(resource, document)
+    if patched.get("resourceType") != resource_type or patched.get("id") != resource_id:
+        raise Unprocessable(_("A patch may not change the resource type or id."), expression=f"{resource_type}.id")
+    try:
+        return check_incoming(patched, resource_type, resource_id)
+    except InvalidResource as exc:
+        raise Unprocessable(
+            _("The patched resource is not valid: {problem}").format(problem=exc), issues=exc.issues
+        ) from exc
+
+
 async def patch_resource(
     store: ResourceStore,
     resource_type: str,
@@ -47,17 +65,6 @@ async def patch_resource(
             raise ResourceNotFound(_("{reference} was not found.").format(reference=reference))
         if current.deleted:
             raise ResourceDeleted(_("{reference} was deleted.").format(reference=reference))
-        if patch_format is PatchFormat.JSON_PATCH:
-            patched = apply_json_patch(current.resource(), document)
-        else:
-            patched = apply_fhirpath_patch(current.resource(), document)
-        if patched.get("resourceType") != resource_type or patched.get("id") != resource_id:
-            raise Unprocessable(_("A patch may not change the resource type or id."), expression=f"{resource_type}.id")
-        try:
-            return check_incoming(patched, resource_type, resource_id)
-        except InvalidResource as exc:
-            raise Unprocessable(
-                _("The patched resource is not valid: {problem}").format(problem=exc), issues=exc.issues
-            ) from exc
+        return apply_patch(current.resource(), patch_format, document, resource_type, resource_id)
 
     return await commit_version(store, resource_type, resource_id, build, if_match=if_match, method="PATCH")

@@ -17,6 +17,7 @@ from terminology.expansion import expand_value_set
 from ..errors import InvalidRequest, Issue
 from ..i18n import _
 from ..search.compile import filter_criterion, reference_criterion
+from ..search.plan import plan_filter
 from ..search.registry import SearchRegistry, default_registry
 from ..search.request import Filter, Include, SearchRequest
 from ..storage import CurrentQuery, ResourceStore, StoredResource
@@ -40,17 +41,23 @@ class SearchResult:
     warnings: list[Issue]
 
 
+def planned_query(resource_type: str, clauses: list[dict[str, Any]], **paging: Any) -> CurrentQuery:
+    """The storage query for clauses ANDed together, shaped to run on an index (see search/plan.py)."""
+    plan = plan_filter(clauses)
+    return CurrentQuery(resource_type, plan.criteria, driver=plan.driver, **paging)
+
+
 class _Planner:
     def __init__(self, store: ResourceStore, registry: SearchRegistry, moment: datetime, base_url: str | None) -> None:
         self.store, self.registry, self.moment, self.base_url = store, registry, moment, base_url
 
-    async def criteria(self, resource_type: str, filters: tuple[Filter, ...]) -> dict[str, Any]:
-        clauses = [await self._criterion(resource_type, flt) for flt in filters]
-        return {"$and": clauses} if clauses else {}
+    async def clauses(self, resource_type: str, filters: tuple[Filter, ...]) -> list[dict[str, Any]]:
+        """One storage clause per filter (ANDed); chains and `_has` are resolved into ids here."""
+        return [await self._criterion(resource_type, flt) for flt in filters]
 
     async def _matching_ids(self, resource_type: str, flt: Filter) -> list[str]:
         criterion = await self._criterion(resource_type, flt)
-        ids = await self.store.find_ids(CurrentQuery(resource_type, criterion), MAX_CHAIN_MATCHES + 1)
+        ids = await self.store.find_ids(planned_query(resource_type, [criterion]), MAX_CHAIN_MATCHES + 1)
         if len(ids) > MAX_CHAIN_MATCHES:
             raise InvalidRequest(
                 _("'{name}' matches more than {limit} resources; narrow it down.").format(
@@ -65,7 +72,7 @@ class _Planner:
             step, rest = flt.has[0], flt._replace(has=flt.has[1:])
             source_criterion = await self._criterion(step.source, rest)
             references = await self.store.references_of(
-                CurrentQuery(step.source, source_criterion), step.code, MAX_CHAIN_MATCHES
+                planned_query(step.source, [source_criterion]), step.code, MAX_CHAIN_MATCHES
             )
             prefix = f"{resource_type}/"
             return {"_id": {"$in": [ref for ref in references if ref.startswith(prefix)]}}
@@ -101,7 +108,7 @@ class _Planner:
         entries = [{"idx": {"$elemMatch": {"p": "url", "u": url}}}]
         if version:
             entries.append({"idx": {"$elemMatch": {"p": "version", "c": version}}})
-        found = await self.store.find(CurrentQuery(resource_type, {"$and": entries}), 1)
+        found = await self.store.find(planned_query(resource_type, entries), 1)
         return found[0].resource() if found else None
 
     def sort(self, request: SearchRequest) -> tuple[tuple[str, int], ...]:
@@ -135,7 +142,7 @@ class _Planner:
             if include.code is None:
                 return []
             criterion = reference_criterion(include.code, targets)
-            return await self.store.find(CurrentQuery(include.source, criterion), MAX_INCLUDES + 1)
+            return await self.store.find(planned_query(include.source, [criterion]), MAX_INCLUDES + 1)
         sources = tuple(record.id for record in frontier if record.resource_type == include.source)
         if not sources:
             return []
@@ -163,13 +170,13 @@ async def search_type(
     """
     check_resource_type(request.resource_type)
     planner = _Planner(store, registry or default_registry(), now(), base_url)
-    criteria = await planner.criteria(request.resource_type, request.filters)
+    clauses = await planner.clauses(request.resource_type, request.filters)
     if compartment is not None:
-        criteria = {"$and": [criteria, {"compartments": compartment}]} if criteria else {"compartments": compartment}
+        clauses.append({"compartments": compartment})
     sort = planner.sort(request)
-    query = CurrentQuery(
+    query = planned_query(
         request.resource_type,
-        criteria,
+        clauses,
         after=None if sort else request.cursor,
         sort=sort,
         offset=request.offset if sort else 0,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import profiles
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, Issue
 from ..i18n import _
 from ..search.registry import SearchRegistry, default_registry
 from ..search.request import SearchRequest, parse_count, parse_search_request
@@ -165,7 +165,7 @@ async def search_sequence(
     want_total = all(r.total != "none" or r.summary == "count" for r in requests)
     records: list[StoredResource] = []
     included: list[StoredResource] = []
-    warnings: list[str] = []
+    warnings: list[Issue] = []
     seen: set[str] = set()
     total = 0
     remaining = count

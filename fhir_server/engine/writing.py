@@ -19,7 +19,7 @@ import orjson
 from ..errors import PreconditionFailed, StorageUnavailable, VersionConflict
 from ..i18n import _
 from ..search.extract import extract_index
-from ..storage import ConditionLock, ResourceStore, StoredResource
+from ..storage import ConditionLock, PendingWrite, ResourceStore, StoredResource
 from .identity import format_instant, now
 from .results import WriteResult
 
@@ -56,6 +56,37 @@ def _precondition_failed(reference: str, expected: int, current: StoredResource 
     )
 
 
+def next_version(
+    resource_type: str,
+    resource_id: str,
+    body: dict[str, Any] | None,
+    current: StoredResource | None,
+    method: str,
+) -> PendingWrite:
+    """The version that follows `current` (None: there is none), holding `body` (None: a deletion)."""
+    version_id = current.version_id + 1 if current else 1
+    moment = now()
+    if current is not None and moment <= current.last_updated:
+        moment = current.last_updated + timedelta(milliseconds=1)
+    stamped = None if body is None else stamp(body, resource_id, version_id, format_instant(moment))
+    record = StoredResource(
+        resource_type=resource_type,
+        id=resource_id,
+        version_id=version_id,
+        last_updated=moment,
+        deleted=body is None,
+        body=None if stamped is None else orjson.dumps(stamped),
+        method=method,
+    )
+    return PendingWrite(record, current.version_id if current else None, search_fields(stamped))
+
+
+def check_if_match(reference: str, if_match: int | None, current: StoredResource | None) -> None:
+    """Raise PreconditionFailed when `if_match` names a version other than the current one."""
+    if if_match is not None and (current is None or current.deleted or current.version_id != if_match):
+        raise _precondition_failed(reference, if_match, current)
+
+
 async def commit_version(
     store: ResourceStore,
     resource_type: str,
@@ -76,27 +107,10 @@ async def commit_version(
     reference = f"{resource_type}/{resource_id}"
     for attempt in range(_MAX_ATTEMPTS):
         current = None if new_id and attempt == 0 else await store.get(resource_type, resource_id)
-        if if_match is not None and (current is None or current.deleted or current.version_id != if_match):
-            raise _precondition_failed(reference, if_match, current)
-        body = build(current)
-        version_id = current.version_id + 1 if current else 1
-        moment = now()
-        if current is not None and moment <= current.last_updated:
-            moment = current.last_updated + timedelta(milliseconds=1)
-        stamped = None if body is None else stamp(body, resource_id, version_id, format_instant(moment))
-        record = StoredResource(
-            resource_type=resource_type,
-            id=resource_id,
-            version_id=version_id,
-            last_updated=moment,
-            deleted=body is None,
-            body=None if stamped is None else orjson.dumps(stamped),
-            method=method,
-        )
+        check_if_match(reference, if_match, current)
+        pending = next_version(resource_type, resource_id, build(current), current, method)
         try:
-            await store.write(
-                record, replaces=current.version_id if current else None, index=search_fields(stamped), lock=lock
-            )
+            await store.write_all([pending], lock=lock)
         except VersionConflict:
             if lock is not None:
                 raise
@@ -104,7 +118,7 @@ async def commit_version(
                 raise _precondition_failed(reference, if_match, await store.get(resource_type, resource_id)) from None
             await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))
             continue
-        return WriteResult(record=record, created=current is None or current.deleted)
+        return WriteResult(record=pending.record, created=current is None or current.deleted)
     raise StorageUnavailable(
         _("{reference} is being changed by too many requests at once; try again.").format(reference=reference)
     )

@@ -3,13 +3,43 @@
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from . import conditional, create, delete, health, history, metadata, patch, read, reindex, search, update
+from . import (
+    bundle,
+    conditional,
+    create,
+    delete,
+    health,
+    history,
+    metadata,
+    operations,
+    patch,
+    read,
+    reindex,
+    search,
+    system_search,
+    update,
+)
 from .errors import install_error_handlers
 from .middleware import RequestContextMiddleware
 
-_MODULES = (metadata, reindex, history, search, read, create, update, patch, delete, conditional)
+_MODULES = (
+    metadata,
+    reindex,
+    operations,
+    system_search,
+    history,
+    search,
+    read,
+    create,
+    update,
+    patch,
+    delete,
+    conditional,
+    bundle,
+)
 """Order matters: the first full match wins, so fixed segments (`metadata`, `_history`,
-`_search`) come before `{resource_id}`."""
+`_search`) come before `{resource_id}`, and operations (`/Patient/{id}/$everything`) before
+the compartment search (`/{type}/{id}/{type}`)."""
 
 
 def fhir_router() -> APIRouter:

@@ -24,7 +24,16 @@ router = APIRouter()
 TYPE_INTERACTIONS = (
     "read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type",
 )  # fmt: skip
-SYSTEM_INTERACTIONS = ("transaction", "batch", "search-system", "history-system")
+SYSTEM_INTERACTIONS = {"bundle": ("transaction", "batch"), "search-system": ("search-system",),
+                       "history-system": ("history-system",)}  # fmt: skip
+"""System-level interaction codes by the name of the route that serves them."""
+OPERATIONS = {
+    "Patient": (
+        ("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything", "operation-patient-everything"),
+    ),
+    "DocumentReference": (("docref", "http://hl7.org/fhir/us/core/OperationDefinition/docref", "operation-docref"),),
+}
+"""Per type: (name, OperationDefinition, route name); listed when the route is served."""
 
 
 def _resource_entry(resource_type: str, served: frozenset[str], registry: SearchRegistry) -> dict[str, Any]:
@@ -44,6 +53,11 @@ def _resource_entry(resource_type: str, served: frozenset[str], registry: Search
         "conditionalDelete": "multiple" if "conditional-delete" in served else "not-supported",
         "searchInclude": [f"{resource_type}:{code}" for code in references] if searchable else [],
         "searchParam": [parameters[code].documentation() for code in sorted(parameters)] if searchable else [],
+        "operation": [
+            {"name": name, "definition": definition}
+            for name, definition, route in OPERATIONS.get(resource_type, ())
+            if route in served
+        ],
     }
     return {key: value for key, value in entry.items() if value != []}  # FHIR JSON has no empty arrays
 
@@ -67,7 +81,9 @@ def capability_statement(served: frozenset[str], base: str) -> dict[str, Any]:
             {
                 "mode": "server",
                 "resource": resources,
-                "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS if code in served],
+                "interaction": [
+                    {"code": code} for route, codes in SYSTEM_INTERACTIONS.items() if route in served for code in codes
+                ],
             }
         ],
     }

@@ -71,9 +71,7 @@ async def _operation_query(request: Request) -> list[tuple[str, str]]:
         raise InvalidRequest(_("'parameter' must be a list."), expression="Parameters.parameter")
     for position, parameter in enumerate(parameters):
         if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
-            raise InvalidRequest(
-                _("Each parameter needs a 'name'."), expression=f"Parameters.parameter[{position}]"
-            )
+            raise InvalidRequest(_("Each parameter needs a 'name'."), expression=f"Parameters.parameter[{position}]")
         query.append((parameter["name"], _parameter_value(parameter, position)))
     return query
 
@@ -115,9 +113,7 @@ async def patient_everything(resource_type: str, resource_id: str, request: Requ
     """One patient's record; $everything on other types (Encounter ...) is not supported."""
     engine.check_resource_type(resource_type)
     if resource_type != "Patient":
-        raise ResourceNotFound(
-            _("The operation $everything is not supported on {type}.").format(type=resource_type)
-        )
+        raise ResourceNotFound(_("The operation $everything is not supported on {type}.").format(type=resource_type))
     return await _everything(request, resource_id)
 
 

@@ -4,7 +4,7 @@ from .codec import BodyCodec, PlainCodec
 from .embedded import EmbeddedDatabase
 from .mongo import MongoResourceStore
 from .records import StoredResource
-from .store import ConditionLock, CurrentQuery, HistoryQuery, ResourceStore
+from .store import ConditionLock, CurrentQuery, HistoryQuery, PendingWrite, ResourceStore
 
 __all__ = [
     "BodyCodec",
@@ -13,6 +13,7 @@ __all__ = [
     "EmbeddedDatabase",
     "HistoryQuery",
     "MongoResourceStore",
+    "PendingWrite",
     "PlainCodec",
     "ResourceStore",
     "StoredResource",

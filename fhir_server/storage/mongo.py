@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import (
+    BulkWriteError,
     ConnectionFailure,
     DuplicateKeyError,
     OperationFailure,
@@ -26,9 +28,10 @@ from ..errors import StorageUnavailable, VersionConflict
 from ..i18n import _
 from .codec import BodyCodec, PlainCodec
 from .records import StoredResource
-from .store import ConditionLock, CurrentQuery, HistoryQuery
+from .store import ConditionLock, CurrentQuery, HistoryQuery, PendingWrite
 
 _WRITE_CONFLICT = 112
+_DUPLICATE_KEY = 11000
 
 
 @asynccontextmanager
@@ -38,6 +41,10 @@ async def mongo_errors(reference: str) -> AsyncIterator[None]:
         yield
     except DuplicateKeyError as exc:
         raise VersionConflict(_("{reference} was changed by another request.").format(reference=reference)) from exc
+    except BulkWriteError as exc:
+        if any(error.get("code") == _DUPLICATE_KEY for error in exc.details.get("writeErrors", ())):
+            raise VersionConflict(_("{reference} was changed by another request.").format(reference=reference)) from exc
+        raise
     except OperationFailure as exc:
         if exc.code == _WRITE_CONFLICT or exc.has_error_label("TransientTransactionError"):
             raise VersionConflict(_("{reference} was changed by another request.").format(reference=reference)) from exc
@@ -51,6 +58,16 @@ _NO_SEARCH_FIELDS = {"idx": 0, "sort": 0, "compartments": 0}
 
 _INDEXED_ENTRY_KEYS = ("c", "v", "e", "lo", "hi", "n", "r", "u", "cn")
 """Index entry keys (see search/definitions.py) that get a compound multikey index with the type and code."""
+
+
+_MAX_CANDIDATES = 20_000
+"""Beyond this many index candidates a query checks every resource of its type instead."""
+
+
+def _both(conditions: Mapping[str, Any], keys: list[str]) -> list[str]:
+    """Keys allowed both by an `_id` condition already present (an `$in`) and by `keys`."""
+    allowed = conditions.get("$in")
+    return keys if allowed is None else sorted(set(keys) & set(allowed))
 
 
 def _key(resource_type: str, resource_id: str) -> str:
@@ -84,7 +101,7 @@ class MongoResourceStore:
         async with mongo_errors("indexes"):
             await self._resources.create_index([("type", ASCENDING), ("lastUpdated", ASCENDING)], name="type_updated")
             await self._resources.create_index([("compartments", ASCENDING), ("type", ASCENDING)], name="compartments")
-            await self._resources.create_index([("compartments", ASCENDING), ("_id", ASCENDING)], name="compartment_keys")
+            await self._resources.create_index([("compartments", ASCENDING), ("_id", ASCENDING)], name="compartment_id")
             for key in _INDEXED_ENTRY_KEYS:
                 await self._resources.create_index(
                     [("type", ASCENDING), ("idx.p", ASCENDING), (f"idx.{key}", ASCENDING)], name=f"idx_{key}"
@@ -136,8 +153,10 @@ class MongoResourceStore:
         index: Mapping[str, Any] | None = None,
         lock: ConditionLock | None = None,
     ) -> None:
-        key = record.reference
-        fields = {
+        await self.write_all([PendingWrite(record, replaces, index or {})], lock=lock)
+
+    def _fields(self, record: StoredResource) -> dict[str, Any]:
+        return {
             "type": record.resource_type,
             "id": record.id,
             "version": record.version_id,
@@ -146,23 +165,47 @@ class MongoResourceStore:
             "body": self._codec.encode(record.body) if record.body is not None else None,
             "method": record.method,
         }
-        async with mongo_errors(key), self.client.start_session() as session:  # noqa: SIM117 - needs `session`
+
+    async def write_all(self, writes: Sequence[PendingWrite], *, lock: ConditionLock | None = None) -> None:
+        if not writes:
+            return
+        first = writes[0].record.reference
+        new = [w for w in writes if w.replaces is None]
+        changed = [w for w in writes if w.replaces is not None]
+        async with mongo_errors(first), self.client.start_session() as session:  # noqa: SIM117 - needs `session`
             async with await session.start_transaction():
                 if lock is not None:
-                    await self._take(lock, key, session)
-                current = {**fields, **(index or {})}
-                if replaces is None:
-                    await self._resources.insert_one({"_id": key, **current}, session=session)
-                else:
-                    result = await self._resources.update_one(
-                        {"_id": key, "version": replaces}, {"$set": current}, session=session
+                    await self._take(lock, first, session)
+                if new:
+                    await self._resources.insert_many(
+                        [{"_id": w.record.reference, **self._fields(w.record), **w.index} for w in new],
+                        session=session,
                     )
-                    if result.matched_count != 1:
-                        raise VersionConflict(_("{reference} was changed by another request.").format(reference=key))
-                    await self._history.update_one(
-                        {"_id": f"{key}/{replaces}"}, {"$set": {"replacedAt": record.last_updated}}, session=session
-                    )
-                await self._history.insert_one({"_id": f"{key}/{record.version_id}", **fields}, session=session)
+                if changed:
+                    await self._replace_current(changed, session)
+                await self._history.insert_many(
+                    [{"_id": f"{w.record.reference}/{w.record.version_id}", **self._fields(w.record)} for w in writes],
+                    session=session,
+                )
+
+    async def _replace_current(self, writes: Sequence[PendingWrite], session: AsyncClientSession) -> None:
+        """Update current versions guarded by the version each write replaces; stamp the replaced history entries."""
+        current = [
+            UpdateOne(
+                {"_id": w.record.reference, "version": w.replaces}, {"$set": {**self._fields(w.record), **w.index}}
+            )
+            for w in writes
+        ]
+        result = await self._resources.bulk_write(current, ordered=True, session=session)
+        if result.matched_count != len(writes):
+            raise VersionConflict(
+                _("{reference} was changed by another request.").format(reference=writes[0].record.reference)
+            )
+        replaced = [
+            UpdateOne({"_id": f"{w.record.reference}/{w.replaces}"}, {"$set": {"replacedAt": w.record.last_updated}})
+            for w in writes
+        ]
+        await self._history.bulk_write(replaced, ordered=False, session=session)
 
     async def _take(self, lock: ConditionLock, reference: str, session: AsyncClientSession) -> None:
         if lock.seen is None:
@@ -188,7 +231,7 @@ class MongoResourceStore:
 
     async def find_ids(self, query: CurrentQuery, limit: int) -> list[str]:
         async with mongo_errors(query.resource_type):
-            cursor = self._resources.find(self._current_filter(query), {"id": 1}).limit(limit)
+            cursor = self._resources.find(await self._current_filter(query), {"id": 1}).limit(limit)
             return [doc["id"] async for doc in cursor]
 
     async def scan(self, resource_type: str, after: str | None, limit: int) -> list[StoredResource]:
@@ -204,7 +247,7 @@ class MongoResourceStore:
     async def references_of(self, query: CurrentQuery, code: str | None, limit: int) -> list[str]:
         found: dict[str, None] = {}
         async with mongo_errors(query.resource_type):
-            cursor = self._resources.find(self._current_filter(query), {"idx": 1}).limit(limit)
+            cursor = self._resources.find(await self._current_filter(query), {"idx": 1}).limit(limit)
             async for doc in cursor:
                 for entry in doc.get("idx", ()):
                     if "r" in entry and (code is None or entry["p"] == code):
@@ -243,28 +286,35 @@ class MongoResourceStore:
         async with mongo_errors("history"):
             return await self._history.count_documents(self._history_filter(query))
 
-    @staticmethod
-    def _current_filter(query: CurrentQuery) -> dict[str, Any]:
-        flt: dict[str, Any] = {"type": query.resource_type, "deleted": False, **query.criteria}
-        if query.ids is not None:
-            flt["_id"] = {"$in": [_key(query.resource_type, i) for i in query.ids]}
+    async def _current_filter(self, query: CurrentQuery) -> dict[str, Any]:
+        """The filter over current resources, `_id` first: when the driver narrows the candidates
+        through an index, they are looked up by key and the full criteria only check them."""
+        criteria = dict(query.criteria)
+        conditions: dict[str, Any] = dict(criteria.pop("_id", None) or {})
+        keys = [_key(query.resource_type, i) for i in query.ids] if query.ids is not None else None
+        if query.driver is not None and "_id" not in query.driver:
+            candidates = self._resources.find({"type": query.resource_type, **query.driver}, {"_id": 1})
+            found = [doc["_id"] async for doc in candidates.limit(_MAX_CANDIDATES + 1)]
+            if len(found) <= _MAX_CANDIDATES:
+                keys = found if keys is None else sorted(set(keys) & set(found))
+        if keys is not None:
+            conditions = {"$in": keys} if not conditions else {**conditions, "$in": _both(conditions, keys)}
+        if query.after and not query.sort:
+            conditions["$gt"] = _key(query.resource_type, query.after)
+        flt: dict[str, Any] = {"_id": conditions} if conditions else {}
+        flt.update({"type": query.resource_type, "deleted": False, **criteria})
         return flt
 
     async def find(self, query: CurrentQuery, limit: int) -> list[StoredResource]:
-        flt = self._current_filter(query)
-        if query.sort:
-            order = [*query.sort, ("_id", ASCENDING)]
-        else:
-            order = [("_id", ASCENDING)]
-            if query.after:
-                flt = {"$and": [flt, {"_id": {"$gt": _key(query.resource_type, query.after)}}]}
+        order = [*query.sort, ("_id", ASCENDING)] if query.sort else [("_id", ASCENDING)]
         async with mongo_errors(query.resource_type):
+            flt = await self._current_filter(query)
             cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort(order).skip(query.offset).limit(limit)
             return [self._record(doc) async for doc in cursor]
 
     async def count(self, query: CurrentQuery) -> int:
         async with mongo_errors(query.resource_type):
-            return await self._resources.count_documents(self._current_filter(query))
+            return await self._resources.count_documents(await self._current_filter(replace(query, after=None)))
 
     @staticmethod
     def _compartment_filter(
@@ -292,12 +342,18 @@ class MongoResourceStore:
         flt = self._compartment_filter(compartments, types, since)
         if after is not None:
             flt["_id"] = {"$gt": after}
+        # One patient or a few: the (compartments, _id) index, merged in key order. Every patient: walk
+        # the keys in order and skip the resources in no compartment. Hinted, as a planner may not see it.
+        index = "_id_" if compartments is None else "compartment_id"
         async with mongo_errors("compartment"):
-            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort([("_id", ASCENDING)]).limit(limit)
+            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort([("_id", ASCENDING)]).hint(index).limit(limit)
             return [self._record(doc) async for doc in cursor]
 
     async def count_compartment(
         self, compartments: Sequence[str] | None, types: Sequence[str] | None, since: datetime | None
     ) -> int:
+        flt = self._compartment_filter(compartments, types, since)
         async with mongo_errors("compartment"):
-            return await self._resources.count_documents(self._compartment_filter(compartments, types, since))
+            if compartments is None:
+                return await self._resources.count_documents(flt)
+            return await self._resources.count_documents(flt, hint="compartment_id")

@@ -43,6 +43,17 @@ class CurrentQuery:
     after: str | None = None
     sort: tuple[tuple[str, int], ...] = ()
     offset: int = 0
+    driver: Mapping[str, Any] | None = None
+    """Plain conditions an index can answer, implied by `criteria`: candidates are found with them first."""
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """One version to store in a multi-resource write: the record, the version it replaces, its search fields."""
+
+    record: StoredResource
+    replaces: int | None
+    index: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,10 @@ class ResourceStore(Protocol):
         so of two conditional creates that both found no match only one commits.
         Raises VersionConflict when another write got there first.
         """
+        ...
+
+    async def write_all(self, writes: Sequence[PendingWrite], *, lock: ConditionLock | None = None) -> None:
+        """Store several versions in one transaction: all of them, or (VersionConflict) none."""
         ...
 
     async def condition_counter(self, key: str) -> int | None:

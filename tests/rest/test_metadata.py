@@ -28,7 +28,7 @@ def test_capability_statement_lists_every_type_and_real_interactions(client: htt
     assert patient["conditionalCreate"] is True
     assert patient["conditionalDelete"] == "multiple"
     assert "Patient:organization" in patient["searchInclude"]
-    assert [i["code"] for i in rest["interaction"]] == ["history-system"]  # no batch/transaction yet
+    assert [i["code"] for i in rest["interaction"]] == ["transaction", "batch", "search-system", "history-system"]
 
 
 def test_capability_statement_is_itself_valid_r4(client: httpx.Client) -> None:

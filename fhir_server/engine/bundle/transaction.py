@@ -1,0 +1,201 @@
+"""FHIR transaction: every entry or none, in one database transaction. https://hl7.org/fhir/R4/http.html#transaction
+
+The server first decides what every entry does (ids for creates, matches for conditional
+entries), then rewrites the references between entries, builds every new version, and
+stores them all with one `write_all`. Any failing entry fails the whole Bundle with one
+OperationOutcome naming the entry; nothing is written. Reads (GET) run after the writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ...errors import (
+    FhirError,
+    InvalidRequest,
+    PreconditionFailed,
+    ResourceNotFound,
+    StorageUnavailable,
+    VersionConflict,
+)
+from ...i18n import _
+from ...storage import PendingWrite, ResourceStore, StoredResource
+from ..conditional import find_matches
+from ..identity import new_id
+from ..patch_resource import apply_patch
+from ..validation import check_incoming
+from ..writing import check_if_match, next_version
+from .entries import TRANSACTION_ORDER, BundleEntry, parse_entry
+from .reads import EntryResult, read_entry
+from .references import rewrite_references
+
+_ATTEMPTS = 20
+
+
+def in_entry(entry: BundleEntry, exc: FhirError) -> FhirError:
+    """The same error, its diagnostics prefixed with the entry's index and fullUrl."""
+    issues = [
+        issue.__class__(
+            issue.severity, issue.code, f"{entry.label()}: {issue.diagnostics}", issue.expression or entry.where
+        )
+        for issue in exc.issues
+    ]
+    return exc.__class__(issues[0].diagnostics, headers=exc.headers, issues=issues)
+
+
+@dataclass
+class _Target:
+    """What one write entry does: which resource, and whether it certainly does not exist yet."""
+
+    entry: BundleEntry
+    resource_type: str
+    resource_id: str
+    fresh: bool = False
+    body: dict[str, Any] | None = None
+
+
+@dataclass
+class _Plan:
+    mapping: dict[str, str] = field(default_factory=dict)
+    targets: list[_Target] = field(default_factory=list)
+    results: dict[int, EntryResult] = field(default_factory=dict)
+
+
+class _Retry(Exception):
+    """Another request changed a resource between planning and commit; plan again."""
+
+
+async def _one_match(
+    store: ResourceStore, resource_type: str, criteria: list[tuple[str, str]]
+) -> StoredResource | None:
+    matches = await find_matches(store, resource_type, criteria, 2)
+    if len(matches) > 1:
+        raise PreconditionFailed(
+            _("The criteria match {count} {type} resources; they must match at most one.").format(
+                count=len(matches), type=resource_type
+            )
+        )
+    return matches[0] if matches else None
+
+
+async def _plan_entry(store: ResourceStore, entry: BundleEntry, plan: _Plan) -> None:
+    """Decide the target of a write entry (or, for a matched conditional create, its result)."""
+    target_id: str | None = entry.resource_id
+    fresh = False
+    if entry.method == "POST":
+        if entry.if_none_exist:
+            existing = await _one_match(store, entry.resource_type, entry.if_none_exist)
+            if existing is not None:
+                plan.results[entry.index] = EntryResult("200 OK", existing, location=True)
+                if entry.full_url:
+                    plan.mapping[entry.full_url] = existing.reference
+                return
+        target_id, fresh = new_id(), True
+    elif entry.criteria is not None:
+        match = await _one_match(store, entry.resource_type, entry.criteria)
+        if match is not None:
+            target_id = match.id
+        elif entry.method == "PUT":
+            body_id = (entry.resource or {}).get("id")
+            target_id, fresh = (str(body_id), False) if body_id else (new_id(), True)
+        elif entry.method == "PATCH":
+            raise ResourceNotFound(_("No {type} matches the criteria.").format(type=entry.resource_type))
+        else:
+            plan.results[entry.index] = EntryResult("204 No Content")
+            return
+    if target_id is None:
+        raise InvalidRequest(_("A {method} entry needs a resource id or search criteria.").format(method=entry.method))
+    reference = f"{entry.resource_type}/{target_id}"
+    if any(f"{t.resource_type}/{t.resource_id}" == reference for t in plan.targets):
+        raise InvalidRequest(_("{reference} is the target of more than one entry.").format(reference=reference))
+    if entry.full_url:
+        plan.mapping[entry.full_url] = reference
+    plan.targets.append(_Target(entry, entry.resource_type, target_id, fresh))
+
+
+async def _pending(store: ResourceStore, target: _Target, plan: _Plan) -> PendingWrite | None:
+    """Build the version a target entry writes (None: a delete of nothing) and record its result."""
+    entry = target.entry
+    reference = f"{target.resource_type}/{target.resource_id}"
+    current = None if target.fresh else await store.get(target.resource_type, target.resource_id)
+    check_if_match(reference, entry.if_match, current)
+    body: dict[str, Any] | None
+    if entry.method == "DELETE":
+        if current is None or current.deleted:
+            plan.results[entry.index] = EntryResult("204 No Content")
+            return None
+        body = None
+    elif entry.method == "PATCH":
+        if current is None or current.deleted:
+            raise ResourceNotFound(_("{reference} was not found.").format(reference=reference))
+        patch_format, document = entry.patch_document()
+        body = apply_patch(current.resource(), patch_format, document, target.resource_type, target.resource_id)
+    else:
+        incoming = dict(target.body or {})
+        if entry.method == "PUT" and entry.criteria is not None:
+            incoming["id"] = target.resource_id
+        body = check_incoming(incoming, target.resource_type, target.resource_id if entry.method == "PUT" else None)
+    pending = next_version(target.resource_type, target.resource_id, body, current, entry.method)
+    created = current is None or current.deleted
+    status = "204 No Content" if body is None else ("201 Created" if created else "200 OK")
+    plan.results[entry.index] = EntryResult(status, pending.record, location=body is not None)
+    return pending
+
+
+async def _attempt(store: ResourceStore, entries: list[BundleEntry]) -> dict[int, EntryResult]:
+    plan = _Plan()
+    writes = [e for e in entries if e.method not in ("GET", "HEAD")]
+    for entry in sorted(writes, key=lambda e: (TRANSACTION_ORDER[e.method], e.index)):
+        try:
+            await _plan_entry(store, entry, plan)
+        except FhirError as exc:
+            raise in_entry(entry, exc) from exc
+
+    async def resolve(conditional: str) -> str:
+        resource_type, _sep, query = conditional.partition("?")
+        match = await _one_match(store, resource_type, parse_qsl(query, keep_blank_values=True))
+        if match is None:
+            raise PreconditionFailed(_("The conditional reference '{ref}' matches nothing.").format(ref=conditional))
+        return match.reference
+
+    pending: list[PendingWrite] = []
+    for target in plan.targets:
+        try:
+            if target.entry.resource is not None and target.entry.method in ("POST", "PUT"):
+                target.body = await rewrite_references(target.entry.resource, plan.mapping, resolve)
+            write = await _pending(store, target, plan)
+        except FhirError as exc:
+            raise in_entry(target.entry, exc) from exc
+        if write is not None:
+            pending.append(write)
+    try:
+        await store.write_all(pending)
+    except VersionConflict as exc:
+        if any(t.entry.if_match is not None for t in plan.targets):
+            raise PreconditionFailed(_("A resource named with ifMatch was changed by another request.")) from exc
+        raise _Retry from exc
+    return plan.results
+
+
+async def process_transaction(store: ResourceStore, raw_entries: list[Any], base: str | None) -> list[EntryResult]:
+    """Run a transaction Bundle's entries; the results come in the Bundle's entry order.
+
+    Raises a FhirError (naming the failing entry) when any entry fails; then nothing is written.
+    """
+    entries = [parse_entry(index, raw, base) for index, raw in enumerate(raw_entries)]
+    for attempt in range(_ATTEMPTS):
+        try:
+            results = await _attempt(store, entries)
+            break
+        except _Retry:
+            await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+    else:
+        raise StorageUnavailable(_("The transaction kept colliding with other writes; try again."))
+    for entry in entries:
+        if entry.method in ("GET", "HEAD"):
+            results[entry.index] = await read_entry(store, entry, base)
+    return [results[entry.index] for entry in entries]
