@@ -60,14 +60,21 @@ def searchset_bundle(
     included: Sequence[StoredResource] = (),
     warnings: Sequence[Issue] = (),
     shape: Callable[[bytes], bytes] | None = None,
+    previous: str | None = None,
+    last: str | None = None,
 ) -> bytes:
     """A searchset Bundle (search.html#bundle): matches, then included resources, then any warning.
 
-    `paging` is (parameter, this page's value, next page's value), e.g. ("_cursor", None, "abc").
+    `paging` is (parameter, this page's value, next page's value), e.g. ("_cursor", None, "abc");
+    `previous` and `last` are further values of that parameter, where they are cheap to know.
     `shape` rewrites each resource body (for `_summary` and `_elements`).
     """
     name, current, following = paging
     links = _links(self_url, params, name, current, following)
+    for relation, value in (("previous", previous), ("last", last)):
+        if value is not None:
+            query = urlencode([*params, (name, value)])
+            links.append({"relation": relation, "url": f"{self_url}?{query}"})
     entries = [_search_entry(base, r, "match", shape) for r in page.records]
     entries += [_search_entry(base, r, "include", shape) for r in included]
     if warnings:

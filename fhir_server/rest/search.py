@@ -53,8 +53,12 @@ async def _search(
     )
     base = base_url(request)
     result = await engine.search_type(store_of(request), search_request, compartment=compartment, base_url=base)
+    previous = last = None
     if search_request.sort:
-        paging = ("_offset", str(search_request.offset) if search_request.offset else None, result.page.next_cursor)
+        offset, count, total = search_request.offset, search_request.count, result.page.total
+        paging = ("_offset", str(offset) if offset else None, result.page.next_cursor)
+        previous = str(max(offset - count, 0)) if offset and count else None
+        last = str((total - 1) // count * count) if total and count else None
     else:
         paging = ("_cursor", search_request.cursor, result.page.next_cursor)
     self_url = f"{base}/{compartment}/{resource_type}" if compartment else f"{base}/{resource_type}"
@@ -67,6 +71,8 @@ async def _search(
         included=result.included,
         warnings=result.warnings,
         shape=_shape(search_request),
+        previous=previous,
+        last=last,
     )
     return FhirResponse(bundle)
 

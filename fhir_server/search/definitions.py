@@ -57,4 +57,7 @@ class SearchParameterDef:
 
     def documentation(self) -> dict[str, Any]:
         """The CapabilityStatement.rest.resource.searchParam entry."""
-        return {"name": self.code, "definition": self.url, "type": self.type}
+        entry = {"name": self.code, "definition": self.url, "type": self.type}
+        if self.type == "special":
+            entry["documentation"] = "Not supported yet (such as Location near): searching by it answers 400."
+        return entry

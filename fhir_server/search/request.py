@@ -250,10 +250,11 @@ def parse_search_request(
         if base == "_cursor":
             cursor = raw
             continue
+        if base == "_offset":
+            offset = parse_count(raw, 0, 10**9, "_offset")
+            continue  # a paging position: the links add their own
         if base == "_count":
             count = parse_count(raw, default_count, max_count)
-        elif base == "_offset":
-            offset = parse_count(raw, 0, 10**9, "_offset")
         elif base == "_sort":
             sort = parser.sort(raw)
         elif base in ("_include", "_revinclude"):

@@ -114,8 +114,13 @@ def test_sort_and_offset_paging(client: httpx.Client, world: dict) -> None:
     assert [e["resource"]["id"] for e in ascending["entry"]] == [world["alice"]["id"], world["bob"]["id"]]
     descending = _search(client, "/Patient", world, _sort="-birthdate", _count="1")
     assert [e["resource"]["id"] for e in descending["entry"]] == [world["bob"]["id"]]
-    next_url = next(link["url"] for link in descending["link"] if link["relation"] == "next")
-    assert [e["resource"]["id"] for e in client.get(next_url).json()["entry"]] == [world["alice"]["id"]]
+    links = {link["relation"]: link["url"] for link in descending["link"]}
+    assert "previous" not in links
+    second = client.get(links["next"]).json()
+    assert [e["resource"]["id"] for e in second["entry"]] == [world["alice"]["id"]]
+    assert links["last"] == {link["relation"]: link["url"] for link in second["link"]}["self"]
+    back = {link["relation"]: link["url"] for link in second["link"]}["previous"]
+    assert [e["resource"]["id"] for e in client.get(back).json()["entry"]] == [world["bob"]["id"]]
 
 
 def test_compartment_search(client: httpx.Client, world: dict) -> None:
