@@ -32,7 +32,7 @@ from rawhttp import RawHttpPool
 from synthea_load import Dataset, generate, load, subject_of
 
 from fhir_server.engine.identity import now
-from fhir_server.engine.search import _Planner
+from fhir_server.engine.search import _Planner, planned_query
 from fhir_server.search.extract import extract_index
 from fhir_server.search.registry import SearchRegistry, default_registry
 from fhir_server.search.request import parse_search_request
@@ -171,8 +171,8 @@ class Floor:
         request = parse_search_request(
             kind, pairs, self.registry, default_count=DEFAULT_COUNT, max_count=MAX_COUNT, strict=True
         )
-        criteria = await _Planner(self.store, self.registry, now(), None).criteria(kind, request.filters)
-        return CurrentQuery(kind, criteria), request.count + 1
+        clauses = await _Planner(self.store, self.registry, now(), None).clauses(kind, request.filters)
+        return planned_query(kind, clauses), request.count + 1
 
     async def run(self, query: CurrentQuery, limit: int) -> tuple[float, int]:
         start = time.perf_counter()
@@ -227,7 +227,7 @@ async def load_data(uri: str, dataset: Dataset) -> None:
     count = len(dataset.resources)
     print(
         f"load: {count:,} resources in {seconds:,.1f} s = {count / seconds:,.0f} resources/s"
-        f" (update_resource, 16 at a time; this process used {cpu / seconds:.0%} of one core)"
+        f" (engine transactions of 250 PUTs; this process used {cpu / seconds:.0%} of one core)"
     )
 
 
