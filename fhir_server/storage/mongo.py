@@ -222,11 +222,14 @@ class MongoResourceStore:
             doc = await self._conditions.find_one({"_id": key})
         return int(doc["n"]) if doc else None
 
-    async def get_many(self, keys: Sequence[str]) -> list[StoredResource]:
+    async def get_many(self, keys: Sequence[str], *, deleted: bool = False) -> list[StoredResource]:
         if not keys:
             return []
+        flt: dict[str, Any] = {"_id": {"$in": list(keys)}}
+        if not deleted:
+            flt["deleted"] = False
         async with mongo_errors("resources"):
-            cursor = self._resources.find({"_id": {"$in": list(keys)}, "deleted": False}, _NO_SEARCH_FIELDS)
+            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS)
             return [self._record(doc) async for doc in cursor]
 
     async def find_ids(self, query: CurrentQuery, limit: int) -> list[str]:

@@ -104,8 +104,8 @@ class ResourceStore(Protocol):
         """The counter of a ConditionLock, None when it was never taken."""
         ...
 
-    async def get_many(self, keys: Sequence[str]) -> list[StoredResource]:
-        """Current, not deleted, resources by "Type/id" key (missing ones are left out)."""
+    async def get_many(self, keys: Sequence[str], *, deleted: bool = False) -> list[StoredResource]:
+        """Current resources by "Type/id" key (missing ones, and deleted ones unless `deleted`, are left out)."""
         ...
 
     async def find_ids(self, query: CurrentQuery, limit: int) -> list[str]:

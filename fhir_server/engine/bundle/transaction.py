@@ -117,11 +117,10 @@ async def _plan_entry(store: ResourceStore, entry: BundleEntry, plan: _Plan) -> 
     plan.targets.append(_Target(entry, entry.resource_type, target_id, fresh))
 
 
-async def _pending(store: ResourceStore, target: _Target, plan: _Plan) -> PendingWrite | None:
+async def _pending(target: _Target, current: StoredResource | None, plan: _Plan) -> PendingWrite | None:
     """Build the version a target entry writes (None: a delete of nothing) and record its result."""
     entry = target.entry
     reference = f"{target.resource_type}/{target.resource_id}"
-    current = None if target.fresh else await store.get(target.resource_type, target.resource_id)
     check_if_match(reference, entry.if_match, current)
     body: dict[str, Any] | None
     if entry.method == "DELETE":
@@ -162,12 +161,14 @@ async def _attempt(store: ResourceStore, entries: list[BundleEntry]) -> dict[int
             raise PreconditionFailed(_("The conditional reference '{ref}' matches nothing.").format(ref=conditional))
         return match.reference
 
+    existing = [f"{t.resource_type}/{t.resource_id}" for t in plan.targets if not t.fresh]
+    currents = {record.reference: record for record in await store.get_many(existing, deleted=True)}
     pending: list[PendingWrite] = []
     for target in plan.targets:
         try:
             if target.entry.resource is not None and target.entry.method in ("POST", "PUT"):
                 target.body = await rewrite_references(target.entry.resource, plan.mapping, resolve)
-            write = await _pending(store, target, plan)
+            write = await _pending(target, currents.get(f"{target.resource_type}/{target.resource_id}"), plan)
         except FhirError as exc:
             raise in_entry(target.entry, exc) from exc
         if write is not None:
