@@ -1,0 +1,11 @@
+"""HL7 v2 over MLLP: receive messages, store them, map them to FHIR through the engine, acknowledge.
+
+Modules: `framing` (MLLP blocks), `header` (character sets, batches, MSH), `ack` (ACK/ERR),
+`message_store` (`hl7_messages`), `pipeline` (per message), `listener` (asyncio server),
+`cli` (`fhir-server mllp`). The mapping to FHIR is `mapping.map_message`, injected.
+"""
+
+from .listener import ListenerSettings, start_listener
+from .pipeline import Pipeline
+
+__all__ = ["ListenerSettings", "Pipeline", "start_listener"]

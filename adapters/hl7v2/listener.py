@@ -1,0 +1,139 @@
+"""The MLLP server: asyncio, optional TLS, persistent connections.
+
+Each connection is read frame by frame and its messages are handled in arrival order (the
+ACK of one is sent before the next is handled). A connection is closed when it stays idle
+too long, when a frame takes too long to complete, or when too many are open already;
+none of this touches the other connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from fhir_server.storage import MongoResourceStore
+
+from .framing import FrameDecoder, frame
+from .pipeline import Mapper, Pipeline
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 2575
+
+
+@dataclass(frozen=True)
+class ListenerSettings:
+    """Where and how the MLLP server listens."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    idle_timeout: float = 300.0
+    frame_timeout: float = 60.0
+    max_connections: int = 100
+    max_frame_bytes: int = 16 * 1024 * 1024
+    base_url: str | None = None
+
+
+def tls_context(certfile: Path, keyfile: Path | None) -> ssl.SSLContext:
+    """A server TLS context (TLS 1.2 or later) from PEM certificate and key paths."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(certfile), str(keyfile) if keyfile else None)
+    return context
+
+
+class MLLPServer:
+    """Accepts connections and feeds their frames to a `Pipeline`."""
+
+    def __init__(self, pipeline: Pipeline, settings: ListenerSettings) -> None:
+        self.pipeline = pipeline
+        self.settings = settings
+        self.connections = 0
+        self.refused = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if self.connections >= self.settings.max_connections:
+            self.refused += 1
+            log.warning("mllp connection refused: limit reached", extra={"peer": str(peer)})
+            await _close(writer)
+            return
+        self.connections += 1
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
+            log.info("mllp connection lost", extra={"peer": str(peer), "problem": str(exc)})
+        except Exception:
+            log.exception("mllp connection failed", extra={"peer": str(peer)})
+        finally:
+            self.connections -= 1
+            await _close(writer)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        decoder = FrameDecoder(self.settings.max_frame_bytes)
+        loop = asyncio.get_running_loop()
+        frame_started: float | None = None
+
+        async def send(payload: bytes) -> None:
+            writer.write(frame(payload))
+            await writer.drain()
+
+        while True:
+            timeout = self.settings.idle_timeout
+            if frame_started is not None:
+                timeout = min(timeout, frame_started + self.settings.frame_timeout - loop.time())
+            try:
+                data = await asyncio.wait_for(reader.read(65536), max(timeout, 0.0))
+            except TimeoutError:
+                reason = "frame incomplete" if decoder.in_frame else "idle"
+                log.info("mllp connection timed out", extra={"reason": reason})
+                return
+            if not data:
+                return
+            oversized, garbage = decoder.oversized_frames, decoder.garbage_bytes
+            frames = decoder.feed(data)
+            if decoder.oversized_frames > oversized:
+                log.warning("mllp frame over the size limit dropped", extra={"limit": self.settings.max_frame_bytes})
+            if decoder.garbage_bytes > garbage + 1:  # a lone CR after a frame end is not worth a line
+                log.info("mllp bytes outside frames dropped", extra={"bytes": decoder.garbage_bytes - garbage})
+            for payload in frames:
+                await self.pipeline.handle_frame(payload, send)
+            if not decoder.in_frame:
+                frame_started = None
+            elif frame_started is None or frames:
+                frame_started = loop.time()
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(ConnectionError, ssl.SSLError, OSError):
+        await writer.wait_closed()
+
+
+def default_mapper() -> Mapper:
+    """The project's HL7 v2 to FHIR mapper (`adapters.hl7v2.mapping.map_message`)."""
+    mapper: Mapper = importlib.import_module("adapters.hl7v2.mapping").map_message
+    return mapper
+
+
+async def start_listener(
+    store: MongoResourceStore, settings: ListenerSettings | None = None, mapper: Mapper | None = None
+) -> asyncio.Server:
+    """Create the message indexes and start listening; the caller closes the returned server."""
+    settings = settings or ListenerSettings()
+    pipeline = Pipeline(store, mapper or default_mapper(), settings.base_url)
+    await pipeline.ensure_indexes()
+    context = tls_context(settings.certfile, settings.keyfile) if settings.certfile else None
+    server = MLLPServer(pipeline, settings)
+    listening = await asyncio.start_server(
+        server.handle, settings.host, settings.port, ssl=context, limit=settings.max_frame_bytes
+    )
+    log.info("mllp listening", extra={"host": settings.host, "port": settings.port, "tls": context is not None})
+    return listening

@@ -1,0 +1,229 @@
+"""HL7 v2 data types → FHIR R4 data types (IG datatype maps): DTM, CX, EI, HD, XPN, XAD, XTN, CWE, NM, SN."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote
+
+from .model import Context, Translate
+from .segments import Value
+from .tables import UCUM, V2_0203, coding_system, ucum
+
+_DTM = re.compile(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,6})?([+-]\d{4})?")
+_OID = re.compile(r"[0-2](\.(0|[1-9]\d*))+")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+def parse_dtm(text: str, default_tz: str | None = None) -> str | None:
+    """A v2 DTM as a FHIR dateTime (precision kept, seconds padded once a time is given), or None if invalid.
+
+    FHIR needs a timezone with any time: the value's own, else `default_tz`, else only the date is kept.
+    """
+    m = _DTM.fullmatch(text.strip())
+    if not m:
+        return None
+    year, month, day, hour, minute, second, frac, tz = m.groups()
+    if month and not 1 <= int(month) <= 12 or day and not 1 <= int(day) <= 31:
+        return None
+    if hour and (int(hour) > 23 or (minute and int(minute) > 59) or (second and int(second) > 60)):
+        return None
+    out = year + (f"-{month}" if month else "") + (f"-{day}" if day and month else "")
+    if tz and not (int(tz[1:3]) <= 14 and int(tz[3:]) < 60):
+        return None
+    zone = f"{tz[:3]}:{tz[3:]}" if tz else default_tz
+    if hour and day and zone:
+        out += f"T{hour}:{minute or '00'}:{second or '00'}{frac if second and frac else ''}{zone}"
+    return out
+
+
+def datetime_of(value: str, ctx: Context, loc: str, required: bool = False) -> str | None:
+    """`parse_dtm` recording a 102 (W, or E when required) for invalid text; '' → None."""
+    if not value:
+        return None
+    parsed = parse_dtm(value, ctx.timezone or ctx.options.default_timezone)
+    if parsed is None:
+        (ctx.error if required else ctx.warn)("102", loc, f"'{value[:40]}' is not a valid DTM")
+    return parsed
+
+
+def date_of(value: str, ctx: Context, loc: str) -> str | None:
+    """A v2 DT/DTM as a FHIR date (birth dates)."""
+    parsed = datetime_of(value, ctx, loc)
+    return parsed[:10] if parsed else None
+
+
+def hd_system(hd: Value) -> str | None:
+    """A stable URI for an assigning authority / namespace (HD): `urn:oid:` for ISO OIDs, else a namespace URN."""
+    universal, kind = hd.c(2), hd.c(3).upper()
+    if universal and (kind == "ISO" or not kind) and _OID.fullmatch(universal):
+        return f"urn:oid:{universal}"
+    if universal and kind in ("URI", "URL") and ":" in universal:
+        return universal
+    name = hd.c(1) or universal
+    return f"urn:hl7v2:assigning-authority:{quote(name, safe='')}" if name else None
+
+
+def _type(code: str) -> dict[str, Any]:
+    return {"coding": [{"system": V2_0203, "code": code}]}
+
+
+def cx(value: Value) -> dict[str, Any] | None:
+    """CX → Identifier (system from CX-4, else CX-9/CX-10; type from CX-5)."""
+    ident = value.c(1)
+    if not ident:
+        return None
+    out: dict[str, Any] = {"value": ident}
+    for n in (4, 9, 10):
+        if system := hd_system(value.sub(n)):
+            out["system"] = system
+            break
+    if value.c(5):
+        out["type"] = _type(value.c(5))
+    return out
+
+
+def ei(value: Value, type_code: str | None = None) -> dict[str, Any] | None:
+    """EI → Identifier (system from EI-2..4)."""
+    ident = value.c(1)
+    if not ident:
+        return None
+    out: dict[str, Any] = {"value": ident}
+    hd = Value(value.parts[1:4], value.delims, value.sep)
+    if system := hd_system(hd):
+        out["system"] = system
+    if type_code:
+        out["type"] = _type(type_code)
+    return out
+
+
+def xpn(value: Value) -> dict[str, Any] | None:
+    """XPN → HumanName (family, given + middle, prefix, suffix, use from XPN-7)."""
+    name: dict[str, Any] = {}
+    if family := value.c(1):
+        name["family"] = family
+    given = [g for g in (value.c(2), *value.c(3).split()) if g]
+    if given:
+        name["given"] = given
+    if value.c(5):
+        name["prefix"] = [value.c(5)]
+    suffix = [s for s in (value.c(4), value.c(6)) if s]
+    if suffix:
+        name["suffix"] = suffix
+    if not name:
+        return None
+    use = {"L": "official", "D": "usual", "M": "maiden", "N": "nickname", "A": "anonymous", "B": "official"}
+    if value.c(7) in use:
+        name["use"] = use[value.c(7)]
+    return name
+
+
+def xad(value: Value) -> dict[str, Any] | None:
+    """XAD → Address (lines, city, state, postal code, country, use from XAD-7)."""
+    lines = [x for x in (value.c(1), value.c(2)) if x]
+    addr: dict[str, Any] = {"line": lines} if lines else {}
+    for key, i in (("city", 3), ("state", 4), ("postalCode", 5), ("country", 6), ("district", 9)):
+        if value.c(i):
+            addr[key] = value.c(i)
+    if not addr:
+        return None
+    use = {"H": "home", "O": "work", "B": "work", "C": "temp", "BA": "billing", "M": "home"}
+    if value.c(7) in use:
+        addr["use"] = use[value.c(7)]
+    return addr
+
+
+def xtn(value: Value, default_use: str) -> dict[str, Any] | None:
+    """XTN → ContactPoint (XTN-4 e-mail, XTN-12 unformatted, else area code + local number, else XTN-1)."""
+    use = {"PRN": "home", "ORN": "home", "VHN": "home", "WPN": "work", "PRS": "mobile", "EMR": "home"}
+    equipment = value.c(3).upper()
+    if value.c(4) and (equipment in ("INTERNET", "X.400") or "@" in value.c(4)):
+        return {"system": "email", "value": value.c(4)}
+    number = value.c(12) or "".join(x for x in (value.c(6), value.c(7)) if x) or value.c(1)
+    if not number:
+        return None
+    system = {"FX": "fax", "BP": "pager", "CP": "phone", "PH": "phone"}.get(equipment, "phone")
+    out = {"system": system, "value": number, "use": use.get(value.c(2).upper(), default_use)}
+    if equipment == "CP":
+        out["use"] = "mobile"
+    return out
+
+
+def coding(code: str, display: str, system_name: str) -> dict[str, Any] | None:
+    """One Coding; unknown system names become `urn:hl7v2:coding-system:<name>`."""
+    if not code and not display:
+        return None
+    out: dict[str, Any] = {}
+    if system_name:
+        out["system"] = coding_system(system_name) or f"urn:hl7v2:coding-system:{quote(system_name, safe='')}"
+    if code:
+        out["code"] = code
+    if display:
+        out["display"] = display
+    return out
+
+
+def cwe(value: Value | None, translate: Translate | None = None) -> dict[str, Any] | None:
+    """CWE/CE → CodeableConcept: both triplets (1-3, 4-6) kept, text from CWE-9 or a display; plus `translate`."""
+    if value is None:
+        return None
+    codings = [c for c in (coding(value.c(1), value.c(2), value.c(3)), coding(value.c(4), value.c(5), value.c(6))) if c]
+    codings = [c for c in codings if "code" in c or "system" in c]
+    if translate is not None:
+        for source in list(codings):
+            target = translate(source.get("system", ""), source["code"]) if "code" in source else None
+            if target and target not in codings:
+                codings.append(target)
+    text = value.c(9) or value.c(2) or value.c(5)
+    if not codings and not text:
+        return None
+    out: dict[str, Any] = {"coding": codings} if codings else {}
+    if text:
+        out["text"] = text
+    return out
+
+
+def number(text: str) -> int | float | None:
+    """An NM value as a JSON number ('0065.88' → 65.88), or None."""
+    text = text.strip()
+    if not _NUMBER.fullmatch(text):
+        return None
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        return None
+    return int(d) if "." not in text else float(d)
+
+
+def quantity(value: int | float, units: Value | None) -> dict[str, Any]:
+    """A Quantity with units (CWE in OBX-6): UCUM code when known, unit text kept."""
+    out: dict[str, Any] = {"value": value}
+    if units is None:
+        return out
+    ident, text, system = units.c(1), units.c(2), units.c(3).upper()
+    code = ident if system == "UCUM" and ident else ucum(ident or text)
+    out["unit"] = text or ident
+    if code:
+        out["system"], out["code"] = UCUM, code
+    return out
+
+
+def sn(value: Value, units: Value | None) -> dict[str, Any] | None:
+    """SN (comparator^num1^separator^num2) → valueQuantity (with comparator), valueRatio or valueRange."""
+    comparator, sep = value.c(1), value.c(3)
+    first, second = number(value.c(2)), number(value.c(4))
+    if first is None or comparator not in ("", "<", ">", "<=", ">=", "=", "<>"):
+        return None
+    if not sep and second is None:
+        q = quantity(first, units)
+        if comparator in ("<", ">", "<=", ">="):
+            q["comparator"] = comparator
+        return {"valueQuantity": q}
+    if second is None or comparator:
+        return None
+    if sep in (":", "/"):
+        return {"valueRatio": {"numerator": quantity(first, units), "denominator": {"value": second}}}
+    if sep == "-":
+        return {"valueRange": {"low": quantity(first, units), "high": quantity(second, units)}}
+    return None

@@ -1,0 +1,161 @@
+"""Every HL7 v2 message received, in MongoDB collection `hl7_messages`.
+
+A message is stored (raw text, received time, MSH-3/4/9/10) before any positive ACK; its
+status then goes received -> processed or error, with the ACKs sent, the error text and the
+resources it produced. Messages accepted for processing carry `dedup` = MSH-3 + MSH-10 under
+a unique (sparse) index: a retransmission finds the original and gets its ACKs again.
+Rejected messages are kept without that key, so a corrected resend is not mistaken for a copy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fhir_server.engine.identity import now
+from fhir_server.errors import VersionConflict
+from fhir_server.storage import MongoResourceStore
+from fhir_server.storage.mongo import mongo_errors
+
+from .header import Header
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+RECEIVED, PROCESSED, ERROR = "received", "processed", "error"
+COLLECTION = "hl7_messages"
+
+
+@dataclass
+class MessageRecord:
+    """One stored message, as the visibility queries return it."""
+
+    id: str
+    received: datetime
+    status: str
+    raw: str
+    sending_app: str
+    sending_facility: str
+    message_type: str
+    control_id: str
+    acks: list[str] = field(default_factory=list)
+    error: str | None = None
+    resources: list[str] = field(default_factory=list)
+    charset: str = ""
+    attempts: int = 0
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> MessageRecord:
+        return cls(
+            id=doc["_id"], received=doc["received"], status=doc["status"], raw=doc["raw"],
+            sending_app=doc.get("sendingApp", ""), sending_facility=doc.get("sendingFacility", ""),
+            message_type=doc.get("messageType", ""), control_id=doc.get("controlId", ""),
+            acks=list(doc.get("acks", [])), error=doc.get("error"), resources=list(doc.get("resources", [])),
+            charset=doc.get("charset", ""), attempts=doc.get("attempts", 0),
+        )  # fmt: skip
+
+
+class MessageStore:
+    """The `hl7_messages` collection of the server's database."""
+
+    def __init__(self, store: MongoResourceStore) -> None:
+        self._messages = store.client[store.database_name][COLLECTION]
+
+    async def ensure_indexes(self) -> None:
+        """The duplicate key, and the indexes of the status/time listings; safe at every start."""
+        async with mongo_errors(COLLECTION):
+            await self._messages.create_index(
+                [("dedup.app", 1), ("dedup.control", 1)], name="dedup", unique=True, sparse=True
+            )
+            await self._messages.create_index([("status", 1), ("received", -1)], name="status_received")
+            await self._messages.create_index([("received", -1)], name="received")
+
+    async def add(
+        self, raw: str, header: Header | None, charset: str, *, accepted: bool, status: str = RECEIVED, **extra: Any
+    ) -> tuple[str, MessageRecord | None]:
+        """Store a message durably; return its id, or the original's record when it is a duplicate."""
+        h = header or Header()
+        doc: dict[str, Any] = {
+            "_id": str(uuid.uuid4()), "received": now(), "status": status, "raw": raw, "charset": charset,
+            "sendingApp": h.sending_app, "sendingFacility": h.sending_facility, "messageType": h.message_type,
+            "controlId": h.control_id, "acks": [], "error": None, "resources": [], "attempts": 0, **extra,
+        }  # fmt: skip
+        if accepted:
+            doc["dedup"] = {"app": h.sending_app, "control": h.control_id}
+        try:
+            async with mongo_errors(COLLECTION):
+                await self._messages.insert_one(doc)
+        except VersionConflict:
+            original = await self.find_original(h.sending_app, h.control_id)
+            if original is None:
+                raise
+            return original.id, original
+        return doc["_id"], None
+
+    async def find_original(self, sending_app: str, control_id: str) -> MessageRecord | None:
+        async with mongo_errors(COLLECTION):
+            doc = await self._messages.find_one({"dedup.app": sending_app, "dedup.control": control_id})
+        return MessageRecord.from_doc(doc) if doc else None
+
+    async def get(self, message_id: str) -> MessageRecord | None:
+        async with mongo_errors(COLLECTION):
+            doc = await self._messages.find_one({"_id": message_id})
+        return MessageRecord.from_doc(doc) if doc else None
+
+    async def add_ack(self, message_id: str, ack: str) -> None:
+        """Remember an ACK before it is sent, so a duplicate can be answered with it."""
+        async with mongo_errors(COLLECTION):
+            await self._messages.update_one({"_id": message_id}, {"$push": {"acks": ack}})
+
+    async def finish(
+        self, message_id: str, status: str, *, error: str | None = None, resources: Sequence[str] = ()
+    ) -> None:
+        async with mongo_errors(COLLECTION):
+            await self._messages.update_one(
+                {"_id": message_id},
+                {
+                    "$set": {"status": status, "error": error, "resources": list(resources), "updated": now()},
+                    "$inc": {"attempts": 1},
+                },
+            )
+
+    async def claim(self, message_id: str, stale_before: datetime) -> bool:
+        """Take a `received` message whose handler vanished (received before `stale_before`)."""
+        async with mongo_errors(COLLECTION):
+            result = await self._messages.update_one(
+                {"_id": message_id, "status": RECEIVED, "received": {"$lt": stale_before}},
+                {"$set": {"received": now()}},
+            )
+        return result.modified_count == 1
+
+    async def list(
+        self,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[MessageRecord]:
+        """Messages newest first, optionally by status and received time (since inclusive, until exclusive)."""
+        query: dict[str, Any] = {}
+        if status:
+            query["status"] = status
+        if since or until:
+            query["received"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
+        async with mongo_errors(COLLECTION):
+            docs = await self._messages.find(query).sort("received", -1).limit(limit).to_list()
+        return [MessageRecord.from_doc(doc) for doc in docs]
+
+    async def counts(self) -> dict[str, int]:
+        """How many messages are in each status."""
+        return {s: await self._messages.count_documents({"status": s}) for s in (RECEIVED, PROCESSED, ERROR)}
+
+
+async def reprocess(pipeline: Pipeline, message_id: str) -> MessageRecord:
+    """Run a stored message (typically status `error`) through mapping and the engine again.
+
+    Its previous ACKs stay recorded; the outcome replaces status, error and resources.
+    """
+    return await pipeline.reprocess(message_id)

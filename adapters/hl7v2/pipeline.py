@@ -1,0 +1,268 @@
+"""From a received frame to stored message, FHIR transaction and ACKs.
+
+Per message: header checks (AR/CR on failure), mapping by the injected mapper (AR/CR for
+unsupported types), durable storage with duplicate detection, the commit ack in enhanced
+mode, the transaction Bundle through the engine (`process_bundle`: all or nothing), then
+the application ack as MSH-15/16 ask. Every ACK is recorded before it is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+from fhir_server.engine.bundle import process_bundle
+from fhir_server.engine.identity import now
+from fhir_server.errors import FhirError, InvalidRequest
+from fhir_server.i18n import _
+from fhir_server.storage import MongoResourceStore
+
+from .ack import batch_reply, build_ack
+from .header import Header, HL7Error, decode, parse_header, split
+from .message_store import ERROR, PROCESSED, MessageRecord, MessageStore
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[str], Awaitable[None]]
+STALE_AFTER = timedelta(seconds=60)
+"""A duplicate whose original is still `received` this long after arrival is taken over."""
+
+
+class MappingErrorLike(Protocol):
+    """What `adapters.hl7v2.mapping.MappingError` provides."""
+
+    @property
+    def code(self) -> Any: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def supported(self) -> bool: ...
+
+
+class MappingResultLike(Protocol):
+    """What `adapters.hl7v2.mapping.MappingResult` provides."""
+
+    @property
+    def bundle(self) -> dict[str, Any] | None: ...
+    @property
+    def errors(self) -> Sequence[MappingErrorLike]: ...
+
+
+Mapper = Callable[[str], MappingResultLike]
+
+
+def _errors(result: MappingResultLike) -> list[HL7Error]:
+    return [HL7Error(str(e.code), e.location, e.text, e.severity or "E") for e in result.errors]
+
+
+def _wants(ack_type: str, failed: bool) -> bool:
+    """Whether an enhanced-mode ack is sent: AL (the default when empty), NE, ER (errors only), SU (success only)."""
+    kind = ack_type or "AL"
+    return kind == "AL" or (kind == "ER" and failed) or (kind == "SU" and not failed)
+
+
+class Pipeline:
+    """Turns frames into stored messages, engine writes and ACKs; shared by every connection."""
+
+    def __init__(self, store: MongoResourceStore, mapper: Mapper, base: str | None = None) -> None:
+        self.store = store
+        self.mapper = mapper
+        self.base = base
+        self.messages = MessageStore(store)
+
+    async def ensure_indexes(self) -> None:
+        await self.messages.ensure_indexes()
+
+    async def handle_frame(self, payload: bytes, send: Callable[[bytes], Awaitable[None]]) -> None:
+        """Answer one MLLP frame: a message (ACKs sent as they happen) or a batch (one batch reply)."""
+        decoded = decode(payload)
+        batch = split(decoded.text)
+
+        async def send_text(text: str) -> None:
+            await send(text.encode(decoded.codec, errors="replace"))
+
+        if not batch.is_batch:
+            message = batch.messages[0] if batch.messages else ""
+            await self.handle_message(message, decoded.charset, decoded.errors, send_text)
+            return
+        replies: list[str] = []
+
+        async def collect(text: str) -> None:
+            replies.append(text)
+
+        batch_id = str(uuid.uuid4())
+        for message in batch.messages:
+            await self.handle_message(message, decoded.charset, decoded.errors + batch.errors, collect, batch_id)
+        comment = " ".join(e.text for e in batch.errors)
+        if batch.errors:
+            log.warning("hl7 batch count mismatch", extra={"batch": batch_id, "problem": comment})
+        await send_text(batch_reply(replies, batch.envelope, now(), comment))
+
+    async def handle_message(
+        self, message: str, charset: str, notes: list[HL7Error], emit: Emit, batch_id: str | None = None
+    ) -> None:
+        """Check, store, process and acknowledge one message."""
+        header, problems = parse_header(message)
+        problems = [*(n for n in notes if n.severity == "E"), *problems]
+        warnings = [n for n in notes if n.severity != "E"]
+        extra = {"batch": batch_id} if batch_id else {}
+        if header is not None and header.message_type.startswith("ACK"):
+            log.info("hl7 ack received and not answered", extra={"control_id": header.control_id})
+            return
+        if header is None or problems:
+            await self._reject(message, header, charset, problems, emit, **extra)
+            return
+        result = self._map(message)
+        if result is not None and (unsupported := _unsupported(result)):
+            await self._reject(message, header, charset, unsupported, emit, **extra)
+            return
+        try:
+            message_id, original = await self.messages.add(message, header, charset, accepted=True, **extra)
+        except FhirError as exc:
+            await self._unstored(header, exc, emit)
+            return
+        if original is not None:
+            await self._duplicate(original, header, emit)
+            return
+        if header.enhanced:
+            await self._commit_ack(message_id, header, warnings, emit)
+        await self._process(message_id, message, header, result, warnings, emit)
+
+    async def _reject(
+        self, raw: str, header: Header | None, charset: str, errors: list[HL7Error], emit: Emit, **extra: Any
+    ) -> None:
+        """AR (CR in enhanced mode): stored for the record, without the duplicate key, never processed."""
+        enhanced = header is not None and header.enhanced
+        ack = build_ack(header, "CR" if enhanced else "AR", errors, now(), application=False)
+        text = " ".join(e.text for e in errors)
+        try:
+            message_id, _dup = await self.messages.add(
+                raw, header, charset, accepted=False, status=ERROR, error=text, acks=[ack], **extra
+            )
+        except FhirError:
+            log.exception("hl7 rejected message could not be stored")
+        else:
+            log.info("hl7 message rejected", extra={"message_id": message_id, "problem": text})
+        if not enhanced or header is None or _wants(header.accept_ack, failed=True):
+            await emit(ack)
+
+    async def _unstored(self, header: Header, exc: FhirError, emit: Emit) -> None:
+        """The message could not be stored: AR/CE 207, the sender keeps it and sends it again later."""
+        log.error("hl7 message not stored", extra={"control_id": header.control_id, "problem": str(exc)})
+        error = HL7Error("207", "MSH^1", _("The message could not be stored; send it again later.") + f" {exc}")
+        code = "CE" if header.enhanced else "AR"
+        if not header.enhanced or _wants(header.accept_ack, failed=True):
+            await emit(build_ack(header, code, [error], now(), application=False))
+
+    async def _duplicate(self, original: MessageRecord, header: Header, emit: Emit) -> None:
+        """A copy of a message already received: its original ACKs again, nothing processed twice."""
+        for _attempt in range(20):
+            if original.acks or original.status != "received":
+                break
+            await asyncio.sleep(0.1)  # the original is being processed right now, on another connection
+            original = await self.messages.get(original.id) or original
+        log.info("hl7 duplicate", extra={"message_id": original.id, "control_id": header.control_id})
+        if original.acks:
+            for ack in original.acks:
+                await emit(ack)
+            return
+        if await self.messages.claim(original.id, now() - STALE_AFTER):  # its handler died before answering
+            result = self._map(original.raw)
+            if header.enhanced:
+                await self._commit_ack(original.id, header, [], emit)
+            await self._process(original.id, original.raw, header, result, [], emit)
+            return
+        if original.status == "received":
+            busy = HL7Error("207", "MSH^1^10", _("This message is still being processed; send it again later."))
+            await emit(build_ack(header, "CE" if header.enhanced else "AR", [busy], now(), application=False))
+        elif not header.enhanced:  # the original asked for no ACK (NE); this copy asks for one
+            failed = [HL7Error("207", "MSH^1", original.error)] if original.error else []
+            await emit(build_ack(header, "AE" if failed else "AA", failed, now()))
+        elif _wants(header.accept_ack, failed=False):
+            await emit(build_ack(header, "CA", [], now(), application=False))
+
+    async def _commit_ack(self, message_id: str, header: Header, warnings: list[HL7Error], emit: Emit) -> None:
+        if _wants(header.accept_ack, failed=False):
+            ack = build_ack(header, "CA", warnings, now(), application=False)
+            await self.messages.add_ack(message_id, ack)
+            await emit(ack)
+
+    def _map(self, message: str) -> MappingResultLike | None:
+        """The mapper's result; None when it failed (a mapper bug must still end in an ACK)."""
+        try:
+            return self.mapper(message)
+        except Exception:
+            log.exception("hl7 mapper failed")
+            return None
+
+    async def _process(
+        self,
+        message_id: str,
+        message: str,
+        header: Header,
+        result: MappingResultLike | None,
+        warnings: list[HL7Error],
+        emit: Emit | None,
+    ) -> tuple[str, list[HL7Error]]:
+        """Map and write; record the outcome and the application ack; send it if the mode asks."""
+        errors, resources = await self._apply(message_id, result)
+        code = "AE" if any(e.severity == "E" for e in errors) else "AA"
+        text = " ".join(e.text for e in errors if e.severity == "E") or None
+        await self.messages.finish(message_id, ERROR if code == "AE" else PROCESSED, error=text, resources=resources)
+        send = not header.enhanced or _wants(header.app_ack, failed=code != "AA")
+        if send:
+            ack = build_ack(header, code, [*warnings, *errors], now())
+            await self.messages.add_ack(message_id, ack)
+            if emit is not None:
+                await emit(ack)
+        return code, errors
+
+    async def _apply(self, message_id: str, result: MappingResultLike | None) -> tuple[list[HL7Error], list[str]]:
+        """Mapping errors, or the engine's outcome of the transaction Bundle."""
+        if result is None:
+            return [HL7Error("207", "MSH^1", _("The message could not be converted (internal error)."))], []
+        errors = _errors(result)
+        if any(e.severity == "E" for e in errors):
+            return errors, []
+        if result.bundle is None:
+            return [*errors, HL7Error("207", "MSH^1", _("The message produced no data to store."))], []
+        try:
+            _type, entries = await process_bundle(self.store, result.bundle, self.base)
+        except InvalidRequest as exc:
+            return [*errors, HL7Error("207", "MSH^1", str(exc))], []
+        except FhirError as exc:
+            log.warning("hl7 engine error", extra={"message_id": message_id, "problem": str(exc)})
+            return [*errors, HL7Error("207", "MSH^1", str(exc))], []
+        except Exception:
+            correlation = str(uuid.uuid4())
+            log.exception("hl7 processing failed", extra={"message_id": message_id, "correlation_id": correlation})
+            text = _("Internal error; correlation id {id}.").format(id=correlation)
+            return [*errors, HL7Error("207", "MSH^1", text)], []
+        refs = [f"{e.record.reference}/_history/{e.record.version_id}" for e in entries if e.record is not None]
+        return errors, refs
+
+    async def reprocess(self, message_id: str) -> MessageRecord:
+        """Process a stored message again (status `error`); its new application ack is recorded, not sent."""
+        record = await self.messages.get(message_id)
+        if record is None:
+            raise KeyError(message_id)
+        if record.status == PROCESSED:
+            return record
+        header, problems = parse_header(record.raw)
+        if header is None or problems:
+            raise ValueError(" ".join(p.text for p in problems))
+        await self._process(message_id, record.raw, header, self._map(record.raw), [], None)
+        return await self.messages.get(message_id) or record
+
+
+def _unsupported(result: MappingResultLike) -> list[HL7Error]:
+    """The mapper's errors that reject the message type or event (table 0357: 200/201)."""
+    return [HL7Error(str(e.code), e.location, e.text, "E") for e in result.errors if not e.supported]
