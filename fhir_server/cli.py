@@ -8,20 +8,28 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
+from adapters.hl7v2.cli import add_mllp_command, run_mllp
+
 from . import __version__
 from .app import create_app
+from .cli_database import connected_store, running_database
 from .config import Settings
-from .errors import StorageUnavailable
+from .engine.backup import BackupError, backup, restore
+from .engine.importing import Failure, Importer, export_current
+from .errors import FhirError, StorageUnavailable
 from .i18n import _
 from .loading import load_folder_into
 from .logs import configure_logging
-from .storage import EmbeddedDatabase
+from .progress import Progress
+from .storage.backup import MongoBackupStore
 
 log = logging.getLogger("fhir_server")
 
@@ -42,6 +50,37 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--base-url", help=_("The FHIR base URL clients use, if not derived from requests."))
     serve.add_argument("--load", type=Path, dest="load_dir", help=_("Load the resources of this folder at startup."))
     serve.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL)."))
+
+    def data_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument(
+            "--data-dir", type=Path, help=_("Where the embedded database keeps its files (FHIR_DATA_DIR).")
+        )
+        command.add_argument(
+            "--mongodb-uri", help=_("Use this MongoDB instead of the embedded database (FHIR_MONGODB_URI).")
+        )
+        command.add_argument("--database", help=_("MongoDB database name (FHIR_DATABASE, default fhir)."))
+        command.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL, default warning)."))
+        return command
+
+    load = data_command(
+        "import", _("Load Bundles (.json, .json.gz) and NDJSON files (.ndjson, .ndjson.gz), or folders of them.")
+    )
+    load.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help=_("A file or a folder (searched recursively).")
+    )
+    load.add_argument("--jobs", type=int, default=4, help=_("Bundles or batches written at once (default 4)."))
+    dump = data_command("export", _("Write the current resources as one NDJSON file per resource type."))
+    dump.add_argument("folder", type=Path, metavar="DIR")
+    save = data_command("backup", _("Back up every version of every resource and the server's state."))
+    save.add_argument("folder", type=Path, metavar="DIR", help=_("A new or empty folder."))
+    save.add_argument(
+        "--settle", type=float, default=2.0,
+        help=_("Seconds to let writes in flight at the backup instant commit (default 2)."),
+    )  # fmt: skip
+    back = data_command("restore", _("Restore a backup into an empty database, after verifying it."))
+    back.add_argument("folder", type=Path, metavar="DIR")
+    add_mllp_command(commands)
     return parser
 
 
@@ -55,14 +94,16 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def serve(settings: Settings) -> int:
     """Run the server; start and stop the embedded database around it when no URI is configured."""
-    embedded: EmbeddedDatabase | None = None
-    if not settings.mongodb_uri:
-        embedded = EmbeddedDatabase(settings.data_dir)
+    with ExitStack() as database:
         try:
-            settings = settings.with_mongodb_uri(embedded.start())
+            settings = database.enter_context(running_database(settings))
         except StorageUnavailable as exc:
             log.error(str(exc))
             return 1
+        return _serve(settings)
+
+
+def _serve(settings: Settings) -> int:
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -83,20 +124,125 @@ def serve(settings: Settings) -> int:
             uvicorn.run(create_app(settings), **options)
     except (_Stopped, KeyboardInterrupt):
         log.info("server stopped")
-    finally:
-        if embedded is not None:
-            embedded.stop()
     return 0
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _complain(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def _import(settings: Settings, paths: list[Path], jobs: int) -> int:
+    progress = Progress(_("resources"))
+
+    def failed(failure: Failure) -> None:
+        progress.note(_("failed: {failure}").format(failure=failure))
+
+    started = time.monotonic()
+    async with connected_store(settings) as store:
+        report = await Importer(store, jobs=jobs, progress=progress, on_failure=failed).run(paths)
+    progress.finish()
+    seconds = time.monotonic() - started
+    _say(
+        _("Imported {resources:,} resources from {files} files in {seconds:.1f} s ({rate:,.0f} resources/s); "
+          "{failures} failures.").format(
+            resources=report.resources, files=report.files, seconds=seconds,
+            rate=report.resources / seconds if seconds else 0, failures=len(report.failures),
+        )
+    )  # fmt: skip
+    return 1 if report.failures else 0
+
+
+async def _export(settings: Settings, folder: Path) -> int:
+    progress = Progress(_("resources"))
+    started = time.monotonic()
+    async with connected_store(settings) as store:
+        types = await MongoBackupStore(store.client, store.database_name).resource_types()
+        counts = await export_current(store, types, folder, progress=progress)
+    progress.finish()
+    seconds = time.monotonic() - started
+    total = sum(counts.values())
+    _say(
+        _("Exported {resources:,} resources of {types} types to {folder} in {seconds:.1f} s ({rate:,.0f} resources/s).")
+        .format(resources=total, types=len(counts), folder=folder, seconds=seconds,
+                rate=total / seconds if seconds else 0)
+    )  # fmt: skip
+    return 0
+
+
+async def _backup(settings: Settings, folder: Path, settle: float) -> int:
+    progress = Progress(_("versions"))
+    started = time.monotonic()
+    async with connected_store(settings) as store:
+        result = await backup(
+            MongoBackupStore(store.client, store.database_name), folder, settle=settle, progress=progress
+        )
+    progress.finish()
+    counts = result.counts
+    _say(
+        _("Backed up {versions:,} versions of {resources:,} resources ({deleted:,} deleted) and {state:,} state "
+          "records as of {instant} to {folder} in {seconds:.1f} s.").format(
+            versions=counts.versions, resources=counts.resources, deleted=counts.deleted, state=counts.state,
+            instant=result.instant.isoformat(timespec="milliseconds"), folder=folder,
+            seconds=time.monotonic() - started,
+        )
+    )  # fmt: skip
+    return 0
+
+
+async def _restore(settings: Settings, folder: Path) -> int:
+    progress = Progress(_("versions"))
+    started = time.monotonic()
+    async with connected_store(settings) as store:
+        counts = await restore(MongoBackupStore(store.client, store.database_name), folder, progress=progress)
+    progress.finish()
+    _say(
+        _("Restored {versions:,} versions of {resources:,} resources ({deleted:,} deleted) and {state:,} state "
+          "records from {folder} in {seconds:.1f} s.").format(
+            versions=counts.versions, resources=counts.resources, deleted=counts.deleted, state=counts.state,
+            folder=folder, seconds=time.monotonic() - started,
+        )
+    )  # fmt: skip
+    return 0
+
+
+def data_command(command: str, settings: Settings, options: dict[str, Any]) -> int:
+    """Run `import`, `export`, `backup` or `restore` on the configured or embedded database."""
+    try:
+        with running_database(settings) as ready:
+            if command == "import":
+                return asyncio.run(_import(ready, options["paths"], options["jobs"]))
+            if command == "export":
+                return asyncio.run(_export(ready, options["folder"]))
+            if command == "backup":
+                return asyncio.run(_backup(ready, options["folder"], options["settle"]))
+            return asyncio.run(_restore(ready, options["folder"]))
+    except BackupError as exc:
+        _complain(_("{command} refused: {reason}").format(command=command, reason=exc))
+    except FhirError as exc:
+        _complain(_("{command} failed: {reason}").format(command=command, reason=exc))
+    except KeyboardInterrupt:
+        _complain(_("{command} interrupted.").format(command=command))
+        return 130
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(_parser().parse_args(argv))
+    if args["command"] == "mllp":
+        return run_mllp(args)
     command = args.pop("command")
+    options: dict[str, Any] = {k: args.pop(k) for k in ("paths", "jobs", "folder", "settle") if k in args}
+    if command != "serve" and args.get("log_level") is None and not os.environ.get("FHIR_LOG_LEVEL"):
+        args["log_level"] = "warning"  # the data commands talk through their progress and summary
     settings = Settings.from_env(**args)
     configure_logging(settings.log_level)
     if command == "serve":
         return serve(settings)
-    return 2
+    return data_command(command, settings, options)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from fhir_server.cli_database import connected_store, running_database
 from fhir_server.config import Settings
 from fhir_server.errors import StorageUnavailable
 from fhir_server.i18n import _
 from fhir_server.logs import configure_logging
-from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
 
 from .listener import DEFAULT_PORT, ListenerSettings, start_listener
 
@@ -63,36 +63,25 @@ def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
     listener = listener_settings(values)
     settings = Settings.from_env(**{k: v for k, v in values.items() if k not in _OWN})
     configure_logging(settings.log_level)
-    embedded: EmbeddedDatabase | None = None
-    if not settings.mongodb_uri:
-        embedded = EmbeddedDatabase(settings.data_dir)
-        try:
-            settings = settings.with_mongodb_uri(embedded.start())
-        except StorageUnavailable as exc:
-            log.error(str(exc))
-            return 1
     try:
-        asyncio.run(_serve(settings, listener))
+        with running_database(settings) as ready:
+            asyncio.run(_serve(ready, listener))
+    except StorageUnavailable as exc:
+        log.error(str(exc))
+        return 1
     except KeyboardInterrupt:
         pass
-    finally:
-        if embedded is not None:
-            embedded.stop()
     return 0
 
 
 async def _serve(settings: Settings, listener: ListenerSettings) -> None:
-    store = MongoResourceStore.connect(settings.mongodb_uri or "", settings.database)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    try:
-        await store.ensure_indexes()
+    async with connected_store(settings) as store:
         server = await start_listener(store, listener)
         async with server:
             await stop.wait()
         log.info("mllp stopped")
-    finally:
-        await store.close()

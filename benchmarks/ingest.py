@@ -1,0 +1,164 @@
+"""Ingest throughput: the 40 Synthea transaction Bundles over HTTP, through `fhir-server import`, and the floor.
+
+Starts the embedded database, then:
+
+1. `fhir-server serve` on a fresh database per run, and POSTs the 40 Bundles of /work/shared/synthea
+   (7,933 resources) as transactions with 1 and then 4 concurrent clients (RawHttpPool);
+2. `fhir-server import` of the same folder into a fresh database (wall time of the whole command,
+   database connection included, and the rate the command itself reports);
+3. the floor: `insert_many` of the very documents the server stored (current versions with their
+   search fields, and history), in batches of 200 resources, into a fresh database with the same indexes.
+
+Prints resources/s for each and the ratio to the floor. Target: >= 2,000 resources/s over HTTP.
+
+Usage: ``python benchmarks/ingest.py [--folder /work/shared/synthea]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from pymongo import AsyncMongoClient
+from rawhttp import RawHttpPool
+
+from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
+from fhir_server.storage.embedded import free_loopback_port
+
+SYNTHEA = Path("/work/shared/synthea")
+TARGET = 2000.0
+_BATCH = 200
+
+
+@contextmanager
+def fhir_server(uri: str, database: str) -> Iterator[tuple[str, int]]:
+    """Run `fhir-server serve` on `uri`/`database` until the block ends; yield (host, port) once ready."""
+    port = free_loopback_port()
+    command = [
+        sys.executable, "-m", "fhir_server", "serve", "--port", str(port), "--mongodb-uri", uri,
+        "--database", database, "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited at startup with code {process.returncode}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server was not ready within 60 s")
+            time.sleep(0.1)
+        yield "127.0.0.1", port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def post_bundles(host: str, port: int, bundles: list[bytes], clients: int) -> float:
+    """POST every Bundle to [base] with `clients` concurrent connections; return the seconds taken."""
+    pool = RawHttpPool(host, port, clients, {"Content-Type": "application/fhir+json"})
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for bundle in bundles:
+        queue.put_nowait(bundle)
+
+    async def client() -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            response = await pool.request("POST", "/fhir", body)
+            if response.status != 200:
+                raise RuntimeError(f"transaction failed: {response.status} {response.body[:500]!r}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    seconds = time.perf_counter() - started
+    await pool.close()
+    return seconds
+
+
+def run_import(uri: str, database: str, folder: Path) -> tuple[float, float | None]:
+    """Run `fhir-server import`; return (wall seconds, the resources/s the command reported)."""
+    command = [sys.executable, "-m", "fhir_server", "import", "--mongodb-uri", uri, "--database", database, str(folder)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"import failed ({done.returncode}): {done.stdout}{done.stderr[-2000:]}")
+    reported = re.search(r"\(([\d,]+) resources/s\)", done.stdout)
+    return seconds, float(reported.group(1).replace(",", "")) if reported else None
+
+
+async def floor(uri: str, source: str, target: str) -> tuple[int, float]:
+    """insert_many of the documents `source` holds into an empty `target` with the same indexes."""
+    async with AsyncMongoClient[dict[str, Any]](uri) as mongo:
+        resources = [doc async for doc in mongo[source]["resources"].find({})]
+        history: dict[str, list[dict[str, Any]]] = {}
+        async for doc in mongo[source]["history"].find({}):
+            history.setdefault(f"{doc['type']}/{doc['id']}", []).append(doc)
+        await mongo.drop_database(target)
+        store = MongoResourceStore(mongo, target)
+        await store.ensure_indexes()
+        started = time.perf_counter()
+        for start in range(0, len(resources), _BATCH):
+            batch = resources[start : start + _BATCH]
+            await mongo[target]["resources"].insert_many(batch, ordered=False)
+            await mongo[target]["history"].insert_many(
+                [version for doc in batch for version in history[doc["_id"]]], ordered=False
+            )
+        return len(resources), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--folder", type=Path, default=SYNTHEA, help="a folder of transaction Bundles")
+    args = parser.parse_args()
+    paths = sorted(args.folder.glob("*.json"))
+    bundles = [p.read_bytes() for p in paths]
+    resources = sum(len(orjson.loads(b).get("entry", ())) for b in bundles)
+    print(f"{len(bundles)} Bundles, {resources:,} resources, {sum(map(len, bundles)) / 1e6:.1f} MB\n", flush=True)
+    rows: list[tuple[str, float]] = []
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedDatabase(Path(tmp)) as database:
+        for clients in (1, 4):
+            name = f"ingest_http_{clients}"
+            with fhir_server(database.uri, name) as (host, port):
+                seconds = asyncio.run(post_bundles(host, port, bundles, clients))
+            rows.append((f"HTTP transactions, {clients} client{'s' if clients > 1 else ''}", resources / seconds))
+            print(f"{rows[-1][0]:38} {seconds:7.2f} s {rows[-1][1]:>9,.0f} resources/s", flush=True)
+        seconds, reported = run_import(database.uri, "ingest_cli", args.folder)
+        rows.append(("fhir-server import (wall, with startup)", resources / seconds))
+        print(f"{rows[-1][0]:38} {seconds:7.2f} s {rows[-1][1]:>9,.0f} resources/s", flush=True)
+        if reported is not None:
+            rows.append(("fhir-server import (as it reports)", reported))
+            print(f"{rows[-1][0]:38} {'':9} {reported:>9,.0f} resources/s", flush=True)
+        count, seconds = asyncio.run(floor(database.uri, "ingest_http_1", "ingest_floor"))
+        floor_rate = count / seconds
+        print(f"{'floor: insert_many of the stored docs':38} {seconds:7.2f} s {floor_rate:>9,.0f} resources/s\n")
+    print(f"{'path':40} {'resources/s':>12} {'of floor':>9}")
+    for label, rate in rows:
+        print(f"{label:40} {rate:>12,.0f} {rate / floor_rate:>9.0%}")
+    best_http = max(rate for label, rate in rows if label.startswith("HTTP"))
+    verdict = "PASS" if best_http >= TARGET else "MISS"
+    print(f"\ntarget >= {TARGET:,.0f} resources/s over HTTP: {best_http:,.0f} {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The database the CLI commands work on: the configured MongoDB, or the embedded one started for them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+from .config import Settings
+from .engine.search_parameters import load_search_parameters
+from .search.registry import default_registry
+from .storage import EmbeddedDatabase, MongoResourceStore
+
+
+@contextmanager
+def running_database(settings: Settings) -> Iterator[Settings]:
+    """`settings` with a MongoDB URI: the configured one, or an embedded database started for the block.
+
+    The embedded database is stopped when the block ends, however it ends. Raises StorageUnavailable
+    when the embedded database cannot be started.
+    """
+    if settings.mongodb_uri:
+        yield settings
+        return
+    embedded = EmbeddedDatabase(settings.data_dir)
+    try:
+        yield settings.with_mongodb_uri(embedded.start())
+    finally:
+        embedded.stop()
+
+
+@asynccontextmanager
+async def connected_store(settings: Settings) -> AsyncIterator[MongoResourceStore]:
+    """A store on `settings.mongodb_uri` with its indexes ensured and the stored SearchParameters registered."""
+    assert settings.mongodb_uri, "call inside running_database()"
+    store = MongoResourceStore.connect(settings.mongodb_uri, settings.database)
+    try:
+        await store.ensure_indexes()
+        await load_search_parameters(store, default_registry())
+        yield store
+    finally:
+        await store.close()

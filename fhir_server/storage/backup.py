@@ -1,0 +1,110 @@
+"""Storage-level bulk reads and writes for backup and restore.
+
+Restoring is not an ordinary write: it must keep every version's id, number, timestamp and
+method, which the engine's write path (rightly) never does. So the backup store reads and
+inserts the stored documents as they are; `engine/backup.py` decides what goes where.
+Bodies still pass through the codec: a backup holds plain FHIR JSON whatever the stored format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from bson import json_util
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+
+from .codec import BodyCodec, PlainCodec
+from .mongo import mongo_errors
+
+STATE_COLLECTIONS = ("conditions",)
+"""The server's own state that a backup keeps. `jobs` is transient and left out; SearchParameters are resources."""
+
+_BATCH = 1000
+
+
+class MongoBackupStore:
+    """Bulk access to `history`, `resources` and the state collections of one database."""
+
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str, codec: BodyCodec | None = None) -> None:
+        self._db = client[database]
+        self._history = self._db["history"]
+        self._resources = self._db["resources"]
+        self._codec = codec or PlainCodec()
+
+    def _plain(self, doc: dict[str, Any]) -> dict[str, Any]:
+        body = doc.get("body")
+        doc["body"] = self._codec.decode(body) if body is not None else None
+        return doc
+
+    def _stored(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(doc)
+        body = out.get("body")
+        out["body"] = self._codec.encode(body) if body is not None else None
+        return out
+
+    async def versions_until(self, moment: datetime) -> AsyncIterator[dict[str, Any]]:
+        """Every history document with `lastUpdated <= moment`, body decoded to JSON bytes.
+
+        Ordered by type, id, then version newest first (the `instance_versions` index), so the
+        first document of each resource is its latest version.
+        """
+        order = [("type", ASCENDING), ("id", ASCENDING), ("version", DESCENDING)]
+        async with mongo_errors("history"):
+            cursor = (
+                self._history.find({"lastUpdated": {"$lte": moment}})
+                .sort(order)
+                .hint("instance_versions")
+                .batch_size(_BATCH)
+            )
+            async for doc in cursor:
+                yield self._plain(doc)
+
+    async def count_versions_until(self, moment: datetime) -> int:
+        async with mongo_errors("history"):
+            return await self._history.count_documents({"lastUpdated": {"$lte": moment}})
+
+    async def resource_types(self) -> list[str]:
+        """The resource types that have a current version (deleted or not), sorted."""
+        async with mongo_errors("resources"):
+            return sorted(await self._resources.distinct("type"))
+
+    async def state(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(collection, document) for every state document, as canonical extended JSON: exact for every BSON type."""
+        for name in STATE_COLLECTIONS:
+            async with mongo_errors(name):
+                async for doc in self._db[name].find({}).sort("_id", ASCENDING).batch_size(_BATCH):
+                    yield name, orjson.loads(json_util.dumps(doc, json_options=json_util.CANONICAL_JSON_OPTIONS))
+
+    async def is_empty(self) -> bool:
+        """True when the database holds no resource, no version and no state."""
+        async with mongo_errors("restore"):
+            for collection in (self._resources, self._history, *(self._db[n] for n in STATE_COLLECTIONS)):
+                if await collection.find_one({}, {"_id": 1}) is not None:
+                    return False
+        return True
+
+    async def insert_versions(self, batch: Sequence[Mapping[str, Any]]) -> None:
+        """Insert history documents as they are (`body`: JSON bytes, encoded here)."""
+        if batch:
+            async with mongo_errors("history"):
+                await self._history.insert_many([self._stored(doc) for doc in batch], ordered=False)
+
+    async def insert_current(self, batch: Sequence[Mapping[str, Any]]) -> None:
+        """Insert current-version documents (with their search fields) as they are."""
+        if batch:
+            async with mongo_errors("resources"):
+                await self._resources.insert_many([self._stored(doc) for doc in batch], ordered=False)
+
+    async def insert_state(self, batch: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Insert state documents given as (collection, extended JSON document)."""
+        by_collection: dict[str, list[Any]] = {}
+        for name, doc in batch:
+            if name not in STATE_COLLECTIONS:
+                raise ValueError(name)
+            by_collection.setdefault(name, []).append(json_util.loads(orjson.dumps(doc)))
+        for name, docs in by_collection.items():
+            async with mongo_errors(name):
+                await self._db[name].insert_many(docs, ordered=False)

@@ -1,0 +1,214 @@
+"""`fhir-server backup` and `fhir-server restore`: exact round trips, a consistent cut, refusals that write nothing."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from fhir_server.storage import EmbeddedDatabase
+from tests.conftest import FHIR_JSON, ServerProcess, new_patient
+from tests.test_cli_import_export import FIXTURE, cli, dump, patient, write_json, write_ndjson
+
+
+def _batch(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "batch", "entry": list(entries)}
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, list[Any]]]:
+    """A data dir with versions, deletions and a conditional-create counter; its backup; its state at backup."""
+    tmp = tmp_path_factory.mktemp("backup-source")
+    data_dir = tmp / "data"
+    first = write_ndjson(tmp / "first.ndjson", patient("a", "A1"), patient("b", "B1"), patient("c", "C1"))
+    assert cli("import", FIXTURE, first, "--data-dir", data_dir).returncode == 0
+    changes = _batch(
+        {"resource": patient("a", "A2"), "request": {"method": "PUT", "url": "Patient/a"}},
+        {"request": {"method": "DELETE", "url": "Patient/b"}},
+        {
+            "resource": patient("x", "Conditional", identifier=[{"system": "urn:t", "value": "1"}]),
+            "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=urn:t|1"},
+        },
+    )
+    done = cli("import", write_json(tmp / "changes.json", changes), "--data-dir", data_dir)
+    assert done.returncode == 0, done.stderr
+    revived = write_ndjson(tmp / "revived.ndjson", patient("b", "B3"), patient("a", "A3"))
+    assert cli("import", revived, "--data-dir", data_dir).returncode == 0
+    deleted_again = _batch({"request": {"method": "DELETE", "url": "Patient/c"}})
+    assert cli("import", write_json(tmp / "delete.json", deleted_again), "--data-dir", data_dir).returncode == 0
+    state = dump(data_dir)
+
+    done = cli("backup", tmp / "backup", "--data-dir", data_dir, "--settle", "0.2")
+    assert done.returncode == 0, done.stderr
+    assert "Backed up" in done.stdout
+
+    later = write_ndjson(tmp / "later.ndjson", patient("a", "A4"), patient("d", "D1"))
+    assert cli("import", later, "--data-dir", data_dir).returncode == 0  # after the backup: not in it
+    return data_dir, tmp / "backup", state
+
+
+def test_backup_format(source: tuple[Path, Path, dict[str, list[Any]]]) -> None:
+    _data_dir, backup, state = source
+    manifest = orjson.loads((backup / "manifest.json").read_bytes())
+    assert manifest["format"] == "fhir-server-backup" and manifest["formatVersion"] == 1
+    assert manifest["counts"]["versions"] == len(state["history"])
+    assert manifest["counts"]["resources"] == len(state["resources"])
+    assert manifest["counts"]["deleted"] == 1  # Patient/c (b was deleted, then written again)
+    assert manifest["counts"]["state"] == len(state["conditions"]) == 1
+    for name in ("history.ndjson.gz", "state.ndjson.gz"):
+        content = (backup / name).read_bytes()
+        assert manifest["files"][name]["bytes"] == len(content)
+        assert manifest["files"][name]["sha256"] == hashlib.sha256(content).hexdigest()
+    lines = [orjson.loads(line) for line in gzip.decompress((backup / "history.ndjson.gz").read_bytes()).splitlines()]
+    versions_of_a = [line for line in lines if line["_id"].startswith("Patient/a/")]
+    assert [line["version"] for line in versions_of_a] == [3, 2, 1]  # newest first
+    assert versions_of_a[0]["resource"]["name"][0]["family"] == "A3"
+    assert versions_of_a[0]["replacedAt"] is None  # replaced only after the backup instant
+    assert datetime.fromisoformat(versions_of_a[1]["replacedAt"]) == datetime.fromisoformat(
+        versions_of_a[0]["lastUpdated"]
+    )
+
+
+def test_restore_gives_back_exactly_the_state_at_backup(
+    source: tuple[Path, Path, dict[str, list[Any]]], tmp_path: Path
+) -> None:
+    _data_dir, backup, state = source
+    target = tmp_path / "restored"
+    done = cli("restore", backup, "--data-dir", target)
+    assert done.returncode == 0, done.stderr
+    assert f"Restored {len(state['history']):,} versions" in done.stdout
+    restored = dump(target)
+    assert restored == state  # every version, deletions, bodies, instants, methods, search fields, counters
+    by_time = [d["_id"] for d in sorted(restored["history"], key=lambda d: (d["lastUpdated"], d["_id"]))]
+    assert by_time == [d["_id"] for d in sorted(state["history"], key=lambda d: (d["lastUpdated"], d["_id"]))]
+    assert "Patient/d" not in {doc["_id"] for doc in restored["resources"]}
+
+    # the restored server serves it: reads, history and search fields recomputed by the engine
+    server = ServerProcess(["--data-dir", str(target)], tmp_path / "server.log")
+    try:
+        with httpx.Client(base_url=f"{server.base}/fhir", headers=FHIR_JSON, timeout=30) as http:
+            assert http.get("/Patient/a").json()["meta"]["versionId"] == "3"
+            assert http.get("/Patient/c").status_code == 410
+            assert http.get("/Patient/a/_history").json()["total"] == 3
+            assert http.get("/Patient", params={"family": "B3"}).json()["total"] == 1
+            assert http.get("/Patient", params={"identifier": "urn:t|1"}).json()["total"] == 1
+    finally:
+        server.stop()
+
+
+def test_restore_into_a_database_that_is_not_empty_is_refused(
+    source: tuple[Path, Path, dict[str, list[Any]]],
+) -> None:
+    data_dir, backup, _state = source
+    before = dump(data_dir)
+    done = cli("restore", backup, "--data-dir", data_dir)
+    assert done.returncode == 1
+    assert "not empty" in done.stderr
+    assert dump(data_dir) == before
+
+
+def _copy(backup: Path, to: Path) -> Path:
+    to.mkdir()
+    for path in backup.iterdir():
+        (to / path.name).write_bytes(path.read_bytes())
+    return to
+
+
+def _refused_and_empty(backup: Path, data_dir: Path, reason: str) -> None:
+    done = cli("restore", backup, "--data-dir", data_dir)
+    assert done.returncode == 1, done.stdout
+    assert "restore refused" in done.stderr and reason in done.stderr, done.stderr
+    assert dump(data_dir) == {"resources": [], "history": [], "conditions": []}
+
+
+def test_damaged_backups_are_refused_before_anything_is_written(
+    source: tuple[Path, Path, dict[str, list[Any]]], tmp_path: Path
+) -> None:
+    _data_dir, backup, _state = source
+
+    flipped = _copy(backup, tmp_path / "flipped")
+    content = bytearray((flipped / "history.ndjson.gz").read_bytes())
+    content[len(content) // 2] ^= 0x01
+    (flipped / "history.ndjson.gz").write_bytes(bytes(content))
+    _refused_and_empty(flipped, tmp_path / "d1", "sha256")
+
+    truncated = _copy(backup, tmp_path / "truncated")
+    content = (truncated / "history.ndjson.gz").read_bytes()
+    (truncated / "history.ndjson.gz").write_bytes(content[: len(content) - 100])
+    _refused_and_empty(truncated, tmp_path / "d2", "truncated")
+
+    # a truncated file whose manifest was made to match: the gzip stream does not end
+    forged = _copy(truncated, tmp_path / "forged")
+    manifest = orjson.loads((forged / "manifest.json").read_bytes())
+    short = (forged / "history.ndjson.gz").read_bytes()
+    manifest["files"]["history.ndjson.gz"].update(bytes=len(short), sha256=hashlib.sha256(short).hexdigest())
+    (forged / "manifest.json").write_bytes(orjson.dumps(manifest))
+    _refused_and_empty(forged, tmp_path / "d3", "damaged")
+
+    missing = _copy(backup, tmp_path / "missing")
+    (missing / "state.ndjson.gz").unlink()
+    _refused_and_empty(missing, tmp_path / "d4", "missing")
+
+    unfinished = _copy(backup, tmp_path / "unfinished")
+    (unfinished / "manifest.json").unlink()
+    _refused_and_empty(unfinished, tmp_path / "d5", "manifest.json")
+
+
+def test_backup_while_a_server_writes(database: EmbeddedDatabase, tmp_path: Path) -> None:
+    """A backup taken while a client keeps writing holds exactly the versions up to its instant."""
+    name = "fhir_backup_live"
+    server = ServerProcess(["--mongodb-uri", database.uri, "--database", name], tmp_path / "server.log")
+    stop = threading.Event()
+    written: list[int] = []
+
+    def writer() -> None:
+        with httpx.Client(base_url=f"{server.base}/fhir", headers=FHIR_JSON, timeout=30) as http:
+            ids = [http.post("/Patient", json=new_patient(family=f"W{n}")).json()["id"] for n in range(5)]
+            n = 0
+            while not stop.is_set():
+                resource_id = ids[n % len(ids)]
+                body = {**new_patient(family=f"W{n}"), "id": resource_id}
+                assert http.put(f"/Patient/{resource_id}", json=body).status_code == 200
+                n += 1
+                written.append(n)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        time.sleep(1.0)
+        done = cli("backup", tmp_path / "backup", "--mongodb-uri", database.uri, "--database", name, "--settle", "0.5")
+        assert done.returncode == 0, done.stderr
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join()
+        server.stop()
+    assert len(written) > 10
+    instant = datetime.fromisoformat(orjson.loads((tmp_path / "backup" / "manifest.json").read_bytes())["instant"])
+    source = dump(uri=database.uri, database=name)
+    expected = []
+    for doc in source["history"]:
+        if doc["lastUpdated"] <= instant:
+            if doc.get("replacedAt") is not None and doc["replacedAt"] > instant:
+                del doc["replacedAt"]
+            expected.append(doc)
+    assert len(expected) < len(source["history"])  # writes went on after the instant
+
+    target = tmp_path / "restored"
+    assert cli("restore", tmp_path / "backup", "--data-dir", target).returncode == 0
+    restored = dump(target)
+    assert restored["history"] == expected
+    latest = {}
+    for doc in expected:
+        key = f"{doc['type']}/{doc['id']}"
+        if key not in latest or latest[key]["version"] < doc["version"]:
+            latest[key] = doc
+    assert {d["_id"]: d["version"] for d in restored["resources"]} == {k: d["version"] for k, d in latest.items()}

@@ -1,0 +1,158 @@
+"""`fhir-server import` and `fhir-server export`, run as commands on their own embedded databases."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pymongo import MongoClient
+
+from fhir_server.storage import EmbeddedDatabase
+
+FIXTURE = Path(__file__).parent / "fixtures" / "synthea-sample.json.gz"
+
+
+def cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the `fhir-server` command as a child process (stderr is not a TTY: plain progress lines)."""
+    command = [sys.executable, "-m", "fhir_server", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def dump(data_dir: Path | None = None, *, uri: str | None = None, database: str = "fhir") -> dict[str, list[Any]]:
+    """Every document of resources, history and conditions, sorted by _id, from a data dir or a URI."""
+    if uri is None:
+        assert data_dir is not None
+        with EmbeddedDatabase(data_dir) as embedded:
+            return dump(uri=embedded.uri, database=database)
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(uri, tz_aware=True) as client:
+        db = client[database]
+        return {name: list(db[name].find({}).sort("_id", 1)) for name in ("resources", "history", "conditions")}
+
+
+def write_ndjson(path: Path, *resources: dict[str, Any] | str) -> Path:
+    lines = [r if isinstance(r, str) else orjson.dumps(r).decode() for r in resources]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_json(path: Path, document: Any) -> Path:
+    path.write_bytes(orjson.dumps(document))
+    return path
+
+
+def patient(resource_id: str, family: str, **extra: Any) -> dict[str, Any]:
+    return {"resourceType": "Patient", "id": resource_id, "name": [{"family": family}], **extra}
+
+
+def _synthea_resources() -> int:
+    return sum(len(bundle["entry"]) for bundle in orjson.loads(gzip.decompress(FIXTURE.read_bytes())))
+
+
+def test_import_good_and_bad_files(tmp_path: Path) -> None:
+    data = tmp_path / "in"
+    (data / "nested").mkdir(parents=True)
+    shutil.copy(FIXTURE, data / "nested" / "synthea.json.gz")
+    write_ndjson(
+        data / "patients.ndjson",
+        patient("p1", "One"),
+        "{not json",
+        patient("p2", "Two", gender="bogus"),
+        patient("p3", "Three"),
+        patient("p1", "One again"),  # same resource later in the file: a second version, in order
+    )
+    with gzip.open(data / "more.ndjson.gz", "wt") as out:
+        out.write(orjson.dumps(patient("p4", "Four")).decode() + "\n")
+    bad_transaction = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": patient("t1", "Fine"), "request": {"method": "PUT", "url": "Patient/t1"}},
+            {
+                "resource": patient("t2", "Bad", birthDate="yesterday"),
+                "request": {"method": "PUT", "url": "Patient/t2"},
+            },
+        ],
+    }
+    write_json(data / "bad-transaction.json", bad_transaction)
+    collection = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": patient("c1", "Collected")}, {"resource": {"id": "no-type"}}],
+    }
+    write_json(data / "collection.json", collection)
+    (data / "broken.json").write_text("{ nope")
+    data_dir = tmp_path / "data"
+
+    done = cli("import", data, tmp_path / "missing.ndjson", "--data-dir", data_dir)
+
+    assert done.returncode == 1, done.stderr
+    expected = _synthea_resources() + 4 + 1  # Synthea; p1 twice, p3, p4; c1
+    assert f"Imported {expected:,} resources from 6 files" in done.stdout
+    assert "6 failures" in done.stdout
+    errors = done.stderr
+    assert f"{data / 'patients.ndjson'}: line 2: not JSON" in errors
+    assert f"{data / 'patients.ndjson'}: line 3: " in errors and "gender" in errors
+    assert f"{data / 'bad-transaction.json'}: entry 1" in errors
+    assert f"{data / 'collection.json'}: entry 1: not a FHIR resource" in errors
+    assert f"{data / 'broken.json'}: not JSON" in errors
+    assert "missing.ndjson: no such file or folder" in errors
+
+    stored = dump(data_dir)
+    current = {doc["_id"]: doc for doc in stored["resources"]}
+    assert current["Patient/p1"]["version"] == 2
+    assert orjson.loads(current["Patient/p1"]["body"])["name"][0]["family"] == "One again"
+    assert {"Patient/p3", "Patient/p4", "Patient/c1"} <= set(current)
+    assert not {"Patient/p2", "Patient/t1", "Patient/t2"} & set(current)  # a failed transaction writes nothing
+    assert len(current) == expected - 1
+
+
+def _normalized_lines(folder: Path) -> dict[str, list[Any]]:
+    """Each export file's resources, without the server-stamped meta.versionId/lastUpdated, sorted."""
+    files: dict[str, list[Any]] = {}
+    for path in sorted(folder.glob("*.ndjson")):
+        resources = []
+        for line in path.read_bytes().splitlines():
+            resource = orjson.loads(line)
+            meta = resource.get("meta", {})
+            meta.pop("versionId"), meta.pop("lastUpdated")
+            if not meta:
+                resource.pop("meta")
+            resources.append(orjson.dumps(resource, option=orjson.OPT_SORT_KEYS))
+        files[path.name] = sorted(resources)
+    return files
+
+
+def test_export_round_trip(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    source = write_ndjson(tmp_path / "extra.ndjson", patient("gone", "Deleted"), patient("kept", "Kept"))
+    assert cli("import", FIXTURE, source, "--data-dir", first).returncode == 0
+    deletion = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "DELETE", "url": "Patient/gone"}}],
+    }
+    assert cli("import", write_json(tmp_path / "delete.json", deletion), "--data-dir", first).returncode == 0
+
+    done = cli("export", tmp_path / "export1", "--data-dir", first)
+    assert done.returncode == 0, done.stderr
+    assert f"Exported {_synthea_resources() + 1:,} resources" in done.stdout
+    exported = tmp_path / "export1"
+    assert (exported / "Patient.ndjson").is_file() and (exported / "Observation.ndjson").is_file()
+    assert b'"id":"gone"' not in (exported / "Patient.ndjson").read_bytes()
+    # the stored bodies, as they are
+    stored = {doc["_id"]: doc["body"] for doc in dump(first)["resources"] if not doc["deleted"]}
+    patients = (exported / "Patient.ndjson").read_bytes().splitlines()
+    for line in patients:
+        resource = orjson.loads(line)
+        assert stored[f"Patient/{resource['id']}"] == line
+
+    assert cli("import", exported, "--data-dir", second).returncode == 0
+    assert cli("export", tmp_path / "export2", "--data-dir", second).returncode == 0
+    assert _normalized_lines(exported) == _normalized_lines(tmp_path / "export2")
+    assert sorted(p.name for p in exported.iterdir()) == sorted(p.name for p in (tmp_path / "export2").iterdir())
