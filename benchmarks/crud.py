@@ -12,27 +12,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
 import orjson
 import uvloop
+from harness import fhir_server
 from pymongo import AsyncMongoClient
 from rawhttp import RawHttpPool, RawResponse
 
 from fhir_server.storage import EmbeddedDatabase
-from fhir_server.storage.embedded import free_loopback_port
 
 OPERATIONS = ("create", "read", "vread", "update")
 TARGETS = {("read", 8): 0.5, ("create", 8): 0.4}
@@ -287,39 +282,6 @@ class Bench:
                 )
 
 
-@contextmanager
-def fhir_server(uri: str, workers: int) -> Iterator[str]:
-    """Run `fhir-server serve` on `uri` until the block ends; yield its base URL once /readyz answers 200."""
-    port = free_loopback_port()
-    command = [
-        sys.executable, "-m", "fhir_server", "serve", "--port", str(port), "--mongodb-uri", uri,
-        "--database", "bench", "--workers", str(workers), "--log-level", "warning",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited at startup with code {process.returncode}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server was not ready within 60 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def summary(server: Bench, floor: Bench, levels: list[int]) -> None:
     """Print server and floor throughput side by side and check the targets."""
     print(f"\n{'operation':9} {'clients':>7} {'server ops/s':>13} {'floor ops/s':>12} {'server/floor':>13}")
@@ -364,7 +326,7 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
         EmbeddedDatabase(Path(tmp)) as database,
-        fhir_server(database.uri, args.workers) as base,
+        fhir_server(database.uri, workers=args.workers) as base,
     ):
         print(f"server {base} (workers={args.workers}), database {database.uri}, {args.seconds:g} s per phase\n")
         uvloop.run(benchmark(base, database.uri, levels, args.seconds))

@@ -19,59 +19,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
+from harness import fhir_server
 from pymongo import AsyncMongoClient
 from rawhttp import RawHttpPool
 
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
-from fhir_server.storage.embedded import free_loopback_port
 
 SYNTHEA = Path("/work/shared/synthea")
 TARGET = 2000.0
 _BATCH = 200
-
-
-@contextmanager
-def fhir_server(uri: str, database: str) -> Iterator[tuple[str, int]]:
-    """Run `fhir-server serve` on `uri`/`database` until the block ends; yield (host, port) once ready."""
-    port = free_loopback_port()
-    command = [
-        sys.executable, "-m", "fhir_server", "serve", "--port", str(port), "--mongodb-uri", uri,
-        "--database", database, "--log-level", "warning",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited at startup with code {process.returncode}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server was not ready within 60 s")
-            time.sleep(0.1)
-        yield "127.0.0.1", port
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def post_bundles(host: str, port: int, bundles: list[bytes], clients: int) -> float:
@@ -139,7 +103,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedDatabase(Path(tmp)) as database:
         for clients in (1, 4):
             name = f"ingest_http_{clients}"
-            with fhir_server(database.uri, name) as (host, port):
+            with fhir_server(database.uri, name) as base:
+                host, port = base.removeprefix("http://").split(":")[0], int(base.rsplit(":", 1)[1])
                 seconds = asyncio.run(post_bundles(host, port, bundles, clients))
             rows.append((f"HTTP transactions, {clients} client{'s' if clients > 1 else ''}", resources / seconds))
             print(f"{rows[-1][0]:38} {seconds:7.2f} s {rows[-1][1]:>9,.0f} resources/s", flush=True)

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import uvloop
-from crud import fhir_server
+from harness import fhir_server
 from rawhttp import RawHttpPool
 from synthea_load import Dataset, generate, load, subject_of
 
@@ -281,7 +281,7 @@ def main() -> None:
     print(f"index extraction: {rate:,.0f} resources/s on one core (target >= {EXTRACT_TARGET:,.0f}/s: {verdict})")
     with tempfile.TemporaryDirectory() as tmp, EmbeddedDatabase(Path(tmp)) as database:
         uvloop.run(load_data(database.uri, dataset))
-        with fhir_server(database.uri, 1) as base:
+        with fhir_server(database.uri) as base:
             uvloop.run(run_searches(base, database.uri, dataset, args.runs, args.seed))
     print(f"\ntotal {time.perf_counter() - began:,.0f} s", file=sys.stderr)
 
