@@ -29,7 +29,7 @@ from ..errors import InvalidRequest, Issue
 from ..i18n import _
 from ..search.dates import parse_date_range
 from ..search.registry import SearchRegistry, default_registry
-from ..search.request import SearchRequest, parse_count, parse_search_request
+from ..search.request import SearchRequest, parse_count, parse_search_request, refuse_unknown
 from ..storage import ResourceStore
 from .identity import check_id, format_instant
 from .results import Page
@@ -80,11 +80,7 @@ def parse_docref_request(
             echoed.append((name, raw))
         else:
             unknown.append(name)
-    if strict and unknown:
-        raise InvalidRequest(
-            _("Unknown or unsupported $docref parameters: {names}.").format(names=", ".join(sorted(set(unknown)))),
-            expression=unknown[0],
-        )
+    refuse_unknown(unknown, strict, "$docref")
     patient = _single(values, "patient")
     if not patient:
         raise InvalidRequest(_("$docref needs the parameter 'patient'."), expression="patient")

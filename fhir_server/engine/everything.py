@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import InvalidRequest, Issue
 from ..i18n import _
 from ..search.dates import parse_date_range
-from ..search.request import parse_count
+from ..search.request import parse_count, refuse_unknown
 from ..storage import CurrentQuery, ResourceStore, StoredResource
 from .identity import check_id
 from .read import read_resource
@@ -96,11 +96,7 @@ def parse_everything_request(
             unknown.append(name)
             continue
         echoed.append((name, raw))
-    if strict and unknown:
-        raise InvalidRequest(
-            _("Unknown or unsupported $everything parameters: {names}.").format(names=", ".join(sorted(set(unknown)))),
-            expression=unknown[0],
-        )
+    refuse_unknown(unknown, strict, "$everything")
     types = parse_type_list(type_values) if type_values else None
     if type_values and not types:
         raise InvalidRequest(_("'_type' names no resource type."), expression="_type")

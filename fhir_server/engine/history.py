@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from ..errors import InvalidRequest
 from ..i18n import _
 from ..search.dates import parse_date_range
-from ..search.request import parse_count
+from ..search.request import parse_count, refuse_unknown
 from ..storage import HistoryQuery, ResourceStore
 from .identity import check_id
 from .results import Page
@@ -82,11 +82,7 @@ def parse_history_request(
             unknown.append(name)
             continue
         echoed.append((name, raw))
-    if strict and unknown:
-        raise InvalidRequest(
-            _("Unknown or unsupported history parameters: {names}.").format(names=", ".join(sorted(set(unknown)))),
-            expression=unknown[0],
-        )
+    refuse_unknown(unknown, strict, "history")
     return HistoryRequest(resource_type, resource_id, since, at, count, cursor, tuple(echoed))
 
 

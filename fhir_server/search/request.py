@@ -213,6 +213,17 @@ class _Parser:
         return tuple(keys)
 
 
+def refuse_unknown(unknown: Sequence[str], strict: bool, interaction: str) -> None:
+    """Under `Prefer: handling=strict`, raise InvalidRequest naming the parameters that were not understood."""
+    if strict and unknown:
+        raise InvalidRequest(
+            _("Unknown or unsupported {interaction} parameters: {names}.").format(
+                interaction=interaction, names=", ".join(sorted(set(unknown)))
+            ),
+            expression=unknown[0],
+        )
+
+
 def _choice(raw: str, allowed: Sequence[str], parameter: str) -> str:
     if raw not in allowed:
         raise InvalidRequest(
@@ -272,11 +283,7 @@ def parse_search_request(
                 unknown.append(name)
                 continue
         echoed.append((name, raw))
-    if strict and unknown:
-        raise InvalidRequest(
-            _("Unknown or unsupported search parameters: {names}.").format(names=", ".join(sorted(set(unknown)))),
-            expression=unknown[0],
-        )
+    refuse_unknown(unknown, strict, "search")
     return SearchRequest(
         resource_type,
         tuple(filters),
