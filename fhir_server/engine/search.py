@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from terminology.expansion import expand_value_set
+from terminology.hierarchy import related_codes
 
 from ..errors import InvalidRequest, Issue
 from ..i18n import _
@@ -80,11 +81,16 @@ class _Planner:
             link, rest = flt.chain[0], flt._replace(chain=flt.chain[1:])
             ids = await self._matching_ids(link.target, rest)
             return reference_criterion(link.code, [f"{link.target}/{i}" for i in ids])
-        value_sets = await self._expansions(flt) if flt.modifier in ("in", "not-in") else None
+        modifier = flt.modifier
+        value_sets = None
+        if modifier in ("in", "not-in"):
+            value_sets = await self._expansions(flt)
+        elif flt.definition.type == "token" and modifier in ("above", "below"):
+            value_sets, modifier = await self._subsumed(flt), "in"
         return filter_criterion(
             resource_type,
             flt.definition,
-            flt.modifier,
+            modifier,
             flt.values,
             registry=self.registry,
             now=self.moment,
@@ -101,6 +107,22 @@ class _Planner:
             except InvalidRequest as exc:
                 raise InvalidRequest(str(exc), expression=flt.name) from exc
         return expansions
+
+    async def _subsumed(self, flt: Filter) -> dict[str, list[tuple[str | None, str]]]:
+        """For `:below` / `:above`, each `system|code` value with the codes under / above it in its CodeSystem."""
+        related: dict[str, list[tuple[str | None, str]]] = {}
+        for value in flt.values:
+            system, sep, code = value.partition("|")
+            code_system = await self._fetch_canonical("CodeSystem", system) if sep and system and code else None
+            if code_system is None:
+                raise InvalidRequest(
+                    _("'{value}' needs system|code of a CodeSystem stored on this server for '{name}'.").format(
+                        value=value[:200], name=flt.name
+                    ),
+                    expression=flt.name,
+                )
+            related[value] = [(system, c) for c in related_codes(code_system, code, flt.modifier or "below")]
+        return related
 
     async def _fetch_canonical(self, resource_type: str, canonical: str) -> dict[str, Any] | None:
         """The current ValueSet or CodeSystem with this `url` (and `|version`, if given)."""

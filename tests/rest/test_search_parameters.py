@@ -166,3 +166,29 @@ def test_in_and_not_in_with_a_stored_value_set(client: httpx.Client, world: dict
     unknown = client.get("/Observation", params={"code:in": "http://example.org/ValueSet/none"})
     assert unknown.status_code == 400
     assert unknown.json()["issue"][0]["expression"] == ["code:in"]
+
+
+def test_below_and_above_in_a_stored_code_system(client: httpx.Client) -> None:
+    system = f"http://example.org/CodeSystem/{uuid.uuid4().hex}"
+    code_system = {
+        "resourceType": "CodeSystem", "url": system, "status": "active", "content": "complete",
+        "concept": [{"code": "lab", "concept": [{"code": "chem", "concept": [{"code": "glucose"}]}, {"code": "hem"}]}],
+    }  # fmt: skip
+    assert client.post("/CodeSystem", json=code_system).status_code == 201
+    made = {}
+    for code in ("lab", "chem", "glucose", "hem"):
+        observation = {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": system, "code": code}]},
+        }
+        made[code] = client.post("/Observation", json=observation).json()["id"]
+
+    def found(modifier: str, code: str) -> set[str]:
+        bundle = client.get("/Observation", params={f"code:{modifier}": f"{system}|{code}"}).json()
+        return {e["resource"]["id"] for e in bundle.get("entry", [])}
+
+    assert found("below", "chem") == {made["chem"], made["glucose"]}
+    assert found("below", "lab") == set(made.values())
+    assert found("above", "glucose") == {made["lab"], made["chem"], made["glucose"]}
+    assert client.get("/Observation", params={"code:below": "http://nowhere.example|x"}).status_code == 400
