@@ -6,16 +6,20 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from .config import Settings
+from .engine.bulk_export import export_worker
+from .engine.bulk_import import import_worker
 from .engine.reindex import reindex_worker
 from .engine.search_parameters import keep_registry_fresh, load_search_parameters
 from .logs import configure_logging
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
 from .search.registry import default_registry
 from .storage import MongoResourceStore
+from .storage.files import MongoFileStore
 from .storage.jobs import MongoJobStore
 
 log = logging.getLogger(__name__)
@@ -33,12 +37,16 @@ def create_app(settings: Settings) -> FastAPI:
         await store.ensure_indexes()
         jobs = MongoJobStore(store.client, settings.database)
         await jobs.ensure_indexes()
+        files = MongoFileStore(store.client, settings.database)
+        await files.ensure_indexes()
         registry = default_registry()
         await load_search_parameters(store, registry)
-        app.state.store, app.state.jobs = store, jobs
+        app.state.store, app.state.jobs, app.state.files = store, jobs, files
         background = [
             asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
             asyncio.create_task(reindex_worker(store, jobs)),
+            asyncio.create_task(export_worker(store, jobs, files, timedelta(seconds=settings.export_ttl_seconds))),
+            asyncio.create_task(import_worker(store, jobs, files)),
         ]
         try:
             yield

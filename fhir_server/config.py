@@ -24,6 +24,7 @@ class Settings:
     load_dir: Path | None = None
     default_page_size: int = 20
     max_page_size: int = 1000
+    export_ttl_seconds: int = 3600
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

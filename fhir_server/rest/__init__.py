@@ -4,6 +4,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
 from . import (
+    bulk,
     bundle,
     conditional,
     create,
@@ -24,6 +25,7 @@ from .middleware import RequestContextMiddleware
 
 _MODULES = (
     metadata,
+    bulk,
     reindex,
     operations,
     system_search,

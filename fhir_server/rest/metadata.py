@@ -32,8 +32,10 @@ OPERATIONS = {
         ("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything", "operation-patient-everything"),
     ),
     "DocumentReference": (("docref", "http://hl7.org/fhir/us/core/OperationDefinition/docref", "operation-docref"),),
+    "Group": (("export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export", "export-group"),),
 }
 """Per type: (name, OperationDefinition, route name); listed when the route is served."""
+SYSTEM_OPERATIONS = (("export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export", "export-system"),)
 
 
 def _resource_entry(resource_type: str, served: frozenset[str], registry: SearchRegistry) -> dict[str, Any]:
@@ -83,6 +85,11 @@ def capability_statement(served: frozenset[str], base: str) -> dict[str, Any]:
                 "resource": resources,
                 "interaction": [
                     {"code": code} for route, codes in SYSTEM_INTERACTIONS.items() if route in served for code in codes
+                ],
+                "operation": [
+                    {"name": name, "definition": definition}
+                    for name, definition, route in SYSTEM_OPERATIONS
+                    if route in served
                 ],
             }
         ],

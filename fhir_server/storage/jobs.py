@@ -17,6 +17,7 @@ from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from .mongo import mongo_errors
 
 QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
+CANCELLED, HELD = "cancelled", "held"
 
 
 @dataclass
@@ -107,3 +108,47 @@ class MongoJobStore:
         async with mongo_errors("jobs"):
             doc = await self._jobs.find_one({"kind": kind, "status": COMPLETED}, sort=[("created", -1)])
         return _job(doc) if doc else None
+
+    async def create_held(self, kind: str, params: dict[str, Any], now: datetime) -> Job:
+        """A job no worker may claim until `release` (its input is still being stored)."""
+        doc = {"_id": str(uuid.uuid4()), "kind": kind, "status": HELD, "params": params, "created": now,
+               "cursor": {}, "done": 0, "total": None, "leaseUntil": None}  # fmt: skip
+        async with mongo_errors("jobs"):
+            await self._jobs.insert_one(doc)
+        return _job(doc)
+
+    async def release(self, job_id: str) -> None:
+        """Let workers claim a held job."""
+        async with mongo_errors("jobs"):
+            await self._jobs.update_one({"_id": job_id, "status": HELD}, {"$set": {"status": QUEUED}})
+
+    async def cancel(self, job_id: str, now: datetime) -> bool:
+        """Stop a job: no worker claims it again and its worker's next `progress` fails. False if unknown."""
+        async with mongo_errors("jobs"):
+            result = await self._jobs.update_one(
+                {"_id": job_id, "status": {"$ne": CANCELLED}},
+                {"$set": {"status": CANCELLED, "finished": now, "leaseUntil": None}},
+            )
+        return result.matched_count == 1
+
+    async def ended_before(self, kinds: list[str], moment: datetime, limit: int = 100) -> list[Job]:
+        """Jobs of these kinds that ended (completed, failed, cancelled) before `moment`, or were held since then."""
+        ended = {"status": {"$in": [COMPLETED, FAILED, CANCELLED]}, "finished": {"$lt": moment}}
+        held = {"status": HELD, "created": {"$lt": moment}}
+        async with mongo_errors("jobs"):
+            cursor = self._jobs.find({"kind": {"$in": kinds}, "$or": [ended, held]}).limit(limit)
+            return [_job(doc) async for doc in cursor]
+
+    async def delete(self, job_id: str) -> None:
+        async with mongo_errors("jobs"):
+            await self._jobs.delete_one({"_id": job_id})
+
+    async def finish_running(self, job: Job, worker: str, now: datetime, error: str | None = None) -> bool:
+        """Like `finish`, with the cursor, but only while the job is still this worker's and running (not
+        cancelled meanwhile). False when it was not."""
+        status = FAILED if error else COMPLETED
+        fields = {"status": status, "finished": now, "error": error, "done": job.done, "total": job.total,
+                  "cursor": job.cursor, "leaseUntil": None}  # fmt: skip
+        async with mongo_errors("jobs"):
+            result = await self._jobs.update_one({"_id": job.id, "worker": worker, "status": RUNNING}, {"$set": fields})
+        return result.matched_count == 1

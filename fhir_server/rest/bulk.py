@@ -1,0 +1,235 @@
+"""Bulk Data Access: `$export` (https://hl7.org/fhir/uv/bulkdata/STU2/export.html) and `$import`.
+
+Kick-off (`Prefer: respond-async` required) answers 202 with Content-Location naming the
+polling URL under the FHIR base: `$export-poll/{job}` or `$import-poll/{job}`. Polling answers
+202 (X-Progress, Retry-After) while the job runs, 200 with the manifest when it has finished,
+500 with an OperationOutcome when it failed, and 404 once it was cancelled (DELETE on the
+polling URL) or has expired. Output files are served from `$export-file/{job}/{file}`
+(and an import's error report from `$import-file/{job}/errors.ndjson`), streamed chunk by chunk.
+
+These routes come before `read` and the compartment search, which would take `$export-poll`
+for a resource type.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response, StreamingResponse
+
+from ..engine.bulk_export import EXPORT, GROUP, PATIENT, SYSTEM, is_expired, parse_export_request, start_export
+from ..engine.bulk_import import ERROR_FILE, IMPORT, parse_import_parameters, start_import, start_upload
+from ..engine.identity import check_id, format_instant, now
+from ..errors import InvalidRequest, Issue, ResourceNotFound, UnsupportedMediaType
+from ..i18n import _
+from ..storage.files import MongoFileStore
+from ..storage.jobs import CANCELLED, COMPLETED, FAILED, Job, MongoJobStore
+from .body import FHIR_JSON_TYPES, media_type, read_json
+from .context import base_url, settings_of, store_of
+from .operations import _operation_query
+from .outcomes import information_outcome, operation_outcome
+from .responses import FhirResponse
+
+router = APIRouter()
+
+NDJSON = "application/fhir+ndjson"
+NDJSON_TYPES = (NDJSON, "application/ndjson", "application/x-ndjson")
+RETRY_AFTER = "2"
+
+
+def _jobs(request: Request) -> MongoJobStore:
+    jobs: MongoJobStore = request.app.state.jobs
+    return jobs
+
+
+def _files(request: Request) -> MongoFileStore:
+    files: MongoFileStore = request.app.state.files
+    return files
+
+
+def _ttl(request: Request) -> timedelta:
+    return timedelta(seconds=settings_of(request).export_ttl_seconds)
+
+
+def _prefer(request: Request) -> set[str]:
+    return {part.strip().lower().replace(" ", "") for part in request.headers.get("prefer", "").split(",")}
+
+
+def _require_async(request: Request, operation: str) -> None:
+    if "respond-async" not in _prefer(request):
+        raise InvalidRequest(
+            _("{operation} runs asynchronously: send the header 'Prefer: respond-async'.").format(operation=operation),
+            expression="Prefer",
+        )
+
+
+def _request_url(request: Request, path: str) -> str:
+    query = request.url.query
+    return f"{base_url(request)}{path}" + (f"?{query}" if query else "")
+
+
+def _accepted(location: str) -> Response:
+    return FhirResponse(
+        information_outcome(_("Accepted; poll the Content-Location URL for the result.")),
+        status_code=202,
+        headers={"Content-Location": location},
+    )
+
+
+async def _kick_off(request: Request, level: str, path: str, group_id: str | None = None) -> Response:
+    _require_async(request, "$export")
+    export_request = parse_export_request(
+        level, await _operation_query(request), lenient="handling=lenient" in _prefer(request), group_id=group_id
+    )
+    job = await start_export(store_of(request), _jobs(request), export_request, _request_url(request, path))
+    return _accepted(f"{base_url(request)}/$export-poll/{job.id}")
+
+
+@router.get("/$export", name="export-system")
+@router.post("/$export", name="export-system-post")
+async def export_system(request: Request) -> Response:
+    return await _kick_off(request, SYSTEM, "/$export")
+
+
+@router.get("/Patient/$export", name="export-patient")
+@router.post("/Patient/$export", name="export-patient-post")
+async def export_patient(request: Request) -> Response:
+    return await _kick_off(request, PATIENT, "/Patient/$export")
+
+
+@router.get("/Group/{group_id}/$export", name="export-group")
+@router.post("/Group/{group_id}/$export", name="export-group-post")
+async def export_group(group_id: str, request: Request) -> Response:
+    check_id(group_id)
+    return await _kick_off(request, GROUP, f"/Group/{group_id}/$export", group_id)
+
+
+async def _job(request: Request, job_id: str, kind: str) -> Job:
+    """The job behind a polling or file URL; 404 when unknown, cancelled or expired."""
+    job = await _jobs(request).get(job_id[:100])
+    if job is None or job.kind != kind or is_expired(job, _ttl(request)):
+        raise ResourceNotFound(_("There is no bulk job {id}, or it has expired.").format(id=job_id[:80]))
+    if job.status == CANCELLED:
+        raise ResourceNotFound(_("The bulk job {id} was cancelled.").format(id=job_id[:80]))
+    return job
+
+
+def _status(request: Request, job: Job, manifest: dict[str, Any]) -> Response:
+    if job.status == COMPLETED:
+        headers = {"Expires": format_datetime(job.finished + _ttl(request), usegmt=True)} if job.finished else {}
+        return Response(orjson.dumps(manifest), media_type="application/json", headers=headers)
+    if job.status == FAILED:
+        text = job.error or _("The job failed.")
+        return FhirResponse(operation_outcome([Issue("error", "exception", text)]), status_code=500)
+    progress = f"{job.done} resources"
+    return Response(status_code=202, headers={"X-Progress": progress, "Retry-After": RETRY_AFTER})
+
+
+async def _cancel(request: Request, job_id: str, kind: str) -> Response:
+    job = await _job(request, job_id, kind)
+    jobs, files = _jobs(request), _files(request)
+    if not await jobs.cancel(job.id, now()):
+        raise ResourceNotFound(_("The bulk job {id} was cancelled.").format(id=job_id[:80]))
+    await files.delete_job(job.id)
+    return FhirResponse(information_outcome(_("The bulk job was cancelled and its files deleted.")), status_code=202)
+
+
+def _export_manifest(request: Request, job: Job) -> dict[str, Any]:
+    base = base_url(request)
+    outputs = job.cursor.get("outputs", [])
+    return {
+        "transactionTime": format_instant(job.params["transactionTime"]),
+        "request": job.params["request"],
+        "requiresAccessToken": False,
+        "output": [
+            {"type": o["type"], "url": f"{base}/$export-file/{job.id}/{o['file']}", "count": o["count"]}
+            for o in outputs
+        ],
+        "error": [],
+    }
+
+
+@router.get("/$export-poll/{job_id}", name="export-poll")
+async def export_status(job_id: str, request: Request) -> Response:
+    job = await _job(request, job_id, EXPORT)
+    return _status(request, job, _export_manifest(request, job) if job.status == COMPLETED else {})
+
+
+@router.delete("/$export-poll/{job_id}", name="export-cancel")
+async def export_cancel(job_id: str, request: Request) -> Response:
+    return await _cancel(request, job_id, EXPORT)
+
+
+async def _download(request: Request, job: Job, file: str, known: bool) -> Response:
+    if job.status != COMPLETED or not known:
+        raise ResourceNotFound(_("The bulk job {id} has no file {file}.").format(id=job.id, file=file[:80]))
+    return StreamingResponse(_files(request).read(job.id, file), media_type=NDJSON)
+
+
+@router.get("/$export-file/{job_id}/{file}", name="export-file")
+async def export_file(job_id: str, file: str, request: Request) -> Response:
+    job = await _job(request, job_id, EXPORT)
+    known = any(output["file"] == file for output in job.cursor.get("outputs", []))
+    return await _download(request, job, file, known)
+
+
+@router.post("/$import", name="import")
+async def import_kick_off(request: Request) -> Response:
+    _require_async(request, "$import")
+    url = _request_url(request, "/$import")
+    found = media_type(request)
+    if found in NDJSON_TYPES:
+        job = await start_upload(_jobs(request), _files(request), request.stream(), url)
+    elif found in FHIR_JSON_TYPES:
+        inputs = parse_import_parameters(await read_json(request, settings_of(request).max_body_bytes))
+        job = await start_import(_jobs(request), inputs, url)
+    else:
+        raise UnsupportedMediaType(
+            _("Content-Type '{found}' is not supported here; send one of: {accepted}.").format(
+                found=found or _("none"), accepted=", ".join((*FHIR_JSON_TYPES, *NDJSON_TYPES))
+            )
+        )
+    return _accepted(f"{base_url(request)}/$import-poll/{job.id}")
+
+
+def _import_manifest(request: Request, job: Job) -> dict[str, Any]:
+    base = base_url(request)
+    inputs = job.params["inputs"]
+    output = []
+    for position, counts in sorted(job.cursor.get("counts", {}).items(), key=lambda item: int(item[0])):
+        source = inputs[int(position)]
+        for resource_type, count in counts.items():
+            entry: dict[str, Any] = {"type": resource_type, "count": count}
+            if source.get("url"):
+                entry["inputUrl"] = source["url"]
+            output.append(entry)
+    errors = job.cursor.get("errors", 0)
+    error = [{"type": "OperationOutcome", "url": f"{base}/$import-file/{job.id}/{ERROR_FILE}", "count": errors}]
+    return {
+        "transactionTime": format_instant(job.params["transactionTime"]),
+        "request": job.params["request"],
+        "requiresAccessToken": False,
+        "output": output,
+        "error": error if errors else [],
+    }
+
+
+@router.get("/$import-poll/{job_id}", name="import-poll")
+async def import_status(job_id: str, request: Request) -> Response:
+    job = await _job(request, job_id, IMPORT)
+    return _status(request, job, _import_manifest(request, job) if job.status == COMPLETED else {})
+
+
+@router.delete("/$import-poll/{job_id}", name="import-cancel")
+async def import_cancel(job_id: str, request: Request) -> Response:
+    return await _cancel(request, job_id, IMPORT)
+
+
+@router.get("/$import-file/{job_id}/{file}", name="import-file")
+async def import_file(job_id: str, file: str, request: Request) -> Response:
+    job = await _job(request, job_id, IMPORT)
+    return await _download(request, job, file, file == ERROR_FILE and job.cursor.get("errors", 0) > 0)
