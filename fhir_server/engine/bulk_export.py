@@ -14,11 +14,8 @@ versions updated at or before it are included.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -37,6 +34,7 @@ from ..storage import CurrentQuery, ResourceStore
 from ..storage.files import CHUNK_BYTES, MongoFileStore
 from ..storage.jobs import CANCELLED, Job, MongoJobStore
 from .identity import check_id, now
+from .job_worker import work_on_jobs
 from .read import read_resource
 from .search import _Planner
 from .system_search import parse_type_list
@@ -371,23 +369,11 @@ async def export_worker(
     """Forever: claim a queued or abandoned export and run it; now and then purge expired bulk jobs."""
     from .bulk_import import IMPORT
 
-    worker = uuid.uuid4().hex
-    purged_at = 0.0
-    while True:
-        try:
-            if time.monotonic() - purged_at >= min(ttl.total_seconds(), 60.0):
-                purged_at = time.monotonic()
-                await purge_expired(jobs, files, [EXPORT, IMPORT], ttl)
-            job = await jobs.claim(EXPORT, worker, now(), LEASE)
-        except Exception:  # the database may be away for a moment; try again later
-            log.exception("export worker could not reach the job store")
-            await asyncio.sleep(poll * 4)
-            continue
-        if job is None:
-            await asyncio.sleep(poll)
-            continue
-        try:
-            await run_export(store, jobs, files, job, worker)
-        except Exception as exc:  # a job must end failed, never stay claimed forever
-            log.exception("export job failed", extra={"job": job.id})
-            await jobs.finish_running(job, worker, now(), error=failure_text(exc))
+    async def run(job: Job, worker: str) -> None:
+        await run_export(store, jobs, files, job, worker)
+
+    await work_on_jobs(
+        EXPORT, jobs, run, lease=LEASE, poll=poll, failure_text=failure_text,
+        housekeeping=lambda: purge_expired(jobs, files, [EXPORT, IMPORT], ttl),
+        housekeeping_every=min(ttl.total_seconds(), 60.0),
+    )  # fmt: skip

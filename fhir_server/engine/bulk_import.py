@@ -15,7 +15,6 @@ the line number, so a batch written again by a resumed worker updates, never dup
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -33,6 +32,7 @@ from ..storage.jobs import CANCELLED, Job, MongoJobStore
 from .bulk_export import OUTPUT_FORMATS, failure_text
 from .bundle.transaction import process_transaction
 from .identity import check_id, now
+from .job_worker import work_on_jobs
 from .system_search import parse_type_list
 from .update import update_resource
 
@@ -321,19 +321,8 @@ async def run_import(store: ResourceStore, jobs: MongoJobStore, files: MongoFile
 
 async def import_worker(store: ResourceStore, jobs: MongoJobStore, files: MongoFileStore, poll: float = 0.5) -> None:
     """Forever: claim a queued or abandoned import and run it."""
-    worker = uuid.uuid4().hex
-    while True:
-        try:
-            job = await jobs.claim(IMPORT, worker, now(), LEASE)
-        except Exception:
-            log.exception("import worker could not reach the job store")
-            await asyncio.sleep(poll * 4)
-            continue
-        if job is None:
-            await asyncio.sleep(poll)
-            continue
-        try:
-            await run_import(store, jobs, files, job, worker)
-        except Exception as exc:  # a job must end failed, never stay claimed forever
-            log.exception("import job failed", extra={"job": job.id})
-            await jobs.finish_running(job, worker, now(), error=failure_text(exc))
+
+    async def run(job: Job, worker: str) -> None:
+        await run_import(store, jobs, files, job, worker)
+
+    await work_on_jobs(IMPORT, jobs, run, lease=LEASE, poll=poll, failure_text=failure_text)

@@ -7,9 +7,7 @@ batch, so a worker that dies leaves a job the next worker resumes, not restarts.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import uuid
 from datetime import timedelta
 
 import profiles
@@ -17,6 +15,7 @@ import profiles
 from ..storage import ResourceStore
 from ..storage.jobs import Job, MongoJobStore
 from .identity import now
+from .job_worker import work_on_jobs
 from .search_parameters import REINDEX
 from .validation import check_resource_type
 from .writing import search_fields
@@ -56,14 +55,8 @@ async def run_reindex(store: ResourceStore, jobs: MongoJobStore, job: Job, worke
 
 async def reindex_worker(store: ResourceStore, jobs: MongoJobStore, poll: float = 1.0) -> None:
     """Forever: claim a queued or abandoned re-index job and run it."""
-    worker = uuid.uuid4().hex
-    while True:
-        job = await jobs.claim(REINDEX, worker, now(), LEASE)
-        if job is None:
-            await asyncio.sleep(poll)
-            continue
-        try:
-            await run_reindex(store, jobs, job, worker)
-        except Exception as exc:  # a job must end failed, never stay claimed forever
-            log.exception("reindex job failed", extra={"job": job.id})
-            await jobs.finish(job, worker, now(), error=str(exc))
+
+    async def run(job: Job, worker: str) -> None:
+        await run_reindex(store, jobs, job, worker)
+
+    await work_on_jobs(REINDEX, jobs, run, lease=LEASE, poll=poll)
