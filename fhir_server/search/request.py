@@ -16,6 +16,7 @@ from typing import NamedTuple
 from ..errors import InvalidRequest
 from ..i18n import _
 from .definitions import SearchParameterDef
+from .escaping import split_unescaped
 from .registry import SearchRegistry
 
 IGNORED_PARAMETERS = ("_format", "_pretty")
@@ -90,24 +91,6 @@ class SearchRequest:
     """The parameters that took effect, as sent, for the self link."""
 
 
-def _split_values(raw: str) -> tuple[str, ...]:
-    """Split on commas that are not escaped with a backslash (search.html#escaping)."""
-    values, current, escaped = [], [], False
-    for char in raw:
-        if escaped:
-            current.append("\\" + char if char != "," else char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == ",":
-            values.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    values.append("".join(current))
-    return tuple(values)
-
-
 def parse_count(raw: str, default: int, maximum: int, parameter: str = "_count") -> int:
     """A page size or offset: a non-negative integer, capped at `maximum`."""
     if not raw:
@@ -174,7 +157,7 @@ class _Parser:
             current = target
         code, _sep, modifier = last.partition(":")
         definition = self._definition(current, code)
-        return Filter(name, definition, modifier or None, _split_values(raw), tuple(links), tuple(has))
+        return Filter(name, definition, modifier or None, tuple(split_unescaped(raw, ",")), tuple(links), tuple(has))
 
     def include(self, name: str, raw: str) -> Include:
         base, _sep, modifier = name.partition(":")

@@ -13,29 +13,12 @@ from typing import Any
 from ...errors import InvalidRequest
 from ...i18n import _
 from ..definitions import SearchParameterDef
+from ..escaping import split_unescaped
 from .number import all_of
 from .token import invalid
 
 ComponentResolver = Callable[[str], SearchParameterDef | None]
 ComponentCondition = Callable[[SearchParameterDef, str], dict[str, Any]]
-
-
-def _split_parts(value: str) -> list[str]:
-    """Split on unescaped `$`, keeping other escapes for the component parsers."""
-    parts, current, escaped = [], [], False
-    for char in value:
-        if escaped:
-            current.append(char if char == "$" else "\\" + char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "$":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return parts
 
 
 def nested(condition: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -56,7 +39,7 @@ def composite_condition(
 ) -> dict[str, Any]:
     """The entry condition for `value`, one part per component; raises InvalidRequest naming the parameter."""
     parameter = definition.code
-    parts = _split_parts(value)
+    parts = split_unescaped(value, "$")
     if len(parts) != len(definition.components):
         raise invalid(value, parameter, _("{count} parts separated by '$'").format(count=len(definition.components)))
     conditions: list[dict[str, Any]] = []
