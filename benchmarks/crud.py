@@ -326,10 +326,10 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
         EmbeddedDatabase(Path(tmp)) as database,
-        fhir_server(database.uri, workers=args.workers) as base,
+        fhir_server(database.uri, workers=args.workers) as server,
     ):
-        print(f"server {base} (workers={args.workers}), database {database.uri}, {args.seconds:g} s per phase\n")
-        uvloop.run(benchmark(base, database.uri, levels, args.seconds))
+        print(f"server {server.base} (workers={args.workers}), database {database.uri}, {args.seconds:g} s per phase\n")
+        uvloop.run(benchmark(server.base, database.uri, levels, args.seconds))
 
 
 if __name__ == "__main__":

@@ -13,22 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import fhir_server
 
 from fhir_server.engine.bundle.transaction import process_transaction
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
-from fhir_server.storage.embedded import free_loopback_port
 
 TARGET = 10_000
 BATCH = 500
@@ -99,34 +94,6 @@ def _peak_rss_kb(pid: int) -> int:
     return peak
 
 
-@contextmanager
-def fhir_server(uri: str, database: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_loopback_port()
-    command = [
-        sys.executable, "-m", "fhir_server", "serve", "--port", str(port), "--mongodb-uri", uri,
-        "--database", database, "--log-level", "warning",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited at startup with code {process.returncode}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server was not ready within 60 s")
-            time.sleep(0.1)
-        yield f"{base}/fhir", process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-
-
 def export(base: str) -> tuple[int, float, float, int]:
     """Run a system $export of Patient and Observation; (resources, seconds to manifest, total seconds, bytes)."""
     with httpx.Client(timeout=120) as client:
@@ -162,10 +129,10 @@ def main() -> None:
             database = f"bench_export_{uuid.uuid4().hex[:6]}"
             seconds = asyncio.run(load(db.uri, database, size))
             print(f"loaded {size:,} resources through the engine in {seconds:.1f} s ({size / seconds:,.0f}/s)")
-            with fhir_server(db.uri, database) as (base, process):
-                idle = _peak_rss_kb(process.pid)
-                count, ready, total, size_bytes = export(base)
-                peak = _peak_rss_kb(process.pid)
+            with fhir_server(db.uri, database) as server:
+                idle = _peak_rss_kb(server.pid)
+                count, ready, total, size_bytes = export(f"{server.base}/fhir")
+                peak = _peak_rss_kb(server.pid)
             rows.append((size, count, ready, total, size_bytes, idle, peak))
     print()
     print(f"{'resources':>10} {'exported':>9} {'job s':>7} {'job res/s':>10} {'+download s':>11} {'res/s':>9} "

@@ -8,15 +8,23 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import httpx
 
 from fhir_server.storage.embedded import free_loopback_port
 
 
+class RunningServer(NamedTuple):
+    """A started server: the URL it answers on (without `/fhir`) and its process id."""
+
+    base: str
+    pid: int
+
+
 @contextmanager
-def fhir_server(uri: str, database: str = "bench", workers: int = 1) -> Iterator[str]:
-    """Run `fhir-server serve` on `uri`/`database` until the block ends; yield its base URL once /readyz answers."""
+def fhir_server(uri: str, database: str = "bench", workers: int = 1) -> Iterator[RunningServer]:
+    """Run `fhir-server serve` on `uri`/`database` until the block ends; yield it once /readyz answers."""
     port = free_loopback_port()
     command = [
         sys.executable, "-m", "fhir_server", "serve", "--port", str(port), "--mongodb-uri", uri,
@@ -37,7 +45,7 @@ def fhir_server(uri: str, database: str = "bench", workers: int = 1) -> Iterator
             if time.monotonic() > deadline:
                 raise RuntimeError("the server was not ready within 60 s")
             time.sleep(0.1)
-        yield base
+        yield RunningServer(base, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -103,8 +103,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedDatabase(Path(tmp)) as database:
         for clients in (1, 4):
             name = f"ingest_http_{clients}"
-            with fhir_server(database.uri, name) as base:
-                host, port = base.removeprefix("http://").split(":")[0], int(base.rsplit(":", 1)[1])
+            with fhir_server(database.uri, name) as server:
+                host, port = server.base.removeprefix("http://").split(":")[0], int(server.base.rsplit(":", 1)[1])
                 seconds = asyncio.run(post_bundles(host, port, bundles, clients))
             rows.append((f"HTTP transactions, {clients} client{'s' if clients > 1 else ''}", resources / seconds))
             print(f"{rows[-1][0]:38} {seconds:7.2f} s {rows[-1][1]:>9,.0f} resources/s", flush=True)

@@ -281,8 +281,8 @@ def main() -> None:
     print(f"index extraction: {rate:,.0f} resources/s on one core (target >= {EXTRACT_TARGET:,.0f}/s: {verdict})")
     with tempfile.TemporaryDirectory() as tmp, EmbeddedDatabase(Path(tmp)) as database:
         uvloop.run(load_data(database.uri, dataset))
-        with fhir_server(database.uri) as base:
-            uvloop.run(run_searches(base, database.uri, dataset, args.runs, args.seed))
+        with fhir_server(database.uri) as server:
+            uvloop.run(run_searches(server.base, database.uri, dataset, args.runs, args.seed))
     print(f"\ntotal {time.perf_counter() - began:,.0f} s", file=sys.stderr)
 
 
