@@ -203,6 +203,7 @@ async def search_type(
         sort=sort,
         offset=request.offset if sort else 0,
     )
+    query = await store.narrow(query)
     total = None
     if request.total != "none" or request.summary == "count":
         total = await store.count(replace(query, after=None, offset=0))

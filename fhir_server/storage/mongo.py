@@ -289,17 +289,25 @@ class MongoResourceStore:
         async with mongo_errors("history"):
             return await self._history.count_documents(self._history_filter(query))
 
+    async def narrow(self, query: CurrentQuery) -> CurrentQuery:
+        prefix = f"{query.resource_type}/"
+        if query.driver is None or "_id" in query.driver:
+            return query
+        async with mongo_errors(query.resource_type):
+            candidates = self._resources.find({"type": query.resource_type, **query.driver}, {"_id": 1})
+            found = [doc["_id"].removeprefix(prefix) async for doc in candidates.limit(_MAX_CANDIDATES + 1)]
+        if len(found) > _MAX_CANDIDATES:
+            return replace(query, driver=None)
+        ids = found if query.ids is None else sorted(set(query.ids) & set(found))
+        return replace(query, ids=tuple(ids), driver=None)
+
     async def _current_filter(self, query: CurrentQuery) -> dict[str, Any]:
         """The filter over current resources, `_id` first: when the driver narrows the candidates
         through an index, they are looked up by key and the full criteria only check them."""
+        query = await self.narrow(query)
         criteria = dict(query.criteria)
         conditions: dict[str, Any] = dict(criteria.pop("_id", None) or {})
         keys = [_key(query.resource_type, i) for i in query.ids] if query.ids is not None else None
-        if query.driver is not None and "_id" not in query.driver:
-            candidates = self._resources.find({"type": query.resource_type, **query.driver}, {"_id": 1})
-            found = [doc["_id"] async for doc in candidates.limit(_MAX_CANDIDATES + 1)]
-            if len(found) <= _MAX_CANDIDATES:
-                keys = found if keys is None else sorted(set(keys) & set(found))
         if keys is not None:
             conditions = {"$in": keys} if not conditions else {**conditions, "$in": _both(conditions, keys)}
         if query.after and not query.sort:

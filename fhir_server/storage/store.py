@@ -132,6 +132,11 @@ class ResourceStore(Protocol):
 
     async def count(self, query: CurrentQuery) -> int: ...
 
+    async def narrow(self, query: CurrentQuery) -> CurrentQuery:
+        """The same query with its driver's index candidates looked up once (`ids`), so a count and
+        a page of the same search do not each repeat that lookup."""
+        ...
+
     async def find_compartment(
         self,
         compartments: Sequence[str] | None,
