@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -153,3 +155,11 @@ def msg(control: str = "C1", kind: str = "ADT^A01", *, app: str = "LAB", extra_m
     header = f"MSH|^~\\&|{app}|LABFAC|FHIR|CLINIC|20240101120000||{kind}|{control}|P|2.5.1{extra_msh}"
     pid_segment = pid or "PID|1||MRN1^^^H^MR||Doe^Jane||19800101|F"
     return "\r".join([header, "EVN|A01|20240101120000", pid_segment]) + "\r"
+
+
+def mllp_send_command() -> str:
+    """python-hl7's `mllp_send`, installed beside this interpreter (the venv need not be on PATH)."""
+    beside = Path(sys.executable).parent / "mllp_send"
+    found = str(beside) if beside.exists() else shutil.which("mllp_send")
+    assert found, "python-hl7 (the `hl7` test dependency) provides mllp_send"
+    return found

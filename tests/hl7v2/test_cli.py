@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from fhir_server.storage.embedded import free_loopback_port
 
-from . import FIXTURES, segment
+from . import FIXTURES, mllp_send_command, segment
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
@@ -33,8 +32,7 @@ def test_mllp_command_acknowledges_a_lab_result(tmp_path: Path) -> None:
     process = subprocess.Popen(command, stdout=log, stderr=log)
     try:
         _wait_for_port(port, process)
-        mllp_send = shutil.which("mllp_send")
-        assert mllp_send
+        mllp_send = mllp_send_command()
         sent = subprocess.run(
             [mllp_send, "--loose", "-p", str(port), "-f", str(FIXTURES / "fhirconv_ORU-R01-RMGEAD.hl7"), "127.0.0.1"],
             capture_output=True, timeout=60, check=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import ssl
 import subprocess
 from pathlib import Path
@@ -13,12 +12,11 @@ import orjson
 from fhir_server.engine import read_resource
 from fhir_server.storage import EmbeddedDatabase
 
-from . import FIXTURES, Client, listening, msg, segment
+from . import FIXTURES, Client, listening, mllp_send_command, msg, segment
 
 
 def test_mllp_send_peer_with_lf_files(database: EmbeddedDatabase) -> None:
-    mllp_send = shutil.which("mllp_send")
-    assert mllp_send, "python-hl7 (the `hl7` test dependency) provides mllp_send"
+    mllp_send = mllp_send_command()
 
     async def run(port: int, name: str) -> list[str]:
         process = await asyncio.create_subprocess_exec(
