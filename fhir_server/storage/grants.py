@@ -1,0 +1,73 @@
+"""Access and refresh tokens in MongoDB: opaque to clients, looked up on every request.
+
+Only a SHA-256 of each token is stored, so a copy of the database gives no working token.
+A lookup per request (one `_id` read) is what makes revocation take effect at once in every
+worker. Expired tokens are removed by a TTL index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient
+
+from ..auth.grant import Grant
+from .mongo import mongo_errors
+
+ACCESS, REFRESH = "access", "refresh"
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class MongoGrantStore:
+    """The `auth_tokens` collection."""
+
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+        self._tokens = client[database]["auth_tokens"]
+
+    async def ensure_indexes(self) -> None:
+        async with mongo_errors("auth_tokens"):
+            await self._tokens.create_index([("expires_at", ASCENDING)], name="expiry", expireAfterSeconds=0)
+            await self._tokens.create_index([("family", ASCENDING)], name="family")
+
+    async def issue(self, grant: Grant) -> str:
+        """Store `grant` and return the new token that stands for it."""
+        token = secrets.token_urlsafe(32)
+        async with mongo_errors("auth_tokens"):
+            await self._tokens.insert_one({"_id": token_digest(token), **asdict(grant), "scopes": list(grant.scopes)})
+        return token
+
+    async def lookup(self, token: str, kind: str = ACCESS) -> Grant | None:
+        """The live grant of `token` (of `kind`); None when unknown, revoked or expired."""
+        async with mongo_errors("auth_tokens"):
+            doc = await self._tokens.find_one({"_id": token_digest(token), "kind": kind, "revoked": {"$ne": True}})
+        if doc is None or _aware(doc["expires_at"]) <= datetime.now(UTC):
+            return None
+        fields = {k: v for k, v in doc.items() if k not in ("_id", "revoked")}
+        return Grant(
+            **{
+                **fields,
+                "scopes": tuple(doc["scopes"]),
+                "issued_at": _aware(doc["issued_at"]),
+                "expires_at": _aware(doc["expires_at"]),
+            }
+        )
+
+    async def revoke(self, token: str) -> bool:
+        """Revoke `token` and every token of its family; False when the token is unknown."""
+        async with mongo_errors("auth_tokens"):
+            doc = await self._tokens.find_one({"_id": token_digest(token)}, {"family": 1})
+            if doc is None:
+                return False
+            await self._tokens.update_many({"family": doc["family"]}, {"$set": {"revoked": True}})
+        return True
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
