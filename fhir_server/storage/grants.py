@@ -16,7 +16,7 @@ from typing import Any
 from pymongo import ASCENDING, AsyncMongoClient
 
 from ..auth.grant import Grant
-from .mongo import mongo_errors
+from .mongo import aware, mongo_errors
 
 ACCESS, REFRESH = "access", "refresh"
 
@@ -47,15 +47,15 @@ class MongoGrantStore:
         """The live grant of `token` (of `kind`); None when unknown, revoked or expired."""
         async with mongo_errors("auth_tokens"):
             doc = await self._tokens.find_one({"_id": token_digest(token), "kind": kind, "revoked": {"$ne": True}})
-        if doc is None or _aware(doc["expires_at"]) <= datetime.now(UTC):
+        if doc is None or aware(doc["expires_at"]) <= datetime.now(UTC):
             return None
         fields = {k: v for k, v in doc.items() if k not in ("_id", "revoked")}
         return Grant(
             **{
                 **fields,
                 "scopes": tuple(doc["scopes"]),
-                "issued_at": _aware(doc["issued_at"]),
-                "expires_at": _aware(doc["expires_at"]),
+                "issued_at": aware(doc["issued_at"]),
+                "expires_at": aware(doc["expires_at"]),
             }
         )
 
@@ -67,7 +67,3 @@ class MongoGrantStore:
                 return False
             await self._tokens.update_many({"family": doc["family"]}, {"$set": {"revoked": True}})
         return True
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -53,6 +53,11 @@ async def mongo_errors(reference: str) -> AsyncIterator[None]:
         raise StorageUnavailable(_("The database did not answer.")) from exc
 
 
+def aware(moment: datetime) -> datetime:
+    """`moment` in UTC even when read by a client that was not opened with tz_aware."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 _NO_SEARCH_FIELDS = {"idx": 0, "sort": 0, "compartments": 0}
 """Reads need the body, not the search fields stored beside it."""
 

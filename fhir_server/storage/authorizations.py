@@ -1,0 +1,113 @@
+"""Authorization requests waiting for the user, and the one-time codes they end in (MongoDB).
+
+The authorize endpoint validates a request and parks it here; the login, patient-picker
+and consent pages work on the parked request by its id; when the user approves, a code is
+issued carrying what was granted; the token endpoint redeems the code once. Both expire
+quickly and are removed by TTL indexes; only digests of codes are stored.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient
+
+from .grants import token_digest
+from .mongo import aware, mongo_errors
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """A validated authorize request: the app, where to send the answer, what it asked for.
+
+    `launch_patient` / `launch_encounter` come from an EHR launch handle; `scopes` are the
+    requested scopes, not yet narrowed by role or consent.
+    """
+
+    id: str
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    state: str
+    code_challenge: str
+    expires_at: datetime
+    nonce: str | None = None
+    launch_patient: str | None = None
+    launch_encounter: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizationCode:
+    """What the user approved: redeemed once at the token endpoint for tokens."""
+
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    code_challenge: str
+    issued_at: datetime
+    expires_at: datetime
+    subject: str | None = None
+    role: str | None = None
+    fhir_user: str | None = None
+    patient: str | None = None
+    encounter: str | None = None
+    nonce: str | None = None
+    need_patient_banner: bool = False
+
+
+class MongoAuthorizationStore:
+    """The `auth_requests` and `auth_codes` collections."""
+
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+        self._requests = client[database]["auth_requests"]
+        self._codes = client[database]["auth_codes"]
+
+    async def ensure_indexes(self) -> None:
+        async with mongo_errors("auth_requests"):
+            for collection in (self._requests, self._codes):
+                await collection.create_index([("expires_at", ASCENDING)], name="expiry", expireAfterSeconds=0)
+
+    async def park(self, request: AuthorizationRequest) -> None:
+        async with mongo_errors("auth_requests"):
+            await self._requests.insert_one({**asdict(request), "_id": request.id, "scopes": list(request.scopes)})
+
+    async def parked(self, request_id: str) -> AuthorizationRequest | None:
+        """The live parked request, or None when unknown or expired."""
+        async with mongo_errors("auth_requests"):
+            doc = await self._requests.find_one({"_id": request_id})
+        if doc is None or aware(doc["expires_at"]) <= datetime.now(UTC):
+            return None
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        return AuthorizationRequest(
+            **{**fields, "scopes": tuple(doc["scopes"]), "expires_at": aware(doc["expires_at"])}
+        )
+
+    async def unpark(self, request_id: str) -> None:
+        async with mongo_errors("auth_requests"):
+            await self._requests.delete_one({"_id": request_id})
+
+    async def issue_code(self, code: AuthorizationCode) -> str:
+        """Store `code` and return the one-time value sent to the app."""
+        value = secrets.token_urlsafe(32)
+        async with mongo_errors("auth_codes"):
+            await self._codes.insert_one({**asdict(code), "_id": token_digest(value), "scopes": list(code.scopes)})
+        return value
+
+    async def redeem_code(self, value: str) -> AuthorizationCode | None:
+        """The code's grant, once: a second redemption, an unknown or an expired code gives None."""
+        async with mongo_errors("auth_codes"):
+            doc = await self._codes.find_one_and_delete({"_id": token_digest(value)})
+        if doc is None or aware(doc["expires_at"]) <= datetime.now(UTC):
+            return None
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        return AuthorizationCode(
+            **{
+                **fields,
+                "scopes": tuple(doc["scopes"]),
+                "expires_at": aware(doc["expires_at"]),
+                "issued_at": aware(doc["issued_at"]),
+            }
+        )
