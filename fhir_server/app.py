@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from .audit.sealer import keep_audit_sealed
 from .config import Settings
 from .engine.bulk_export import export_worker
 from .engine.bulk_import import import_worker
@@ -19,6 +20,7 @@ from .logs import configure_logging
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
 from .search.registry import default_registry
 from .storage import MongoResourceStore
+from .storage.audit import MongoAuditLog
 from .storage.files import MongoFileStore
 from .storage.jobs import MongoJobStore
 
@@ -39,14 +41,17 @@ def create_app(settings: Settings) -> FastAPI:
         await jobs.ensure_indexes()
         files = MongoFileStore(store.client, settings.database)
         await files.ensure_indexes()
+        audit = MongoAuditLog(store.client, settings.database)
+        await audit.ensure_indexes()
         registry = default_registry()
         await load_search_parameters(store, registry)
-        app.state.store, app.state.jobs, app.state.files = store, jobs, files
+        app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
         background = [
             asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
             asyncio.create_task(reindex_worker(store, jobs)),
             asyncio.create_task(export_worker(store, jobs, files, timedelta(seconds=settings.export_ttl_seconds))),
             asyncio.create_task(import_worker(store, jobs, files)),
+            asyncio.create_task(keep_audit_sealed(audit)),
         ]
         try:
             yield

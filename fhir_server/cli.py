@@ -16,11 +16,12 @@ from typing import Any
 
 import uvicorn
 
-from adapters.hl7v2.cli import add_mllp_command, run_mllp
+from adapters.hl7v2.cli import add_mllp_command
 
 from . import __version__
 from .app import create_app
-from .cli_database import connected_store, running_database
+from .audit.cli import add_audit_command
+from .cli_database import add_database_options, connected_store, running_database
 from .config import Settings
 from .engine.backup import BackupError, backup, restore
 from .engine.importing import Failure, Importer, export_current
@@ -53,13 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def data_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
-        command.add_argument(
-            "--data-dir", type=Path, help=_("Where the embedded database keeps its files (FHIR_DATA_DIR).")
-        )
-        command.add_argument(
-            "--mongodb-uri", help=_("Use this MongoDB instead of the embedded database (FHIR_MONGODB_URI).")
-        )
-        command.add_argument("--database", help=_("MongoDB database name (FHIR_DATABASE, default fhir)."))
+        add_database_options(command)
         command.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL, default warning)."))
         return command
 
@@ -81,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     back = data_command("restore", _("Restore a backup into an empty database, after verifying it."))
     back.add_argument("folder", type=Path, metavar="DIR")
     add_mllp_command(commands)
+    add_audit_command(commands)
     return parser
 
 
@@ -232,8 +228,9 @@ def data_command(command: str, settings: Settings, options: dict[str, Any]) -> i
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(_parser().parse_args(argv))
-    if args["command"] == "mllp":
-        return run_mllp(args)
+    handler = args.pop("handler", None)
+    if handler is not None:  # commands of their own modules (mllp, audit, ...)
+        return int(handler(args))
     command = args.pop("command")
     options: dict[str, Any] = {k: args.pop(k) for k in ("paths", "jobs", "folder", "settle") if k in args}
     if command != "serve" and args.get("log_level") is None and not os.environ.get("FHIR_LOG_LEVEL"):

@@ -1,0 +1,180 @@
+"""AuditEvents in the shape of IHE Basic Audit Log Patterns (BALP), for REST access and sign-in.
+
+https://profiles.ihe.net/ITI/BALP/ — one event per access: who (user, app, role), what
+(resources or the query), when, from where, and the outcome. Built as plain FHIR R4 JSON;
+`recorded` is an R4 instant string.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+_REST = {
+    "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+    "code": "rest",
+    "display": "RESTful Operation",
+}
+_INTERACTION = "http://hl7.org/fhir/restful-interaction"
+_SOURCE = {
+    "observer": {"display": "fhir-server"},
+    "type": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/security-source-type",
+            "code": "4",
+            "display": "Application Server",
+        }
+    ],
+}
+_LOGIN = {"system": _DCM, "code": "110114", "display": "User Authentication"}
+
+ACTIONS = {
+    "create": "C",
+    "read": "R",
+    "vread": "R",
+    "history-instance": "R",
+    "history-type": "R",
+    "history-system": "R",
+    "search-type": "E",
+    "search-system": "E",
+    "search-compartment": "E",
+    "update": "U",
+    "patch": "U",
+    "delete": "D",
+    "batch": "E",
+    "transaction": "E",
+    "operation": "E",
+}
+"""restful-interaction code → AuditEvent.action (C R U D E)."""
+
+SUCCESS, MINOR_FAILURE, SERIOUS_FAILURE, MAJOR_FAILURE = "0", "4", "8", "12"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted: the signed-in user (username, FHIR resource, role), the app, and where from."""
+
+    client_id: str | None = None
+    username: str | None = None
+    fhir_user: str | None = None
+    role: str | None = None
+    address: str | None = None
+
+
+def outcome_of(status: int) -> str:
+    """AuditEvent.outcome for an HTTP status: 0 success, 4 refused or not found, 8 server failure."""
+    if status < 400:
+        return SUCCESS
+    return MINOR_FAILURE if status < 500 else SERIOUS_FAILURE
+
+
+def _agents(actor: Actor, server: str) -> list[dict[str, object]]:
+    agents: list[dict[str, object]] = []
+    if actor.username or actor.fhir_user:
+        user: dict[str, object] = {
+            "type": {"coding": [{"system": _DCM, "code": "110153", "display": "Source Role ID"}]},
+            "requestor": True,
+        }
+        if actor.fhir_user:
+            user["who"] = {"reference": actor.fhir_user}
+        if actor.username:
+            user["altId"] = actor.username
+        if actor.role:
+            user["role"] = [{"text": actor.role}]
+        agents.append(user)
+    if actor.client_id:
+        app: dict[str, object] = {
+            "type": {"coding": [{"system": _DCM, "code": "110150", "display": "Application"}]},
+            "who": {"identifier": {"system": f"{server}/auth/clients", "value": actor.client_id}},
+            "requestor": not agents,
+        }
+        if actor.address:
+            app["network"] = {"address": actor.address, "type": "2"}
+        agents.append(app)
+    agents.append(
+        {
+            "type": {"coding": [{"system": _DCM, "code": "110152", "display": "Destination Role ID"}]},
+            "who": {"display": "fhir-server"},
+            "requestor": not agents,
+            "network": {"address": server, "type": "5"},
+        }
+    )
+    return agents
+
+
+def rest_event(
+    interaction: str,
+    actor: Actor,
+    recorded: str,
+    status: int,
+    server: str,
+    *,
+    what: list[str] | None = None,
+    query: str | None = None,
+    patient: str | None = None,
+    description: str | None = None,
+) -> dict[str, object]:
+    """The AuditEvent of one FHIR REST interaction (`what`: references touched; `query`: the search)."""
+    entities: list[dict[str, object]] = [
+        {
+            "what": {"reference": reference},
+            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2"},
+        }
+        for reference in what or []
+    ]
+    if query is not None:
+        entities.append(
+            {
+                "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2"},
+                "query": base64.b64encode(query.encode()).decode(),
+            }
+        )
+    if patient:
+        entities.append(
+            {
+                "what": {"reference": patient},
+                "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1"},
+                "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1"},
+            }
+        )
+    event: dict[str, object] = {
+        "resourceType": "AuditEvent",
+        "type": _REST,
+        "subtype": [{"system": _INTERACTION, "code": interaction}],
+        "action": ACTIONS.get(interaction, "E"),
+        "recorded": recorded,
+        "outcome": outcome_of(status),
+        "agent": _agents(actor, server),
+        "source": _SOURCE,
+    }
+    if description or status >= 400:
+        event["outcomeDesc"] = description or f"HTTP {status}"
+    if entities:
+        event["entity"] = entities
+    return event
+
+
+def sign_in_event(
+    actor: Actor,
+    recorded: str,
+    server: str,
+    *,
+    succeeded: bool,
+    what: str = "login",
+    description: str | None = None,
+) -> dict[str, object]:
+    """The AuditEvent of a sign-in, sign-out or token event (`what`: login, logout, token, revoke ...)."""
+    event: dict[str, object] = {
+        "resourceType": "AuditEvent",
+        "type": _LOGIN,
+        "subtype": [{"system": "urn:fhir-server:auth-event", "code": what}],
+        "action": "E",
+        "recorded": recorded,
+        "outcome": SUCCESS if succeeded else MINOR_FAILURE,
+        "agent": _agents(actor, server),
+        "source": _SOURCE,
+    }
+    if description:
+        event["outcomeDesc"] = description
+    return event

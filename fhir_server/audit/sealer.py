@@ -1,0 +1,23 @@
+"""The background task that keeps the audit log sealed into its hash chain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from ..storage.audit import MongoAuditLog
+
+log = logging.getLogger(__name__)
+
+
+async def keep_audit_sealed(audit: MongoAuditLog, every: float = 1.0) -> None:
+    """Forever: seal what was appended since the last round (one sealer holds the lease at a time)."""
+    sealer = uuid.uuid4().hex
+    while True:
+        try:
+            while await audit.seal(sealer):
+                pass
+        except Exception:  # the database may be away for a moment; the records wait for the next round
+            log.exception("audit records could not be sealed")
+        await asyncio.sleep(every)

@@ -1,0 +1,151 @@
+"""The audit log in MongoDB: append-only AuditEvents, sealed into one hash chain.
+
+Appending never waits for other writers: a record is inserted as it is (inside the data
+change's transaction when it audits a write). A sealer, one at a time under a lease,
+then gives the unsealed records consecutive sequence numbers and chains them:
+`hash = sha256(prev_hash + seq + canonical event)`, all in one transaction with the chain
+head. `verify` walks the chain and reports any record edited, removed or inserted, and a
+chain cut short at its end (the head remembers the last sequence number and hash; print
+the head hash somewhere else to detect a rewrite of the head itself).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from .mongo import mongo_errors
+
+_HEAD = "head"
+GENESIS = "0" * 64
+
+
+def chain_hash(prev: str, seq: int, event: dict[str, Any]) -> str:
+    """The link of record `seq`: covers the previous link, its position and every byte of the event."""
+    canonical = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(f"{prev}:{seq}:".encode() + canonical).hexdigest()
+
+
+@dataclass
+class ChainReport:
+    """What `verify` found: sealed and unsealed counts, the head, and every problem by sequence number."""
+
+    sealed: int = 0
+    unsealed: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+class MongoAuditLog:
+    """The `audit` collection and its chain head in `audit_chain`."""
+
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+        self._client = client
+        self.database_name = database
+        self._records = client[database]["audit"]
+        self._chain = client[database]["audit_chain"]
+
+    async def ensure_indexes(self) -> None:
+        async with mongo_errors("audit"):
+            await self._records.create_index([("seq", ASCENDING)], name="seq")
+            await self._records.create_index([("recorded", ASCENDING)], name="recorded")
+
+    async def append(
+        self, event: dict[str, Any], recorded: datetime, session: AsyncClientSession | None = None
+    ) -> None:
+        """Add one AuditEvent (unsealed); with `session`, inside that session's transaction."""
+        async with mongo_errors("audit"):
+            await self._records.insert_one({"recorded": recorded, "seq": None, "event": event}, session=session)
+
+    async def seal(self, sealer: str, *, batch: int = 500, lease: timedelta = timedelta(seconds=30)) -> int:
+        """Chain up to `batch` unsealed records if no other sealer holds the lease; return how many."""
+        moment = datetime.now(UTC)
+        async with mongo_errors("audit"):
+            head = await self._chain.find_one_and_update(
+                {"_id": _HEAD, "$or": [{"sealer": sealer}, {"leaseUntil": {"$lt": moment}}]},
+                {"$set": {"sealer": sealer, "leaseUntil": moment + lease}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if head is None:
+                if await self._chain.find_one({"_id": _HEAD}) is not None:
+                    return 0  # another sealer holds the lease
+                await self._chain.update_one(
+                    {"_id": _HEAD},
+                    {"$setOnInsert": {"seq": 0, "hash": GENESIS, "sealer": None, "leaseUntil": moment}},
+                    upsert=True,
+                )
+                return await self.seal(sealer, batch=batch, lease=lease)
+            pending = await self._records.find({"seq": None}).sort("_id", ASCENDING).limit(batch).to_list()
+            if not pending:
+                return 0
+            seq, prev = head["seq"], head["hash"]
+            async with self._client.start_session() as session, await session.start_transaction():
+                for record in pending:
+                    seq += 1
+                    link = chain_hash(prev, seq, record["event"])
+                    await self._records.update_one(
+                        {"_id": record["_id"], "seq": None},
+                        {"$set": {"seq": seq, "prev": prev, "hash": link}},
+                        session=session,
+                    )
+                    prev = link
+                moved = await self._chain.update_one(
+                    {"_id": _HEAD, "sealer": sealer, "seq": head["seq"]},
+                    {"$set": {"seq": seq, "hash": prev}},
+                    session=session,
+                )
+                if moved.matched_count != 1:
+                    await session.abort_transaction()
+                    return 0
+        return len(pending)
+
+    async def verify(self) -> ChainReport:
+        """Walk the chain in order and recompute every link."""
+        report = ChainReport()
+        async with mongo_errors("audit"):
+            head = await self._chain.find_one({"_id": _HEAD}) or {"seq": 0, "hash": GENESIS}
+            report.head_seq, report.head_hash = head["seq"], head["hash"]
+            report.unsealed = await self._records.count_documents({"seq": None})
+            expected, prev = 1, GENESIS
+            async for record in self._records.find({"seq": {"$ne": None}}).sort("seq", ASCENDING):
+                seq = record["seq"]
+                if seq != expected:
+                    report.problems.append(
+                        f"records {expected}..{seq - 1} are missing"
+                        if seq > expected
+                        else f"record {seq} appears twice"
+                    )
+                if record.get("prev") != prev:
+                    report.problems.append(f"record {seq} does not follow the record before it")
+                if chain_hash(record.get("prev", ""), seq, record["event"]) != record.get("hash"):
+                    report.problems.append(f"record {seq} was changed after it was sealed")
+                prev, expected = record.get("hash", ""), seq + 1
+                report.sealed += 1
+            if expected - 1 != report.head_seq:
+                report.problems.append(
+                    f"the chain ends at record {expected - 1} but its head says {report.head_seq}: records were removed"
+                    if expected - 1 < report.head_seq
+                    else f"records after {report.head_seq} were added outside the sealer"
+                )
+            elif prev != report.head_hash:
+                report.problems.append(f"the last record {report.head_seq} does not match the chain head")
+        return report
+
+    async def events(self, since: datetime | None = None, limit: int = 100) -> AsyncIterator[dict[str, Any]]:
+        """The newest AuditEvents first (optionally only those recorded at or after `since`)."""
+        query = {} if since is None else {"recorded": {"$gte": since}}
+        async with mongo_errors("audit"):
+            async for record in self._records.find(query, {"event": 1}).sort("recorded", -1).limit(limit):
+                yield record["event"]

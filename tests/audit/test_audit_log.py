@@ -1,0 +1,135 @@
+"""The audit log's hash chain: sealed in order by one sealer, and any tampering is reported."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from fhir_server.audit.events import Actor, rest_event, sign_in_event
+from fhir_server.storage import EmbeddedDatabase
+from fhir_server.storage.audit import MongoAuditLog
+from profiles import validate_resource
+
+_NURSE = Actor(client_id="app", username="nina", fhir_user="Practitioner/n1", role="nurse", address="127.0.0.1")
+
+
+def _event(n: int) -> dict[str, object]:
+    return rest_event("read", _NURSE, "2026-11-26T08:00:00.000Z", 200, "http://h/fhir", what=[f"Patient/{n}"])
+
+
+def _run(
+    database: EmbeddedDatabase, scenario: Callable[[AsyncMongoClient[dict], MongoAuditLog], Awaitable[None]]
+) -> None:
+    async def main() -> None:
+        async with AsyncMongoClient[dict](database.uri, tz_aware=True) as mongo:
+            log = MongoAuditLog(mongo, f"audit_{uuid.uuid4().hex[:8]}")
+            await log.ensure_indexes()
+            await scenario(mongo, log)
+
+    asyncio.run(main())
+
+
+async def _filled(log: MongoAuditLog, count: int) -> None:
+    for n in range(count):
+        await log.append(_event(n), datetime.now(UTC))
+    await log.seal("s1")
+
+
+def test_events_are_valid_r4_audit_events() -> None:
+    search = rest_event(
+        "search-type", _NURSE, "2026-11-26T08:00:00.000Z", 403, "http://h/fhir", query="Observation?x=1"
+    )
+    login = sign_in_event(
+        Actor(username="nina", address="127.0.0.1"), "2026-11-26T08:00:00.000Z", "http://h", succeeded=False
+    )
+    for event in (_event(1), search, login):
+        assert validate_resource(event) == []
+    assert search["outcome"] == "4" and search["action"] == "E"
+
+
+def test_sealed_chain_verifies_and_unsealed_records_are_counted(database: EmbeddedDatabase) -> None:
+    async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
+        await _filled(log, 5)
+        await log.append(_event(99), datetime.now(UTC))
+        report = await log.verify()
+        assert report.intact and (report.sealed, report.unsealed, report.head_seq) == (5, 1, 5)
+        assert await log.seal("s1") == 1
+        assert (await log.verify()).intact and (await log.verify()).sealed == 6
+
+    _run(database, scenario)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "problem"),
+    [
+        ("edit", "record 3 was changed after it was sealed"),
+        ("delete", "records 3..3 are missing"),
+        ("truncate", "records were removed"),
+        ("insert", "added outside the sealer"),
+    ],
+)
+def test_tampering_is_detected(database: EmbeddedDatabase, tamper: str, problem: str) -> None:
+    async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
+        await _filled(log, 5)
+        records = mongo[log.database_name]["audit"]
+        if tamper == "edit":
+            await records.update_one({"seq": 3}, {"$set": {"event.outcome": "0", "event.agent": []}})
+        elif tamper == "delete":
+            await records.delete_one({"seq": 3})
+        elif tamper == "truncate":
+            await records.delete_one({"seq": 5})
+        else:
+            await records.insert_one(
+                {"seq": 6, "prev": "x", "hash": "y", "event": _event(6), "recorded": datetime.now(UTC)}
+            )
+        report = await log.verify()
+        assert not report.intact
+        assert any(problem in p for p in report.problems), report.problems
+
+    _run(database, scenario)
+
+
+def test_one_sealer_at_a_time(database: EmbeddedDatabase) -> None:
+    async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
+        for n in range(40):
+            await log.append(_event(n), datetime.now(UTC))
+        sealed = await asyncio.gather(*(log.seal(f"s{i}", batch=10) for i in range(4)))
+        winners = [f"s{i}" for i, count in enumerate(sealed) if count]
+        assert len(winners) == 1 and sum(sealed) == 10  # the others found the lease taken
+        while await log.seal(winners[0], batch=10):
+            pass
+        report = await log.verify()
+        assert report.intact and report.unsealed == 0 and report.sealed == 40
+
+    _run(database, scenario)
+
+
+def test_audit_verify_command_reports_tampering(database: EmbeddedDatabase) -> None:
+    name = f"audit_{uuid.uuid4().hex[:8]}"
+
+    async def fill(tamper: bool) -> None:
+        async with AsyncMongoClient[dict](database.uri, tz_aware=True) as mongo:
+            log = MongoAuditLog(mongo, name)
+            if tamper:
+                await mongo[name]["audit"].update_one({"seq": 2}, {"$set": {"event.action": "D"}})
+            else:
+                await _filled(log, 3)
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        where = ["--mongodb-uri", database.uri, "--database", name]
+        command = [sys.executable, "-m", "fhir_server", "audit", "verify", *where]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    asyncio.run(fill(tamper=False))
+    intact = verify()
+    assert intact.returncode == 0 and "3 sealed records" in intact.stdout and "intact" in intact.stdout
+    asyncio.run(fill(tamper=True))
+    tampered = verify()
+    assert tampered.returncode == 1 and "record 2 was changed after it was sealed" in tampered.stdout
