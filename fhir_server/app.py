@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from .audit.sealer import keep_audit_sealed
 from .config import Settings
+from .demo_app import mount_demo_app, register_demo_app
 from .engine.bulk_export import export_worker
 from .engine.bulk_import import import_worker
 from .engine.reindex import reindex_worker
@@ -21,6 +22,7 @@ from .rest import RequestContextMiddleware, fhir_router, health, install_error_h
 from .search.registry import default_registry
 from .storage import MongoResourceStore
 from .storage.audit import MongoAuditLog
+from .storage.clients import MongoClientStore
 from .storage.files import MongoFileStore
 from .storage.jobs import MongoJobStore
 
@@ -43,6 +45,8 @@ def create_app(settings: Settings) -> FastAPI:
         await files.ensure_indexes()
         audit = MongoAuditLog(store.client, settings.database)
         await audit.ensure_indexes()
+        if settings.demo_app:
+            await register_demo_app(MongoClientStore(store.client, settings.database), settings)
         registry = default_registry()
         await load_search_parameters(store, registry)
         app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
@@ -74,6 +78,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(fhir_router(), prefix="/fhir")
+    if settings.demo_app:
+        mount_demo_app(app, settings.demo_app)
     return app
 
 

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help=_("Number of worker processes (FHIR_WORKERS, default 1)."))
     serve.add_argument("--base-url", help=_("The FHIR base URL clients use, if not derived from requests."))
     serve.add_argument("--load", type=Path, dest="load_dir", help=_("Load the resources of this folder at startup."))
+    serve.add_argument(
+        "--demo-app", type=Path, help=_("Serve the demo SMART app of this folder at /apps/demo/ (FHIR_DEMO_APP).")
+    )
     serve.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL)."))
 
     def data_command(name: str, help_text: str) -> argparse.ArgumentParser:

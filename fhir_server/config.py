@@ -25,6 +25,7 @@ class Settings:
     default_page_size: int = 20
     max_page_size: int = 1000
     export_ttl_seconds: int = 3600
+    demo_app: Path | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

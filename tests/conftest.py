@@ -65,7 +65,9 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedDatab
 @pytest.fixture(scope="session")
 def server(database: EmbeddedDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    process = ServerProcess(["--mongodb-uri", database.uri, "--database", "fhir_tests"], log_path)
+    demo_app = Path(__file__).parent.parent / "examples" / "smart-app"
+    args = ["--mongodb-uri", database.uri, "--database", "fhir_tests", "--demo-app", str(demo_app)]
+    process = ServerProcess(args, log_path)
     yield process
     process.stop()
 

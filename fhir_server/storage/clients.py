@@ -50,13 +50,16 @@ class MongoClientStore:
         """Register a new client; raise ClientExists when the client_id is taken."""
         if registered.kind not in CLIENT_KINDS:
             raise ValueError(f"Unknown client kind {registered.kind!r}; expected one of {', '.join(CLIENT_KINDS)}.")
-        doc = {**asdict(registered), "_id": registered.client_id}
-        doc["redirect_uris"], doc["scopes"] = list(registered.redirect_uris), list(registered.scopes)
         async with mongo_errors("auth_clients"):
             try:
-                await self._clients.insert_one(doc)
+                await self._clients.insert_one(_document(registered))
             except DuplicateKeyError as exc:
                 raise ClientExists(f"A client {registered.client_id!r} is already registered.") from exc
+
+    async def save(self, registered: Client) -> None:
+        """Register or replace a client (for clients the server itself defines, such as the demo app)."""
+        async with mongo_errors("auth_clients"):
+            await self._clients.replace_one({"_id": registered.client_id}, _document(registered), upsert=True)
 
     async def get(self, client_id: str) -> Client | None:
         async with mongo_errors("auth_clients"):
@@ -71,6 +74,12 @@ class MongoClientStore:
         async with mongo_errors("auth_clients"):
             result = await self._clients.delete_one({"_id": client_id})
         return result.deleted_count == 1
+
+
+def _document(registered: Client) -> dict[str, Any]:
+    doc = {**asdict(registered), "_id": registered.client_id}
+    doc["redirect_uris"], doc["scopes"] = list(registered.redirect_uris), list(registered.scopes)
+    return doc
 
 
 def _client(doc: dict[str, Any]) -> Client:
