@@ -26,6 +26,8 @@ class Settings:
     max_page_size: int = 1000
     export_ttl_seconds: int = 3600
     demo_app: Path | None = None
+    import_url_prefixes: str = ""
+    import_max_bytes: int = 4 * 1024 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

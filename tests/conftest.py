@@ -20,6 +20,8 @@ from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.embedded import free_loopback_port
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
+IMPORT_MAX_BYTES = 2 * 1024 * 1024
+"""The session server's cap on `$import` uploads (small, so the refusal can be tested)."""
 
 
 class ServerProcess:
@@ -67,7 +69,8 @@ def server(database: EmbeddedDatabase, tmp_path_factory: pytest.TempPathFactory)
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     demo_app = Path(__file__).parent.parent / "examples" / "smart-app"
     args = ["--mongodb-uri", database.uri, "--database", "fhir_tests", "--demo-app", str(demo_app)]
-    process = ServerProcess(args, log_path)
+    limits = {"FHIR_IMPORT_URL_PREFIXES": "http://127.0.0.1", "FHIR_IMPORT_MAX_BYTES": str(IMPORT_MAX_BYTES)}
+    process = ServerProcess(args, log_path, env=limits)
     yield process
     process.stop()
 

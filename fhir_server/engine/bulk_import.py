@@ -21,10 +21,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
-from ..errors import FhirError, InvalidRequest, Issue, StorageUnavailable
+from ..errors import FhirError, Forbidden, InvalidRequest, Issue, PayloadTooLarge, StorageUnavailable
 from ..i18n import _
 from ..storage import ResourceStore
 from ..storage.files import CHUNK_BYTES, MongoFileStore
@@ -62,8 +63,31 @@ def _value(part: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_import_parameters(body: Any) -> list[ImportInput]:
-    """The inputs of an import Parameters resource; InvalidRequest (400) when it is malformed."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_allowed(url: str, allowed: tuple[str, ...]) -> bool:
+    """Whether `url` is under one of the `allowed` prefixes: same scheme and host, the same port unless
+    the prefix names none, and a path starting with the prefix's path. URLs with user info are never
+    allowed (`http://trusted@elsewhere/` is a host called elsewhere)."""
+    target = urlsplit(url)
+    if target.username is not None or target.password is not None or not target.hostname:
+        return False
+    for prefix in allowed:
+        rule = urlsplit(prefix)
+        same_origin = (rule.scheme, rule.hostname) == (target.scheme, target.hostname)
+        same_port = rule.port is None or rule.port == (target.port or _DEFAULT_PORTS.get(target.scheme))
+        if same_origin and same_port and (target.path or "/").startswith(rule.path or "/"):
+            return True
+    return False
+
+
+def parse_import_parameters(body: Any, allowed_prefixes: tuple[str, ...]) -> list[ImportInput]:
+    """The inputs of an import Parameters resource; InvalidRequest (400) when it is malformed.
+
+    The server fetches each input URL itself, so only URLs under `allowed_prefixes` (the
+    `import_url_prefixes` setting) are accepted: anything else could point it at internal hosts.
+    """
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise InvalidRequest(_("$import takes a Parameters resource or an NDJSON body."), expression="resourceType")
     parameters = body.get("parameter")
@@ -88,6 +112,13 @@ def parse_import_parameters(body: Any) -> list[ImportInput]:
             url = parts.get("url")
             if not url or not url.lower().startswith(("http://", "https://")):
                 raise InvalidRequest(_("Each input needs an http(s) 'url' part."), expression=f"{where}.part")
+            if not url_allowed(url, allowed_prefixes):
+                raise Forbidden(
+                    _("This server does not fetch {url}: importing by URL is limited to the prefixes of the "
+                      "FHIR_IMPORT_URL_PREFIXES setting ({allowed}).").format(
+                        url=url[:200], allowed=", ".join(allowed_prefixes) or _("none configured")
+                    )
+                )  # fmt: skip
             resource_type = parts.get("type")
             if resource_type:
                 parse_type_list([resource_type], f"{where}.part")
@@ -114,13 +145,25 @@ async def start_import(jobs: MongoJobStore, inputs: list[ImportInput], request_u
     return await jobs.create(IMPORT, params, params["transactionTime"])
 
 
-async def start_upload(jobs: MongoJobStore, files: MongoFileStore, body: AsyncIterator[bytes], request_url: str) -> Job:
-    """Store an uploaded NDJSON body in the job's files, chunk by chunk, then queue its import."""
+async def start_upload(
+    jobs: MongoJobStore, files: MongoFileStore, body: AsyncIterator[bytes], request_url: str, max_bytes: int
+) -> Job:
+    """Store an uploaded NDJSON body in the job's files, chunk by chunk, then queue its import.
+
+    An upload larger than `max_bytes` is refused (413) and what was stored of it removed.
+    """
     params = _params([ImportInput(None, None)], request_url)
     job = await jobs.create_held(IMPORT, params, params["transactionTime"])
     parts: list[bytes] = []
-    size, seq = 0, 0
+    size, seq, total = 0, 0, 0
     async for piece in body:
+        total += len(piece)
+        if total > max_bytes:
+            await files.delete_job(job.id)
+            await jobs.delete(job.id)
+            raise PayloadTooLarge(
+                _("The upload is larger than this server accepts ({limit:,} bytes).").format(limit=max_bytes)
+            )
         parts.append(piece)
         size += len(piece)
         if size >= CHUNK_BYTES:
@@ -147,7 +190,7 @@ async def _fetch(url: str) -> AsyncIterator[bytes]:
 
     try:
         async with (
-            httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=True) as client,
+            httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False) as client,
             client.stream("GET", url, headers={"Accept": "application/fhir+ndjson"}) as response,
         ):
             if response.status_code != 200:

@@ -183,9 +183,13 @@ async def import_kick_off(request: Request) -> Response:
     url = _request_url(request, "/$import")
     found = media_type(request)
     if found in NDJSON_TYPES:
-        job = await start_upload(_jobs(request), _files(request), request.stream(), url)
+        job = await start_upload(
+            _jobs(request), _files(request), request.stream(), url, settings_of(request).import_max_bytes
+        )
     elif found in FHIR_JSON_TYPES:
-        inputs = parse_import_parameters(await read_json(request, settings_of(request).max_body_bytes))
+        settings = settings_of(request)
+        allowed = tuple(p.strip() for p in settings.import_url_prefixes.split(",") if p.strip())
+        inputs = parse_import_parameters(await read_json(request, settings.max_body_bytes), allowed)
         job = await start_import(_jobs(request), inputs, url)
     else:
         raise UnsupportedMediaType(

@@ -14,8 +14,11 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from pymongo import MongoClient
 
-from tests.conftest import FHIR_JSON, new_patient, outcome_codes
+from fhir_server.engine.bulk_import import url_allowed
+from fhir_server.storage import EmbeddedDatabase
+from tests.conftest import FHIR_JSON, IMPORT_MAX_BYTES, new_patient, outcome_codes
 
 ASYNC = {"Prefer": "respond-async"}
 NDJSON = {"Content-Type": "application/fhir+ndjson", **ASYNC}
@@ -67,6 +70,42 @@ def test_kick_off_errors(client: httpx.Client) -> None:
         response = client.post("/$import", json=parameters, headers={**ASYNC, **FHIR_JSON})
         assert response.status_code == 400, response.text
     assert client.get(f"/$import-poll/{uuid.uuid4()}").status_code == 404
+
+
+def test_import_refuses_urls_outside_the_allowed_prefixes(client: httpx.Client) -> None:
+    for url in ("http://10.0.0.1/data.ndjson", "http://127.0.0.1@internal.example/x.ndjson", "https://127.0.0.1/x"):
+        part = {"name": "url", "valueUrl": url}
+        parameters = {"resourceType": "Parameters", "parameter": [{"name": "input", "part": [part]}]}
+        response = client.post("/$import", json=parameters, headers={**ASYNC, **FHIR_JSON})
+        assert response.status_code == 403, url
+        assert "FHIR_IMPORT_URL_PREFIXES" in response.json()["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://files.lab/x.ndjson", True),
+        ("http://files.lab:8080/x.ndjson", True),
+        ("https://bulk.example/exports/1.ndjson", True),
+        ("https://bulk.example/other/1.ndjson", False),
+        ("https://bulk.example:444/exports/1.ndjson", False),
+        ("http://files.lab.evil/x", False),
+        ("http://user@files.lab/x", False),
+        ("ftp://files.lab/x", False),
+    ],
+)
+def test_url_prefix_rules(url: str, allowed: bool) -> None:
+    assert url_allowed(url, ("http://files.lab", "https://bulk.example:443/exports/")) is allowed
+
+
+def test_an_upload_over_the_cap_is_refused_and_leaves_nothing(client: httpx.Client, database: EmbeddedDatabase) -> None:
+    with MongoClient(database.uri) as mongo:
+        jobs, chunks = mongo["fhir_tests"]["jobs"], mongo["fhir_tests"]["export_chunks"]
+        before = (jobs.count_documents({"kind": "import"}), chunks.count_documents({}))
+        body = _line(new_patient()) * (IMPORT_MAX_BYTES // len(_line(new_patient())) + 10)
+        response = client.post("/$import", content=body, headers=NDJSON)
+        assert response.status_code == 413 and outcome_codes(response) == ["too-costly"]
+        assert (jobs.count_documents({"kind": "import"}), chunks.count_documents({})) == before
 
 
 def test_upload_good_and_bad_lines(client: httpx.Client, base_url: str) -> None:
