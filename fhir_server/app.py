@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from adapters.hl7v2.outbound import sender_settings, start_sending
+
 from .config import Settings
 from .engine.bulk_export import export_worker
 from .engine.bulk_import import import_worker
@@ -48,6 +50,8 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(export_worker(store, jobs, files, timedelta(seconds=settings.export_ttl_seconds))),
             asyncio.create_task(import_worker(store, jobs, files)),
         ]
+        if settings.hl7_outbound:
+            background.append(await start_sending(store, sender_settings(settings)))
         try:
             yield
         finally:
