@@ -1,6 +1,7 @@
 """The order message for a lab: OML^O21 or ORM^O01, built by hand like the ACKs (see `header.py` for why).
 
-MSH, PID (from the Patient), ORC + TQ1 (priority; ORC-7 before 2.5), OBR (placer number, code,
+MSH, PID (from the Patient), ORC + TQ1 (priority: TQ1-9 in OML from 2.5 on, else ORC-7.6; ORM_O01
+has no TQ1), OBR (placer number, code,
 ordering provider), NTE (notes) and, for a new order, one OBX per ask-at-order-entry answer (the
 Observations in ServiceRequest.supportingInfo). Original acknowledgement mode (MSH-15/16 empty):
 the lab answers AA, AE or AR with MSA-2 = our MSH-10.
@@ -23,6 +24,7 @@ from .outbox import CANCEL
 PRIORITY = {"routine": "R", "urgent": "A", "asap": "A", "stat": "S"}
 """ServiceRequest.priority -> HL7 table 0027."""
 CHARSET = "UNICODE UTF-8"
+"""MSH-18 from 2.5 on (table 0211 has no UTF-8 before); older messages leave it empty, and are sent as UTF-8."""
 
 
 class OrderError(ValueError):
@@ -52,15 +54,16 @@ def order_message(
     msh9 = components(kind, event, lab.structure) if lab.version >= "2.3.1" else components(kind, event)
     msh = ["MSH", "^~\\&", escape(lab.sending_app), escape(lab.sending_facility), escape(lab.receiving_app),
            escape(lab.receiving_facility), stamp, "", msh9, control_id, escape(lab.processing_id), lab.version,
-           "", "", "", "", "", CHARSET]  # fmt: skip
+           "", "", "", "", "", CHARSET if lab.version >= "2.5" else ""]  # fmt: skip
     priority = PRIORITY.get(str(request.get("priority", "")), "")
     placer_ei = ei(placer)
     requester = xcn(order.requester, str((request.get("requester") or {}).get("display", "")))
-    orc7 = components("", "", "", "", "", priority) if priority and lab.version < "2.5" else ""
+    timing = bool(priority) and lab.structure == "OML_O21" and lab.version >= "2.5"
+    orc7 = components("", "", "", "", "", priority) if priority and not timing else ""
     orc = ["ORC", control, placer_ei, "", "", "", "", orc7, "", stamp, "", "", requester]
     obr = ["OBR", "1", placer_ei, "", cwe(code), *[""] * 11, requester]
-    segments = ["|".join(msh), _pid(order.patient), "|".join(orc).rstrip("|")]
-    if priority and lab.version >= "2.5":
+    segments = ["|".join(msh).rstrip("|"), _pid(order.patient), "|".join(orc).rstrip("|")]
+    if timing:
         segments.append(f"TQ1|1||||||||{components(priority, '', 'HL70027')}")
     segments.append("|".join(obr).rstrip("|"))
     notes = [str(n.get("text", "")) for n in request.get("note") or () if n.get("text")]
