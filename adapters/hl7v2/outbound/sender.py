@@ -15,6 +15,7 @@ Retry policy, per entry:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -109,10 +110,11 @@ class Sender:
                 continue
             try:
                 await self.deliver(entry, worker)
-            except Exception as exc:  # an entry must not stay claimed after a bug; it is tried again later
+            except Exception as exc:  # a bug or a database blip must not stop the worker
                 log.exception("hl7 order delivery failed", extra={"entry": entry.id})
                 note = _("Internal error: {problem}").format(problem=type(exc).__name__)
-                await self._retry(entry, worker, note)
+                with contextlib.suppress(Exception):  # without the database the lease runs out instead
+                    await self._retry(entry, worker, note)
 
     async def deliver(self, entry: OutboxEntry, worker: str) -> None:
         """Send one claimed entry and record the outcome."""

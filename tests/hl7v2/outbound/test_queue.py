@@ -141,6 +141,8 @@ def test_two_workers_send_each_order_exactly_once(database: EmbeddedDatabase) ->
             assert {e.service_request for e in everything} == set(orders)
             sent = [fields(m, "MSH")[10] for m in lab.received]
             assert len(sent) == 12 and sorted(sent) == sorted(e.control_id for e in everything)
+            assert (await w.outbox.counts())["acknowledged"] == 12
+            assert [e.service_request for e in await w.outbox.list(service_request=orders[0])] == [orders[0]]
         await lab.stop()
 
     asyncio.run(scenario())
