@@ -70,6 +70,18 @@ async def gather_order(store: ResourceStore, service_request: str, version: int)
     return OrderData(request, patient, requester, answers)
 
 
+async def patient_of(store: ResourceStore, service_request: str, version: int) -> str | None:
+    """The `Patient/id` the order was for (None when that version is gone or names no Patient)."""
+    try:
+        request = (
+            await read_version(store, "ServiceRequest", service_request.partition("/")[2], str(version))
+        ).resource()
+    except FhirError:
+        return None
+    subject = str((request.get("subject") or {}).get("reference", ""))
+    return subject if subject.startswith("Patient/") else None
+
+
 def placer_of(request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """The placer identifier, and whether it is new (the id under `urn:hl7v2:placer-order`)."""
     identifiers = [i for i in request.get("identifier") or () if i.get("value")]
@@ -101,4 +113,9 @@ async def record_placer(store: ResourceStore, service_request: str, placer: dict
             return
         except PreconditionFailed:
             continue
+        except FhirError as exc:  # e.g. a stored resource that no longer validates: send the order anyway
+            log.warning(
+                "placer number not recorded on the order", extra={"reference": service_request, "problem": str(exc)}
+            )
+            return
     log.warning("placer number not recorded on the order", extra={"reference": service_request})

@@ -31,7 +31,7 @@ from fhir_server.storage import MongoResourceStore
 from ..ack import new_control_id
 from .client import LabUnreachable, LinkSettings, connect
 from .flag import flag_order
-from .gather import current_lab, gather_order, placer_of, record_placer
+from .gather import current_lab, gather_order, patient_of, placer_of, record_placer
 from .lab import Lab, LabConfigError
 from .message import OrderError, order_message
 from .observer import queue_orders
@@ -189,12 +189,7 @@ class Sender:
 
     async def _fail(self, entry: OutboxEntry, worker: str, reason: str, ack: str | None = None) -> None:
         """Flag the ServiceRequest with a Task first (idempotent), then stop the entry."""
-        patient = None
-        try:
-            data = await gather_order(self.store, entry.service_request, entry.version)
-            patient = str(data.service_request["subject"]["reference"])
-        except OrderError:
-            pass
+        patient = await patient_of(self.store, entry.service_request, entry.version)
         task = await flag_order(self.store, entry.id, entry.service_request, patient, reason)
         await self.outbox.record(entry, worker, FAILED, now(), note=f"{reason} ({task})", ack=ack)
         log.warning("hl7 order failed", extra={"entry": entry.id, "problem": reason, "task": task})
