@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from adapters.hl7v2.framing import FrameDecoder, frame
@@ -16,8 +16,10 @@ from fhir_server.engine import create_resource
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
 from fhir_server.storage.embedded import free_loopback_port
 
-FAST = SenderSettings(LinkSettings(connect_timeout=0.5, ack_timeout=0.4), poll=0.02, backoff=0.05, max_backoff=0.2)
-"""Short timeouts and backoffs so a retry takes a fraction of a second."""
+FAST = SenderSettings(LinkSettings(connect_timeout=2, ack_timeout=2), poll=0.02, backoff=0.05, max_backoff=0.2)
+"""Short backoffs so a retry takes a fraction of a second; timeouts a loaded machine still meets."""
+IMPATIENT = replace(FAST, link=LinkSettings(connect_timeout=2, ack_timeout=0.8))
+"""For labs that stay silent on purpose: each silence costs one ACK timeout."""
 CONNECTION = {"system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type", "code": "hl7v2-mllp"}
 STRUCTURES = "http://terminology.hl7.org/CodeSystem/v2-0354"
 LOINC_GLUCOSE = {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}]}

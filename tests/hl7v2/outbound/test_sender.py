@@ -9,7 +9,7 @@ from fhir_server.engine import read_resource
 from fhir_server.engine.conditional import find_matches
 from fhir_server.storage import EmbeddedDatabase
 
-from . import TestLab, fields, spare_port, statuses, world
+from . import IMPATIENT, TestLab, fields, spare_port, statuses, world
 
 
 def test_order_is_sent_once_and_acknowledged(database: EmbeddedDatabase) -> None:
@@ -62,12 +62,12 @@ def test_no_ack_resends_with_the_same_control_id(database: EmbeddedDatabase) -> 
     async def scenario() -> None:
         lab = TestLab("none", "AA")
         port = await lab.start()
-        async with world(database) as w:
+        async with world(database, IMPATIENT) as w:
             order = await w.order(await w.lab(port))
             [entry] = await w.until(order, lambda e: statuses(e) == ["acknowledged"])
-            assert len(lab.received) == 2 and lab.received[0] == lab.received[1]
-            assert fields(lab.received[1], "MSH")[10] == entry.control_id and entry.transmissions == 2
-            assert [e["status"] for e in entry.events] == ["queued", "sent", "retrying", "sent", "acknowledged"]
+            assert len(lab.received) >= 2 and len(set(lab.received)) == 1  # the very same text, again
+            assert fields(lab.received[1], "MSH")[10] == entry.control_id and entry.transmissions == len(lab.received)
+            assert [e["status"] for e in entry.events][:4] == ["queued", "sent", "retrying", "sent"]
             assert "No ACK" in entry.events[2]["note"]
         await lab.stop()
 
@@ -78,10 +78,10 @@ def test_an_ack_for_another_message_is_not_an_ack(database: EmbeddedDatabase) ->
     async def scenario() -> None:
         lab = TestLab("wrong", "AA")
         port = await lab.start()
-        async with world(database) as w:
+        async with world(database, IMPATIENT) as w:
             order = await w.order(await w.lab(port))
             [entry] = await w.until(order, lambda e: statuses(e) == ["acknowledged"])
-            assert len(lab.received) == 2 and fields(lab.received[1], "MSH")[10] == entry.control_id
+            assert len(lab.received) >= 2 and fields(lab.received[-1], "MSH")[10] == entry.control_id
             assert "someone-else" in entry.events[2]["note"] and entry.events[2]["status"] == "retrying"
         await lab.stop()
 

@@ -25,7 +25,7 @@ def test_the_server_sends_orders_posted_over_rest_to_a_tls_lab(database: Embedde
         check=True, capture_output=True,
     )  # fmt: skip
     name = f"out_srv_{uuid.uuid4().hex[:8]}"
-    env = {"FHIR_HL7_OUTBOUND": "true", "FHIR_HL7_ACK_TIMEOUT": "1", "FHIR_HL7_RETRY_SECONDS": "0.1",
+    env = {"FHIR_HL7_OUTBOUND": "true", "FHIR_HL7_ACK_TIMEOUT": "5", "FHIR_HL7_RETRY_SECONDS": "0.1",
            "FHIR_HL7_TLS_CAFILE": str(cert)}  # fmt: skip
     server = ServerProcess(["--mongodb-uri", database.uri, "--database", name], tmp_path / "server.log", env)
 
