@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from adapters.hl7v2.outbound import sender_settings, start_sending
+
 from .audit.sealer import keep_audit_sealed
 from .config import Settings
 from .demo_app import mount_demo_app, register_demo_app
@@ -57,6 +59,8 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(import_worker(store, jobs, files)),
             asyncio.create_task(keep_audit_sealed(audit)),
         ]
+        if settings.hl7_outbound:
+            background.append(await start_sending(store, sender_settings(settings)))
         try:
             yield
         finally:

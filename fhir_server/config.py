@@ -28,6 +28,14 @@ class Settings:
     demo_app: Path | None = None
     import_url_prefixes: str = ""
     import_max_bytes: int = 4 * 1024 * 1024 * 1024
+    hl7_outbound: bool = False
+    """Queue lab orders (ServiceRequest for an Organization with an MLLP Endpoint) and send them."""
+    hl7_connect_timeout: float = 10.0
+    hl7_ack_timeout: float = 30.0
+    hl7_retry_seconds: float = 5.0
+    hl7_retry_max_seconds: float = 300.0
+    hl7_tls_cafile: Path | None = None
+    """CA certificates trusted for `mllps://` labs; the system's when unset."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -59,6 +67,8 @@ def _convert(type_name: Any, raw: str) -> Any:
     kind = str(type_name)
     if kind == "int":
         return int(raw)
+    if kind == "float":
+        return float(raw)
     if kind == "bool":
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if kind in ("Path", "Path | None"):

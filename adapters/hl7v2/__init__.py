@@ -3,6 +3,7 @@
 Modules: `framing` (MLLP blocks), `header` (character sets, batches, MSH), `ack` (ACK/ERR),
 `message_store` (`hl7_messages`), `pipeline` (per message), `listener` (asyncio server),
 `cli` (`fhir-server mllp`). The mapping to FHIR is `mapping.map_message`, injected.
+Orders out to labs (outbox, sender, OML^O21/ORM^O01, lab configuration) are in `outbound`.
 """
 
 from .listener import ListenerSettings, start_listener

@@ -1,4 +1,4 @@
-"""`fhir-server mllp`: run the HL7 v2 MLLP receiver on its own.
+"""`fhir-server mllp`: run the HL7 v2 MLLP receiver on its own (and, with `--send-orders`, the order sender).
 
 `fhir_server/cli.py` calls `add_mllp_command(commands)` and, for the `mllp` command, the
 handler stored as the parser default `handler` (`run_mllp(args)`, args as a dict).
@@ -21,6 +21,7 @@ from fhir_server.i18n import _
 from fhir_server.logs import configure_logging
 
 from .listener import DEFAULT_PORT, ListenerSettings, start_listener
+from .outbound import sender_settings, start_sending
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ def add_mllp_command(subparsers: Any) -> argparse.ArgumentParser:
     mllp.add_argument("--database", help=_("MongoDB database name (FHIR_DATABASE, default fhir)."))
     mllp.add_argument("--data-dir", type=Path, help=_("Where the embedded database keeps its files (FHIR_DATA_DIR)."))
     mllp.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL)."))
+    mllp.add_argument(
+        "--send-orders", dest="hl7_outbound", action="store_true", default=None,
+        help=_("Also send lab orders from the outbox (FHIR_HL7_OUTBOUND)."),
+    )  # fmt: skip
     mllp.set_defaults(handler=run_mllp)
     return mllp
 
@@ -81,7 +86,13 @@ async def _serve(settings: Settings, listener: ListenerSettings) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with connected_store(settings) as store:
+        sending = await start_sending(store, sender_settings(settings)) if settings.hl7_outbound else None
         server = await start_listener(store, listener)
-        async with server:
-            await stop.wait()
+        try:
+            async with server:
+                await stop.wait()
+        finally:
+            if sending is not None:
+                sending.cancel()
+                await asyncio.gather(sending, return_exceptions=True)
         log.info("mllp stopped")

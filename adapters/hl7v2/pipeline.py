@@ -216,13 +216,13 @@ class Pipeline:
         errors, resources = await self._apply(message_id, result)
         code = "AE" if any(e.severity == "E" for e in errors) else "AA"
         text = " ".join(e.text for e in errors if e.severity == "E") or None
-        await self.messages.finish(message_id, ERROR if code == "AE" else PROCESSED, error=text, resources=resources)
         send = not header.enhanced or _wants(header.app_ack, failed=code != "AA")
-        if send:
-            ack = build_ack(header, code, [*warnings, *errors], now())
+        ack = build_ack(header, code, [*warnings, *errors], now()) if send else None
+        if ack is not None:  # recorded before the status changes: a duplicate that sees `processed` finds it
             await self.messages.add_ack(message_id, ack)
-            if emit is not None:
-                await emit(ack)
+        await self.messages.finish(message_id, ERROR if code == "AE" else PROCESSED, error=text, resources=resources)
+        if ack is not None and emit is not None:
+            await emit(ack)
         return code, errors
 
     async def _apply(self, message_id: str, result: MappingResultLike | None) -> tuple[list[HL7Error], list[str]]:

@@ -21,6 +21,7 @@ from ..i18n import _
 from ..search.extract import extract_index
 from ..storage import ConditionLock, PendingWrite, ResourceStore, StoredResource
 from .identity import format_instant, now
+from .observers import commit_writes
 from .results import WriteResult
 
 _MAX_ATTEMPTS = 200
@@ -110,7 +111,7 @@ async def commit_version(
         check_if_match(reference, if_match, current)
         pending = next_version(resource_type, resource_id, build(current), current, method)
         try:
-            await store.write_all([pending], lock=lock)
+            await commit_writes(store, [pending], lock=lock)
         except VersionConflict:
             if lock is not None:
                 raise

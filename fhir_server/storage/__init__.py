@@ -4,7 +4,7 @@ from .codec import BodyCodec, PlainCodec
 from .embedded import EmbeddedDatabase
 from .mongo import MongoResourceStore
 from .records import StoredResource
-from .store import ConditionLock, CurrentQuery, HistoryQuery, PendingWrite, ResourceStore
+from .store import ConditionLock, CurrentQuery, HistoryQuery, LinkedDocument, PendingWrite, ResourceStore
 
 __all__ = [
     "BodyCodec",
@@ -12,6 +12,7 @@ __all__ = [
     "CurrentQuery",
     "EmbeddedDatabase",
     "HistoryQuery",
+    "LinkedDocument",
     "MongoResourceStore",
     "PendingWrite",
     "PlainCodec",

@@ -28,7 +28,7 @@ from ..errors import StorageUnavailable, VersionConflict
 from ..i18n import _
 from .codec import BodyCodec, PlainCodec
 from .records import StoredResource
-from .store import ConditionLock, CurrentQuery, HistoryQuery, PendingWrite
+from .store import ConditionLock, CurrentQuery, HistoryQuery, LinkedDocument, PendingWrite
 
 _WRITE_CONFLICT = 112
 _DUPLICATE_KEY = 11000
@@ -73,6 +73,19 @@ def _both(conditions: Mapping[str, Any], keys: list[str]) -> list[str]:
     """Keys allowed both by an `_id` condition already present (an `$in`) and by `keys`."""
     allowed = conditions.get("$in")
     return keys if allowed is None else sorted(set(keys) & set(allowed))
+
+
+_OWN_COLLECTIONS = frozenset({"resources", "history", "conditions"})
+
+
+def _by_collection(linked: Sequence[LinkedDocument]) -> dict[str, list[dict[str, Any]]]:
+    """Linked documents grouped for one insert per collection; the store's own collections are refused."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for item in linked:
+        if item.collection in _OWN_COLLECTIONS or not item.collection:
+            raise ValueError(f"a linked document may not go into {item.collection!r}")
+        grouped.setdefault(item.collection, []).append(dict(item.document))
+    return grouped
 
 
 def _key(resource_type: str, resource_id: str) -> str:
@@ -171,9 +184,16 @@ class MongoResourceStore:
             "method": record.method,
         }
 
-    async def write_all(self, writes: Sequence[PendingWrite], *, lock: ConditionLock | None = None) -> None:
+    async def write_all(
+        self,
+        writes: Sequence[PendingWrite],
+        *,
+        lock: ConditionLock | None = None,
+        linked: Sequence[LinkedDocument] = (),
+    ) -> None:
         if not writes:
             return
+        by_collection = _by_collection(linked)
         first = writes[0].record.reference
         new = [w for w in writes if w.replaces is None]
         changed = [w for w in writes if w.replaces is not None]
@@ -192,6 +212,8 @@ class MongoResourceStore:
                     [{"_id": f"{w.record.reference}/{w.record.version_id}", **self._fields(w.record)} for w in writes],
                     session=session,
                 )
+                for name, documents in by_collection.items():
+                    await self._db[name].insert_many(documents, session=session)
 
     async def _replace_current(self, writes: Sequence[PendingWrite], session: AsyncClientSession) -> None:
         """Update current versions guarded by the version each write replaces; stamp the replaced history entries."""

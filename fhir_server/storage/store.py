@@ -57,6 +57,18 @@ class PendingWrite:
 
 
 @dataclass(frozen=True)
+class LinkedDocument:
+    """A document for another collection, inserted in the same transaction as the versions it follows.
+
+    Write observers (engine/observers.py) return these: an outbox entry, an audit record. The
+    resource collections themselves are out of bounds.
+    """
+
+    collection: str
+    document: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class ConditionLock:
     """Serializes conditional creates with the same criteria (see `ResourceStore.write`).
 
@@ -96,8 +108,18 @@ class ResourceStore(Protocol):
         """
         ...
 
-    async def write_all(self, writes: Sequence[PendingWrite], *, lock: ConditionLock | None = None) -> None:
-        """Store several versions in one transaction: all of them, or (VersionConflict) none."""
+    async def write_all(
+        self,
+        writes: Sequence[PendingWrite],
+        *,
+        lock: ConditionLock | None = None,
+        linked: Sequence[LinkedDocument] = (),
+    ) -> None:
+        """Store several versions in one transaction: all of them, or (VersionConflict) none.
+
+        `linked` documents are inserted in the same transaction (a duplicate `_id` among them is a
+        VersionConflict too), so they exist exactly when the versions do.
+        """
         ...
 
     async def condition_counter(self, key: str) -> int | None:

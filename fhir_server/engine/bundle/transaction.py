@@ -2,7 +2,7 @@
 
 The server first decides what every entry does (ids for creates, matches for conditional
 entries), then rewrites the references between entries, builds every new version, and
-stores them all with one `write_all`. Any failing entry fails the whole Bundle with one
+stores them all with one `commit_writes`. Any failing entry fails the whole Bundle with one
 OperationOutcome naming the entry; nothing is written. Reads (GET) run after the writes.
 """
 
@@ -26,6 +26,7 @@ from ...i18n import _
 from ...storage import PendingWrite, ResourceStore, StoredResource
 from ..conditional import find_matches
 from ..identity import new_id
+from ..observers import commit_writes
 from ..patch_resource import apply_patch
 from ..validation import check_incoming
 from ..writing import check_if_match, next_version
@@ -174,7 +175,7 @@ async def _attempt(store: ResourceStore, entries: list[BundleEntry]) -> dict[int
         if write is not None:
             pending.append(write)
     try:
-        await store.write_all(pending)
+        await commit_writes(store, pending)
     except VersionConflict as exc:
         if any(t.entry.if_match is not None for t in plan.targets):
             raise PreconditionFailed(_("A resource named with ifMatch was changed by another request.")) from exc

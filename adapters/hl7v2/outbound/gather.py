@@ -1,0 +1,121 @@
+"""What an order message is built from, read through the engine: the ServiceRequest as ordered, its
+Patient, requester and ask-at-order-entry answers, the lab's current Endpoint and the placer number.
+
+The placer order number is the ServiceRequest's placer identifier (system `urn:hl7v2:placer-order`
+or type PLAC); a ServiceRequest without one gets `urn:hl7v2:placer-order|<its id>` added, so a
+result that names the number (OBR-2) links to it the way `mapping/results.py` looks orders up.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fhir_server.engine import read_resource, read_version, update_resource
+from fhir_server.errors import FhirError, PreconditionFailed, ResourceDeleted, ResourceNotFound
+from fhir_server.i18n import _
+from fhir_server.storage import ResourceStore
+
+from ..mapping.orders import PLACER_SYSTEM
+from .lab import Lab, LabConfigError, endpoint_references, is_mllp, lab_of
+from .message import OrderData, OrderError
+
+log = logging.getLogger(__name__)
+
+PLACER_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "PLAC"}]}
+
+
+async def _read(store: ResourceStore, reference: str, kind: str) -> dict[str, Any] | None:
+    """The current resource a relative reference of type `kind` names; None when absent or of another type."""
+    resource_type, _sep, resource_id = reference.partition("/")
+    if resource_type != kind or not resource_id or "/" in resource_id:
+        return None
+    try:
+        return (await read_resource(store, resource_type, resource_id)).resource()
+    except FhirError:
+        return None
+
+
+async def current_lab(store: ResourceStore, organization: str) -> Lab:
+    """The lab's connection as its Organization and Endpoint say now. Raises LabConfigError."""
+    body = await _read(store, organization, "Organization")
+    if body is None:
+        raise LabConfigError(_("{organization} no longer exists.").format(organization=organization))
+    for reference in endpoint_references(body):
+        endpoint = await _read(store, reference, "Endpoint")
+        if endpoint is not None and is_mllp(endpoint):
+            return lab_of(organization, reference, endpoint)
+    raise LabConfigError(_("{organization} has no active MLLP Endpoint any more.").format(organization=organization))
+
+
+async def gather_order(store: ResourceStore, service_request: str, version: int) -> OrderData:
+    """The resources of the order as it was in `version`. Raises OrderError when there is no Patient."""
+    resource_id = service_request.partition("/")[2]
+    try:
+        request = (await read_version(store, "ServiceRequest", resource_id, str(version))).resource()
+    except (ResourceNotFound, ResourceDeleted) as exc:
+        raise OrderError(str(exc)) from exc
+    subject = str((request.get("subject") or {}).get("reference", ""))
+    patient = await _read(store, subject, "Patient")
+    if patient is None:
+        raise OrderError(
+            _("ServiceRequest.subject '{subject}' is not a Patient of this server.").format(subject=subject)
+        )
+    requester = await _read(store, str((request.get("requester") or {}).get("reference", "")), "Practitioner")
+    answers = []
+    for info in request.get("supportingInfo") or ():
+        observation = await _read(store, str((info or {}).get("reference", "")), "Observation")
+        if observation is not None:
+            answers.append(observation)
+    return OrderData(request, patient, requester, answers)
+
+
+async def patient_of(store: ResourceStore, service_request: str, version: int) -> str | None:
+    """The `Patient/id` the order was for (None when that version is gone or names no Patient)."""
+    try:
+        request = (
+            await read_version(store, "ServiceRequest", service_request.partition("/")[2], str(version))
+        ).resource()
+    except FhirError:
+        return None
+    subject = str((request.get("subject") or {}).get("reference", ""))
+    return subject if subject.startswith("Patient/") else None
+
+
+def placer_of(request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The placer identifier, and whether it is new (the id under `urn:hl7v2:placer-order`)."""
+    identifiers = [i for i in request.get("identifier") or () if i.get("value")]
+    for identifier in identifiers:
+        if identifier.get("system") == PLACER_SYSTEM:
+            return identifier, False
+    for identifier in identifiers:
+        codes = {c.get("code") for c in (identifier.get("type") or {}).get("coding") or ()}
+        if "PLAC" in codes:
+            return identifier, False
+    return {"system": PLACER_SYSTEM, "value": request["id"]}, True
+
+
+async def record_placer(store: ResourceStore, service_request: str, placer: dict[str, Any]) -> None:
+    """Add the placer identifier to the current ServiceRequest (guarded by its version; a few tries)."""
+    resource_id = service_request.partition("/")[2]
+    for _attempt in range(5):
+        try:
+            current = await read_resource(store, "ServiceRequest", resource_id)
+        except FhirError:
+            return  # deleted meanwhile: nothing to link results to
+        body = current.resource()
+        identifiers = list(body.get("identifier") or ())
+        if any(i.get("system") == placer["system"] and i.get("value") == placer["value"] for i in identifiers):
+            return
+        body["identifier"] = [*identifiers, {**placer, "type": PLACER_TYPE}]
+        try:
+            await update_resource(store, "ServiceRequest", resource_id, body, if_match=current.version_id)
+            return
+        except PreconditionFailed:
+            continue
+        except FhirError as exc:  # e.g. a stored resource that no longer validates: send the order anyway
+            log.warning(
+                "placer number not recorded on the order", extra={"reference": service_request, "problem": str(exc)}
+            )
+            return
+    log.warning("placer number not recorded on the order", extra={"reference": service_request})

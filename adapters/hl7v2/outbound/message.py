@@ -1,0 +1,109 @@
+"""The order message for a lab: OML^O21 or ORM^O01, built by hand like the ACKs (see `header.py` for why).
+
+MSH, PID (from the Patient), ORC + TQ1 (priority: TQ1-9 in OML from 2.5 on, else ORC-7.6; ORM_O01
+has no TQ1), OBR (placer number, code,
+ordering provider), NTE (notes) and, for a new order, one OBX per ask-at-order-entry answer (the
+Observations in ServiceRequest.supportingInfo). Original acknowledgement mode (MSH-15/16 empty):
+the lab answers AA, AE or AR with MSA-2 = our MSH-10.
+https://www.hl7.org/implement/standards/product_brief.cfm?product_id=144 (v2.5.1 chapter 4)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fhir_server.i18n import _
+
+from ..ack import escape
+from .datatypes import SEX, components, cwe, cx, ei, system_name, ts, xcn, xpn
+from .lab import Lab
+from .outbox import CANCEL
+
+PRIORITY = {"routine": "R", "urgent": "A", "asap": "A", "stat": "S"}
+"""ServiceRequest.priority -> HL7 table 0027."""
+CHARSET = "UNICODE UTF-8"
+"""MSH-18 from 2.5 on (table 0211 has no UTF-8 before); older messages leave it empty, and are sent as UTF-8."""
+
+
+class OrderError(ValueError):
+    """The order cannot be expressed as a message (no patient, no code): it is flagged, not sent."""
+
+
+@dataclass
+class OrderData:
+    """The resources one order message is built from."""
+
+    service_request: dict[str, Any]
+    patient: dict[str, Any]
+    requester: dict[str, Any] | None = None
+    answers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def order_message(
+    order: OrderData, lab: Lab, control: str, control_id: str, placer: dict[str, Any], moment: datetime
+) -> str:
+    """The message text (CR-separated segments). Raises OrderError when the order lacks what a lab needs."""
+    request = order.service_request
+    code = request.get("code") or {}
+    if not code.get("coding") and not code.get("text"):
+        raise OrderError(_("ServiceRequest.code is empty: the lab cannot tell what is ordered."))
+    stamp = moment.strftime("%Y%m%d%H%M%S%z")
+    kind, event = lab.message_type
+    msh9 = components(kind, event, lab.structure) if lab.version >= "2.3.1" else components(kind, event)
+    msh = ["MSH", "^~\\&", escape(lab.sending_app), escape(lab.sending_facility), escape(lab.receiving_app),
+           escape(lab.receiving_facility), stamp, "", msh9, control_id, escape(lab.processing_id), lab.version,
+           "", "", "", "", "", CHARSET if lab.version >= "2.5" else ""]  # fmt: skip
+    priority = PRIORITY.get(str(request.get("priority", "")), "")
+    placer_ei = ei(placer)
+    requester = xcn(order.requester, str((request.get("requester") or {}).get("display", "")))
+    timing = bool(priority) and lab.structure == "OML_O21" and lab.version >= "2.5"
+    orc7 = components("", "", "", "", "", priority) if priority and not timing else ""
+    orc = ["ORC", control, placer_ei, "", "", "", "", orc7, "", stamp, "", "", requester]
+    obr = ["OBR", "1", placer_ei, "", cwe(code), *[""] * 11, requester]
+    segments = ["|".join(msh).rstrip("|"), _pid(order.patient), "|".join(orc).rstrip("|")]
+    if timing:
+        segments.append(f"TQ1|1||||||||{components(priority, '', 'HL70027')}")
+    segments.append("|".join(obr).rstrip("|"))
+    notes = [str(n.get("text", "")) for n in request.get("note") or () if n.get("text")]
+    segments += [f"NTE|{n}||{escape(text)}" for n, text in enumerate(notes, 1)]
+    if control != CANCEL:
+        segments += [s for s in (_obx(n, obs, lab) for n, obs in enumerate(order.answers, 1)) if s]
+    return "\r".join(segments) + "\r"
+
+
+def _pid(patient: dict[str, Any]) -> str:
+    ids = "~".join(cx(i) for i in patient.get("identifier") or () if i.get("value"))
+    ids = ids or components(escape(str(patient.get("id", ""))), "", "", "", "PI")
+    names = "~".join(xpn(n) for n in patient.get("name") or ())
+    sex = SEX.get(str(patient.get("gender", "")), "")
+    return "|".join(["PID", "1", "", ids, "", names, "", ts(patient.get("birthDate")), sex]).rstrip("|")
+
+
+def _obx(number: int, observation: dict[str, Any], lab: Lab) -> str | None:
+    """An ask-at-order-entry answer; None for a value type with no v2 counterpart here."""
+    units = ""
+    if "valueQuantity" in observation:
+        quantity = observation["valueQuantity"]
+        kind, value = "NM", escape(str(quantity.get("value", "")))
+        unit = str(quantity.get("unit") or quantity.get("code") or "")
+        if quantity.get("code") or unit:
+            code = str(quantity.get("code") or unit)
+            units = components(
+                escape(code), escape(unit), system_name(quantity.get("system")) if quantity.get("system") else ""
+            )
+    elif "valueCodeableConcept" in observation:
+        kind, value = ("CWE" if lab.version >= "2.5" else "CE"), cwe(observation["valueCodeableConcept"])
+    elif "valueString" in observation:
+        kind, value = "ST", escape(str(observation["valueString"]))
+    elif "valueBoolean" in observation:
+        kind, value = "ST", "Y" if observation["valueBoolean"] else "N"
+    elif "valueInteger" in observation:
+        kind, value = "NM", str(observation["valueInteger"])
+    elif "valueDateTime" in observation:
+        kind, value = ("DTM" if lab.version >= "2.5" else "TS"), ts(observation["valueDateTime"])
+    else:
+        return None
+    fields = ["OBX", str(number), kind, cwe(observation.get("code") or {}), "", value, units, "", "", "", "", "O"]
+    return "|".join(fields)

@@ -1,0 +1,94 @@
+"""The write observer that queues lab orders in the outbox, in the transaction of the ServiceRequest.
+
+Rules, per ServiceRequest version committed:
+- `active`, a performer Organization with an active MLLP Endpoint, and no order queued before:
+  a new order (ORC-1 `NW`) for that lab.
+- `revoked` or `entered-in-error` (or deleted) after an order was queued, and no cancellation yet:
+  a cancel order (ORC-1 `CA`) for the same lab.
+- Anything else queues nothing: a ServiceRequest for an Organization without an MLLP Endpoint, a
+  draft, a change to an order already sent (no change orders yet), an order revoked and made
+  active again (write a new ServiceRequest instead).
+The lab is looked up in the same commit first (a transaction Bundle may create the Organization
+and Endpoint with the order), then among the stored resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fhir_server.engine import read_resource
+from fhir_server.errors import InvalidRequest, ResourceDeleted, ResourceNotFound
+from fhir_server.storage import LinkedDocument, MongoResourceStore, PendingWrite, ResourceStore
+
+from .lab import endpoint_references, is_mllp
+from .outbox import CANCEL, COLLECTION, NEW_ORDER, OutboxStore, entry_document
+
+CANCELLED = ("revoked", "entered-in-error")
+
+
+async def queue_orders(store: ResourceStore, writes: Sequence[PendingWrite]) -> list[LinkedDocument]:
+    """Outbox entries for the ServiceRequest versions in `writes` that need a message to a lab."""
+    requests = [w.record for w in writes if w.record.resource_type == "ServiceRequest"]
+    if not requests:
+        return []
+    if not isinstance(store, MongoResourceStore):
+        raise TypeError("the HL7 v2 outbox lives in the MongoDB store's database")
+    outbox = OutboxStore(store)
+    in_commit = {w.record.reference: w.record.resource() for w in writes if not w.record.deleted}
+    documents = []
+    for record in requests:
+        body = record.resource()
+        cancelled = record.deleted or body.get("status") in CANCELLED
+        organizations = _performers(body)
+        if not cancelled and (body.get("status") != "active" or not organizations):
+            continue
+        earlier = await outbox.of_order(record.reference)
+        orders = [e for e in earlier if e.control == NEW_ORDER]
+        if cancelled:
+            if orders and not any(e.control == CANCEL for e in earlier):
+                entry = entry_document(record.reference, record.version_id, CANCEL, orders[-1].lab, record.last_updated)
+                documents.append(LinkedDocument(COLLECTION, entry))
+            continue
+        if orders:
+            continue
+        lab = await _mllp_lab(store, organizations, in_commit)
+        if lab is not None:
+            entry = entry_document(record.reference, record.version_id, NEW_ORDER, lab, record.last_updated)
+            documents.append(LinkedDocument(COLLECTION, entry))
+    return documents
+
+
+def _performers(body: Mapping[str, Any]) -> list[str]:
+    """The relative `Organization/id` performer references of a ServiceRequest."""
+    out = []
+    for performer in body.get("performer") or ():
+        value = str((performer or {}).get("reference", ""))
+        if value.startswith("Organization/") and value.count("/") == 1:
+            out.append(value)
+    return out
+
+
+async def _mllp_lab(
+    store: ResourceStore, organizations: list[str], in_commit: Mapping[str, dict[str, Any]]
+) -> str | None:
+    """The first performer Organization that has an active MLLP Endpoint."""
+    for organization in organizations:
+        body = await _resource(store, organization, in_commit)
+        for endpoint in endpoint_references(body or {}):
+            found = await _resource(store, endpoint, in_commit)
+            if found is not None and is_mllp(found):
+                return organization
+    return None
+
+
+async def _resource(
+    store: ResourceStore, reference: str, in_commit: Mapping[str, dict[str, Any]]
+) -> dict[str, Any] | None:
+    if reference in in_commit:
+        return in_commit[reference]
+    resource_type, _sep, resource_id = reference.partition("/")
+    try:
+        return (await read_resource(store, resource_type, resource_id)).resource()
+    except (ResourceNotFound, ResourceDeleted, InvalidRequest):  # a dangling or malformed reference: no lab
+        return None

@@ -1,0 +1,44 @@
+"""Write observers: documents for other collections, committed in the same transaction as a write.
+
+Some edges must never miss a write: the HL7 v2 order outbox (an order is queued exactly when
+its ServiceRequest version exists), an audit log later. Such an edge registers an observer at
+start; every commit of the engine asks each observer for documents to add, and storage inserts
+them in the MongoDB transaction of the versions they follow, so a rolled-back write leaves no
+entry and a committed one always has its entries. The engine knows nothing of what they mean.
+
+An observer that raises fails the write (nothing is committed): losing an order silently would
+be worse than refusing the write. Observers run again when a write is retried after a lost race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from ..storage import ConditionLock, LinkedDocument, PendingWrite, ResourceStore
+
+Observer = Callable[[ResourceStore, Sequence[PendingWrite]], Awaitable[Sequence[LinkedDocument]]]
+"""Given the store and the versions about to be committed, the documents to insert with them."""
+
+_observers: list[Observer] = []
+
+
+def add_write_observer(observer: Observer) -> None:
+    """Have `observer` see every commit of this process from now on (registering twice is a no-op)."""
+    if observer not in _observers:
+        _observers.append(observer)
+
+
+def remove_write_observer(observer: Observer) -> None:
+    """Stop calling `observer` (unknown observers are ignored)."""
+    if observer in _observers:
+        _observers.remove(observer)
+
+
+async def commit_writes(
+    store: ResourceStore, writes: Sequence[PendingWrite], *, lock: ConditionLock | None = None
+) -> None:
+    """Store `writes` with the observers' documents in one transaction. Raises VersionConflict like write_all."""
+    linked: list[LinkedDocument] = []
+    for observer in tuple(_observers):
+        linked.extend(await observer(store, writes))
+    await store.write_all(writes, lock=lock, linked=linked)
