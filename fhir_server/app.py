@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from .auth.roles import load_roles
 from .config import Settings
 from .engine.bulk_export import export_worker
 from .engine.bulk_import import import_worker
@@ -20,9 +21,12 @@ from .rest import RequestContextMiddleware, fhir_router, health, install_error_h
 from .search.registry import default_registry
 from .storage import MongoResourceStore
 from .storage.files import MongoFileStore
+from .storage.grants import MongoGrantStore
 from .storage.jobs import MongoJobStore
 
 log = logging.getLogger(__name__)
+
+AUTH_MODES = ("smart", "open")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -30,6 +34,9 @@ def create_app(settings: Settings) -> FastAPI:
     if not settings.mongodb_uri:
         raise ValueError("create_app needs settings.mongodb_uri; the CLI starts the embedded database first")
     uri = settings.mongodb_uri
+    if settings.auth not in AUTH_MODES:
+        raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {settings.auth!r}")
+    roles = load_roles(settings.roles_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,9 +46,17 @@ def create_app(settings: Settings) -> FastAPI:
         await jobs.ensure_indexes()
         files = MongoFileStore(store.client, settings.database)
         await files.ensure_indexes()
+        grants = MongoGrantStore(store.client, settings.database)
+        await grants.ensure_indexes()
+        if settings.auth == "open":
+            log.warning(
+                "AUTHORIZATION IS OFF (auth=open): anyone who can reach this server may read and change "
+                "every record. This mode is for development only; use auth=smart for real data."
+            )
         registry = default_registry()
         await load_search_parameters(store, registry)
         app.state.store, app.state.jobs, app.state.files = store, jobs, files
+        app.state.grants, app.state.roles = grants, roles
         background = [
             asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
             asyncio.create_task(reindex_worker(store, jobs)),

@@ -20,6 +20,7 @@ from adapters.hl7v2.cli import add_mllp_command, run_mllp
 
 from . import __version__
 from .app import create_app
+from .auth.policy import AccessPolicy
 from .cli_database import connected_store, running_database
 from .config import Settings
 from .engine.backup import BackupError, backup, restore
@@ -50,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--base-url", help=_("The FHIR base URL clients use, if not derived from requests."))
     serve.add_argument("--load", type=Path, dest="load_dir", help=_("Load the resources of this folder at startup."))
     serve.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL)."))
+    serve.add_argument(
+        "--auth",
+        choices=("smart", "open"),
+        help=_("smart: FHIR requests need a bearer token (default); open: no authorization, development only "
+               "(FHIR_AUTH)."),
+    )  # fmt: skip
+    serve.add_argument(
+        "--roles-file", type=Path, help=_("JSON file of roles as scope ceilings, over the defaults (FHIR_ROLES_FILE).")
+    )
 
     def data_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
@@ -143,7 +153,9 @@ async def _import(settings: Settings, paths: list[Path], jobs: int) -> int:
 
     started = time.monotonic()
     async with connected_store(settings) as store:
-        report = await Importer(store, jobs=jobs, progress=progress, on_failure=failed).run(paths)
+        report = await Importer(store, AccessPolicy.system("cli"), jobs=jobs, progress=progress, on_failure=failed).run(
+            paths
+        )
     progress.finish()
     seconds = time.monotonic() - started
     _say(

@@ -25,6 +25,10 @@ class Settings:
     default_page_size: int = 20
     max_page_size: int = 1000
     export_ttl_seconds: int = 3600
+    auth: str = "smart"
+    """`smart`: every FHIR request needs a bearer token; `open`: no authorization (development only)."""
+    roles_file: Path | None = None
+    """A JSON file of roles (name → scope ceiling) replacing or adding to the default roles."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
