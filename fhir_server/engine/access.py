@@ -85,6 +85,8 @@ def type_criteria(policy: AccessPolicy, permission: str, types: Iterable[str]) -
 
     Raises Forbidden when none of `types` can be reached that way.
     """
+    if policy.trusted:
+        return None
     kinds_asked = list(types)
     free: list[str] = []
     confined: dict[str, list[str]] = {}
