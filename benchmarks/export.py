@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from harness import fhir_server
 
+from fhir_server.auth.policy import AccessPolicy
 from fhir_server.engine.bundle.transaction import process_transaction
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
 
@@ -71,10 +72,10 @@ async def load(uri: str, database: str, count: int) -> float:
             url = f"{resource['resourceType']}/{resource['id']}"
             batch.append({"resource": resource, "request": {"method": "PUT", "url": url}})
             if len(batch) == BATCH:
-                await process_transaction(store, batch, None)
+                await process_transaction(store, AccessPolicy.system("benchmark"), batch, None)
                 batch = []
         if batch:
-            await process_transaction(store, batch, None)
+            await process_transaction(store, AccessPolicy.system("benchmark"), batch, None)
     finally:
         await store.close()
     return time.perf_counter() - started

@@ -27,7 +27,7 @@ def fhir_server(uri: str, database: str = "bench", workers: int = 1) -> Iterator
     """Run `fhir-server serve` on `uri`/`database` until the block ends; yield it once /readyz answers."""
     port = free_loopback_port()
     command = [
-        sys.executable, "-m", "fhir_server", "serve", "--port", str(port), "--mongodb-uri", uri,
+        sys.executable, "-m", "fhir_server", "serve", "--port", str(port), "--auth", "open", "--mongodb-uri", uri,
         "--database", database, "--workers", str(workers), "--log-level", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL)

@@ -103,6 +103,7 @@ async def run(db: EmbeddedDatabase, mapper: Any, total: int, connections: int) -
 
 async def engine_only(db: EmbeddedDatabase, mapper: Any, runs: int = 100) -> list[float]:
     """process_bundle alone for the same bundles: the database part of the floor."""
+    from fhir_server.auth.policy import AccessPolicy
     from fhir_server.engine.bundle import process_bundle
 
     store = MongoResourceStore.connect(db.uri, f"mllp_{uuid.uuid4().hex[:8]}")
@@ -111,7 +112,7 @@ async def engine_only(db: EmbeddedDatabase, mapper: Any, runs: int = 100) -> lis
     for i in range(runs):
         bundle = mapper(oru(f"E{i}", i % 200)).bundle
         started = time.perf_counter()
-        await process_bundle(store, bundle, None)
+        await process_bundle(store, AccessPolicy.system("benchmark"), bundle, None)
         times.append(time.perf_counter() - started)
     await store.client.drop_database(store.database_name)
     await store.close()

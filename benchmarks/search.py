@@ -31,6 +31,7 @@ from harness import fhir_server
 from rawhttp import RawHttpPool
 from synthea_load import Dataset, generate, load, subject_of
 
+from fhir_server.auth.policy import AccessPolicy
 from fhir_server.engine.identity import now
 from fhir_server.engine.search import _Planner, planned_query
 from fhir_server.search.extract import extract_index
@@ -171,7 +172,9 @@ class Floor:
         request = parse_search_request(
             kind, pairs, self.registry, default_count=DEFAULT_COUNT, max_count=MAX_COUNT, strict=True
         )
-        clauses = await _Planner(self.store, self.registry, now(), None).clauses(kind, request.filters)
+        clauses = await _Planner(self.store, AccessPolicy.system("benchmark"), self.registry, now(), None).clauses(
+            kind, request.filters
+        )
         return planned_query(kind, clauses), request.count + 1
 
     async def run(self, query: CurrentQuery, limit: int) -> tuple[float, int]:

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from fhir_server.auth.policy import AccessPolicy
 from fhir_server.engine.bundle.transaction import process_transaction
 from fhir_server.storage import ResourceStore
 
@@ -226,7 +227,7 @@ async def load(store: ResourceStore, resources: list[dict[str, Any]], chunk: int
             {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
             for r in resources[begin : begin + chunk]
         ]
-        await process_transaction(store, entries, None)
+        await process_transaction(store, AccessPolicy.system("benchmark"), entries, None)
     return time.perf_counter() - start
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from adapters.hl7v2.outbound import sender_settings, start_sending
 
 from .audit.sealer import keep_audit_sealed
+from .auth.roles import load_roles
 from .config import Settings
 from .demo_app import mount_demo_app, register_demo_app
 from .engine.bulk_export import export_worker
@@ -26,9 +27,12 @@ from .storage import MongoResourceStore
 from .storage.audit import MongoAuditLog
 from .storage.clients import MongoClientStore
 from .storage.files import MongoFileStore
+from .storage.grants import MongoGrantStore
 from .storage.jobs import MongoJobStore
 
 log = logging.getLogger(__name__)
+
+AUTH_MODES = ("smart", "open")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -36,6 +40,9 @@ def create_app(settings: Settings) -> FastAPI:
     if not settings.mongodb_uri:
         raise ValueError("create_app needs settings.mongodb_uri; the CLI starts the embedded database first")
     uri = settings.mongodb_uri
+    if settings.auth not in AUTH_MODES:
+        raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {settings.auth!r}")
+    roles = load_roles(settings.roles_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +59,17 @@ def create_app(settings: Settings) -> FastAPI:
         registry = default_registry()
         await load_search_parameters(store, registry)
         app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
+        grants = MongoGrantStore(store.client, settings.database)
+        await grants.ensure_indexes()
+        if settings.auth == "open":
+            log.warning(
+                "AUTHORIZATION IS OFF (auth=open): anyone who can reach this server may read and change "
+                "every record. This mode is for development only; use auth=smart for real data."
+            )
+        registry = default_registry()
+        await load_search_parameters(store, registry)
+        app.state.store, app.state.jobs, app.state.files = store, jobs, files
+        app.state.grants, app.state.roles = grants, roles
         background = [
             asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
             asyncio.create_task(reindex_worker(store, jobs)),

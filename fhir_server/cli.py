@@ -22,6 +22,8 @@ from . import __version__
 from .app import create_app
 from .audit.cli import add_audit_command
 from .cli_database import add_database_options, connected_store, running_database
+from .auth.policy import AccessPolicy
+from .cli_database import connected_store, running_database
 from .config import Settings
 from .engine.backup import BackupError, backup, restore
 from .engine.importing import Failure, Importer, export_current
@@ -54,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
         "--demo-app", type=Path, help=_("Serve the demo SMART app of this folder at /apps/demo/ (FHIR_DEMO_APP).")
     )
     serve.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL)."))
+    serve.add_argument(
+        "--auth",
+        choices=("smart", "open"),
+        help=_("smart: FHIR requests need a bearer token (default); open: no authorization, development only "
+               "(FHIR_AUTH)."),
+    )  # fmt: skip
+    serve.add_argument(
+        "--roles-file", type=Path, help=_("JSON file of roles as scope ceilings, over the defaults (FHIR_ROLES_FILE).")
+    )
 
     def data_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
@@ -142,7 +153,9 @@ async def _import(settings: Settings, paths: list[Path], jobs: int) -> int:
 
     started = time.monotonic()
     async with connected_store(settings) as store:
-        report = await Importer(store, jobs=jobs, progress=progress, on_failure=failed).run(paths)
+        report = await Importer(store, AccessPolicy.system("cli"), jobs=jobs, progress=progress, on_failure=failed).run(
+            paths
+        )
     progress.finish()
     seconds = time.monotonic() - started
     _say(

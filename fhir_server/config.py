@@ -36,6 +36,10 @@ class Settings:
     hl7_retry_max_seconds: float = 300.0
     hl7_tls_cafile: Path | None = None
     """CA certificates trusted for `mllps://` labs; the system's when unset."""
+    auth: str = "smart"
+    """`smart`: every FHIR request needs a bearer token; `open`: no authorization (development only)."""
+    roles_file: Path | None = None
+    """A JSON file of roles (name → scope ceiling) replacing or adding to the default roles."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -8,10 +8,13 @@ from pathlib import Path
 import orjson
 
 from . import engine
+from .auth.policy import AccessPolicy
 from .errors import ResourceDeleted, ResourceNotFound
 from .storage import MongoResourceStore, ResourceStore
 
 log = logging.getLogger(__name__)
+
+_LOADER = AccessPolicy.system("loader")
 
 
 async def load_folder_into(uri: str, database: str, folder: Path) -> int:
@@ -34,13 +37,13 @@ async def load_folder(store: ResourceStore, folder: Path) -> int:
         resource = orjson.loads(path.read_bytes())
         resource_type, resource_id = resource["resourceType"], resource["id"]
         try:
-            await engine.read_resource(store, resource_type, resource_id)
+            await engine.read_resource(store, _LOADER, resource_type, resource_id)
             continue
         except ResourceNotFound:
             pass
         except ResourceDeleted:
             continue  # a user deleted it on purpose: leave it deleted
-        await engine.update_resource(store, resource_type, resource_id, resource)
+        await engine.update_resource(store, _LOADER, resource_type, resource_id, resource)
         created += 1
     log.info("loaded resources", extra={"folder": str(folder), "resources_created": created})
     return created

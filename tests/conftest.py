@@ -25,12 +25,16 @@ IMPORT_MAX_BYTES = 2 * 1024 * 1024
 
 
 class ServerProcess:
-    """`fhir-server serve` as a child process, stopped with SIGTERM like an operator would."""
+    """`fhir-server serve` as a child process, stopped with SIGTERM like an operator would.
 
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+    Without authorization (`auth` "open") unless told otherwise: most tests are about FHIR, not
+    tokens; tests/auth/ runs its own server with `auth="smart"`.
+    """
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None, auth: str = "open") -> None:
         self.port = free_loopback_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "fhir_server", "serve", "--port", str(self.port), *args]
+        command = [sys.executable, "-m", "fhir_server", "serve", "--port", str(self.port), "--auth", auth, *args]
         self.log_path = log_path
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=self.log, stderr=self.log)

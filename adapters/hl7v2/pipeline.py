@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
+from fhir_server.auth.policy import AccessPolicy
 from fhir_server.engine.bundle import process_bundle
 from fhir_server.engine.identity import now
 from fhir_server.errors import FhirError, InvalidRequest
@@ -26,6 +27,9 @@ from .header import Header, HL7Error, decode, parse_header, split
 from .message_store import ERROR, PROCESSED, MessageRecord, MessageStore
 
 log = logging.getLogger(__name__)
+
+_POLICY = AccessPolicy.system("hl7v2")
+"""Lab messages come from configured, trusted senders (MLLP peers), not from tokens."""
 
 Emit = Callable[[str], Awaitable[None]]
 STALE_AFTER = timedelta(seconds=60)
@@ -235,7 +239,7 @@ class Pipeline:
         if result.bundle is None:
             return [*errors, HL7Error("207", "MSH^1", _("The message produced no data to store."))], []
         try:
-            _type, entries = await process_bundle(self.store, result.bundle, self.base)
+            _type, entries = await process_bundle(self.store, _POLICY, result.bundle, self.base)
         except InvalidRequest as exc:
             return [*errors, HL7Error("207", "MSH^1", str(exc))], []
         except FhirError as exc:

@@ -1,7 +1,8 @@
 """The engine: FHIR interactions as plain async Python, the one door to the data.
 
-REST, the CLI and (later) the HL7 v2 adapter and bulk jobs call these functions; none of
-them reaches storage directly.
+REST, the CLI, the HL7 v2 adapter and bulk jobs call these functions; none of them reaches
+storage directly. Every interaction takes the caller's AccessPolicy (auth/policy.py) and
+enforces it in its queries and writes (access.py); trusted callers pass `AccessPolicy.system()`.
 """
 
 from .conditional import conditional_create, conditional_delete, conditional_patch, conditional_update

@@ -10,6 +10,12 @@ file, finished files). A worker that dies leaves a job whose lease expires; the 
 deletes whatever chunks were written after the saved cursor and continues from it, so no line
 is written twice or lost. The export sees the data as of `transactionTime`, the kick-off: only
 versions updated at or before it are included.
+
+Access is decided at the kick-off and frozen into the job (the worker runs as the system):
+system level needs `system/` scopes reading each type; patient and group level need `r` on
+each type, and a `patient/` scope confines them to the patient in context. Types named in
+`_type` that the token may not export are a 403; types it did not name are left out. The job
+remembers the client that started it: only that client may poll, cancel and download.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from urllib.parse import parse_qsl
 
 import profiles
 
-from ..errors import FhirError, InvalidRequest
+from ..auth.policy import AccessPolicy
+from ..errors import FhirError, Forbidden, InvalidRequest
 from ..i18n import _
 from ..search.dates import parse_date_range
 from ..search.plan import plan_filter
@@ -33,6 +40,7 @@ from ..search.request import parse_search_request
 from ..storage import CurrentQuery, ResourceStore
 from ..storage.files import CHUNK_BYTES, MongoFileStore
 from ..storage.jobs import CANCELLED, Job, MongoJobStore
+from .access import plain_reaches
 from .identity import check_id, now
 from .job_worker import work_on_jobs
 from .read import read_resource
@@ -63,6 +71,7 @@ class ExportRequest:
     type_filters: tuple[tuple[str, str], ...]
     patients: tuple[str, ...] | None
     group_id: str | None = None
+    explicit_types: bool = False
 
 
 def compartment_types(registry: SearchRegistry | None = None) -> tuple[str, ...]:
@@ -153,7 +162,8 @@ def parse_export_request(
                 )
     default = profiles.RESOURCE_TYPES if level == SYSTEM else compartment_types(registry)
     types = requested or tuple(default)
-    return ExportRequest(level, types, since, tuple(filters), tuple(dict.fromkeys(patients)) or None, group_id)
+    patients_asked = tuple(dict.fromkeys(patients)) or None
+    return ExportRequest(level, types, since, tuple(filters), patients_asked, group_id, bool(requested))
 
 
 def _group_members(group: dict[str, Any]) -> list[str]:
@@ -167,17 +177,59 @@ def _group_members(group: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-async def start_export(store: ResourceStore, jobs: MongoJobStore, request: ExportRequest, request_url: str) -> Job:
-    """Queue the export (the Group's members are taken now); its `transactionTime` is this moment."""
+def _exportable(policy: AccessPolicy, request: ExportRequest, resource_type: str) -> bool:
+    try:
+        if request.level == SYSTEM:
+            policy.require_system("r", resource_type)
+        else:
+            policy.require("r", resource_type)
+    except Forbidden:
+        if request.explicit_types:
+            raise
+        return False
+    return bool(plain_reaches(policy, "r", resource_type))
+
+
+def _allowed(policy: AccessPolicy, request: ExportRequest) -> tuple[list[str], str | None]:
+    """The types `policy` lets the caller export, and the patient compartment it confines them to (if any).
+
+    Raises Forbidden (403) for a type named in `_type` that may not be exported, or when none may.
+    """
+    types = [t for t in request.types if _exportable(policy, request, t)]
+    if not types:
+        if request.level == SYSTEM:
+            policy.require_system("r")
+        raise Forbidden(_("This token may export none of the requested resource types."))
+    context = policy.patient_compartment
+    confined = context is not None and any(
+        r.compartment == context for t in types for r in plain_reaches(policy, "r", t)
+    )
+    return types, context if confined else None
+
+
+async def start_export(
+    store: ResourceStore, policy: AccessPolicy, jobs: MongoJobStore, request: ExportRequest, request_url: str
+) -> Job:
+    """Queue the export (the Group's members are taken now); its `transactionTime` is this moment.
+
+    Raises Forbidden (403) when the policy does not allow the export (see the module text).
+    """
+    types, confined = _allowed(policy, request)
     patients: list[str] | None = list(request.patients) if request.patients is not None else None
     if request.level == GROUP:
         assert request.group_id is not None
-        members = _group_members((await read_resource(store, "Group", request.group_id)).resource())
+        members = _group_members((await read_resource(store, policy, "Group", request.group_id)).resource())
         patients = members if patients is None else [p for p in patients if p in set(members)]
+    if confined is not None:
+        own = confined.removeprefix("Patient/")
+        if patients is not None and any(p != own for p in patients) and request.level == PATIENT:
+            raise Forbidden(_("This token may only export the record of the patient in context."))
+        patients = [own] if patients is None or own in patients else []
     moment = now()
     params = {
         "level": request.level,
-        "types": list(request.types),
+        "client": policy.client_id,
+        "types": types,
         "since": request.since,
         "typeFilters": [list(f) for f in request.type_filters],
         "compartments": None if patients is None else [f"Patient/{p}" for p in patients],
@@ -291,7 +343,7 @@ async def run_export(
     removed = await files.truncate(job.id, finished, out.current(types), out.seq)
     if job.cursor:
         log.info("export resumed", extra={"job": job.id, "cursor_type": out.position, "chunks_removed": removed})
-    planner = _Planner(store, default_registry(), now(), None)
+    planner = _Planner(store, AccessPolicy.system("export"), default_registry(), now(), None)
     query, query_position = None, -1
     try:
         while out.position < len(types):

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from ..errors import FhirError, Forbidden, InvalidRequest, Issue, PayloadTooLarge, StorageUnavailable
+from ..auth.policy import AccessPolicy
+from ..errors import FhirError, InvalidRequest, Issue, StorageUnavailable
 from ..i18n import _
 from ..storage import ResourceStore
 from ..storage.files import CHUNK_BYTES, MongoFileStore
@@ -203,6 +205,10 @@ async def _fetch(url: str) -> AsyncIterator[bytes]:
         raise _InputFailed(_("Could not fetch {url}: {error}").format(url=url, error=exc.__class__.__name__)) from exc
 
 
+_POLICY = AccessPolicy.system("import")
+"""Access was checked at the kick-off (system scopes); the worker writes as the system."""
+
+
 class _InputFailed(Exception):
     """A whole input could not be read."""
 
@@ -287,14 +293,14 @@ class _Run:
         ]
         written = batch
         try:
-            await process_transaction(self.store, entries, None)
+            await process_transaction(self.store, _POLICY, entries, None)
         except StorageUnavailable:
             raise
         except FhirError:  # find the bad lines: write each alone
             written = []
             for line in batch:
                 try:
-                    await update_resource(self.store, line.resource_type, line.resource_id, line.resource)
+                    await update_resource(self.store, _POLICY, line.resource_type, line.resource_id, line.resource)
                     written.append(line)
                 except StorageUnavailable:
                     raise

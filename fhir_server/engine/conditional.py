@@ -3,6 +3,9 @@
 The criteria are a search. Two conditional creates with the same criteria may both find
 nothing; a ConditionLock named after the criteria is advanced in the create's transaction,
 so only one of them commits and the other searches again and finds the first one's resource.
+
+The criteria only see what the caller's policy lets the interaction's permission reach (a
+patient-scoped token's conditional update never matches another patient's resource).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from ..auth.policy import AccessPolicy
 from ..errors import InvalidRequest, PreconditionFailed, ResourceNotFound, StorageUnavailable, VersionConflict
 from ..i18n import _
 from ..search.registry import default_registry
@@ -40,15 +44,22 @@ def _criteria(resource_type: str, query: Sequence[tuple[str, str]]) -> SearchReq
 
 
 async def find_matches(
-    store: ResourceStore, resource_type: str, criteria: Sequence[tuple[str, str]], limit: int
+    store: ResourceStore,
+    policy: AccessPolicy,
+    resource_type: str,
+    criteria: Sequence[tuple[str, str]],
+    limit: int,
+    permission: str = "s",
 ) -> list[StoredResource]:
     """Up to `limit` current resources matching conditional criteria (strict: unknown parameters are errors)."""
-    return await _matches(store, _criteria(resource_type, criteria), limit)
+    return await _matches(store, policy, _criteria(resource_type, criteria), limit, permission)
 
 
-async def _matches(store: ResourceStore, request: SearchRequest, limit: int) -> list[StoredResource]:
+async def _matches(
+    store: ResourceStore, policy: AccessPolicy, request: SearchRequest, limit: int, permission: str
+) -> list[StoredResource]:
     narrowed = SearchRequest(request.resource_type, request.filters, limit, total="none")
-    return (await search_type(store, narrowed)).page.records
+    return (await search_type(store, policy, narrowed, permission=permission)).page.records
 
 
 def _too_many(resource_type: str, found: int) -> PreconditionFailed:
@@ -65,12 +76,15 @@ def _lock_key(request: SearchRequest) -> str:
 
 
 async def _create_unless_matched(
-    store: ResourceStore, request: SearchRequest, write: Callable[[ConditionLock], Awaitable[WriteResult]]
+    store: ResourceStore,
+    policy: AccessPolicy,
+    request: SearchRequest,
+    write: Callable[[ConditionLock], Awaitable[WriteResult]],
 ) -> WriteResult:
     key = _lock_key(request)
     for _attempt in range(_ATTEMPTS):
         seen = await store.condition_counter(key)
-        matches = await _matches(store, request, 2)
+        matches = await _matches(store, policy, request, 2, "c")
         if len(matches) > 1:
             raise _too_many(request.resource_type, len(matches))
         if matches:
@@ -83,29 +97,43 @@ async def _create_unless_matched(
 
 
 async def conditional_create(
-    store: ResourceStore, resource_type: str, body: Any, criteria: Sequence[tuple[str, str]]
+    store: ResourceStore, policy: AccessPolicy, resource_type: str, body: Any, criteria: Sequence[tuple[str, str]]
 ) -> WriteResult:
     """Create `body` unless the criteria (`If-None-Exist`) match: one match is returned (created False)."""
     check_resource_type(resource_type)
+    policy.require("c", resource_type)
     resource = check_incoming(body, resource_type, None)
     request = _criteria(resource_type, criteria)
 
     async def write(lock: ConditionLock) -> WriteResult:
         return await commit_version(
-            store, resource_type, new_id(), lambda _c: resource, if_match=None, method="POST", new_id=True, lock=lock
+            store,
+            policy,
+            resource_type,
+            new_id(),
+            lambda _c: resource,
+            if_match=None,
+            method="POST",
+            new_id=True,
+            lock=lock,
         )
 
-    return await _create_unless_matched(store, request, write)
+    return await _create_unless_matched(store, policy, request, write)
 
 
 async def conditional_update(
-    store: ResourceStore, resource_type: str, body: Any, criteria: Sequence[tuple[str, str]], if_match: int | None
+    store: ResourceStore,
+    policy: AccessPolicy,
+    resource_type: str,
+    body: Any,
+    criteria: Sequence[tuple[str, str]],
+    if_match: int | None,
 ) -> WriteResult:
     """PUT [type]?criteria: update the one match, create when none matches, 412 when several do."""
     check_resource_type(resource_type)
     request = _criteria(resource_type, criteria)
     body_id = body.get("id") if isinstance(body, dict) else None
-    matches = await _matches(store, request, 2)
+    matches = await _matches(store, policy, request, 2, "u" if policy.allows("u", resource_type) else "c")
     if len(matches) > 1:
         raise _too_many(resource_type, len(matches))
     if matches:
@@ -117,20 +145,21 @@ async def conditional_update(
                 ),
                 expression=f"{resource_type}.id",
             )
-        return await update_resource(store, resource_type, target, {**body, "id": target}, if_match=if_match)
+        return await update_resource(store, policy, resource_type, target, {**body, "id": target}, if_match=if_match)
     resource_id = check_id(str(body_id)) if body_id is not None else new_id()
     resource = check_incoming({**body, "id": resource_id}, resource_type, resource_id)
 
     async def write(lock: ConditionLock) -> WriteResult:
         return await commit_version(
-            store, resource_type, resource_id, lambda _c: resource, if_match=None, method="PUT", lock=lock
+            store, policy, resource_type, resource_id, lambda _c: resource, if_match=None, method="PUT", lock=lock
         )
 
-    return await _create_unless_matched(store, request, write)
+    return await _create_unless_matched(store, policy, request, write)
 
 
 async def conditional_patch(
     store: ResourceStore,
+    policy: AccessPolicy,
     resource_type: str,
     patch_format: PatchFormat,
     document: Any,
@@ -139,25 +168,25 @@ async def conditional_patch(
 ) -> WriteResult:
     """PATCH [type]?criteria: patch the one match; 404 when none, 412 when several match."""
     check_resource_type(resource_type)
-    matches = await _matches(store, _criteria(resource_type, criteria), 2)
+    matches = await _matches(store, policy, _criteria(resource_type, criteria), 2, "u")
     if len(matches) > 1:
         raise _too_many(resource_type, len(matches))
     if not matches:
         raise ResourceNotFound(_("No {type} matches the criteria.").format(type=resource_type))
-    return await patch_resource(store, resource_type, matches[0].id, patch_format, document, if_match=if_match)
+    return await patch_resource(store, policy, resource_type, matches[0].id, patch_format, document, if_match=if_match)
 
 
 async def conditional_delete(
-    store: ResourceStore, resource_type: str, criteria: Sequence[tuple[str, str]]
+    store: ResourceStore, policy: AccessPolicy, resource_type: str, criteria: Sequence[tuple[str, str]]
 ) -> list[WriteResult]:
     """DELETE [type]?criteria: delete every match (at most MAX_CONDITIONAL_DELETES; more is a 412)."""
     check_resource_type(resource_type)
-    matches = await _matches(store, _criteria(resource_type, criteria), MAX_CONDITIONAL_DELETES + 1)
+    matches = await _matches(store, policy, _criteria(resource_type, criteria), MAX_CONDITIONAL_DELETES + 1, "d")
     if len(matches) > MAX_CONDITIONAL_DELETES:
         raise _too_many(resource_type, len(matches))
     results = []
     for record in matches:
-        result = await delete_resource(store, resource_type, record.id)
+        result = await delete_resource(store, policy, resource_type, record.id)
         if result is not None:
             results.append(result)
     return results

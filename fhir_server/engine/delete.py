@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..auth.policy import AccessPolicy
 from ..storage import ResourceStore, StoredResource
 from .identity import check_id
 from .results import WriteResult
@@ -19,15 +20,18 @@ def _deletion(current: StoredResource | None) -> None:
 
 
 async def delete_resource(
-    store: ResourceStore, resource_type: str, resource_id: str, *, if_match: int | None = None
+    store: ResourceStore, policy: AccessPolicy, resource_type: str, resource_id: str, *, if_match: int | None = None
 ) -> WriteResult | None:
     """Record a deletion as a new version; None when there was nothing to delete.
 
-    Raises PreconditionFailed when `if_match` is not the current version.
+    Raises PreconditionFailed when `if_match` is not the current version, Forbidden (403) when not allowed.
     """
     check_resource_type(resource_type)
     check_id(resource_id)
+    policy.require("d", resource_type)
     try:
-        return await commit_version(store, resource_type, resource_id, _deletion, if_match=if_match, method="DELETE")
+        return await commit_version(
+            store, policy, resource_type, resource_id, _deletion, if_match=if_match, method="DELETE"
+        )
     except _NothingToDelete:
         return None

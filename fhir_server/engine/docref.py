@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from ..auth.policy import AccessPolicy
 from ..errors import InvalidRequest, Issue
 from ..i18n import _
 from ..search.dates import parse_date_range
@@ -134,6 +135,7 @@ def _search_request(
 
 async def docref(
     store: ResourceStore,
+    policy: AccessPolicy,
     request: DocrefRequest,
     *,
     base_url: str | None = None,
@@ -147,7 +149,7 @@ async def docref(
         notes.append(Issue("information", "not-supported", text, "on-demand"))
     if request.start is None and request.end is None:
         latest = _search_request(request, [("_sort", "-date")], registry, 1)
-        result = await search_type(store, replace(latest, total="none"), base_url=base_url, registry=registry)
+        result = await search_type(store, policy, replace(latest, total="none"), base_url=base_url, registry=registry)
         records = result.page.records[: min(1, request.count)]
         return SearchResult(Page(records, len(records), None), [], [*notes, *result.warnings])
     # Overlap of the stored range [lo, hi) with [start, end]: hi > start and lo < end. With the
@@ -161,5 +163,7 @@ async def docref(
     by_period = [("period", bound) for bound in bounds]
     by_date = [("period:missing", "true"), *(("date", bound) for bound in bounds)]
     searches = [_search_request(request, extra, registry, request.count) for extra in (by_period, by_date)]
-    result = await search_sequence(store, searches, request.count, request.cursor, base_url=base_url, registry=registry)
+    result = await search_sequence(
+        store, policy, searches, request.count, request.cursor, base_url=base_url, registry=registry
+    )
     return replace(result, warnings=[*notes, *result.warnings])

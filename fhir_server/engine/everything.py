@@ -12,20 +12,27 @@ for matches and referenced resources alike), `_count` (page size); at type level
 `patient` and `_id` (repeated or comma-separated ids; none: every patient). `start` and
 `end` (care dates) are not supported: they are unknown parameters (ignored, or 400 with
 `Prefer: handling=strict`).
+
+Access: only the types the caller may read (`r`, by scopes without a search query) are
+returned. When a `patient/` scope confines any of them, the operation is confined to the
+patient in context: type level means that patient, and another patient is not found (404).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from ..errors import InvalidRequest, Issue
+from ..auth.policy import AccessPolicy
+from ..errors import Forbidden, InvalidRequest, Issue, ResourceNotFound
 from ..i18n import _
 from ..search.dates import parse_date_range
 from ..search.request import parse_count, refuse_unknown
 from ..storage import CurrentQuery, ResourceStore, StoredResource
+from .access import plain_reaches
+from .bulk_export import compartment_types
 from .identity import check_id
 from .read import read_resource
 from .results import Page
@@ -115,6 +122,7 @@ def _local_non_patient(reference: str) -> bool:
 
 async def _referenced(
     store: ResourceStore,
+    policy: AccessPolicy,
     request: EverythingRequest,
     records: list[StoredResource],
 ) -> tuple[list[StoredResource], bool]:
@@ -130,7 +138,7 @@ async def _referenced(
             if reference in on_page or not _local_non_patient(reference):
                 continue
             target_type, _sep, target_id = reference.partition("/")
-            if request.types is None or target_type in request.types:
+            if (request.types is None or target_type in request.types) and plain_reaches(policy, "r", target_type):
                 targets.setdefault(target_type, []).append(target_id)
     found: list[StoredResource] = []
     for target_type, target_ids in targets.items():
@@ -144,13 +152,32 @@ async def _referenced(
     return found, False
 
 
-async def everything(store: ResourceStore, request: EverythingRequest) -> SearchResult:
+def _confined(policy: AccessPolicy, request: EverythingRequest) -> EverythingRequest:
+    """`request` cut down to the types the policy lets the caller read and, under a `patient/` scope,
+    to the patient in context. Raises Forbidden (403) when no type is left."""
+    asked = request.types or compartment_types()
+    readable = [t for t in asked if plain_reaches(policy, "r", t)]
+    if not readable:
+        raise Forbidden(_("This token may read none of the resource types $everything returns."))
+    patients = request.patients
+    context = policy.patient_compartment
+    if context is not None and any(r.compartment == context for t in readable for r in plain_reaches(policy, "r", t)):
+        own = context.removeprefix("Patient/")
+        if patients is not None and set(patients) != {own}:
+            raise ResourceNotFound(_("Only the record of the patient in context is available to this token."))
+        patients = (own,)
+    types = None if request.types is None and len(readable) == len(asked) else tuple(readable)
+    return replace(request, patients=patients, types=types)
+
+
+async def everything(store: ResourceStore, policy: AccessPolicy, request: EverythingRequest) -> SearchResult:
     """One page of the patients' records, with the total. Raises ResourceNotFound (404) or ResourceDeleted (410)
-    for a patient named that does not exist or was deleted."""
+    for a patient named that does not exist, was deleted or is not the caller's to read, Forbidden (403)."""
+    request = _confined(policy, request)
     compartments: list[str] | None = None
     if request.patients is not None:
         for patient_id in request.patients:
-            await read_resource(store, "Patient", patient_id)
+            await read_resource(store, policy, "Patient", patient_id)
         compartments = [f"Patient/{patient_id}" for patient_id in request.patients]
     total = await store.count_compartment(compartments, request.types, request.since)
     if request.count == 0:
@@ -161,7 +188,7 @@ async def everything(store: ResourceStore, request: EverythingRequest) -> Search
     more = len(records) > request.count
     records = records[: request.count]
     next_cursor = records[-1].reference if more and records else None
-    included, truncated = await _referenced(store, request, records)
+    included, truncated = await _referenced(store, policy, request, records)
     warnings = []
     if truncated:
         text = _("More than {limit} resources were to be included; only the first {limit} are. Use a smaller _count.")

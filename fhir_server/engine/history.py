@@ -2,6 +2,12 @@
 
 Entries come newest first. Pages are cut with a keyset cursor (lastUpdated, key) instead of
 an offset, so a page never repeats or skips entries while other clients keep writing.
+
+Access: instance history needs `r` on the type, type and system history `s`. Every stored
+version carries the patient compartments it was in, so a patient-scoped token sees exactly
+the versions that were in its patient's compartment (of every type it may read), filtered
+in the query. Granular scopes (with a search query) do not cover history: versions carry no
+search entries to match them against.
 """
 
 from __future__ import annotations
@@ -10,12 +16,17 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
+import profiles
+
+from ..auth.policy import AccessPolicy
 from ..errors import InvalidRequest
 from ..i18n import _
 from ..search.dates import parse_date_range
 from ..search.request import parse_count, refuse_unknown
 from ..storage import HistoryQuery, ResourceStore
+from .access import type_criteria
 from .identity import check_id
 from .results import Page
 from .validation import check_resource_type
@@ -86,9 +97,21 @@ def parse_history_request(
     return HistoryRequest(resource_type, resource_id, since, at, count, cursor, tuple(echoed))
 
 
-async def history(store: ResourceStore, request: HistoryRequest) -> Page:
-    """One page of versions, newest first, with the total number of matching versions."""
+def _access(policy: AccessPolicy, request: HistoryRequest) -> dict[str, Any] | None:
+    if request.resource_type is None:
+        return type_criteria(policy, "s", profiles.RESOURCE_TYPES)
+    permission = "r" if request.resource_id is not None else "s"
+    policy.require(permission, request.resource_type)
+    return type_criteria(policy, permission, [request.resource_type])
+
+
+async def history(store: ResourceStore, policy: AccessPolicy, request: HistoryRequest) -> Page:
+    """One page of versions, newest first, with the total number of matching versions.
+
+    Raises Forbidden (403) when the policy allows no history of the type(s) asked for.
+    """
     query = HistoryQuery(
+        criteria=_access(policy, request),
         resource_type=request.resource_type,
         resource_id=request.resource_id,
         since=request.since,

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from ..auth.policy import AccessPolicy
 from ..errors import FhirError
 from ..i18n import _
 from ..storage import CurrentQuery, ResourceStore
@@ -122,13 +123,14 @@ class Importer:
     def __init__(
         self,
         store: ResourceStore,
+        policy: AccessPolicy,
         *,
         jobs: int = 4,
         chunk: int = 200,
         progress: ProgressSink | None = None,
         on_failure: Callable[[Failure], None] | None = None,
     ) -> None:
-        self._store = store
+        self._store, self._policy = store, policy
         self._jobs = asyncio.Semaphore(max(1, jobs))
         self._chunk = chunk
         self._progress = progress
@@ -270,7 +272,7 @@ class Importer:
     async def _run_bundle(self, unit: _Unit) -> int:
         assert unit.bundle is not None
         try:
-            _type, results = await process_bundle(self._store, unit.bundle, None)
+            _type, results = await process_bundle(self._store, self._policy, unit.bundle, None)
         except FhirError as exc:
             self._fail(Failure(unit.path, unit.where, _describe(exc)))
             return 0
@@ -292,12 +294,12 @@ class Importer:
             entries.append({"resource": resource, "request": request})
         try:
             transaction = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-            await process_bundle(self._store, transaction, None)
+            await process_bundle(self._store, self._policy, transaction, None)
             return len(entries)
         except FhirError:
             pass  # find out which entries are bad: run them one by one
         batch = {"resourceType": "Bundle", "type": "batch", "entry": entries}
-        _type, results = await process_bundle(self._store, batch, None)
+        _type, results = await process_bundle(self._store, self._policy, batch, None)
         written = 0
         for (where, _resource), result in zip(unit.items, results, strict=True):
             if result.outcome is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from ..auth.policy import AccessPolicy
 from ..errors import InvalidResource, ResourceDeleted, ResourceNotFound, Unprocessable
 from ..i18n import _
 from ..storage import ResourceStore, StoredResource
@@ -44,6 +45,7 @@ def apply_patch(
 
 async def patch_resource(
     store: ResourceStore,
+    policy: AccessPolicy,
     resource_type: str,
     resource_id: str,
     patch_format: PatchFormat,
@@ -54,10 +56,11 @@ async def patch_resource(
     """Apply `document` to the current version and store the result as the next version.
 
     Raises ResourceNotFound / ResourceDeleted, InvalidRequest (malformed patch), Unprocessable
-    (patch cannot be applied, or its result is not valid R4) or PreconditionFailed.
+    (patch cannot be applied, or its result is not valid R4), PreconditionFailed or Forbidden.
     """
     check_resource_type(resource_type)
     check_id(resource_id)
+    policy.require("u", resource_type)
     reference = f"{resource_type}/{resource_id}"
 
     def build(current: StoredResource | None) -> dict[str, Any]:
@@ -67,4 +70,4 @@ async def patch_resource(
             raise ResourceDeleted(_("{reference} was deleted.").format(reference=reference))
         return apply_patch(current.resource(), patch_format, document, resource_type, resource_id)
 
-    return await commit_version(store, resource_type, resource_id, build, if_match=if_match, method="PATCH")
+    return await commit_version(store, policy, resource_type, resource_id, build, if_match=if_match, method="PATCH")

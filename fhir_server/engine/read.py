@@ -1,11 +1,20 @@
-"""FHIR read and vread interactions. https://hl7.org/fhir/R4/http.html#read"""
+"""FHIR read and vread interactions. https://hl7.org/fhir/R4/http.html#read
+
+A resource the caller's policy does not reach (another patient's, or outside a granular
+scope's query) is answered like one that does not exist (404), so a token cannot probe which
+ids exist; a type or interaction the token has no scope for at all is a 403.
+"""
 
 from __future__ import annotations
 
+from ..auth.policy import EVERYTHING, AccessPolicy
 from ..errors import InvalidRequest, ResourceDeleted, ResourceNotFound
 from ..i18n import _
+from ..search.registry import default_registry
 from ..storage import ResourceStore, StoredResource
-from .identity import check_id
+from .access import version_compartments
+from .identity import check_id, now
+from .search import _Planner, planned_query
 from .validation import check_resource_type
 
 
@@ -13,13 +22,40 @@ def _etag(record: StoredResource) -> dict[str, str]:
     return {"ETag": f'W/"{record.version_id}"'}
 
 
-async def read_resource(store: ResourceStore, resource_type: str, resource_id: str) -> StoredResource:
-    """The current version. Raises ResourceNotFound (404) or ResourceDeleted (410)."""
+async def visible(store: ResourceStore, policy: AccessPolicy, record: StoredResource) -> bool:
+    """Whether `policy` lets its caller read this version: its compartments (a deletion: those of the
+    body it deleted) must fit a scope, and a granular scope's query must match the current resource."""
+    reaches = policy.reaches("r", record.resource_type)
+    if reaches == EVERYTHING:
+        return True
+    body = record.resource() if not record.deleted else None
+    if record.deleted and record.version_id > 1:
+        previous = await store.get_version(record.resource_type, record.id, record.version_id - 1)
+        body = previous.resource() if previous is not None else None
+    compartments = version_compartments(record, body)
+    fitting = [reach for reach in reaches if reach.compartment is None or reach.compartment in compartments]
+    if not fitting or any(not reach.query for reach in fitting):
+        return bool(fitting)
+    planner = _Planner(store, policy, default_registry(), now(), None)
+    access = await planner.access("r", record.resource_type)
+    query = planned_query(record.resource_type, [{"_id": {"$in": [record.reference]}}, *access])
+    return bool(await store.find_ids(query, 1))
+
+
+def _not_found(resource_type: str, resource_id: str) -> ResourceNotFound:
+    return ResourceNotFound(_("{type}/{id} was not found.").format(type=resource_type, id=resource_id))
+
+
+async def read_resource(
+    store: ResourceStore, policy: AccessPolicy, resource_type: str, resource_id: str
+) -> StoredResource:
+    """The current version. Raises Forbidden (403), ResourceNotFound (404) or ResourceDeleted (410)."""
     check_resource_type(resource_type)
     check_id(resource_id)
+    policy.require("r", resource_type)
     record = await store.get(resource_type, resource_id)
-    if record is None:
-        raise ResourceNotFound(_("{type}/{id} was not found.").format(type=resource_type, id=resource_id))
+    if record is None or not await visible(store, policy, record):
+        raise _not_found(resource_type, resource_id)
     if record.deleted:
         raise ResourceDeleted(
             _("{type}/{id} was deleted.").format(type=resource_type, id=resource_id), headers=_etag(record)
@@ -27,14 +63,17 @@ async def read_resource(store: ResourceStore, resource_type: str, resource_id: s
     return record
 
 
-async def read_version(store: ResourceStore, resource_type: str, resource_id: str, version: str) -> StoredResource:
-    """One version from history. Raises ResourceNotFound (404) or ResourceDeleted (410) for a deletion."""
+async def read_version(
+    store: ResourceStore, policy: AccessPolicy, resource_type: str, resource_id: str, version: str
+) -> StoredResource:
+    """One version from history. Raises Forbidden (403), ResourceNotFound (404) or ResourceDeleted (410)."""
     check_resource_type(resource_type)
     check_id(resource_id)
     if not version.isdigit() or len(version) > 18:
         raise InvalidRequest(_("'{version}' is not a version id of this server.").format(version=version[:40]))
+    policy.require("r", resource_type)
     record = await store.get_version(resource_type, resource_id, int(version))
-    if record is None:
+    if record is None or not await visible(store, policy, record):
         raise ResourceNotFound(
             _("{type}/{id} has no version {version}.").format(type=resource_type, id=resource_id, version=version)
         )

@@ -1,6 +1,7 @@
 """FHIR search at type level and in a compartment. https://hl7.org/fhir/R4/search.html
 
-The request's filters become one storage query. Chains (`subject:Patient.name=x`) and
+The request's filters become one storage query, with the caller's access filters ANDed in
+(engine/access.py): matches, chain and `_has` steps and included resources alike. Chains (`subject:Patient.name=x`) and
 reverse chains (`_has:Observation:patient:code=x`) are resolved first, innermost step
 first, into the ids they stand for; `_include` and `_revinclude` are fetched for the page
 of matches, so they are paged with them.
@@ -15,6 +16,7 @@ from typing import Any
 from terminology.expansion import expand_value_set
 from terminology.hierarchy import related_codes
 
+from ..auth.policy import EVERYTHING, AccessPolicy
 from ..errors import InvalidRequest, Issue
 from ..i18n import _
 from ..search.compile import filter_criterion, reference_criterion
@@ -22,6 +24,7 @@ from ..search.plan import plan_filter
 from ..search.registry import SearchRegistry, default_registry
 from ..search.request import Filter, Include, SearchRequest
 from ..storage import CurrentQuery, ResourceStore, StoredResource
+from .access import access_clauses
 from .identity import now
 from .results import Page
 from .validation import check_resource_type
@@ -49,8 +52,19 @@ def planned_query(resource_type: str, clauses: list[dict[str, Any]], **paging: A
 
 
 class _Planner:
-    def __init__(self, store: ResourceStore, registry: SearchRegistry, moment: datetime, base_url: str | None) -> None:
-        self.store, self.registry, self.moment, self.base_url = store, registry, moment, base_url
+    def __init__(
+        self,
+        store: ResourceStore,
+        policy: AccessPolicy,
+        registry: SearchRegistry,
+        moment: datetime,
+        base_url: str | None,
+    ) -> None:
+        self.store, self.policy, self.registry, self.moment, self.base_url = store, policy, registry, moment, base_url
+
+    async def access(self, permission: str, resource_type: str) -> list[dict[str, Any]]:
+        """The clauses that keep a query of `resource_type` within the policy; Forbidden when it reaches none."""
+        return await access_clauses(self.policy, permission, resource_type, self.clauses)
 
     async def clauses(self, resource_type: str, filters: tuple[Filter, ...]) -> list[dict[str, Any]]:
         """One storage clause per filter (ANDed); chains and `_has` are resolved into ids here."""
@@ -58,7 +72,8 @@ class _Planner:
 
     async def _matching_ids(self, resource_type: str, flt: Filter) -> list[str]:
         criterion = await self._criterion(resource_type, flt)
-        ids = await self.store.find_ids(planned_query(resource_type, [criterion]), MAX_CHAIN_MATCHES + 1)
+        access = await self.access("s", resource_type)  # a chain must not reveal what the token cannot search
+        ids = await self.store.find_ids(planned_query(resource_type, [criterion, *access]), MAX_CHAIN_MATCHES + 1)
         if len(ids) > MAX_CHAIN_MATCHES:
             raise InvalidRequest(
                 _("'{name}' matches more than {limit} resources; narrow it down.").format(
@@ -72,8 +87,9 @@ class _Planner:
         if flt.has:
             step, rest = flt.has[0], flt._replace(has=flt.has[1:])
             source_criterion = await self._criterion(step.source, rest)
+            access = await self.access("s", step.source)
             references = await self.store.references_of(
-                planned_query(step.source, [source_criterion]), step.code, MAX_CHAIN_MATCHES
+                planned_query(step.source, [source_criterion, *access]), step.code, MAX_CHAIN_MATCHES
             )
             prefix = f"{resource_type}/"
             return {"_id": {"$in": [ref for ref in references if ref.startswith(prefix)]}}
@@ -159,12 +175,13 @@ class _Planner:
         return included, False
 
     async def _include(self, include: Include, frontier: list[StoredResource]) -> list[StoredResource]:
+        """Included resources pass the same access filters as matches; those the token cannot read are left out."""
         if include.reverse:
             targets = [record.reference for record in frontier]
-            if include.code is None:
+            if include.code is None or not self.policy.allows("r", include.source):
                 return []
-            criterion = reference_criterion(include.code, targets)
-            return await self.store.find(planned_query(include.source, [criterion]), MAX_INCLUDES + 1)
+            clauses = [reference_criterion(include.code, targets), *await self.access("r", include.source)]
+            return await self.store.find(planned_query(include.source, clauses), MAX_INCLUDES + 1)
         sources = tuple(record.id for record in frontier if record.resource_type == include.source)
         if not sources:
             return []
@@ -174,25 +191,43 @@ class _Planner:
         local = [ref for ref in references if ref.count("/") == 1]
         if include.target:
             local = [ref for ref in local if ref.startswith(f"{include.target}/")]
-        return await self.store.get_many(local)
+        return await self._readable(local)
+
+    async def _readable(self, keys: list[str]) -> list[StoredResource]:
+        """The current resources of `keys` ("Type/id") that the policy lets the caller read."""
+        by_type: dict[str, list[str]] = {}
+        for key in keys:
+            by_type.setdefault(key.partition("/")[0], []).append(key)
+        free = [t for t in by_type if self.policy.reaches("r", t) == EVERYTHING]
+        found = await self.store.get_many([key for t in free for key in by_type[t]])
+        for resource_type, typed in by_type.items():
+            if resource_type in free or not self.policy.allows("r", resource_type):
+                continue
+            clauses = [{"_id": {"$in": typed}}, *await self.access("r", resource_type)]
+            found += await self.store.find(planned_query(resource_type, clauses), len(typed))
+        return found
 
 
 async def search_type(
     store: ResourceStore,
+    policy: AccessPolicy,
     request: SearchRequest,
     *,
     compartment: str | None = None,
     base_url: str | None = None,
     registry: SearchRegistry | None = None,
+    permission: str = "s",
 ) -> SearchResult:
     """One page of current resources matching `request`, with its includes and the total unless `_total=none`.
 
-    `compartment` ("Patient/123") limits the search to that compartment. Raises InvalidRequest
-    for malformed values and ResourceNotFound for an unknown type.
+    `compartment` ("Patient/123") limits the search to that compartment. Only what `permission`
+    (search; a write's letter for conditional criteria) reaches under `policy` is found. Raises
+    InvalidRequest for malformed values, ResourceNotFound for an unknown type and Forbidden.
     """
     check_resource_type(request.resource_type)
-    planner = _Planner(store, registry or default_registry(), now(), base_url)
-    clauses = await planner.clauses(request.resource_type, request.filters)
+    planner = _Planner(store, policy, registry or default_registry(), now(), base_url)
+    clauses = [*await planner.access(permission, request.resource_type)]
+    clauses += await planner.clauses(request.resource_type, request.filters)
     if compartment is not None:
         clauses.append({"compartments": compartment})
     sort = planner.sort(request)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import profiles
 
+from ..auth.policy import AccessPolicy
 from ..errors import InvalidRequest, Issue
 from ..i18n import _
 from ..search.registry import SearchRegistry, default_registry
@@ -149,6 +150,7 @@ def _resume(request: SearchRequest, inner: str | None) -> SearchRequest:
 
 async def search_sequence(
     store: ResourceStore,
+    policy: AccessPolicy,
     requests: Sequence[SearchRequest],
     count: int,
     cursor: str | None,
@@ -172,7 +174,7 @@ async def search_sequence(
     next_cursor: str | None = None
 
     async def run(request: SearchRequest) -> SearchResult:
-        return await search_type(store, request, base_url=base_url, registry=registry)
+        return await search_type(store, policy, request, base_url=base_url, registry=registry)
 
     for position, request in enumerate(requests):
         if position < phase or remaining == 0:
@@ -208,12 +210,18 @@ async def search_sequence(
 
 async def search_system(
     store: ResourceStore,
+    policy: AccessPolicy,
     request: SystemSearchRequest,
     *,
     base_url: str | None = None,
     registry: SearchRegistry | None = None,
 ) -> SearchResult:
-    """One page of the matches of every type in `request.types`, in that order, with their includes."""
+    """One page of the matches of every type in `request.types`, in that order, with their includes.
+
+    Raises Forbidden (403) when the policy does not allow searching one of the types.
+    """
+    for search_request in request.requests:
+        policy.require("s", search_request.resource_type)
     return await search_sequence(
-        store, request.requests, request.count, request.cursor, base_url=base_url, registry=registry
+        store, policy, request.requests, request.count, request.cursor, base_url=base_url, registry=registry
     )

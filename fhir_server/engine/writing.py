@@ -16,10 +16,12 @@ from typing import Any
 
 import orjson
 
+from ..auth.policy import AccessPolicy
 from ..errors import PreconditionFailed, StorageUnavailable, VersionConflict
 from ..i18n import _
 from ..search.extract import extract_index
 from ..storage import ConditionLock, PendingWrite, ResourceStore, StoredResource
+from .access import check_write
 from .identity import format_instant, now
 from .observers import commit_writes
 from .results import WriteResult
@@ -40,10 +42,15 @@ def stamp(body: dict[str, Any], resource_id: str, version_id: int, last_updated_
     return stamped
 
 
-def search_fields(resource: dict[str, Any] | None) -> dict[str, Any]:
-    """The search index entries, sort keys and compartments stored with a current version."""
+def search_fields(resource: dict[str, Any] | None, deleted_from: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The search index entries, sort keys and compartments stored with a current version.
+
+    A deletion (`resource` None) is found by no search, but keeps the compartments of the version
+    it deletes (`deleted_from`), so that patient-scoped history and reads still see it as theirs.
+    """
     if resource is None:
-        return {"idx": [], "sort": {}, "compartments": []}
+        compartments = extract_index(deleted_from).compartments if deleted_from else []
+        return {"idx": [], "sort": {}, "compartments": compartments}
     index = extract_index(resource)
     return {"idx": index.entries, "sort": index.sort, "compartments": index.compartments}
 
@@ -79,7 +86,8 @@ def next_version(
         body=None if stamped is None else orjson.dumps(stamped),
         method=method,
     )
-    return PendingWrite(record, current.version_id if current else None, search_fields(stamped))
+    deleted_from = current.resource() if stamped is None and current is not None and current.body else None
+    return PendingWrite(record, current.version_id if current else None, search_fields(stamped, deleted_from))
 
 
 def check_if_match(reference: str, if_match: int | None, current: StoredResource | None) -> None:
@@ -90,6 +98,7 @@ def check_if_match(reference: str, if_match: int | None, current: StoredResource
 
 async def commit_version(
     store: ResourceStore,
+    policy: AccessPolicy,
     resource_type: str,
     resource_id: str,
     build: BuildBody,
@@ -103,13 +112,16 @@ async def commit_version(
 
     `new_id` says the id was just made up by the server, so there is no current version to read.
     With a `lock` (conditional create) a lost race is not retried here but raised as
-    VersionConflict: the caller must search again before writing.
+    VersionConflict: the caller must search again before writing. Raises Forbidden when `policy`
+    does not allow changing the current version into the new one (engine/access.py).
     """
     reference = f"{resource_type}/{resource_id}"
     for attempt in range(_MAX_ATTEMPTS):
         current = None if new_id and attempt == 0 else await store.get(resource_type, resource_id)
         check_if_match(reference, if_match, current)
-        pending = next_version(resource_type, resource_id, build(current), current, method)
+        body = build(current)
+        check_write(policy, method, resource_type, resource_id, current, body)
+        pending = next_version(resource_type, resource_id, body, current, method)
         try:
             await commit_writes(store, [pending], lock=lock)
         except VersionConflict:

@@ -9,6 +9,11 @@ polling URL) or has expired. Output files are served from `$export-file/{job}/{f
 
 These routes come before `read` and the compartment search, which would take `$export-poll`
 for a resource type.
+
+Access: the export kick-off is checked by the engine (engine/bulk_export.py); an export job
+is polled, cancelled and downloaded only with a token of the client that started it, and
+its manifest says `requiresAccessToken: true` when the server checks tokens. `$import` and
+its job need `system/` scopes to create and update every type.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
+from ..auth.policy import AccessPolicy
 from ..engine.bulk_export import EXPORT, GROUP, PATIENT, SYSTEM, is_expired, parse_export_request, start_export
 from ..engine.bulk_import import ERROR_FILE, IMPORT, parse_import_parameters, start_import, start_upload
 from ..engine.identity import check_id, format_instant, now
-from ..errors import InvalidRequest, Issue, ResourceNotFound, UnsupportedMediaType
+from ..errors import Forbidden, InvalidRequest, Issue, ResourceNotFound, UnsupportedMediaType
 from ..i18n import _
 from ..storage.files import MongoFileStore
 from ..storage.jobs import CANCELLED, COMPLETED, FAILED, Job, MongoJobStore
+from .access import Policy
 from .body import FHIR_JSON_TYPES, media_type, read_json
 from .context import base_url, settings_of, store_of
 from .operations import _operation_query
@@ -80,41 +87,47 @@ def _accepted(location: str) -> Response:
     )
 
 
-async def _kick_off(request: Request, level: str, path: str, group_id: str | None = None) -> Response:
+async def _kick_off(
+    request: Request, policy: AccessPolicy, level: str, path: str, group_id: str | None = None
+) -> Response:
     _require_async(request, "$export")
     export_request = parse_export_request(
         level, await _operation_query(request), lenient="handling=lenient" in _prefer(request), group_id=group_id
     )
-    job = await start_export(store_of(request), _jobs(request), export_request, _request_url(request, path))
+    job = await start_export(store_of(request), policy, _jobs(request), export_request, _request_url(request, path))
     return _accepted(f"{base_url(request)}/$export-poll/{job.id}")
 
 
 @router.get("/$export", name="export-system")
 @router.post("/$export", name="export-system-post")
-async def export_system(request: Request) -> Response:
-    return await _kick_off(request, SYSTEM, "/$export")
+async def export_system(request: Request, policy: Policy) -> Response:
+    return await _kick_off(request, policy, SYSTEM, "/$export")
 
 
 @router.get("/Patient/$export", name="export-patient")
 @router.post("/Patient/$export", name="export-patient-post")
-async def export_patient(request: Request) -> Response:
-    return await _kick_off(request, PATIENT, "/Patient/$export")
+async def export_patient(request: Request, policy: Policy) -> Response:
+    return await _kick_off(request, policy, PATIENT, "/Patient/$export")
 
 
 @router.get("/Group/{group_id}/$export", name="export-group")
 @router.post("/Group/{group_id}/$export", name="export-group-post")
-async def export_group(group_id: str, request: Request) -> Response:
+async def export_group(group_id: str, request: Request, policy: Policy) -> Response:
     check_id(group_id)
-    return await _kick_off(request, GROUP, f"/Group/{group_id}/$export", group_id)
+    return await _kick_off(request, policy, GROUP, f"/Group/{group_id}/$export", group_id)
 
 
-async def _job(request: Request, job_id: str, kind: str) -> Job:
-    """The job behind a polling or file URL; 404 when unknown, cancelled or expired."""
+async def _job(request: Request, policy: AccessPolicy, job_id: str, kind: str) -> Job:
+    """The job behind a polling or file URL; 404 when unknown, cancelled or expired, 403 when not the caller's."""
+    if kind == IMPORT:
+        policy.require_system("c")
     job = await _jobs(request).get(job_id[:100])
     if job is None or job.kind != kind or is_expired(job, _ttl(request)):
         raise ResourceNotFound(_("There is no bulk job {id}, or it has expired.").format(id=job_id[:80]))
     if job.status == CANCELLED:
         raise ResourceNotFound(_("The bulk job {id} was cancelled.").format(id=job_id[:80]))
+    if kind == EXPORT and not policy.trusted and job.params.get("client") != policy.client_id:
+        raise Forbidden(_("The bulk job {id} was started by another client.").format(id=job_id[:80]))
     return job
 
 
@@ -129,8 +142,8 @@ def _status(request: Request, job: Job, manifest: dict[str, Any]) -> Response:
     return Response(status_code=202, headers={"X-Progress": progress, "Retry-After": RETRY_AFTER})
 
 
-async def _cancel(request: Request, job_id: str, kind: str) -> Response:
-    job = await _job(request, job_id, kind)
+async def _cancel(request: Request, policy: AccessPolicy, job_id: str, kind: str) -> Response:
+    job = await _job(request, policy, job_id, kind)
     jobs, files = _jobs(request), _files(request)
     if not await jobs.cancel(job.id, now()):
         raise ResourceNotFound(_("The bulk job {id} was cancelled.").format(id=job_id[:80]))
@@ -144,7 +157,7 @@ def _export_manifest(request: Request, job: Job) -> dict[str, Any]:
     return {
         "transactionTime": format_instant(job.params["transactionTime"]),
         "request": job.params["request"],
-        "requiresAccessToken": False,
+        "requiresAccessToken": settings_of(request).auth != "open",
         "output": [
             {"type": o["type"], "url": f"{base}/$export-file/{job.id}/{o['file']}", "count": o["count"]}
             for o in outputs
@@ -154,14 +167,14 @@ def _export_manifest(request: Request, job: Job) -> dict[str, Any]:
 
 
 @router.get("/$export-poll/{job_id}", name="export-poll")
-async def export_status(job_id: str, request: Request) -> Response:
-    job = await _job(request, job_id, EXPORT)
+async def export_status(job_id: str, request: Request, policy: Policy) -> Response:
+    job = await _job(request, policy, job_id, EXPORT)
     return _status(request, job, _export_manifest(request, job) if job.status == COMPLETED else {})
 
 
 @router.delete("/$export-poll/{job_id}", name="export-cancel")
-async def export_cancel(job_id: str, request: Request) -> Response:
-    return await _cancel(request, job_id, EXPORT)
+async def export_cancel(job_id: str, request: Request, policy: Policy) -> Response:
+    return await _cancel(request, policy, job_id, EXPORT)
 
 
 async def _download(request: Request, job: Job, file: str, known: bool) -> Response:
@@ -171,14 +184,16 @@ async def _download(request: Request, job: Job, file: str, known: bool) -> Respo
 
 
 @router.get("/$export-file/{job_id}/{file}", name="export-file")
-async def export_file(job_id: str, file: str, request: Request) -> Response:
-    job = await _job(request, job_id, EXPORT)
+async def export_file(job_id: str, file: str, request: Request, policy: Policy) -> Response:
+    job = await _job(request, policy, job_id, EXPORT)
     known = any(output["file"] == file for output in job.cursor.get("outputs", []))
     return await _download(request, job, file, known)
 
 
 @router.post("/$import", name="import")
-async def import_kick_off(request: Request) -> Response:
+async def import_kick_off(request: Request, policy: Policy) -> Response:
+    policy.require_system("c")
+    policy.require_system("u")
     _require_async(request, "$import")
     url = _request_url(request, "/$import")
     found = media_type(request)
@@ -216,24 +231,24 @@ def _import_manifest(request: Request, job: Job) -> dict[str, Any]:
     return {
         "transactionTime": format_instant(job.params["transactionTime"]),
         "request": job.params["request"],
-        "requiresAccessToken": False,
+        "requiresAccessToken": settings_of(request).auth != "open",
         "output": output,
         "error": error if errors else [],
     }
 
 
 @router.get("/$import-poll/{job_id}", name="import-poll")
-async def import_status(job_id: str, request: Request) -> Response:
-    job = await _job(request, job_id, IMPORT)
+async def import_status(job_id: str, request: Request, policy: Policy) -> Response:
+    job = await _job(request, policy, job_id, IMPORT)
     return _status(request, job, _import_manifest(request, job) if job.status == COMPLETED else {})
 
 
 @router.delete("/$import-poll/{job_id}", name="import-cancel")
-async def import_cancel(job_id: str, request: Request) -> Response:
-    return await _cancel(request, job_id, IMPORT)
+async def import_cancel(job_id: str, request: Request, policy: Policy) -> Response:
+    return await _cancel(request, policy, job_id, IMPORT)
 
 
 @router.get("/$import-file/{job_id}/{file}", name="import-file")
-async def import_file(job_id: str, file: str, request: Request) -> Response:
-    job = await _job(request, job_id, IMPORT)
+async def import_file(job_id: str, file: str, request: Request, policy: Policy) -> Response:
+    job = await _job(request, policy, job_id, IMPORT)
     return await _download(request, job, file, file == ERROR_FILE and job.cursor.get("errors", 0) > 0)

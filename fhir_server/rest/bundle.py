@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from ..engine.bundle import EntryResult, process_bundle
 from ..engine.identity import format_instant
+from .access import Policy
 from .body import check_media_type, read_json
 from .bundles import searchset_bundle
 from .context import base_url, settings_of, store_of
@@ -44,12 +45,12 @@ def _entry(result: EntryResult, base: str, representation: bool) -> bytes:
 
 
 @router.post(BASE_PATH, name="bundle")
-async def bundle(request: Request) -> Response:
+async def bundle(request: Request, policy: Policy) -> Response:
     """One Bundle in, one `batch-response` or `transaction-response` Bundle out."""
     check_media_type(request)
     body = await read_json(request, settings_of(request).max_body_bytes)
     base = base_url(request)
-    bundle_type, results = await process_bundle(store_of(request), body, base)
+    bundle_type, results = await process_bundle(store_of(request), policy, body, base)
     representation = preferred_return(request) == "representation" and "return=" in request.headers.get("prefer", "")
     head = orjson.dumps({"resourceType": "Bundle", "type": f"{bundle_type}-response"})
     entries = b",".join(_entry(result, base, representation) for result in results)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import engine
+from .access import Policy
 from .context import store_of
 from .preconditions import if_match_version
 
@@ -13,10 +14,10 @@ router = APIRouter()
 
 
 @router.delete("/{resource_type}/{resource_id}", name="delete")
-async def delete(resource_type: str, resource_id: str, request: Request) -> Response:
+async def delete(resource_type: str, resource_id: str, request: Request, policy: Policy) -> Response:
     """204 whether or not there was anything to delete (R4); the ETag names the deletion's version."""
     result = await engine.delete_resource(
-        store_of(request), resource_type, resource_id, if_match=if_match_version(request)
+        store_of(request), policy, resource_type, resource_id, if_match=if_match_version(request)
     )
     headers = {"ETag": f'W/"{result.record.version_id}"'} if result else None
     return Response(status_code=204, headers=headers)

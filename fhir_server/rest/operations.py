@@ -17,8 +17,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import engine
+from ..auth.policy import AccessPolicy
 from ..errors import InvalidRequest, ResourceNotFound
 from ..i18n import _
+from .access import Policy
 from .body import check_media_type, read_bytes
 from .bundles import searchset_bundle
 from .context import base_url, settings_of, store_of
@@ -76,7 +78,7 @@ async def _operation_query(request: Request) -> list[tuple[str, str]]:
     return query
 
 
-async def _everything(request: Request, patient_id: str | None) -> Response:
+async def _everything(request: Request, policy: AccessPolicy, patient_id: str | None) -> Response:
     settings = settings_of(request)
     everything_request = engine.parse_everything_request(
         patient_id,
@@ -85,7 +87,7 @@ async def _everything(request: Request, patient_id: str | None) -> Response:
         max_count=settings.max_page_size,
         strict=strict_handling(request),
     )
-    result = await engine.everything(store_of(request), everything_request)
+    result = await engine.everything(store_of(request), policy, everything_request)
     base = base_url(request)
     self_url = f"{base}/Patient/{patient_id}/$everything" if patient_id else f"{base}/Patient/$everything"
     bundle = searchset_bundle(
@@ -102,24 +104,24 @@ async def _everything(request: Request, patient_id: str | None) -> Response:
 
 @router.get("/Patient/$everything", name="operation-patient-everything")
 @router.post("/Patient/$everything", name="operation-patient-everything-post")
-async def patient_everything_type(request: Request) -> Response:
+async def patient_everything_type(request: Request, policy: Policy) -> Response:
     """All patients' records, or those of the patients named by `patient` / `_id`."""
-    return await _everything(request, None)
+    return await _everything(request, policy, None)
 
 
 @router.get("/{resource_type}/{resource_id}/$everything", name="operation-patient-everything-instance")
 @router.post("/{resource_type}/{resource_id}/$everything", name="operation-patient-everything-instance-post")
-async def patient_everything(resource_type: str, resource_id: str, request: Request) -> Response:
+async def patient_everything(resource_type: str, resource_id: str, request: Request, policy: Policy) -> Response:
     """One patient's record; $everything on other types (Encounter ...) is not supported."""
     engine.check_resource_type(resource_type)
     if resource_type != "Patient":
         raise ResourceNotFound(_("The operation $everything is not supported on {type}.").format(type=resource_type))
-    return await _everything(request, resource_id)
+    return await _everything(request, policy, resource_id)
 
 
 @router.get("/DocumentReference/$docref", name="operation-docref")
 @router.post("/DocumentReference/$docref", name="operation-docref-post")
-async def document_reference_docref(request: Request) -> Response:
+async def document_reference_docref(request: Request, policy: Policy) -> Response:
     settings = settings_of(request)
     docref_request = engine.parse_docref_request(
         await _operation_query(request),
@@ -128,7 +130,7 @@ async def document_reference_docref(request: Request) -> Response:
         strict=strict_handling(request),
     )
     base = base_url(request)
-    result = await engine.docref(store_of(request), docref_request, base_url=base)
+    result = await engine.docref(store_of(request), policy, docref_request, base_url=base)
     bundle = searchset_bundle(
         base,
         f"{base}/DocumentReference/$docref",

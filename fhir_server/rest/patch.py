@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from .. import engine
 from ..engine import PatchFormat
+from .access import Policy
 from .body import check_media_type, read_json
 from .context import settings_of, store_of
 from .preconditions import if_match_version
@@ -22,11 +23,17 @@ PATCH_FORMATS = {
 
 
 @router.patch("/{resource_type}/{resource_id}", name="patch")
-async def patch(resource_type: str, resource_id: str, request: Request) -> Response:
+async def patch(resource_type: str, resource_id: str, request: Request, policy: Policy) -> Response:
     engine.check_resource_type(resource_type)
     patch_format = PATCH_FORMATS[check_media_type(request, PATCH_FORMATS)]
     document = await read_json(request, settings_of(request).max_body_bytes)
     result = await engine.patch_resource(
-        store_of(request), resource_type, resource_id, patch_format, document, if_match=if_match_version(request)
+        store_of(request),
+        policy,
+        resource_type,
+        resource_id,
+        patch_format,
+        document,
+        if_match=if_match_version(request),
     )
     return write_response(request, result)

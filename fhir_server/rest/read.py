@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from .. import engine
 from ..storage import StoredResource
+from .access import Policy
 from .context import store_of
 from .preconditions import not_modified
 from .responses import FhirResponse, version_headers
@@ -22,12 +23,12 @@ def _resource_response(request: Request, record: StoredResource) -> Response:
 
 
 @router.get("/{resource_type}/{resource_id}", name="read")
-async def read(resource_type: str, resource_id: str, request: Request) -> Response:
-    record = await engine.read_resource(store_of(request), resource_type, resource_id)
+async def read(resource_type: str, resource_id: str, request: Request, policy: Policy) -> Response:
+    record = await engine.read_resource(store_of(request), policy, resource_type, resource_id)
     return _resource_response(request, record)
 
 
 @router.get("/{resource_type}/{resource_id}/_history/{version_id}", name="vread")
-async def vread(resource_type: str, resource_id: str, version_id: str, request: Request) -> Response:
-    record = await engine.read_version(store_of(request), resource_type, resource_id, version_id)
+async def vread(resource_type: str, resource_id: str, version_id: str, request: Request, policy: Policy) -> Response:
+    record = await engine.read_version(store_of(request), policy, resource_type, resource_id, version_id)
     return _resource_response(request, record)

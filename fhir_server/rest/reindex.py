@@ -2,7 +2,8 @@
 
 POST [base]/$reindex or [base]/{type}/$reindex answers 202 with Content-Location naming
 the job; GET on that URL answers 202 with X-Progress while it runs and 200 with a
-Parameters resource (status, resources done) when it has finished.
+Parameters resource (status, resources done) when it has finished. Both need a `system/`
+scope: re-indexing and job state are the server's business, not any one user's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..engine.reindex import start_reindex
 from ..errors import ResourceNotFound
 from ..i18n import _
 from ..storage.jobs import COMPLETED, FAILED, Job, MongoJobStore
+from .access import Policy
 from .context import base_url, store_of
 from .responses import FhirResponse
 
@@ -48,18 +50,21 @@ def _parameters(job: Job) -> dict[str, Any]:
 
 
 @router.post("/$reindex", name="reindex-system")
-async def reindex_system(request: Request) -> Response:
+async def reindex_system(request: Request, policy: Policy) -> Response:
+    policy.require_system("u")
     return _accepted(request, await start_reindex(store_of(request), _jobs(request), None))
 
 
 @router.post("/{resource_type}/$reindex", name="reindex-type")
-async def reindex_type(resource_type: str, request: Request) -> Response:
+async def reindex_type(resource_type: str, request: Request, policy: Policy) -> Response:
     engine.check_resource_type(resource_type)
+    policy.require_system("u", resource_type)
     return _accepted(request, await start_reindex(store_of(request), _jobs(request), resource_type))
 
 
 @router.get("/_jobs/{job_id}", name="job-status")
-async def job_status(job_id: str, request: Request) -> Response:
+async def job_status(job_id: str, request: Request, policy: Policy) -> Response:
+    policy.require_system("r")
     job = await _jobs(request).get(job_id)
     if job is None:
         raise ResourceNotFound(_("There is no job {id}.").format(id=job_id[:80]))

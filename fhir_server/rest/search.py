@@ -14,10 +14,12 @@ from starlette.responses import Response
 import profiles.summary
 
 from .. import engine
+from ..auth.policy import AccessPolicy
 from ..errors import ResourceNotFound
 from ..i18n import _
 from ..search import SearchRequest, parse_search_request
 from ..search.registry import default_registry
+from .access import Policy
 from .body import check_media_type, read_bytes
 from .bundles import searchset_bundle
 from .context import base_url, settings_of, store_of
@@ -39,7 +41,11 @@ def _shape(request: SearchRequest) -> Callable[[bytes], bytes] | None:
 
 
 async def _search(
-    request: Request, resource_type: str, query: Sequence[tuple[str, str]], compartment: str | None = None
+    request: Request,
+    policy: AccessPolicy,
+    resource_type: str,
+    query: Sequence[tuple[str, str]],
+    compartment: str | None = None,
 ) -> Response:
     engine.check_resource_type(resource_type)
     settings = settings_of(request)
@@ -52,7 +58,7 @@ async def _search(
         strict=strict_handling(request),
     )
     base = base_url(request)
-    result = await engine.search_type(store_of(request), search_request, compartment=compartment, base_url=base)
+    result = await engine.search_type(store_of(request), policy, search_request, compartment=compartment, base_url=base)
     previous = last = None
     if search_request.sort:
         offset, count, total = search_request.offset, search_request.count, result.page.total
@@ -78,24 +84,24 @@ async def _search(
 
 
 @router.get("/{resource_type}", name="search-type")
-async def search_get(resource_type: str, request: Request) -> Response:
-    return await _search(request, resource_type, list(request.query_params.multi_items()))
+async def search_get(resource_type: str, request: Request, policy: Policy) -> Response:
+    return await _search(request, policy, resource_type, list(request.query_params.multi_items()))
 
 
 @router.post("/{resource_type}/_search", name="search-type-post")
-async def search_post(resource_type: str, request: Request) -> Response:
+async def search_post(resource_type: str, request: Request, policy: Policy) -> Response:
     """Form-encoded parameters in the body, plus any in the URL, mean the same as a GET."""
     engine.check_resource_type(resource_type)
     check_media_type(request, ("application/x-www-form-urlencoded",))
     raw = await read_bytes(request, settings_of(request).max_body_bytes)
     form = parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
     query = [*request.query_params.multi_items(), *form]
-    return await _search(request, resource_type, query)
+    return await _search(request, policy, resource_type, query)
 
 
 @router.get("/{compartment_type}/{compartment_id}/{resource_type}", name="search-compartment")
 async def search_compartment(
-    compartment_type: str, compartment_id: str, resource_type: str, request: Request
+    compartment_type: str, compartment_id: str, resource_type: str, request: Request, policy: Policy
 ) -> Response:
     """Resources of `resource_type` in the compartment (R4 compartmentdefinition.html); the Patient compartment."""
     engine.check_resource_type(compartment_type)
@@ -108,4 +114,4 @@ async def search_compartment(
             )
         )
     compartment = f"{compartment_type}/{compartment_id}"
-    return await _search(request, resource_type, list(request.query_params.multi_items()), compartment)
+    return await _search(request, policy, resource_type, list(request.query_params.multi_items()), compartment)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import engine
+from .access import Policy
 from .bundles import searchset_bundle
 from .context import base_url, settings_of, store_of
 from .paths import BASE_PATH
@@ -24,7 +25,7 @@ router = APIRouter()
 
 
 @router.get(BASE_PATH, name="search-system")
-async def search_system(request: Request) -> Response:
+async def search_system(request: Request, policy: Policy) -> Response:
     settings = settings_of(request)
     system_request = engine.parse_system_search(
         list(request.query_params.multi_items()),
@@ -33,7 +34,7 @@ async def search_system(request: Request) -> Response:
         strict=strict_handling(request),
     )
     base = base_url(request)
-    result = await engine.search_system(store_of(request), system_request, base_url=base)
+    result = await engine.search_system(store_of(request), policy, system_request, base_url=base)
     bundle = searchset_bundle(
         base,
         base,

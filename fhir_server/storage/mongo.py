@@ -129,6 +129,9 @@ class MongoResourceStore:
             )
             await self._history.create_index([("type", ASCENDING), ("lastUpdated", DESCENDING)], name="type_updated")
             await self._history.create_index([("lastUpdated", DESCENDING)], name="updated")
+            await self._history.create_index(
+                [("compartments", ASCENDING), ("lastUpdated", DESCENDING)], name="compartment_updated"
+            )
 
     async def ping(self) -> None:
         try:
@@ -214,6 +217,13 @@ class MongoResourceStore:
                 )
                 for name, documents in by_collection.items():
                     await self._db[name].insert_many(documents, session=session)
+                await self._history.insert_many([self._version(w) for w in writes], session=session)
+
+    def _version(self, write: PendingWrite) -> dict[str, Any]:
+        """A history entry: the version and its patient compartments (what patient-scoped history filters on)."""
+        compartments = write.index.get("compartments", [])
+        return {"_id": f"{write.record.reference}/{write.record.version_id}", **self._fields(write.record),
+                "compartments": compartments}  # fmt: skip
 
     async def _replace_current(self, writes: Sequence[PendingWrite], session: AsyncClientSession) -> None:
         """Update current versions guarded by the version each write replaces; stamp the replaced history entries."""
@@ -300,6 +310,8 @@ class MongoResourceStore:
             flt["$or"] = [{"replacedAt": None}, {"replacedAt": {"$gt": query.at_start}}]
         if updated:
             flt["lastUpdated"] = updated
+        if query.criteria:
+            flt = {"$and": [flt, dict(query.criteria)]} if flt else dict(query.criteria)
         return flt
 
     async def history(self, query: HistoryQuery, limit: int) -> list[StoredResource]:

@@ -16,6 +16,8 @@ class HistoryQuery:
 
     `at` keeps the versions that were current at some moment of [at_start, at_end).
     `after` is the keyset cursor (last_updated, key) of the previous page's last entry.
+    `criteria` is an access filter over the fields every version carries (`type`, `compartments`:
+    the patient compartments of that version; a deletion keeps those of the version it deletes).
     """
 
     resource_type: str | None = None
@@ -24,6 +26,7 @@ class HistoryQuery:
     at_start: datetime | None = None
     at_end: datetime | None = None
     after: tuple[datetime, str] | None = None
+    criteria: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from fhir_server.auth.policy import AccessPolicy
 from fhir_server.engine import read_resource
 from fhir_server.storage import EmbeddedDatabase
 
@@ -35,7 +36,7 @@ def test_mllp_send_peer_with_lf_files(database: EmbeddedDatabase) -> None:
             assert stored[0].status == "processed" and len(stored[0].resources) == 2  # Patient + Observation
             assert stored[0].raw.count("\r") >= 3 and "\n" not in stored[0].raw
             patient_ref = stored[0].resources[0].split("/_history")[0].split("/")
-            patient = await read_resource(running.store, patient_ref[0], patient_ref[1])
+            patient = await read_resource(running.store, AccessPolicy.system("test"), patient_ref[0], patient_ref[1])
             assert patient.body is not None and orjson.loads(patient.body)["name"][0]["family"] == "EVERYWOMAN"
             acks = await run(running.port, "hapi_example_oml_o21.hl7")  # 13 messages, one connection
             codes = [segment(a, "MSA")[1] for a in acks]
@@ -59,7 +60,7 @@ def test_bom_lf_and_latin1(database: EmbeddedDatabase) -> None:
             record = (await running.messages.list(status="processed"))[0]
             assert "M\u00fcller" in record.raw and record.charset == "8859/1"
             resource_type, resource_id = record.resources[0].split("/")[:2]
-            patient = await read_resource(running.store, resource_type, resource_id)
+            patient = await read_resource(running.store, AccessPolicy.system("test"), resource_type, resource_id)
             assert patient.body is not None and orjson.loads(patient.body)["name"][0]["family"] == "M\u00fcller"
             undeclared = msg("L2", pid="PID|1||MRN3||Sch\u00f6n||19700101|F").encode("latin-1")  # not UTF-8
             ack = await client.send(undeclared, "latin-1")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from pymongo import ASCENDING, MongoClient
 
+from fhir_server.auth.policy import AccessPolicy
 from fhir_server.engine import update_resource
 from fhir_server.engine.identity import now
 from fhir_server.engine.search import _Planner, planned_query
@@ -213,7 +214,9 @@ async def _load(uri: str, name: str) -> None:
         await store.ensure_indexes()
         for n in range(PATIENTS):
             for resource in _clinical(n):
-                await update_resource(store, resource["resourceType"], resource["id"], resource)
+                await update_resource(
+                    store, AccessPolicy.system("test"), resource["resourceType"], resource["id"], resource
+                )
     finally:
         await store.close()
 
@@ -224,7 +227,9 @@ async def _query(uri: str, name: str, kind: str, pairs: list[tuple[str, str]]) -
     try:
         registry = default_registry()
         request = parse_search_request(kind, pairs, registry, default_count=PAGE, max_count=1000, strict=True)
-        clauses = await _Planner(store, registry, now(), None).clauses(kind, request.filters)
+        clauses = await _Planner(store, AccessPolicy.system("test"), registry, now(), None).clauses(
+            kind, request.filters
+        )
         return planned_query(kind, clauses)
     finally:
         await store.close()

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import orjson
 
+from fhir_server.auth.policy import AccessPolicy
 from fhir_server.engine import create_resource
 from fhir_server.engine.bulk_export import EXPORT, LEASE, SYSTEM, ExportRequest, run_export, start_export
 from fhir_server.engine.identity import now
@@ -49,7 +50,9 @@ def test_dead_export_worker_is_resumed_without_duplicates(database: EmbeddedData
             await files.ensure_indexes()
             created = set()
             for i in range(250):
-                record = await create_resource(store, "Basic", {"resourceType": "Basic", "code": {"text": f"b{i}"}})
+                record = await create_resource(
+                    store, AccessPolicy.system("test"), "Basic", {"resourceType": "Basic", "code": {"text": f"b{i}"}}
+                )
                 created.add(record.record.id)
             request = ExportRequest(SYSTEM, ("Basic", "Patient"), None, (), None)
             job = await start_export(store, jobs, request, "http://test/fhir/$export")

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+from fhir_server.auth.policy import AccessPolicy
 from fhir_server.engine import create_resource
 from fhir_server.engine.identity import now
 from fhir_server.engine.reindex import run_reindex, start_reindex
@@ -21,7 +22,9 @@ def test_abandoned_reindex_is_resumed_not_restarted(database: EmbeddedDatabase) 
             await store.ensure_indexes()
             await jobs.ensure_indexes()
             for i in range(250):
-                await create_resource(store, "Basic", {"resourceType": "Basic", "code": {"text": f"b{i}"}})
+                await create_resource(
+                    store, AccessPolicy.system("test"), "Basic", {"resourceType": "Basic", "code": {"text": f"b{i}"}}
+                )
             job = await start_reindex(store, jobs, "Basic")
             first = await jobs.claim("reindex", "worker-a", now(), timedelta(seconds=30))
             assert first is not None and first.id == job.id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from ...auth.policy import AccessPolicy
 from ...errors import FhirError
 from ...search.registry import default_registry
 from ...search.request import parse_search_request
@@ -42,7 +43,7 @@ def _not_modified(entry: BundleEntry, record: StoredResource) -> bool:
     return False
 
 
-async def read_entry(store: ResourceStore, entry: BundleEntry, base: str | None) -> EntryResult:
+async def read_entry(store: ResourceStore, policy: AccessPolicy, entry: BundleEntry, base: str | None) -> EntryResult:
     """A read, vread or search entry; a failure is that entry's outcome, not the Bundle's."""
     try:
         if entry.resource_id is None:
@@ -50,11 +51,11 @@ async def read_entry(store: ResourceStore, entry: BundleEntry, base: str | None)
                 entry.resource_type, entry.query, default_registry(), default_count=PAGE_SIZE, max_count=1000,
                 strict=False,
             )  # fmt: skip
-            return EntryResult("200 OK", search=await search_type(store, request, base_url=base))
+            return EntryResult("200 OK", search=await search_type(store, policy, request, base_url=base))
         if entry.version is not None:
-            record = await read_version(store, entry.resource_type, entry.resource_id, entry.version)
+            record = await read_version(store, policy, entry.resource_type, entry.resource_id, entry.version)
         else:
-            record = await read_resource(store, entry.resource_type, entry.resource_id)
+            record = await read_resource(store, policy, entry.resource_type, entry.resource_id)
         if _not_modified(entry, record):
             return EntryResult("304 Not Modified", record)
         return EntryResult("200 OK", record)

@@ -4,6 +4,10 @@ The server first decides what every entry does (ids for creates, matches for con
 entries), then rewrites the references between entries, builds every new version, and
 stores them all with one `commit_writes`. Any failing entry fails the whole Bundle with one
 OperationOutcome naming the entry; nothing is written. Reads (GET) run after the writes.
+
+Access: before anything runs, every entry's interaction is checked against the policy (a
+403 naming the first entry it refuses); each write is checked again on the versions it
+replaces and writes (engine/access.py), and conditional matches only see what the policy reaches.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ...auth.policy import AccessPolicy
 from ...errors import (
     FhirError,
     InvalidRequest,
@@ -24,6 +29,7 @@ from ...errors import (
 )
 from ...i18n import _
 from ...storage import PendingWrite, ResourceStore, StoredResource
+from ..access import check_write
 from ..conditional import find_matches
 from ..identity import new_id
 from ..observers import commit_writes
@@ -71,9 +77,9 @@ class _Retry(Exception):
 
 
 async def _one_match(
-    store: ResourceStore, resource_type: str, criteria: list[tuple[str, str]]
+    store: ResourceStore, policy: AccessPolicy, resource_type: str, criteria: list[tuple[str, str]], permission: str
 ) -> StoredResource | None:
-    matches = await find_matches(store, resource_type, criteria, 2)
+    matches = await find_matches(store, policy, resource_type, criteria, 2, permission)
     if len(matches) > 1:
         raise PreconditionFailed(
             _("The criteria match {count} {type} resources; they must match at most one.").format(
@@ -83,13 +89,28 @@ async def _one_match(
     return matches[0] if matches else None
 
 
-async def _plan_entry(store: ResourceStore, entry: BundleEntry, plan: _Plan) -> None:
+_PERMISSIONS = {"GET": "r", "HEAD": "r", "POST": "c", "PATCH": "u", "DELETE": "d"}
+
+
+def _check_entry(policy: AccessPolicy, entry: BundleEntry) -> None:
+    """Raise Forbidden unless the policy allows the entry's interaction on its type at all."""
+    if entry.method == "PUT":
+        if not policy.allows("u", entry.resource_type):
+            policy.require("c", entry.resource_type)
+        return
+    permission = _PERMISSIONS[entry.method]
+    if entry.method in ("GET", "HEAD") and entry.resource_id is None:
+        permission = "s"
+    policy.require(permission, entry.resource_type)
+
+
+async def _plan_entry(store: ResourceStore, policy: AccessPolicy, entry: BundleEntry, plan: _Plan) -> None:
     """Decide the target of a write entry (or, for a matched conditional create, its result)."""
     target_id: str | None = entry.resource_id
     fresh = False
     if entry.method == "POST":
         if entry.if_none_exist:
-            existing = await _one_match(store, entry.resource_type, entry.if_none_exist)
+            existing = await _one_match(store, policy, entry.resource_type, entry.if_none_exist, "c")
             if existing is not None:
                 plan.results[entry.index] = EntryResult("200 OK", existing, location=True)
                 if entry.full_url:
@@ -97,7 +118,9 @@ async def _plan_entry(store: ResourceStore, entry: BundleEntry, plan: _Plan) -> 
                 return
         target_id, fresh = new_id(), True
     elif entry.criteria is not None:
-        match = await _one_match(store, entry.resource_type, entry.criteria)
+        match = await _one_match(
+            store, policy, entry.resource_type, entry.criteria, _PERMISSIONS.get(entry.method, "u")
+        )
         if match is not None:
             target_id = match.id
         elif entry.method == "PUT":
@@ -118,7 +141,9 @@ async def _plan_entry(store: ResourceStore, entry: BundleEntry, plan: _Plan) -> 
     plan.targets.append(_Target(entry, entry.resource_type, target_id, fresh))
 
 
-async def _pending(target: _Target, current: StoredResource | None, plan: _Plan) -> PendingWrite | None:
+async def _pending(
+    policy: AccessPolicy, target: _Target, current: StoredResource | None, plan: _Plan
+) -> PendingWrite | None:
     """Build the version a target entry writes (None: a delete of nothing) and record its result."""
     entry = target.entry
     reference = f"{target.resource_type}/{target.resource_id}"
@@ -139,6 +164,7 @@ async def _pending(target: _Target, current: StoredResource | None, plan: _Plan)
         if entry.method == "PUT" and entry.criteria is not None:
             incoming["id"] = target.resource_id
         body = check_incoming(incoming, target.resource_type, target.resource_id if entry.method == "PUT" else None)
+    check_write(policy, entry.method, target.resource_type, target.resource_id, current, body)
     pending = next_version(target.resource_type, target.resource_id, body, current, entry.method)
     created = current is None or current.deleted
     status = "204 No Content" if body is None else ("201 Created" if created else "200 OK")
@@ -146,18 +172,18 @@ async def _pending(target: _Target, current: StoredResource | None, plan: _Plan)
     return pending
 
 
-async def _attempt(store: ResourceStore, entries: list[BundleEntry]) -> dict[int, EntryResult]:
+async def _attempt(store: ResourceStore, policy: AccessPolicy, entries: list[BundleEntry]) -> dict[int, EntryResult]:
     plan = _Plan()
     writes = [e for e in entries if e.method not in ("GET", "HEAD")]
     for entry in sorted(writes, key=lambda e: (TRANSACTION_ORDER[e.method], e.index)):
         try:
-            await _plan_entry(store, entry, plan)
+            await _plan_entry(store, policy, entry, plan)
         except FhirError as exc:
             raise in_entry(entry, exc) from exc
 
     async def resolve(conditional: str) -> str:
         resource_type, _sep, query = conditional.partition("?")
-        match = await _one_match(store, resource_type, parse_qsl(query, keep_blank_values=True))
+        match = await _one_match(store, policy, resource_type, parse_qsl(query, keep_blank_values=True), "s")
         if match is None:
             raise PreconditionFailed(_("The conditional reference '{ref}' matches nothing.").format(ref=conditional))
         return match.reference
@@ -169,7 +195,7 @@ async def _attempt(store: ResourceStore, entries: list[BundleEntry]) -> dict[int
         try:
             if target.entry.resource is not None and target.entry.method in ("POST", "PUT"):
                 target.body = await rewrite_references(target.entry.resource, plan.mapping, resolve)
-            write = await _pending(target, currents.get(f"{target.resource_type}/{target.resource_id}"), plan)
+            write = await _pending(policy, target, currents.get(f"{target.resource_type}/{target.resource_id}"), plan)
         except FhirError as exc:
             raise in_entry(target.entry, exc) from exc
         if write is not None:
@@ -183,15 +209,22 @@ async def _attempt(store: ResourceStore, entries: list[BundleEntry]) -> dict[int
     return plan.results
 
 
-async def process_transaction(store: ResourceStore, raw_entries: list[Any], base: str | None) -> list[EntryResult]:
+async def process_transaction(
+    store: ResourceStore, policy: AccessPolicy, raw_entries: list[Any], base: str | None
+) -> list[EntryResult]:
     """Run a transaction Bundle's entries; the results come in the Bundle's entry order.
 
     Raises a FhirError (naming the failing entry) when any entry fails; then nothing is written.
     """
     entries = [parse_entry(index, raw, base) for index, raw in enumerate(raw_entries)]
+    for entry in entries:
+        try:
+            _check_entry(policy, entry)
+        except FhirError as exc:
+            raise in_entry(entry, exc) from exc
     for attempt in range(_ATTEMPTS):
         try:
-            results = await _attempt(store, entries)
+            results = await _attempt(store, policy, entries)
             break
         except _Retry:
             await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
@@ -199,5 +232,5 @@ async def process_transaction(store: ResourceStore, raw_entries: list[Any], base
         raise StorageUnavailable(_("The transaction kept colliding with other writes; try again."))
     for entry in entries:
         if entry.method in ("GET", "HEAD"):
-            results[entry.index] = await read_entry(store, entry, base)
+            results[entry.index] = await read_entry(store, policy, entry, base)
     return [results[entry.index] for entry in entries]

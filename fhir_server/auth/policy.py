@@ -1,0 +1,190 @@
+"""What one caller may do: the AccessPolicy the engine receives with every interaction.
+
+https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html
+
+A policy answers two questions. `require(permission, type)` says whether an interaction is
+allowed at all (else Forbidden, 403, naming the scope it lacks). `reaches(permission, type)`
+says which resources of that type it may touch, as alternatives the engine turns into
+database filters (engine/access.py): each is "in this patient's compartment" (a `patient/`
+scope) and/or "matching this search" (a granular v2 scope such as
+`patient/Observation.rs?category=...|laboratory`). Several scopes for the same type and
+permission are alternatives (OR); one without either limit reaches everything.
+
+Permissions are SMART v2 letters: c create, r read (read, vread, instance history), u update
+(and patch), d delete, s search (search, type and system history).
+
+Trusted internal callers (the CLI, the HL7 v2 adapter, background jobs) get `system()`; a
+server running without authorization (development) gives every request `open()`. Both reach
+everything; they differ only in who they say the caller is (for audit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..errors import Forbidden
+from ..i18n import _
+from ..search.registry import default_registry
+from .grant import Grant
+from .scopes import ResourceScope, ScopeError, narrow, parse_scope
+
+PERMISSION_NAMES = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}
+READ_PERMISSIONS = frozenset("rs")
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One way of reaching resources of a type: within `compartment` ("Patient/123", None: any)
+    and matching the search `query` (no pairs: any)."""
+
+    compartment: str | None = None
+    query: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def unlimited(self) -> bool:
+        return self.compartment is None and not self.query
+
+
+EVERYTHING = (Reach(),)
+
+
+@lru_cache(maxsize=1024)
+def _parsed(scopes: tuple[str, ...]) -> tuple[ResourceScope, ...]:
+    """The resource scopes of a scope list; malformed ones grant nothing."""
+    out = []
+    for text in scopes:
+        try:
+            scope = parse_scope(text)
+        except ScopeError:
+            continue
+        if scope is not None:
+            out.append(scope)
+    return tuple(out)
+
+
+@lru_cache(maxsize=1024)
+def _within_role(scopes: tuple[str, ...], ceiling: tuple[str, ...]) -> tuple[str, ...]:
+    """`scopes` cut down to the role's current ceiling (a role may have lost scopes since the token was issued)."""
+    try:
+        return tuple(narrow(scopes, ceiling))
+    except ScopeError:
+        return ()
+
+
+def in_patient_compartment(resource_type: str) -> bool:
+    """Whether resources of this type can belong to a patient's compartment (Patient itself included)."""
+    return resource_type == "Patient" or bool(default_registry().compartment_parameters(resource_type))
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Who is asking (for audit: `actor`, client, user, role) and what they may do (scopes, launch context)."""
+
+    actor: str
+    scopes: tuple[ResourceScope, ...] = ()
+    trusted: bool = False
+    client_id: str | None = None
+    subject: str | None = None
+    fhir_user: str | None = None
+    role: str | None = None
+    patient: str | None = None
+    encounter: str | None = None
+
+    @classmethod
+    def from_grant(cls, grant: Grant, roles: dict[str, list[str]]) -> AccessPolicy:
+        """The policy of a token: its scopes within its user's role as the roles are now."""
+        scopes = grant.scopes
+        if grant.role is not None:
+            scopes = _within_role(scopes, tuple(roles.get(grant.role, ())))
+        return cls(
+            actor="token",
+            scopes=_parsed(scopes),
+            client_id=grant.client_id,
+            subject=grant.subject,
+            fhir_user=grant.fhir_user,
+            role=grant.role,
+            patient=grant.patient,
+            encounter=grant.encounter,
+        )
+
+    @classmethod
+    def system(cls, actor: str = "system") -> AccessPolicy:
+        """Full access for trusted internal callers: `actor` names them ("cli", "hl7v2", "export" ...)."""
+        return cls(actor=actor, trusted=True)
+
+    @classmethod
+    def open(cls) -> AccessPolicy:
+        """Full access for every request of a server running without authorization (development only)."""
+        return cls(actor="open", trusted=True)
+
+    @property
+    def patient_compartment(self) -> str | None:
+        """ "Patient/<id>" of the patient in context, if any."""
+        return f"Patient/{self.patient}" if self.patient else None
+
+    def _usable(self, permission: str, resource_type: str) -> list[ResourceScope]:
+        return [
+            s
+            for s in self.scopes
+            if s.allows(permission, resource_type) and (s.context != "patient" or self.patient is not None)
+        ]
+
+    def allows(self, permission: str, resource_type: str) -> bool:
+        """Whether some resources of `resource_type` may be reached with `permission`."""
+        return self.trusted or bool(self._usable(permission, resource_type))
+
+    def require(self, permission: str, resource_type: str) -> None:
+        """Raise Forbidden (403) naming the missing scope unless `permission` is granted on `resource_type`."""
+        if self.allows(permission, resource_type):
+            return
+        interaction = PERMISSION_NAMES.get(permission, permission)
+        if any(s.allows(permission, resource_type) for s in self.scopes):
+            raise Forbidden(
+                _("patient/ scopes need a patient in context; this token has none, so {interaction} on {type} "
+                  "is not allowed.").format(interaction=interaction, type=resource_type)
+            )  # fmt: skip
+        raise Forbidden(
+            _("This token does not allow {interaction} on {type}: that needs a scope such as "
+              "user/{type}.{permission} or patient/{type}.{permission}.").format(
+                interaction=interaction, type=resource_type, permission=permission
+            )
+        )  # fmt: skip
+
+    def require_system(self, permission: str, resource_type: str = "*") -> None:
+        """Raise Forbidden unless a `system/` scope grants `permission` on `resource_type` (`*`: on every type).
+
+        Server-wide operations ($import, $reindex, system $export, jobs, SearchParameter changes)
+        act beyond any one user's patients, so a user or patient token never suffices.
+        """
+        if self.trusted:
+            return
+        for scope in self.scopes:
+            if scope.context == "system" and not scope.query and scope.allows(permission, resource_type):
+                return
+        raise Forbidden(
+            _("This operation needs a system/{type}.{permission} scope (a backend service or an administrator).")
+            .format(type=resource_type, permission=permission)
+        )  # fmt: skip
+
+    def reaches(self, permission: str, resource_type: str) -> tuple[Reach, ...]:
+        """The alternatives (OR) that bound what `permission` reaches of `resource_type`; () when nothing.
+
+        A `patient/` scope confines reads to the patient's compartment for types that can be
+        in one (a Practitioner or a Medication is read freely), and every write to it.
+        """
+        if self.trusted:
+            return EVERYTHING
+        confined = permission not in READ_PERMISSIONS or in_patient_compartment(resource_type)
+        found: list[Reach] = []
+        for scope in self._usable(permission, resource_type):
+            compartment = self.patient_compartment if scope.context == "patient" and confined else None
+            reach = Reach(compartment, scope.query)
+            if reach.unlimited:
+                return EVERYTHING
+            if reach not in found:
+                found.append(reach)
+        return tuple(found)
+
+
+__all__ = ["EVERYTHING", "AccessPolicy", "Reach", "in_patient_compartment"]
