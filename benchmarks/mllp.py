@@ -46,7 +46,7 @@ class Result:
     errors: list[Any] = field(default_factory=list)
 
 
-def trivial_mapper(text: str) -> Any:
+def trivial_mapper(text: str, options: Any = None) -> Any:
     """Patient + 10 Observations, the shape the real mapper produces, without its detail."""
     pid = next(s for s in text.split("\r") if s.startswith("PID|")).split("|")
     entries: list[dict[str, Any]] = [

@@ -25,6 +25,14 @@ class Settings:
     default_page_size: int = 20
     max_page_size: int = 1000
     export_ttl_seconds: int = 3600
+    mllp_port: int | None = None
+    """HL7 v2 over MLLP: `serve` starts the listener in-process when set; `mllp` listens here (default 2575)."""
+    mllp_host: str | None = None
+    """Address of the MLLP listener; the HTTP `host` when not set."""
+    mllp_tls_cert: Path | None = None
+    mllp_tls_key: Path | None = None
+    mllp_idle_timeout: float = 300.0
+    mllp_max_connections: int = 100
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -54,8 +62,10 @@ class Settings:
 
 def _convert(type_name: Any, raw: str) -> Any:
     kind = str(type_name)
-    if kind == "int":
+    if kind in ("int", "int | None"):
         return int(raw)
+    if kind == "float":
+        return float(raw)
     if kind == "bool":
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if kind in ("Path", "Path | None"):
