@@ -10,6 +10,9 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from adapters.hl7v2 import ListenerSettings, start_listener
+from adapters.hl7v2.admin import router as hl7_admin_router
+
 from .config import Settings
 from .engine.bulk_export import export_worker
 from .engine.bulk_import import import_worker
@@ -26,7 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the application; the database connection opens and indexes are ensured at startup."""
+    """Build the application; the database connection opens and indexes are ensured at startup.
+
+    With `settings.mllp_port` the HL7 v2 MLLP listener runs in the same process (each worker
+    listens on the port with SO_REUSEPORT, so the kernel spreads the lab connections).
+    """
     if not settings.mongodb_uri:
         raise ValueError("create_app needs settings.mongodb_uri; the CLI starts the embedded database first")
     uri = settings.mongodb_uri
@@ -48,9 +55,17 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(export_worker(store, jobs, files, timedelta(seconds=settings.export_ttl_seconds))),
             asyncio.create_task(import_worker(store, jobs, files)),
         ]
+        mllp = (
+            await start_listener(store, ListenerSettings.from_settings(settings))
+            if settings.mllp_port is not None
+            else None
+        )
         try:
             yield
         finally:
+            if mllp is not None:
+                mllp.close()
+                await mllp.wait_closed()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -68,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
+    app.include_router(hl7_admin_router, prefix="/admin/hl7")
     app.include_router(fhir_router(), prefix="/fhir")
     return app
 
