@@ -125,20 +125,25 @@ class MessageStore:
         error: str | None = None,
         resources: Sequence[str] = (),
         warnings: Sequence[HL7Error] = (),
+        ack: str | None = None,
     ) -> None:
-        """Record the outcome of a processing attempt (it replaces the previous attempt's)."""
+        """Record the outcome of a processing attempt (it replaces the previous attempt's) and the ACK about
+        to be sent for it, in one write."""
         notes = [{"code": w.code, "location": w.location, "text": w.text} for w in warnings]
+        change: dict[str, Any] = {
+            "$set": {
+                "status": status,
+                "error": error,
+                "resources": list(resources),
+                "warnings": notes,
+                "updated": now(),
+            },
+            "$inc": {"attempts": 1},
+        }
+        if ack is not None:
+            change["$push"] = {"acks": ack}
         async with mongo_errors(COLLECTION):
-            await self._messages.update_one(
-                {"_id": message_id},
-                {
-                    "$set": {
-                        "status": status, "error": error, "resources": list(resources), "warnings": notes,
-                        "updated": now(),
-                    },
-                    "$inc": {"attempts": 1},
-                },
-            )  # fmt: skip
+            await self._messages.update_one({"_id": message_id}, change)
 
     async def claim(self, message_id: str, stale_before: datetime) -> bool:
         """Take a `received` message whose handler vanished (received before `stale_before`)."""

@@ -241,15 +241,12 @@ class Pipeline:
         code = "AE" if any(e.severity == "E" for e in errors) else "AA"
         text = " ".join(e.text for e in errors if e.severity == "E") or None
         notes = [e for e in [*warnings, *errors] if e.severity != "E"]
-        await self.messages.finish(
-            message_id, ERROR if code == "AE" else PROCESSED, error=text, resources=resources, warnings=notes
-        )
         send = not header.enhanced or _wants(header.app_ack, failed=code != "AA")
-        if send:
-            ack = build_ack(header, code, [*warnings, *errors], now())
-            await self.messages.add_ack(message_id, ack)
-            if emit is not None:
-                await emit(ack)
+        ack = build_ack(header, code, [*warnings, *errors], now()) if send else None
+        status = ERROR if code == "AE" else PROCESSED
+        await self.messages.finish(message_id, status, error=text, resources=resources, warnings=notes, ack=ack)
+        if ack is not None and emit is not None:
+            await emit(ack)
         return code, errors
 
     async def _apply(

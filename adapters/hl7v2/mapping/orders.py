@@ -102,7 +102,7 @@ def order_status(group: OrderGroup, ctx: Context) -> str:
 def add_observations(
     group: OrderGroup, key_value: str, subject: str, encounter: str | None, ctx: Context, tx: Transaction
 ) -> list[str]:
-    """Conditional updates for the group's OBX, keyed `<key>-<OBX-3 code>-<OBX-4>` under urn:hl7v2:obx."""
+    """Updates at ids derived from their keys (`<key>-<OBX-3 code>-<OBX-4>` under urn:hl7v2:obx) for the OBX."""
     urls: list[str] = []
     seen: set[str] = set()
     fallback = datetime_of(group.obr.c(7), ctx, group.obr.loc(7)) if group.obr is not None else None
@@ -120,7 +120,7 @@ def add_observations(
         obs["subject"] = ref(subject)
         if encounter:
             obs["encounter"] = ref(encounter)
-        urls.append(tx.update(obs, obs["identifier"][0]))
+        urls.append(tx.own(obs, obs["identifier"][0]))
     return list(dict.fromkeys(urls))
 
 
