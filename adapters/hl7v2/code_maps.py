@@ -4,8 +4,9 @@ Naming: a code's source system is the system its Coding gets in FHIR, so what an
 an Observation is what a ConceptMap's `group.source` names. CWE-3 with a standard name (LN,
 SCT, HL7nnnn ...) is that standard's URI; any other name (L, 99LAB, a lab's own) is
 `urn:hl7v2:coding-system:<name>`. A code without CWE-3 is local to whoever sent it: it is
-looked up under `urn:hl7v2:coding-system:<MSH-3>` (the sending application). Which
-equivalences count: `terminology.translation`.
+looked up under `urn:hl7v2:coding-system:<MSH-3>` (the sending application). Only local codes
+are translated: a code of a standard system is left as the lab sent it. Which equivalences
+count: `terminology.translation`.
 
 The mapping is pure and synchronous, so the pipeline maps with what is cached; when the message
 named a system that is not cached (or was cached more than `ttl` seconds ago) it loads that
@@ -27,7 +28,7 @@ from fhir_server.search.request import parse_search_request
 from fhir_server.storage import ResourceStore
 from terminology.translation import Coding, translations
 
-from .mapping.datatypes import local_system
+from .mapping.datatypes import LOCAL_SYSTEM_PREFIX, local_system
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class Translator:
     missing: set[str] = field(default_factory=set)
 
     def __call__(self, system: str, code: str) -> Coding | None:
+        if system and not system.startswith(LOCAL_SYSTEM_PREFIX):
+            return None
         source = system or self.sender_system
         table = self.cached.get(source)
         if table is None:
