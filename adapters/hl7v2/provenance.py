@@ -1,12 +1,14 @@
 """One Provenance per processed message, written in the message's own transaction.
 
 It follows the v2-to-FHIR IG's MSH[Provenance-Source] and MSH[Provenance-Transformation] maps,
-kept to one cheap resource: `target` = every resource the message created or updated, `entity`
-(role source) = the stored message (its `hl7_messages` id, MSH-9 and MSH-10), `agent` = the
-sending application and facility (MSH-3/MSH-4), `activity` = the v2-to-FHIR transformation.
-So `Provenance?target=Observation/123` says which message a result came from, and the admin
-message log (`admin.py`) says what became of a message. Provenance has no identifier in R4:
-a reprocessed message gets a second one, as it is a second transformation.
+kept to one cheap resource: `target` = every resource of the message's transaction (created,
+updated, or found by a conditional create, like a known Patient: which one it was is only known
+after the commit, and the Provenance is part of it), `entity` (role source) = the stored message
+(its `hl7_messages` id, MSH-9 and MSH-10), `agent` = the sending application and facility
+(MSH-3/MSH-4), `activity` = the v2-to-FHIR transformation. So `Provenance?target=Observation/123`
+says which message a result came from, and the admin message log (`admin.py`) says what became of
+a message. Provenance has no identifier in R4: a reprocessed message gets a second one, as it is a
+second transformation.
 https://build.fhir.org/ig/HL7/v2-to-fhir/ConceptMap-segment-msh-source-to-provenance.html
 """
 
