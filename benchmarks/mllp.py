@@ -1,8 +1,9 @@
 """MLLP receiver throughput: ORU^R01 with 10 OBX streamed over 1 and 4 persistent connections.
 
 Starts the embedded database and the listener in-process, sends `--messages` messages (each
-waits for its ACK, as MLLP senders do) and prints messages/s and ACK latency p50/p99. The floor
-is the CPU work alone for one message: decoding, header checks and mapping, no database.
+waits for its ACK, as MLLP senders do) and prints messages/s, ACK latency p50/p99 and the
+database commands per message (the figure that does not move when the machine is busy). The
+floor is the CPU work alone for one message: decoding, header checks and mapping, no database.
 Uses `adapters.hl7v2.mapping.map_message` when present, else a trivial mapper (and says so).
 
 Usage: ``python benchmarks/mllp.py [--messages 1000]``
@@ -17,9 +18,12 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pymongo import monitoring
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -40,13 +44,33 @@ def oru(control: str, patient: int) -> str:
     return "\r".join(lines) + "\r"
 
 
+class CommandCounter(monitoring.CommandListener):
+    """Counts the database commands the client sends, by name."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.counts[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+COMMANDS = CommandCounter()
+monitoring.register(COMMANDS)
+
+
 @dataclass
 class Result:
     bundle: dict[str, Any] | None
     errors: list[Any] = field(default_factory=list)
 
 
-def trivial_mapper(text: str) -> Any:
+def trivial_mapper(text: str, options: Any = None) -> Any:
     """Patient + 10 Observations, the shape the real mapper produces, without its detail."""
     pid = next(s for s in text.split("\r") if s.startswith("PID|")).split("|")
     entries: list[dict[str, Any]] = [
@@ -83,7 +107,7 @@ async def connection(port: int, messages: list[str], latencies: list[float]) -> 
     writer.close()
 
 
-async def run(db: EmbeddedDatabase, mapper: Any, total: int, connections: int) -> tuple[float, list[float]]:
+async def run(db: EmbeddedDatabase, mapper: Any, total: int, connections: int) -> tuple[float, list[float], str]:
     store = MongoResourceStore.connect(db.uri, f"mllp_{uuid.uuid4().hex[:8]}")
     await store.ensure_indexes()
     server = await start_listener(store, ListenerSettings(port=0), mapper)
@@ -91,14 +115,16 @@ async def run(db: EmbeddedDatabase, mapper: Any, total: int, connections: int) -
     batches = [[oru(f"B{c}-{i}", i % 200) for i in range(total // connections)] for c in range(connections)]
     await connection(port, [oru(f"warm-{i}", 1) for i in range(20)], [])
     latencies: list[float] = []
+    COMMANDS.counts.clear()
     started = time.perf_counter()
     await asyncio.gather(*(connection(port, batch, latencies) for batch in batches))
     elapsed = time.perf_counter() - started
+    commands = ", ".join(f"{name} {n / len(latencies):.1f}" for name, n in COMMANDS.counts.most_common())
     server.close()
     await server.wait_closed()
     await store.client.drop_database(store.database_name)
     await store.close()
-    return len(latencies) / elapsed, latencies
+    return len(latencies) / elapsed, latencies, commands
 
 
 async def engine_only(db: EmbeddedDatabase, mapper: Any, runs: int = 100) -> list[float]:
@@ -146,10 +172,11 @@ def main() -> None:
         engine = asyncio.run(engine_only(db, mapper))
         print(f"engine floor (process_bundle alone): p50 {pct(engine, 50):.1f} ms, p99 {pct(engine, 99):.1f} ms")
         for connections in (1, 4):
-            rate, latencies = asyncio.run(run(db, mapper, args.messages, connections))
+            rate, latencies, commands = asyncio.run(run(db, mapper, args.messages, connections))
             print(
-                f"{connections} connection(s): {rate:.0f} messages/s, ACK latency "
-                f"p50 {pct(latencies, 50):.1f} ms, p99 {pct(latencies, 99):.1f} ms ({len(latencies)} messages)"
+                f"{connections} connection(s): {rate:.1f} messages/s, ACK latency "
+                f"p50 {pct(latencies, 50):.1f} ms, p99 {pct(latencies, 99):.1f} ms ({len(latencies)} messages); "
+                f"database commands per message: {commands}"
             )
 
 

@@ -14,6 +14,9 @@ from adapters.hl7v2.outbound import sender_settings, start_sending
 
 from .audit.sealer import keep_audit_sealed
 from .auth.roles import load_roles
+from adapters.hl7v2 import ListenerSettings, start_listener
+from adapters.hl7v2.admin import router as hl7_admin_router
+
 from .config import Settings
 from .demo_app import mount_demo_app, register_demo_app
 from .engine.bulk_export import export_worker
@@ -36,7 +39,11 @@ AUTH_MODES = ("smart", "open")
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the application; the database connection opens and indexes are ensured at startup."""
+    """Build the application; the database connection opens and indexes are ensured at startup.
+
+    With `settings.mllp_port` the HL7 v2 MLLP listener runs in the same process (each worker
+    listens on the port with SO_REUSEPORT, so the kernel spreads the lab connections).
+    """
     if not settings.mongodb_uri:
         raise ValueError("create_app needs settings.mongodb_uri; the CLI starts the embedded database first")
     uri = settings.mongodb_uri
@@ -79,9 +86,17 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         if settings.hl7_outbound:
             background.append(await start_sending(store, sender_settings(settings)))
+        mllp = (
+            await start_listener(store, ListenerSettings.from_settings(settings))
+            if settings.mllp_port is not None
+            else None
+        )
         try:
             yield
         finally:
+            if mllp is not None:
+                mllp.close()
+                await mllp.wait_closed()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -99,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
+    app.include_router(hl7_admin_router, prefix="/admin/hl7")
     app.include_router(fhir_router(), prefix="/fhir")
     if settings.demo_app:
         mount_demo_app(app, settings.demo_app)

@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--roles-file", type=Path, help=_("JSON file of roles as scope ceilings, over the defaults (FHIR_ROLES_FILE).")
     )
+        "--mllp-port", type=int, help=_("Also receive HL7 v2 over MLLP on this port (FHIR_MLLP_PORT; off when unset).")
+    )
+    serve.add_argument("--mllp-host", help=_("Address of the MLLP listener (FHIR_MLLP_HOST, default: --host)."))
+    serve.add_argument("--mllp-tls-cert", type=Path, help=_("PEM certificate: MLLP over TLS (FHIR_MLLP_TLS_CERT)."))
+    serve.add_argument("--mllp-tls-key", type=Path, help=_("PEM private key of the certificate (FHIR_MLLP_TLS_KEY)."))
 
     def data_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)

@@ -40,6 +40,14 @@ class Settings:
     """`smart`: every FHIR request needs a bearer token; `open`: no authorization (development only)."""
     roles_file: Path | None = None
     """A JSON file of roles (name → scope ceiling) replacing or adding to the default roles."""
+    mllp_port: int | None = None
+    """HL7 v2 over MLLP: `serve` starts the listener in-process when set; `mllp` listens here (default 2575)."""
+    mllp_host: str | None = None
+    """Address of the MLLP listener; the HTTP `host` when not set."""
+    mllp_tls_cert: Path | None = None
+    mllp_tls_key: Path | None = None
+    mllp_idle_timeout: float = 300.0
+    mllp_max_connections: int = 100
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -69,7 +77,7 @@ class Settings:
 
 def _convert(type_name: Any, raw: str) -> Any:
     kind = str(type_name)
-    if kind == "int":
+    if kind in ("int", "int | None"):
         return int(raw)
     if kind == "float":
         return float(raw)

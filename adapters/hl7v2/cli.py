@@ -1,7 +1,9 @@
 """`fhir-server mllp`: run the HL7 v2 MLLP receiver on its own (and, with `--send-orders`, the order sender).
+"""`fhir-server mllp`: run the HL7 v2 MLLP receiver on its own; `fhir-server mllp reprocess`: rerun failed messages.
 
-`fhir_server/cli.py` calls `add_mllp_command(commands)` and, for the `mllp` command, the
-handler stored as the parser default `handler` (`run_mllp(args)`, args as a dict).
+`fhir_server/cli.py` calls `add_mllp_command(commands)` and, for the `mllp` command, `run_mllp(args)`
+(args as a dict). The listener's flags fill the same `Settings` fields (`FHIR_MLLP_*`) that
+`fhir-server serve --mllp-port` uses, and both start it with `start_listener`.
 """
 
 from __future__ import annotations
@@ -11,25 +13,40 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 from fhir_server.cli_database import connected_store, running_database
 from fhir_server.config import Settings
-from fhir_server.errors import StorageUnavailable
+from fhir_server.errors import FhirError, StorageUnavailable
 from fhir_server.i18n import _
 from fhir_server.logs import configure_logging
 
 from .listener import DEFAULT_PORT, ListenerSettings, start_listener
 from .outbound import sender_settings, start_sending
+from .listener import ListenerSettings, default_mapper, start_listener
+from .message_store import PROCESSED
+from .pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
-_OWN = ("mllp_host", "mllp_port", "tls_cert", "tls_key", "idle_timeout", "max_connections", "handler")
+_OWN = ("mllp_action", "message_id", "failed")
+
+
+def _database_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    parser.add_argument(
+        "--mongodb-uri", default=default, help=_("MongoDB replica set (FHIR_MONGODB_URI); embedded database if absent.")
+    )
+    parser.add_argument("--database", default=default, help=_("MongoDB database name (FHIR_DATABASE, default fhir)."))
+    parser.add_argument(
+        "--data-dir", type=Path, default=default, help=_("Where the embedded database keeps its files (FHIR_DATA_DIR).")
+    )
+    parser.add_argument("--log-level", default=default, help=_("debug, info, warning or error (FHIR_LOG_LEVEL)."))
 
 
 def add_mllp_command(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `mllp` to the `fhir-server` sub-commands."""
+    """Add `mllp` (and `mllp reprocess`) to the `fhir-server` sub-commands."""
     mllp = subparsers.add_parser("mllp", help=_("Receive HL7 v2 messages over MLLP (TCP, optionally TLS)."))
     mllp.add_argument("--host", dest="mllp_host", default="127.0.0.1", help=_("Address to listen on."))
     mllp.add_argument("--port", dest="mllp_port", type=int, default=DEFAULT_PORT, help=_("Port (default 2575)."))
@@ -46,37 +63,74 @@ def add_mllp_command(subparsers: Any) -> argparse.ArgumentParser:
         help=_("Also send lab orders from the outbox (FHIR_HL7_OUTBOUND)."),
     )  # fmt: skip
     mllp.set_defaults(handler=run_mllp)
+    mllp.add_argument("--host", dest="mllp_host", help=_("Address to listen on (FHIR_MLLP_HOST, else FHIR_HOST)."))
+    mllp.add_argument("--port", dest="mllp_port", type=int, help=_("Port (FHIR_MLLP_PORT, default 2575)."))
+    mllp.add_argument("--tls-cert", dest="mllp_tls_cert", type=Path, help=_("PEM certificate: listen with TLS."))
+    mllp.add_argument("--tls-key", dest="mllp_tls_key", type=Path, help=_("PEM private key of the certificate."))
+    mllp.add_argument(
+        "--idle-timeout", dest="mllp_idle_timeout", type=float, help=_("Close idle connections after seconds (300).")
+    )
+    mllp.add_argument(
+        "--max-connections", dest="mllp_max_connections", type=int, help=_("Most connections open at once (100).")
+    )
+    _database_flags(mllp)
+    actions = mllp.add_subparsers(dest="mllp_action")
+    rerun = actions.add_parser(
+        "reprocess", help=_("Run stored messages that failed through mapping and the engine again.")
+    )
+    which = rerun.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", dest="message_id", help=_("The stored message's id (from the message log)."))
+    which.add_argument("--failed", action="store_true", help=_("Every message whose status is error."))
+    _database_flags(rerun, default=argparse.SUPPRESS)  # given after `reprocess`; otherwise the ones before it
     return mllp
 
 
-def listener_settings(args: dict[str, Any]) -> ListenerSettings:
-    """Listener settings from the parsed `mllp` arguments."""
-    return ListenerSettings(
-        host=args.get("mllp_host") or "127.0.0.1",
-        port=args.get("mllp_port") or DEFAULT_PORT,
-        certfile=args.get("tls_cert"),
-        keyfile=args.get("tls_key"),
-        idle_timeout=args.get("idle_timeout") or 300.0,
-        max_connections=args.get("max_connections") or 100,
-    )
-
-
 def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
-    """Run the receiver until SIGTERM/SIGINT; start the embedded database when no URI is configured."""
+    """Run the receiver until SIGTERM/SIGINT (or reprocess); start the embedded database when no URI is configured."""
     values = dict(vars(args)) if isinstance(args, argparse.Namespace) else dict(args)
     values.pop("command", None)
-    listener = listener_settings(values)
     settings = Settings.from_env(**{k: v for k, v in values.items() if k not in _OWN})
     configure_logging(settings.log_level)
     try:
         with running_database(settings) as ready:
-            asyncio.run(_serve(ready, listener))
+            if values.get("mllp_action") == "reprocess":
+                return asyncio.run(_reprocess(ready, values.get("message_id"), bool(values.get("failed"))))
+            asyncio.run(_serve(ready, ListenerSettings.from_settings(ready)))
     except StorageUnavailable as exc:
         log.error(str(exc))
         return 1
     except KeyboardInterrupt:
         pass
     return 0
+
+
+async def _reprocess(settings: Settings, message_id: str | None, failed: bool) -> int:
+    """Reprocess one message or every failed one; print each outcome; exit code 1 if any still fails."""
+    async with connected_store(settings) as store:
+        pipeline = Pipeline(store, default_mapper(), settings.base_url)
+        ids = [message_id] if message_id else await pipeline.messages.failed_ids()
+        still_failing = 0
+        for current in ids:
+            try:
+                record = await pipeline.reprocess(current)
+            except KeyError:
+                print(_("{id}: no such message.").format(id=current), file=sys.stderr)
+                still_failing += 1
+                continue
+            except (ValueError, FhirError) as exc:
+                print(_("{id}: cannot be processed: {reason}").format(id=current, reason=exc), file=sys.stderr)
+                still_failing += 1
+                continue
+            still_failing += record.status != PROCESSED
+            print(
+                _("{id} {type} {control}: {status}{error}").format(
+                    id=record.id, type=record.message_type, control=record.control_id, status=record.status,
+                    error=f" ({record.error})" if record.error else "",
+                ),
+                flush=True,
+            )  # fmt: skip
+        print(_("Reprocessed {count} messages; {failing} still failing.").format(count=len(ids), failing=still_failing))
+    return 1 if still_failing else 0
 
 
 async def _serve(settings: Settings, listener: ListenerSettings) -> None:

@@ -16,8 +16,10 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from fhir_server.config import Settings
 from fhir_server.storage import MongoResourceStore
 
+from .code_maps import DEFAULT_TTL, ConceptMapCache
 from .framing import FrameDecoder, frame
 from .pipeline import Mapper, Pipeline
 
@@ -39,6 +41,23 @@ class ListenerSettings:
     max_connections: int = 100
     max_frame_bytes: int = 16 * 1024 * 1024
     base_url: str | None = None
+    concept_map_ttl: float = DEFAULT_TTL
+    reuse_port: bool = False
+    """Several processes listen on one port and the kernel spreads connections (`serve --workers N`)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ListenerSettings:
+        """The listener of `fhir-server mllp` and of `fhir-server serve --mllp-port` (`FHIR_MLLP_*`)."""
+        return cls(
+            host=settings.mllp_host or settings.host,
+            port=DEFAULT_PORT if settings.mllp_port is None else settings.mllp_port,
+            certfile=settings.mllp_tls_cert,
+            keyfile=settings.mllp_tls_key,
+            idle_timeout=settings.mllp_idle_timeout,
+            max_connections=settings.mllp_max_connections,
+            base_url=settings.base_url,
+            reuse_port=settings.workers > 1,
+        )
 
 
 def tls_context(certfile: Path, keyfile: Path | None) -> ssl.SSLContext:
@@ -128,12 +147,18 @@ async def start_listener(
 ) -> asyncio.Server:
     """Create the message indexes and start listening; the caller closes the returned server."""
     settings = settings or ListenerSettings()
-    pipeline = Pipeline(store, mapper or default_mapper(), settings.base_url)
+    code_maps = ConceptMapCache(store, settings.concept_map_ttl)
+    pipeline = Pipeline(store, mapper or default_mapper(), settings.base_url, code_maps)
     await pipeline.ensure_indexes()
     context = tls_context(settings.certfile, settings.keyfile) if settings.certfile else None
     server = MLLPServer(pipeline, settings)
     listening = await asyncio.start_server(
-        server.handle, settings.host, settings.port, ssl=context, limit=settings.max_frame_bytes
+        server.handle,
+        settings.host,
+        settings.port,
+        ssl=context,
+        limit=settings.max_frame_bytes,
+        reuse_port=settings.reuse_port or None,
     )
     log.info("mllp listening", extra={"host": settings.host, "port": settings.port, "tls": context is not None})
     return listening

@@ -1,9 +1,11 @@
 """Every HL7 v2 message received, in MongoDB collection `hl7_messages`.
 
 A message is stored (raw text, received time, MSH-3/4/9/10) before any positive ACK; its
-status then goes received -> processed or error, with the ACKs sent, the error text and the
-resources it produced. Messages accepted for processing carry `dedup` = MSH-3 + MSH-10 under
-a unique (sparse) index: a retransmission finds the original and gets its ACKs again.
+status then goes received -> processed or error, with the ACKs sent, the error text, the
+warnings (W problems also sent as ERR segments, e.g. local codes without a LOINC mapping) and
+the resources it produced (their versions, the message's Provenance among them). Messages
+accepted for processing carry `dedup` = MSH-3 + MSH-10 under a unique (sparse) index: a
+retransmission finds the original and gets its ACKs again.
 Rejected messages are kept without that key, so a corrected resend is not mistaken for a copy.
 """
 
@@ -20,12 +22,13 @@ from fhir_server.errors import VersionConflict
 from fhir_server.storage import MongoResourceStore
 from fhir_server.storage.mongo import mongo_errors
 
-from .header import Header
+from .header import Header, HL7Error
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 
 RECEIVED, PROCESSED, ERROR = "received", "processed", "error"
+STATUSES = (RECEIVED, PROCESSED, ERROR)
 COLLECTION = "hl7_messages"
 
 
@@ -46,6 +49,9 @@ class MessageRecord:
     resources: list[str] = field(default_factory=list)
     charset: str = ""
     attempts: int = 0
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    """`{code, location, text}` of each warning of the last processing."""
+    updated: datetime | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> MessageRecord:
@@ -54,7 +60,8 @@ class MessageRecord:
             sending_app=doc.get("sendingApp", ""), sending_facility=doc.get("sendingFacility", ""),
             message_type=doc.get("messageType", ""), control_id=doc.get("controlId", ""),
             acks=list(doc.get("acks", [])), error=doc.get("error"), resources=list(doc.get("resources", [])),
-            charset=doc.get("charset", ""), attempts=doc.get("attempts", 0),
+            charset=doc.get("charset", ""), attempts=doc.get("attempts", 0), warnings=list(doc.get("warnings", [])),
+            updated=doc.get("updated"),
         )  # fmt: skip
 
 
@@ -111,16 +118,32 @@ class MessageStore:
             await self._messages.update_one({"_id": message_id}, {"$push": {"acks": ack}})
 
     async def finish(
-        self, message_id: str, status: str, *, error: str | None = None, resources: Sequence[str] = ()
+        self,
+        message_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        resources: Sequence[str] = (),
+        warnings: Sequence[HL7Error] = (),
+        ack: str | None = None,
     ) -> None:
+        """Record the outcome of a processing attempt (it replaces the previous attempt's) and the ACK about
+        to be sent for it, in one write."""
+        notes = [{"code": w.code, "location": w.location, "text": w.text} for w in warnings]
+        change: dict[str, Any] = {
+            "$set": {
+                "status": status,
+                "error": error,
+                "resources": list(resources),
+                "warnings": notes,
+                "updated": now(),
+            },
+            "$inc": {"attempts": 1},
+        }
+        if ack is not None:
+            change["$push"] = {"acks": ack}
         async with mongo_errors(COLLECTION):
-            await self._messages.update_one(
-                {"_id": message_id},
-                {
-                    "$set": {"status": status, "error": error, "resources": list(resources), "updated": now()},
-                    "$inc": {"attempts": 1},
-                },
-            )
+            await self._messages.update_one({"_id": message_id}, change)
 
     async def claim(self, message_id: str, stale_before: datetime) -> bool:
         """Take a `received` message whose handler vanished (received before `stale_before`)."""
@@ -131,17 +154,31 @@ class MessageStore:
             )
         return result.modified_count == 1
 
+    async def failed_ids(self) -> list[str]:
+        """The ids of every message in status `error`, oldest first (what `mllp reprocess --failed` reruns)."""
+        async with mongo_errors(COLLECTION):
+            docs = await self._messages.find({"status": ERROR}, {"_id": 1}).sort("received", 1).to_list()
+        return [doc["_id"] for doc in docs]
+
     async def list(
         self,
         status: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        *,
+        sending_app: str | None = None,
+        control_id: str | None = None,
     ) -> list[MessageRecord]:
-        """Messages newest first, optionally by status and received time (since inclusive, until exclusive)."""
+        """Messages newest first, optionally by status, received time (since inclusive, until exclusive),
+        sending application (MSH-3) and control id (MSH-10)."""
         query: dict[str, Any] = {}
         if status:
             query["status"] = status
+        if sending_app:
+            query["sendingApp"] = sending_app
+        if control_id:
+            query["controlId"] = control_id
         if since or until:
             query["received"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
         async with mongo_errors(COLLECTION):
@@ -150,7 +187,7 @@ class MessageStore:
 
     async def counts(self) -> dict[str, int]:
         """How many messages are in each status."""
-        return {s: await self._messages.count_documents({"status": s}) for s in (RECEIVED, PROCESSED, ERROR)}
+        return {s: await self._messages.count_documents({"status": s}) for s in STATUSES}
 
 
 async def reprocess(pipeline: Pipeline, message_id: str) -> MessageRecord:

@@ -1,9 +1,12 @@
 """From a received frame to stored message, FHIR transaction and ACKs.
 
-Per message: header checks (AR/CR on failure), mapping by the injected mapper (AR/CR for
-unsupported types), durable storage with duplicate detection, the commit ack in enhanced
-mode, the transaction Bundle through the engine (`process_bundle`: all or nothing), then
-the application ack as MSH-15/16 ask. Every ACK is recorded before it is sent.
+Per message: header checks (AR/CR on failure), mapping by the injected mapper with local codes
+translated through stored ConceptMaps (AR/CR for unsupported types), durable storage with
+duplicate detection, the commit ack in enhanced mode, the transaction Bundle plus a Provenance
+through the engine (`process_bundle`: all or nothing), then the application ack as MSH-15/16
+ask. Every ACK is recorded before it is sent. Mapping warnings (a local code without a LOINC
+mapping, a skipped value ...) go into the ACK as ERR segments with severity W under AA, and
+into the message log entry.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ from fhir_server.i18n import _
 from fhir_server.storage import MongoResourceStore
 
 from .ack import batch_reply, build_ack
+from .code_maps import ConceptMapCache
 from .header import Header, HL7Error, decode, parse_header, split
+from .mapping.model import MappingOptions
 from .message_store import ERROR, PROCESSED, MessageRecord, MessageStore
+from .provenance import provenance_entry
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +66,8 @@ class MappingResultLike(Protocol):
     def errors(self) -> Sequence[MappingErrorLike]: ...
 
 
-Mapper = Callable[[str], MappingResultLike]
+Mapper = Callable[[str, MappingOptions], MappingResultLike]
+"""`mapper(message, options)`: `adapters.hl7v2.mapping.map_message` or a stand-in with its shape."""
 
 
 def _errors(result: MappingResultLike) -> list[HL7Error]:
@@ -76,11 +83,18 @@ def _wants(ack_type: str, failed: bool) -> bool:
 class Pipeline:
     """Turns frames into stored messages, engine writes and ACKs; shared by every connection."""
 
-    def __init__(self, store: MongoResourceStore, mapper: Mapper, base: str | None = None) -> None:
+    def __init__(
+        self,
+        store: MongoResourceStore,
+        mapper: Mapper,
+        base: str | None = None,
+        code_maps: ConceptMapCache | None = None,
+    ) -> None:
         self.store = store
         self.mapper = mapper
         self.base = base
         self.messages = MessageStore(store)
+        self.code_maps = code_maps or ConceptMapCache(store)
 
     async def ensure_indexes(self) -> None:
         await self.messages.ensure_indexes()
@@ -124,7 +138,7 @@ class Pipeline:
         if header is None or problems:
             await self._reject(message, header, charset, problems, emit, **extra)
             return
-        result = self._map(message)
+        result = await self._map(message, header)
         if result is not None and (unsupported := _unsupported(result)):
             await self._reject(message, header, charset, unsupported, emit, **extra)
             return
@@ -179,7 +193,7 @@ class Pipeline:
                 await emit(ack)
             return
         if await self.messages.claim(original.id, now() - STALE_AFTER):  # its handler died before answering
-            result = self._map(original.raw)
+            result = await self._map(original.raw, header)
             if header.enhanced:
                 await self._commit_ack(original.id, header, [], emit)
             await self._process(original.id, original.raw, header, result, [], emit)
@@ -199,10 +213,20 @@ class Pipeline:
             await self.messages.add_ack(message_id, ack)
             await emit(ack)
 
-    def _map(self, message: str) -> MappingResultLike | None:
+    async def _map(self, message: str, header: Header) -> MappingResultLike | None:
+        """Map with the cached ConceptMaps; if the message named systems not (freshly) cached, load them, map again."""
+        translate = self.code_maps.translator(header.sending_app)
+        result = self._run_mapper(message, MappingOptions(translate=translate))
+        if translate.missing:
+            await self.code_maps.load(translate.missing)
+            translate = self.code_maps.translator(header.sending_app)
+            result = self._run_mapper(message, MappingOptions(translate=translate))
+        return result
+
+    def _run_mapper(self, message: str, options: MappingOptions) -> MappingResultLike | None:
         """The mapper's result; None when it failed (a mapper bug must still end in an ACK)."""
         try:
-            return self.mapper(message)
+            return self.mapper(message, options)
         except Exception:
             log.exception("hl7 mapper failed")
             return None
@@ -217,7 +241,7 @@ class Pipeline:
         emit: Emit | None,
     ) -> tuple[str, list[HL7Error]]:
         """Map and write; record the outcome and the application ack; send it if the mode asks."""
-        errors, resources = await self._apply(message_id, result)
+        errors, resources = await self._apply(message_id, header, result)
         code = "AE" if any(e.severity == "E" for e in errors) else "AA"
         text = " ".join(e.text for e in errors if e.severity == "E") or None
         send = not header.enhanced or _wants(header.app_ack, failed=code != "AA")
@@ -225,12 +249,19 @@ class Pipeline:
         if ack is not None:  # recorded before the status changes: a duplicate that sees `processed` finds it
             await self.messages.add_ack(message_id, ack)
         await self.messages.finish(message_id, ERROR if code == "AE" else PROCESSED, error=text, resources=resources)
+        notes = [e for e in [*warnings, *errors] if e.severity != "E"]
+        send = not header.enhanced or _wants(header.app_ack, failed=code != "AA")
+        ack = build_ack(header, code, [*warnings, *errors], now()) if send else None
+        status = ERROR if code == "AE" else PROCESSED
+        await self.messages.finish(message_id, status, error=text, resources=resources, warnings=notes, ack=ack)
         if ack is not None and emit is not None:
             await emit(ack)
         return code, errors
 
-    async def _apply(self, message_id: str, result: MappingResultLike | None) -> tuple[list[HL7Error], list[str]]:
-        """Mapping errors, or the engine's outcome of the transaction Bundle."""
+    async def _apply(
+        self, message_id: str, header: Header, result: MappingResultLike | None
+    ) -> tuple[list[HL7Error], list[str]]:
+        """Mapping errors, or the engine's outcome of the transaction Bundle with the message's Provenance."""
         if result is None:
             return [HL7Error("207", "MSH^1", _("The message could not be converted (internal error)."))], []
         errors = _errors(result)
@@ -238,8 +269,13 @@ class Pipeline:
             return errors, []
         if result.bundle is None:
             return [*errors, HL7Error("207", "MSH^1", _("The message produced no data to store."))], []
+        bundle = {
+            **result.bundle,
+            "entry": [*result.bundle.get("entry", []), provenance_entry(result.bundle, message_id, header, now())],
+        }
         try:
             _type, entries = await process_bundle(self.store, _POLICY, result.bundle, self.base)
+            _type, entries = await process_bundle(self.store, bundle, self.base)
         except InvalidRequest as exc:
             return [*errors, HL7Error("207", "MSH^1", str(exc))], []
         except FhirError as exc:
@@ -263,7 +299,7 @@ class Pipeline:
         header, problems = parse_header(record.raw)
         if header is None or problems:
             raise ValueError(" ".join(p.text for p in problems))
-        await self._process(message_id, record.raw, header, self._map(record.raw), [], None)
+        await self._process(message_id, record.raw, header, await self._map(record.raw, header), [], None)
         return await self.messages.get(message_id) or record
 
 

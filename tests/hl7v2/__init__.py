@@ -39,7 +39,7 @@ def _fields(message: str, name: str) -> list[list[str]]:
     return [s.split("|") for s in message.split("\r") if s.startswith(name + "|")]
 
 
-def small_mapper(message: str) -> MappingResult:
+def small_mapper(message: str, options: Any = None) -> MappingResult:
     """ADT^A01/A04/A08 -> Patient; ORU^R01 -> Patient + one Observation per OBX. PID-8 'X!' makes the engine fail."""
     msh = _fields(message, "MSH")[0]
     kind, event = (msh[8].split("^") + ["", ""])[:2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from adapters.hl7v2.message_store import reprocess
 from adapters.hl7v2.pipeline import Pipeline
@@ -27,7 +28,7 @@ def test_duplicate_gets_the_original_ack(database: EmbeddedDatabase) -> None:
             assert len(set(acks)) == 1 and segment(acks[0], "MSA")[1:3] == ["AA", "D2"]
             stored = await running.messages.list()
             assert sorted(m.control_id for m in stored) == ["D1", "D1", "D2"]
-            assert all(m.status == "processed" and len(m.resources) == 1 for m in stored)
+            assert all(m.status == "processed" and len(m.resources) == 2 for m in stored)  # Patient, Provenance
             patients = await running.store.client[running.store.database_name]["resources"].count_documents(
                 {"type": "Patient"}
             )
@@ -55,12 +56,12 @@ def test_failed_message_is_listed_and_reprocessed(database: EmbeddedDatabase) ->
             assert len(await running.messages.list(until=now() + timedelta(seconds=1))) == 1
             assert await client.send(bad) == ack  # a resend is a duplicate: nothing written
 
-            def fixed(text: str) -> MappingResult:
+            def fixed(text: str, options: Any = None) -> MappingResult:
                 return small_mapper(text.replace("|X!", "|F"))
 
             pipeline = Pipeline(running.store, fixed)
             record = await reprocess(pipeline, failed[0].id)
-            assert record.status == "processed" and len(record.resources) == 1 and record.attempts == 2
+            assert record.status == "processed" and len(record.resources) == 2 and record.attempts == 2
             assert len(record.acks) == 2 and segment(record.acks[-1], "MSA")[1] == "AA"
             assert (await running.messages.counts()) == {"received": 0, "processed": 1, "error": 0}
             await client.close()

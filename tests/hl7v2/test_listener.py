@@ -33,7 +33,7 @@ def test_mllp_send_peer_with_lf_files(database: EmbeddedDatabase) -> None:
             acks = await run(running.port, "fhirconv_ORU-R01-RMGEAD.hl7")  # LF segment ends
             assert len(acks) == 1 and segment(acks[0], "MSA")[1:3] == ["AA", "CNTRL-3456"]
             stored = await running.messages.list()
-            assert stored[0].status == "processed" and len(stored[0].resources) == 2  # Patient + Observation
+            assert stored[0].status == "processed" and len(stored[0].resources) == 3  # Patient, Observation, Provenance
             assert stored[0].raw.count("\r") >= 3 and "\n" not in stored[0].raw
             patient_ref = stored[0].resources[0].split("/_history")[0].split("/")
             patient = await read_resource(running.store, AccessPolicy.system("test"), patient_ref[0], patient_ref[1])

@@ -1,4 +1,4 @@
-"""Every mapped sample is a valid R4 transaction; preliminary and final results share conditional keys."""
+"""Every mapped sample is a valid R4 transaction; preliminary and final results share their keys and ids."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from adapters.hl7v2.mapping import map_message
+from adapters.hl7v2.mapping.bundle import key_id
 from profiles import validate_resource
 
 from .samples import FIXTURES, message, messages
@@ -33,10 +34,11 @@ def test_every_resource_is_valid_r4(name: str) -> None:
             assert validate_resource(entry["resource"]) == [], entry["resource"]["resourceType"]
             request = entry["request"]
             assert request["method"] in ("PUT", "POST")
-            assert "?identifier=" in request["url"] or "ifNoneExist" in request
+            owned = request["url"] == f"{entry['resource']['resourceType']}/{entry['resource'].get('id')}"
+            assert "?identifier=" in request["url"] or "ifNoneExist" in request or owned
 
 
-def test_preliminary_and_final_produce_the_same_conditional_identifiers() -> None:
+def test_preliminary_and_final_produce_the_same_keys_and_ids() -> None:
     first = map_message(message("fhirconv_LAB-ORU-1.hl7")).bundle
     second = map_message(message("fhirconv_LAB-ORU-2.hl7")).bundle
     assert first is not None and second is not None
@@ -47,4 +49,5 @@ def test_preliminary_and_final_produce_the_same_conditional_identifiers() -> Non
     assert keys(first) == keys(second)
     observations = [e for e in first["entry"] if e["resource"]["resourceType"] == "Observation"]
     assert all(e["request"]["method"] == "PUT" for e in observations)
-    assert "Observation?identifier=urn:hl7v2:obx|82503246-11156-7-" in keys(first).values()
+    basophils = key_id("Observation", {"system": "urn:hl7v2:obx", "value": "82503246-11156-7-"})
+    assert f"Observation/{basophils}" in keys(first).values()

@@ -11,6 +11,7 @@ from .model import Context, Translate
 from .segments import Value
 from .tables import UCUM, V2_0203, coding_system, ucum
 
+LOCAL_SYSTEM_PREFIX = "urn:hl7v2:coding-system:"
 _DTM = re.compile(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,6})?([+-]\d{4})?")
 _OID = re.compile(r"[0-2](\.(0|[1-9]\d*))+")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
@@ -150,13 +151,18 @@ def xtn(value: Value, default_use: str) -> dict[str, Any] | None:
     return out
 
 
+def local_system(name: str) -> str:
+    """The system URI of a v2 coding-system name with no standard URI (a lab's own codes)."""
+    return LOCAL_SYSTEM_PREFIX + quote(name, safe="")
+
+
 def coding(code: str, display: str, system_name: str) -> dict[str, Any] | None:
-    """One Coding; unknown system names become `urn:hl7v2:coding-system:<name>`."""
+    """One Coding; unknown system names become `local_system(name)`."""
     if not code and not display:
         return None
     out: dict[str, Any] = {}
     if system_name:
-        out["system"] = coding_system(system_name) or f"urn:hl7v2:coding-system:{quote(system_name, safe='')}"
+        out["system"] = coding_system(system_name) or local_system(system_name)
     if code:
         out["code"] = code
     if display:
@@ -182,6 +188,27 @@ def cwe(value: Value | None, translate: Translate | None = None) -> dict[str, An
     if text:
         out["text"] = text
     return out
+
+
+def coded(value: Value | None, ctx: Context, loc: str) -> dict[str, Any] | None:
+    """`cwe` with the message's translation; a local code left without any standard coding is reported (103, W).
+
+    Only when a translation hook is given: without one nobody was asked, so nothing is missing.
+    """
+    concept = cwe(value, ctx.options.translate)
+    if concept is None or ctx.options.translate is None:
+        return concept
+    codings = concept.get("coding", [])
+    local = [c for c in codings if "code" in c and c.get("system", LOCAL_SYSTEM_PREFIX).startswith(LOCAL_SYSTEM_PREFIX)]
+    if local and len(local) == len(codings):
+        first = local[0]
+        ctx.warn(
+            "103",
+            loc,
+            f"local code '{first['code']}' ({first.get('system', 'no coding system')}) has no standard code in a "
+            "ConceptMap on this server: kept untranslated",
+        )
+    return concept
 
 
 def number(text: str) -> int | float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .datatypes import cwe, datetime_of, number, quantity, sn
+from .datatypes import coded, cwe, datetime_of, number, quantity, sn
 from .model import Context
 from .segments import ResultGroup, Segment, Value
 from .tables import INTERPRETATION, INTERPRETATION_DISPLAY, OBSERVATION_STATUS, V3_INTERPRETATION
@@ -150,7 +150,7 @@ def notes_of(notes: list[Segment]) -> list[dict[str, Any]]:
 def build_observation(group: ResultGroup, ctx: Context, fallback_time: str | None) -> dict[str, Any] | None:
     """The Observation for one OBX (no subject/identifier yet); None (101 warning) without OBX-3."""
     obx = group.obx
-    code = cwe(obx.first(3), ctx.options.translate)
+    code = coded(obx.first(3), ctx, obx.loc(3))
     if code is None:
         ctx.warn("101", obx.loc(3), "OBX-3 (observation identifier) is empty: OBX skipped")
         return None

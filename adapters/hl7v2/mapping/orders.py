@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .bundle import Transaction, ref
-from .datatypes import cwe, datetime_of, ei
+from .datatypes import coded, datetime_of, ei
 from .encounter import add_encounter
 from .model import Context
 from .observation import build_observation, notes_of
@@ -48,8 +48,9 @@ def message_key(message: Message, index: int) -> dict[str, Any]:
 
 def order_code(group: OrderGroup, ctx: Context) -> dict[str, Any] | None:
     """OBR-4 (universal service identifier) as a CodeableConcept."""
-    value = group.obr.first(4) if group.obr is not None else None
-    return cwe(value, ctx.options.translate) if value is not None else None
+    if group.obr is None:
+        return None
+    return coded(group.obr.first(4), ctx, group.obr.loc(4))
 
 
 def _person(value: Value | None) -> dict[str, Any] | None:
@@ -101,7 +102,7 @@ def order_status(group: OrderGroup, ctx: Context) -> str:
 def add_observations(
     group: OrderGroup, key_value: str, subject: str, encounter: str | None, ctx: Context, tx: Transaction
 ) -> list[str]:
-    """Conditional updates for the group's OBX, keyed `<key>-<OBX-3 code>-<OBX-4>` under urn:hl7v2:obx."""
+    """Updates at ids derived from their keys (`<key>-<OBX-3 code>-<OBX-4>` under urn:hl7v2:obx) for the OBX."""
     urls: list[str] = []
     seen: set[str] = set()
     fallback = datetime_of(group.obr.c(7), ctx, group.obr.loc(7)) if group.obr is not None else None
@@ -119,7 +120,7 @@ def add_observations(
         obs["subject"] = ref(subject)
         if encounter:
             obs["encounter"] = ref(encounter)
-        urls.append(tx.update(obs, obs["identifier"][0]))
+        urls.append(tx.own(obs, obs["identifier"][0]))
     return list(dict.fromkeys(urls))
 
 

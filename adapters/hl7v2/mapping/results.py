@@ -108,7 +108,7 @@ def map_result(message: Message, ctx: Context) -> Transaction | None:
         if tx.has("DiagnosticReport", key):
             ctx.warn("207", group.obr.loc(1), f"OBR repeats report {key['value']}: the later one is kept")
         report: dict[str, Any] = {"resourceType": "DiagnosticReport", "identifier": [key, *ids]}
-        report_url = tx.update(report, key)  # reserve the fullUrl; the content is filled in below
+        report_url = tx.own(report, key)  # reserve the fullUrl; the content is filled in below
         order = _order_ref(group, ids, patient, report_url, ctx, tx)
         if order:
             report["basedOn"] = [ref(order)]

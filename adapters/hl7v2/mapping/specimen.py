@@ -54,9 +54,9 @@ def build_specimen(spm: Segment, patient_url: str, fallback: str, ctx: Context) 
 
 
 def add_specimens(spms: list[Segment], patient_url: str, fallback: str, ctx: Context, tx: Transaction) -> list[str]:
-    """Conditional updates for the order's specimens; their fullUrls."""
+    """Updates (at ids derived from their keys) for the order's specimens; their fullUrls."""
     urls = []
     for spm in spms:
         specimen = build_specimen(spm, patient_url, fallback, ctx)
-        urls.append(tx.update(specimen, specimen["identifier"][0]))
+        urls.append(tx.own(specimen, specimen["identifier"][0]))
     return list(dict.fromkeys(urls))

@@ -1,0 +1,86 @@
+"""The HL7 v2 message log over HTTP, for admins: `GET /admin/hl7/messages`, `GET /admin/hl7/messages/{id}`.
+
+Every message received (accepted or rejected) with its status, ACKs, error, warnings and the
+resources it produced; each processed message's FHIR view is its Provenance
+(`Provenance?target=...`, see `provenance.py`). Plain JSON, not FHIR: the log holds messages,
+not resources. Errors are still OperationOutcomes. There is no authentication yet; once `auth/`
+exists, everything under `/admin/` is for the admin role only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse, Response
+
+from fhir_server.errors import InvalidRequest, ResourceNotFound
+from fhir_server.i18n import _
+from fhir_server.storage import MongoResourceStore
+
+from .message_store import STATUSES, MessageRecord, MessageStore
+
+router = APIRouter()
+
+MAX_COUNT = 1000
+
+
+def _messages(request: Request) -> MessageStore:
+    store: MongoResourceStore = request.app.state.store
+    return MessageStore(store)
+
+
+def _instant(name: str, raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidRequest(_("'{name}' must be an ISO 8601 date-time.").format(name=name), expression=name) from exc
+    if value.tzinfo is None:
+        raise InvalidRequest(_("'{name}' needs a timezone.").format(name=name), expression=name)
+    return value
+
+
+def _summary(record: MessageRecord) -> dict[str, Any]:
+    return {
+        "id": record.id, "received": record.received.isoformat(), "status": record.status,
+        "updated": record.updated.isoformat() if record.updated else None, "sendingApp": record.sending_app,
+        "sendingFacility": record.sending_facility, "messageType": record.message_type,
+        "controlId": record.control_id, "attempts": record.attempts, "error": record.error,
+        "warnings": record.warnings, "resources": record.resources,
+    }  # fmt: skip
+
+
+@router.get("/messages", include_in_schema=False)
+async def list_messages(
+    request: Request,
+    status: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    sender: str | None = None,
+    control_id: str | None = None,
+    count: int = 100,
+) -> Response:
+    """Newest first; `until` = the oldest `received` of a page gives the next (older) page."""
+    if status is not None and status not in STATUSES:
+        raise InvalidRequest(
+            _("'status' must be one of {allowed}.").format(allowed=", ".join(STATUSES)), expression="status"
+        )
+    if not 1 <= count <= MAX_COUNT:
+        raise InvalidRequest(_("'count' must be 1 to {max}.").format(max=MAX_COUNT), expression="count")
+    messages = _messages(request)
+    records = await messages.list(
+        status, _instant("since", since), _instant("until", until), count, sending_app=sender, control_id=control_id
+    )
+    return JSONResponse({"counts": await messages.counts(), "messages": [_summary(r) for r in records]})
+
+
+@router.get("/messages/{message_id}", include_in_schema=False)
+async def read_message(request: Request, message_id: str) -> Response:
+    """One message with its raw text (as decoded) and every ACK sent for it."""
+    record = await _messages(request).get(message_id)
+    if record is None:
+        raise ResourceNotFound(_("HL7 message {id} was not found.").format(id=message_id))
+    return JSONResponse({**_summary(record), "charset": record.charset, "raw": record.raw, "acks": record.acks})
