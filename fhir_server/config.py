@@ -25,6 +25,10 @@ class Settings:
     default_page_size: int = 20
     max_page_size: int = 1000
     export_ttl_seconds: int = 3600
+    dynamic_registration: bool = False
+    access_token_seconds: int = 3600
+    offline_refresh_seconds: int = 90 * 24 * 3600
+    online_refresh_seconds: int = 12 * 3600
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
