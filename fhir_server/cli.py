@@ -20,7 +20,7 @@ from adapters.hl7v2.cli import add_mllp_command, run_mllp
 
 from . import __version__
 from .app import create_app
-from .cli_database import connected_store, running_database
+from .cli_database import add_database_flags, connected_store, running_database
 from .config import Settings
 from .engine.backup import BackupError, backup, restore
 from .engine.importing import Failure, Importer, export_current
@@ -28,6 +28,7 @@ from .errors import FhirError, StorageUnavailable
 from .i18n import _
 from .loading import load_folder_into
 from .logs import configure_logging
+from .oauth.commands import OAUTH_COMMANDS, add_oauth_commands, run_oauth_command
 from .progress import Progress
 from .storage.backup import MongoBackupStore
 
@@ -53,14 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def data_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
-        command.add_argument(
-            "--data-dir", type=Path, help=_("Where the embedded database keeps its files (FHIR_DATA_DIR).")
-        )
-        command.add_argument(
-            "--mongodb-uri", help=_("Use this MongoDB instead of the embedded database (FHIR_MONGODB_URI).")
-        )
-        command.add_argument("--database", help=_("MongoDB database name (FHIR_DATABASE, default fhir)."))
-        command.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL, default warning)."))
+        add_database_flags(command)
         return command
 
     load = data_command(
@@ -81,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     back = data_command("restore", _("Restore a backup into an empty database, after verifying it."))
     back.add_argument("folder", type=Path, metavar="DIR")
     add_mllp_command(commands)
+    add_oauth_commands(commands)
     return parser
 
 
@@ -234,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = vars(_parser().parse_args(argv))
     if args["command"] == "mllp":
         return run_mllp(args)
+    if args["command"] in OAUTH_COMMANDS:
+        return run_oauth_command(args)
     command = args.pop("command")
     options: dict[str, Any] = {k: args.pop(k) for k in ("paths", "jobs", "folder", "settle") if k in args}
     if command != "serve" and args.get("log_level") is None and not os.environ.get("FHIR_LOG_LEVEL"):

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 from .config import Settings
 from .engine.search_parameters import load_search_parameters
+from .i18n import _
 from .search.registry import default_registry
 from .storage import EmbeddedDatabase, MongoResourceStore
+
+
+def add_database_flags(command: argparse.ArgumentParser) -> None:
+    """The flags every command that works on the database takes."""
+    command.add_argument(
+        "--data-dir", type=Path, help=_("Where the embedded database keeps its files (FHIR_DATA_DIR).")
+    )
+    command.add_argument(
+        "--mongodb-uri", help=_("Use this MongoDB instead of the embedded database (FHIR_MONGODB_URI).")
+    )
+    command.add_argument("--database", help=_("MongoDB database name (FHIR_DATABASE, default fhir)."))
+    command.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL, default warning)."))
 
 
 @contextmanager
