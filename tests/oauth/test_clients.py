@@ -4,50 +4,65 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from fhir_server.cli import main
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.clients import SYMMETRIC, Client
 
 from .conftest import DATABASE, SigningKey, code_for, issue_token
 
 
-def cli(database: EmbeddedDatabase, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "fhir_server", "client", *args[:1], "--mongodb-uri", database.uri,
-               "--database", DATABASE, *args[1:]]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def listed(database: EmbeddedDatabase) -> dict[str, dict[str, Any]]:
-    done = cli(database, "list")
+@pytest.fixture()
+def cli(database: EmbeddedDatabase, capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """`fhir-server client ACTION ARGS...` on the test database, run in this process (same parser and code)."""
+
+    def run(*args: str) -> Ran:
+        capsys.readouterr()
+        code = main(["client", *args[:1], "--mongodb-uri", database.uri, "--database", DATABASE, *args[1:]])
+        out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
+
+    return run
+
+
+def listed(cli: Callable[..., Ran]) -> dict[str, dict[str, Any]]:
+    done = cli("list")
     assert done.returncode == 0, done.stderr
     return {c["client_id"]: c for c in map(json.loads, done.stdout.splitlines())}
 
 
 def test_cli_adds_lists_and_removes_clients(
-    http: httpx.Client, database: EmbeddedDatabase, tmp_path: Path, fhir_base: str
+    http: httpx.Client, database: EmbeddedDatabase, tmp_path: Path, fhir_base: str, cli: Callable[..., Ran]
 ) -> None:
-    added = cli(database, "add", "--id", "cli-public", "--name", "Growth chart", "--redirect-uri",
+    added = cli("add", "--id", "cli-public", "--name", "Growth chart", "--redirect-uri",
                 "https://chart.example/cb", "--redirect-uri", "https://chart.example/cb2", "--scope",
                 "launch patient/*.rs", "--scope", "openid", "--launch-url", "https://chart.example/launch")  # fmt: skip
     assert added.returncode == 0, added.stderr
     assert "cli-public" in added.stdout and "secret" not in added.stdout.lower()
-    secret = cli(database, "add", "--id", "cli-symmetric", "--kind", "symmetric", "--redirect-uri",
+    secret = cli("add", "--id", "cli-symmetric", "--kind", "symmetric", "--redirect-uri",
                  "https://s.example/cb")  # fmt: skip
     assert secret.returncode == 0, secret.stderr
     value = secret.stdout.strip().splitlines()[-1].rsplit(" ", 1)[-1]
     key = SigningKey.new("RS384")
     (tmp_path / "jwks.json").write_text(json.dumps(key.jwks()))
-    asymmetric = cli(database, "add", "--id", "cli-asymmetric", "--kind", "asymmetric", "--jwks",
+    asymmetric = cli("add", "--id", "cli-asymmetric", "--kind", "asymmetric", "--jwks",
                      str(tmp_path / "jwks.json"), "--scope", "system/Patient.rs")  # fmt: skip
     assert asymmetric.returncode == 0, asymmetric.stderr
-    clients = listed(database)
+    clients = listed(cli)
     assert clients["cli-public"]["redirect_uris"] == ["https://chart.example/cb", "https://chart.example/cb2"]
     assert clients["cli-public"]["scope"] == "launch patient/*.rs openid"
     assert clients["cli-public"]["token_endpoint_auth_method"] == "none"
@@ -63,10 +78,10 @@ def test_cli_adds_lists_and_removes_clients(
     token = http.post("/auth/token", data=form, headers={"Authorization": f"Basic {credentials}"})
     assert token.status_code == 200, token.text  # the printed secret works
 
-    assert cli(database, "add", "--id", "cli-public", "--redirect-uri", "https://x.example/cb").returncode == 1
-    removed = cli(database, "remove", "cli-public")
-    assert removed.returncode == 0 and "cli-public" not in listed(database)
-    assert cli(database, "remove", "cli-public").returncode == 1
+    assert cli("add", "--id", "cli-public", "--redirect-uri", "https://x.example/cb").returncode == 1
+    removed = cli("remove", "cli-public")
+    assert removed.returncode == 0 and "cli-public" not in listed(cli)
+    assert cli("remove", "cli-public").returncode == 1
 
 
 @pytest.mark.parametrize(
@@ -80,8 +95,8 @@ def test_cli_adds_lists_and_removes_clients(
         (("--redirect-uri", "https://a.example/cb", "--id", "has space"), "client_id"),
     ],
 )
-def test_cli_refuses_bad_clients(database: EmbeddedDatabase, args: tuple[str, ...], mentions: str) -> None:
-    done = cli(database, "add", *args)
+def test_cli_refuses_bad_clients(cli: Callable[..., Ran], args: tuple[str, ...], mentions: str) -> None:
+    done = cli("add", *args)
     assert done.returncode == 1 and mentions in done.stderr
 
 

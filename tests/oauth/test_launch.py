@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from fhir_server.cli import main
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.clients import Client
 
@@ -97,14 +96,19 @@ def test_an_app_without_a_launch_url_cannot_be_launched(http: httpx.Client, data
     assert response.status_code == 400 and "launch URL" in response.json()["error_description"]
 
 
-def test_cli_prints_a_launch_url(database: EmbeddedDatabase, app: Client) -> None:
-    command = [sys.executable, "-m", "fhir_server", "launch", "--client", app.client_id, "--patient", "p-3",
-               "--encounter", "e-3", "--mongodb-uri", database.uri, "--database", DATABASE,
-               "--base-url", "https://ehr.example/fhir"]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    url = urlsplit(done.stdout.strip())
+def test_cli_prints_a_launch_url(
+    http: httpx.Client, database: EmbeddedDatabase, app: Client, fhir_base: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flags = ["--patient", "p-3", "--encounter", "e-3", "--mongodb-uri", database.uri, "--database", DATABASE,
+             "--base-url", fhir_base]  # fmt: skip
+    assert main(["launch", "--client", app.client_id, *flags]) == 0
+    url = urlsplit(capsys.readouterr().out.strip())
     assert url.geturl().startswith(LAUNCH_URL + "?")
-    assert parse_qs(url.query)["iss"] == ["https://ehr.example/fhir"]
-    refused = subprocess.run([*command[:5], "no-such-app", *command[6:]], capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 1 and "No client" in refused.stderr
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert query["iss"] == fhir_base
+    pkce = Pkce.new()
+    params = authorize_params(app, fhir_base, pkce, "launch patient/*.rs", launch=query["launch"])
+    answer = approve(database, parked_id(http.get("/auth/authorize", params=params)))
+    assert exchange(http, app, answer["code"], pkce).json()["encounter"] == "e-3"
+    assert main(["launch", "--client", "no-such-app", *flags]) == 1
+    assert "No client" in capsys.readouterr().err
