@@ -24,6 +24,10 @@ from .engine.bulk_import import import_worker
 from .engine.reindex import reindex_worker
 from .engine.search_parameters import keep_registry_fresh, load_search_parameters
 from .logs import configure_logging
+from .oauth.cors import PathCorsMiddleware
+from .oauth.errors import install_oauth_errors
+from .oauth.routes import oauth_router
+from .oauth.state import open_oauth
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
 from .search.registry import default_registry
 from .storage import MongoResourceStore
@@ -77,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
         await load_search_parameters(store, registry)
         app.state.store, app.state.jobs, app.state.files = store, jobs, files
         app.state.grants, app.state.roles = grants, roles
+        app.state.oauth = await open_oauth(store.client, settings.database)
         background = [
             asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
             asyncio.create_task(reindex_worker(store, jobs)),
@@ -112,9 +117,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.interactions = served_interactions()
     install_error_handlers(app)
+    install_oauth_errors(app)
+    app.add_middleware(PathCorsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(hl7_admin_router, prefix="/admin/hl7")
+    app.include_router(oauth_router())
     app.include_router(fhir_router(), prefix="/fhir")
     if settings.demo_app:
         mount_demo_app(app, settings.demo_app)

@@ -24,6 +24,7 @@ from .audit.cli import add_audit_command
 from .cli_database import add_database_options, connected_store, running_database
 from .auth.policy import AccessPolicy
 from .cli_database import connected_store, running_database
+from .cli_database import add_database_flags, connected_store, running_database
 from .config import Settings
 from .engine.backup import BackupError, backup, restore
 from .engine.importing import Failure, Importer, export_current
@@ -31,6 +32,7 @@ from .errors import FhirError, StorageUnavailable
 from .i18n import _
 from .loading import load_folder_into
 from .logs import configure_logging
+from .oauth.commands import OAUTH_COMMANDS, add_oauth_commands, run_oauth_command
 from .progress import Progress
 from .storage.backup import MongoBackupStore
 
@@ -75,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
         add_database_options(command)
         command.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL, default warning)."))
+        add_database_flags(command)
         return command
 
     load = data_command(
@@ -96,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     back.add_argument("folder", type=Path, metavar="DIR")
     add_mllp_command(commands)
     add_audit_command(commands)
+    add_oauth_commands(commands)
     return parser
 
 
@@ -252,6 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = args.pop("handler", None)
     if handler is not None:  # commands of their own modules (mllp, audit, ...)
         return int(handler(args))
+    if args["command"] == "mllp":
+        return run_mllp(args)
+    if args["command"] in OAUTH_COMMANDS:
+        return run_oauth_command(args)
     command = args.pop("command")
     options: dict[str, Any] = {k: args.pop(k) for k in ("paths", "jobs", "folder", "settle") if k in args}
     if command != "serve" and args.get("log_level") is None and not os.environ.get("FHIR_LOG_LEVEL"):

@@ -16,6 +16,8 @@ from .storage import EmbeddedDatabase, MongoResourceStore
 
 def add_database_options(command: argparse.ArgumentParser) -> None:
     """The flags every command that works on the database shares: which database, where."""
+def add_database_flags(command: argparse.ArgumentParser) -> None:
+    """The flags every command that works on the database takes."""
     command.add_argument(
         "--data-dir", type=Path, help=_("Where the embedded database keeps its files (FHIR_DATA_DIR).")
     )
@@ -23,6 +25,7 @@ def add_database_options(command: argparse.ArgumentParser) -> None:
         "--mongodb-uri", help=_("Use this MongoDB instead of the embedded database (FHIR_MONGODB_URI).")
     )
     command.add_argument("--database", help=_("MongoDB database name (FHIR_DATABASE, default fhir)."))
+    command.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL, default warning)."))
 
 
 @contextmanager

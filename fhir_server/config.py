@@ -48,6 +48,10 @@ class Settings:
     mllp_tls_key: Path | None = None
     mllp_idle_timeout: float = 300.0
     mllp_max_connections: int = 100
+    dynamic_registration: bool = False
+    access_token_seconds: int = 3600
+    offline_refresh_seconds: int = 90 * 24 * 3600
+    online_refresh_seconds: int = 12 * 3600
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -15,8 +15,10 @@ import profiles
 
 from .. import __version__
 from ..engine.identity import format_instant, now
+from ..oauth.security import rest_security
+from ..oauth.urls import ServerUrls
 from ..search.registry import SearchRegistry, default_registry
-from .context import base_url
+from .context import base_url, settings_of
 from .responses import FhirResponse
 
 router = APIRouter()
@@ -64,8 +66,11 @@ def _resource_entry(resource_type: str, served: frozenset[str], registry: Search
     return {key: value for key, value in entry.items() if value != []}  # FHIR JSON has no empty arrays
 
 
-def capability_statement(served: frozenset[str], base: str) -> dict[str, Any]:
-    """The statement for an application serving the interactions named in `served`."""
+def capability_statement(served: frozenset[str], base: str, registration: bool = False) -> dict[str, Any]:
+    """The statement for an application serving the interactions named in `served`.
+
+    `registration` says whether dynamic client registration is open (listed in `rest.security`).
+    """
     registry = default_registry()
     resources = [_resource_entry(resource_type, served, registry) for resource_type in profiles.RESOURCE_TYPES]
     return {
@@ -82,6 +87,7 @@ def capability_statement(served: frozenset[str], base: str) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
+                "security": rest_security(ServerUrls(base), registration),
                 "resource": resources,
                 "interaction": [
                     {"code": code} for route, codes in SYSTEM_INTERACTIONS.items() if route in served for code in codes
@@ -98,4 +104,5 @@ def capability_statement(served: frozenset[str], base: str) -> dict[str, Any]:
 
 @router.get("/metadata", name="capabilities")
 async def metadata(request: Request) -> Response:
-    return FhirResponse(capability_statement(request.app.state.interactions, base_url(request)))
+    registration = settings_of(request).dynamic_registration
+    return FhirResponse(capability_statement(request.app.state.interactions, base_url(request), registration))

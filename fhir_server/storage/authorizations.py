@@ -23,8 +23,9 @@ from .mongo import aware, mongo_errors
 class AuthorizationRequest:
     """A validated authorize request: the app, where to send the answer, what it asked for.
 
-    `launch_patient` / `launch_encounter` come from an EHR launch handle; `scopes` are the
-    requested scopes, not yet narrowed by role or consent.
+    `launch_patient` / `launch_encounter` come from an EHR launch handle (`ehr_launch` says
+    there was one: its code gets `need_patient_banner`); `scopes` are the requested scopes, not
+    yet narrowed by role, consent or the client's ceiling.
     """
 
     id: str
@@ -37,6 +38,7 @@ class AuthorizationRequest:
     nonce: str | None = None
     launch_patient: str | None = None
     launch_encounter: str | None = None
+    ehr_launch: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,56 @@
+"""The grant behind an `Authorization: Bearer` header, for the few `/auth` routes that take one
+(introspection, EHR launch, client administration). RFC 6750 §2.1."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from ..auth.grant import Grant
+from ..auth.scopes import ResourceScope, ScopeError, parse_scope, within
+from .errors import BearerRefused
+from .state import oauth_of
+
+_ADMIN = ResourceScope("system", "*", frozenset("cruds"))
+
+
+async def bearer_grant(request: Request) -> Grant | None:
+    """The live access grant of the request's bearer token; None when absent, unknown, expired or revoked."""
+    scheme, _sep, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return await oauth_of(request).grants.lookup(token.strip())
+
+
+async def _required(request: Request) -> Grant:
+    grant = await bearer_grant(request)
+    if grant is None:
+        raise BearerRefused(401, "invalid_token", "A live bearer token is required.")
+    return grant
+
+
+def _resource_scopes(grant: Grant) -> list[ResourceScope]:
+    scopes: list[ResourceScope] = []
+    for text in grant.scopes:
+        try:
+            parsed = parse_scope(text)
+        except ScopeError:
+            continue
+        if parsed is not None:
+            scopes.append(parsed)
+    return scopes
+
+
+async def staff_grant(request: Request) -> Grant:
+    """The grant of a staff user or a system: one with a `user/` or `system/` scope. Raise BearerRefused."""
+    grant = await _required(request)
+    if not any(s.context in ("user", "system") for s in _resource_scopes(grant)):
+        raise BearerRefused(403, "insufficient_scope", "This needs a token with a user/ or system/ scope.")
+    return grant
+
+
+async def admin_grant(request: Request) -> Grant:
+    """The grant of an administrator: role admin, or a `system/*.cruds` scope. Raise BearerRefused."""
+    grant = await _required(request)
+    if grant.role != "admin" and not any(within(_ADMIN, s) for s in _resource_scopes(grant)):
+        raise BearerRefused(403, "insufficient_scope", "This needs an administrator's token (system/*.cruds).")
+    return grant

@@ -1,0 +1,47 @@
+"""grant_type=client_credentials: SMART Backend Services.
+
+https://hl7.org/fhir/smart-app-launch/backend-services.html: only confidential asymmetric
+clients (private_key_jwt), only `system/` scopes, never more than the client was
+pre-authorized for (`Client.scopes`), and no refresh token (the client signs a new
+assertion instead).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from authlib.oauth2.rfc6749.errors import InvalidScopeError, UnauthorizedClientError
+from starlette.responses import Response
+
+from ..auth.grant import Grant
+from ..auth.scopes import ScopeError, narrow, parse_scope, split_scopes
+from ..storage.clients import ASYMMETRIC
+from .errors import plain
+from .issuing import TokenCall, token_response
+
+
+def _system_scopes(text: str | None) -> list[str]:
+    scopes = split_scopes(text or "")
+    if not scopes:
+        raise InvalidScopeError("No scope was requested.")
+    for scope in scopes:
+        try:
+            parsed = parse_scope(scope)
+        except ScopeError as exc:
+            raise InvalidScopeError(plain(str(exc))) from exc
+        if parsed is None or parsed.context != "system":
+            raise InvalidScopeError(plain(f"{scope}: backend services get system/ scopes only."))
+    return scopes
+
+
+async def grant_client_credentials(call: TokenCall) -> Response:
+    client = call.client
+    if client.kind != ASYMMETRIC:
+        raise UnauthorizedClientError("client_credentials needs a client that authenticates with private_key_jwt.")
+    granted = narrow(_system_scopes(call.form.get("scope")), client.scopes)
+    if not granted:
+        raise InvalidScopeError("None of the requested scopes is pre-authorized for this client.")
+    now = datetime.now(UTC)
+    template = Grant("access", client.client_id, tuple(granted), now, now, uuid.uuid4().hex, subject=client.client_id)
+    return await token_response(call, template)

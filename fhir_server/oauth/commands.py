@@ -1,0 +1,119 @@
+"""`fhir-server client add|list|remove` and `fhir-server launch`: registering apps and launching
+them from the command line, on the configured or the embedded database.
+
+`client add` prints a symmetric client's secret once; only its hash is stored. `launch`
+prints the URL that opens the app with a patient (and encounter) in context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from ..cli_database import add_database_flags, running_database
+from ..config import Settings
+from ..errors import FhirError
+from ..i18n import _
+from ..logs import configure_logging
+from ..storage.clients import ClientExists, MongoClientStore
+from ..storage.launches import MongoLaunchStore
+from .launch import LaunchRefused, create_launch
+from .registration import RegistrationError, client_metadata, registration
+
+OAUTH_COMMANDS = ("client", "launch")
+KINDS = {"public": "none", "symmetric": "client_secret_basic", "asymmetric": "private_key_jwt"}
+_OWN = ("command", "client_command", "client_id", "name", "kind", "redirect_uris", "scopes", "launch_url", "jwks",
+        "jwks_uri", "patient", "encounter")  # fmt: skip
+
+
+def add_oauth_commands(commands: Any) -> None:
+    """Add `client` (with add, list, remove) and `launch` to the `fhir-server` sub-commands."""
+    client = commands.add_parser("client", help=_("Register, list and remove SMART apps (OAuth clients)."))
+    actions = client.add_subparsers(dest="client_command", required=True)
+    add = actions.add_parser("add", help=_("Register an app; a symmetric client's secret is printed once."))
+    add.add_argument("--id", dest="client_id", help=_("The client_id (default: generated)."))
+    add.add_argument("--name", help=_("A name people recognise."))
+    add.add_argument("--kind", choices=sorted(KINDS), default="public", help=_("How the app authenticates."))
+    add.add_argument("--redirect-uri", dest="redirect_uris", action="append", default=[], help=_("Repeatable."))
+    add.add_argument("--scope", dest="scopes", action="append", default=[], help=_("Scopes it may get; repeatable."))
+    add.add_argument("--launch-url", help=_("Where an EHR launch opens the app."))
+    add.add_argument("--jwks", type=Path, help=_("A JSON file with the app's public keys (asymmetric)."))
+    add.add_argument("--jwks-uri", help=_("Where the app publishes its public keys (asymmetric)."))
+    listing = actions.add_parser("list", help=_("List the registered apps."))
+    remove = actions.add_parser("remove", help=_("Remove a registered app."))
+    remove.add_argument("client_id", metavar="CLIENT_ID")
+    launch = commands.add_parser("launch", help=_("Print the URL that launches an app for a patient."))
+    launch.add_argument("--client", dest="client_id", required=True, help=_("The app's client_id."))
+    launch.add_argument("--patient", required=True, help=_("The Patient id in context."))
+    launch.add_argument("--encounter", help=_("The Encounter id in context."))
+    launch.add_argument("--base-url", help=_("The FHIR base URL apps use (FHIR_BASE_URL)."))
+    for command in (add, listing, remove, launch):
+        add_database_flags(command)
+
+
+def _metadata(args: dict[str, Any]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "client_id": args["client_id"],
+        "client_name": args["name"],
+        "token_endpoint_auth_method": KINDS[args["kind"]],
+        "redirect_uris": args["redirect_uris"],
+        "scope": " ".join(args["scopes"]),
+        "launch_url": args["launch_url"],
+        "jwks_uri": args["jwks_uri"],
+    }
+    if args["jwks"] is not None:
+        metadata["jwks"] = json.loads(args["jwks"].read_text(encoding="utf-8"))
+    return {k: v for k, v in metadata.items() if v is not None}
+
+
+async def _client_command(settings: Settings, args: dict[str, Any]) -> int:
+    assert settings.mongodb_uri
+    async with AsyncMongoClient[dict[str, Any]](settings.mongodb_uri, tz_aware=True) as mongo:
+        clients = MongoClientStore(mongo, settings.database)
+        if args["command"] == "launch":
+            launches = MongoLaunchStore(mongo, settings.database)
+            await launches.ensure_indexes()
+            base = (settings.base_url or f"http://{settings.host}:{settings.port}/fhir").rstrip("/")
+            print(await create_launch(clients, launches, base, args["client_id"], args["patient"], args["encounter"]))
+            return 0
+        action = args["client_command"]
+        if action == "list":
+            for client in await clients.all():
+                print(json.dumps(client_metadata(client), sort_keys=True))
+            return 0
+        if action == "remove":
+            if await clients.remove(args["client_id"]):
+                print(_("Removed client {client_id}.").format(client_id=args["client_id"]))
+                return 0
+            print(_("No client {client_id} is registered.").format(client_id=args["client_id"]), file=sys.stderr)
+            return 1
+        registered = registration(_metadata(args))
+        await clients.add(registered.client)
+        print(_("Registered client {client_id}.").format(client_id=registered.client.client_id))
+        if registered.secret:
+            print(_("Client secret (shown once, store it now): {secret}").format(secret=registered.secret))
+        return 0
+
+
+def run_oauth_command(args: dict[str, Any]) -> int:
+    """Run `client ...` or `launch` with the parsed arguments (a dict); the exit code."""
+    own = {k: args.get(k) for k in _OWN}
+    flags = {k: v for k, v in args.items() if k not in _OWN}
+    if flags.get("log_level") is None and not os.environ.get("FHIR_LOG_LEVEL"):
+        flags["log_level"] = "warning"
+    settings = Settings.from_env(**flags)
+    configure_logging(settings.log_level)
+    try:
+        with running_database(settings) as ready:
+            return asyncio.run(_client_command(ready, own))
+    except (RegistrationError, ClientExists, LaunchRefused, OSError, ValueError) as exc:
+        print(_("{command} refused: {reason}").format(command=own["command"], reason=exc), file=sys.stderr)
+    except FhirError as exc:
+        print(_("{command} failed: {reason}").format(command=own["command"], reason=exc), file=sys.stderr)
+    return 1
