@@ -18,6 +18,7 @@ from .engine.bulk_import import import_worker
 from .engine.reindex import reindex_worker
 from .engine.search_parameters import keep_registry_fresh, load_search_parameters
 from .logs import configure_logging
+from .pages import PageStores, pages_router
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
 from .search.registry import default_registry
 from .storage import MongoResourceStore
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         registry = default_registry()
         await load_search_parameters(store, registry)
         app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
+        app.state.pages = await PageStores.open(store.client, settings)
         background = [
             asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
             asyncio.create_task(reindex_worker(store, jobs)),
@@ -80,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(fhir_router(), prefix="/fhir")
     if settings.demo_app:
         mount_demo_app(app, settings.demo_app)
+    app.include_router(pages_router())
     return app
 
 

@@ -22,6 +22,7 @@ from . import __version__
 from .app import create_app
 from .audit.cli import add_audit_command
 from .cli_database import add_database_options, connected_store, running_database
+from .cli_users import add_user_command
 from .config import Settings
 from .engine.backup import BackupError, backup, restore
 from .engine.importing import Failure, Importer, export_current
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     back.add_argument("folder", type=Path, metavar="DIR")
     add_mllp_command(commands)
     add_audit_command(commands)
+    add_user_command(commands)
     return parser
 
 

@@ -28,6 +28,10 @@ class Settings:
     demo_app: Path | None = None
     import_url_prefixes: str = ""
     import_max_bytes: int = 4 * 1024 * 1024 * 1024
+    roles_file: Path | None = None
+    login_max_failures: int = 5
+    login_lock_seconds: int = 900
+    session_seconds: int = 8 * 3600
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
