@@ -105,10 +105,3 @@ async def own_patient(store: ResourceStore, user: User) -> str:
     if reference.startswith("Patient/") and reference.count("/") == 1:
         return reference.split("/", 1)[1]
     raise PageError(403, _("No patient record"), _("Your account is not linked to a patient record; ask the practice."))
-
-
-async def next_page(request: Request, step: Step) -> str:
-    """The path the signed-in user goes to next: the patient picker while staff must pick, else consent."""
-    if needs_patient(step.parked) and await context_patient(request, step) is None:
-        return page_path("patient", step.parked)
-    return page_path("consent", step.parked)

@@ -1,7 +1,8 @@
 """The sign-in page: GET/POST /auth/login?request=<id>, and signing out: GET/POST /auth/logout.
 
 `/auth/login?request=<id>` is where the authorize endpoint sends the browser after parking
-a request. With a live signed-in session it goes straight on to the next step.
+a request. Signed in (or with a live signed-in session) it goes on to the consent page,
+which sends staff to the patient picker first when a patient is still to be chosen.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from starlette.responses import Response
 from ..i18n import _
 from .browser import browser_of, check_csrf, end_session, field, set_session_cookie, start_session, stores_of
 from .errors import PageRoute
-from .flow import Step, current_step, next_page, parked_request
+from .flow import current_step, page_path, parked_request
 from .responses import page, redirect_here
 from .signin import AccountLocked, sign_in
 
@@ -29,7 +30,7 @@ def _login_form(request_id: str, csrf: str, status: int = 200, error: str | None
 async def show_login(request: Request) -> Response:
     step = await current_step(request, request.query_params.get("request"))
     if step.browser.user is not None:
-        return redirect_here(await next_page(request, step))
+        return redirect_here(page_path("consent", step.parked))
     if step.browser.session is not None:
         return _login_form(step.parked.id, step.browser.session.csrf)
     browser = await start_session(request)
@@ -52,7 +53,7 @@ async def submit_login(request: Request) -> Response:
     if user is None:
         return _login_form(parked.id, session.csrf, 400, _("Wrong username or password."))
     browser = await start_session(request, user.username)
-    return set_session_cookie(request, redirect_here(await next_page(request, Step(parked, browser))), browser)
+    return set_session_cookie(request, redirect_here(page_path("consent", parked)), browser)
 
 
 @router.get("/logout")

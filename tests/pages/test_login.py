@@ -24,9 +24,7 @@ def assert_secure(response: httpx.Response) -> None:
     assert "script-src" not in policy and "unsafe-inline" not in policy
 
 
-def test_unknown_malformed_and_expired_requests_get_an_error_page(
-    browser: httpx.Client, auth_data: AuthData
-) -> None:
+def test_unknown_malformed_and_expired_requests_get_an_error_page(browser: httpx.Client, auth_data: AuthData) -> None:
     expired = auth_data.park(auth_data.client(), "openid", expires_in=-1)
     for params in ({"request": "nope"}, {"request": "../../etc"}, {}, {"request": expired}):
         response = browser.get("/auth/login", params=params)
@@ -111,7 +109,8 @@ def test_sign_in_starts_a_new_session_which_skips_the_form_until_sign_out(
     again = auth_data.park(client_id, "openid launch/patient")
     straight_on = browser.get("/auth/login", params={"request": again})
     assert straight_on.status_code == 303
-    assert straight_on.headers["location"] == f"/auth/patient?request={again}"
+    assert straight_on.headers["location"] == f"/auth/consent?request={again}"
+    assert browser.get(straight_on.headers["location"]).headers["location"] == f"/auth/patient?request={again}"
     confirm = browser.get("/auth/logout")
     assert confirm.status_code == 200 and 'action="/auth/logout"' in confirm.text
     assert browser.post("/auth/logout", data={"csrf_token": "forged"}).status_code == 403
@@ -133,4 +132,3 @@ def test_crafted_next_parameters_never_leave_the_server(browser: httpx.Client, a
     assert response.headers["location"] == f"/auth/consent?request={request_id}"
     landing = browser.get("/auth/consent", params={"request": request_id, **crafted})
     assert "evil.example" not in landing.text
-
