@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 SCHEME = "scrypt"
 N, R, P = 2**15, 8, 1
 SALT_BYTES, KEY_BYTES = 16, 32
+MAX_N, MAX_R, MAX_P = 2**20, 32, 16
 
 
 def _b64(raw: bytes) -> str:
@@ -24,7 +25,7 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4))
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
 
 
 def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -42,9 +43,11 @@ def _parameters(stored: str) -> tuple[int, int, int, bytes, bytes] | None:
         scheme, params, salt, key = stored.split("$")
         values = dict(item.split("=", 1) for item in params.split(","))
         n, r, p = int(values["n"]), int(values["r"]), int(values["p"])
-        return (n, r, p, _unb64(salt), _unb64(key)) if scheme == SCHEME else None
+        salt_bytes, key_bytes = _unb64(salt), _unb64(key)
     except (ValueError, KeyError):
         return None
+    sane = n <= MAX_N and r <= MAX_R and p <= MAX_P  # a planted hash must not make a sign-in eat the machine
+    return (n, r, p, salt_bytes, key_bytes) if scheme == SCHEME and salt_bytes and key_bytes and sane else None
 
 
 def verify_password(password: str, stored: str) -> bool:
