@@ -10,6 +10,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -53,7 +54,9 @@ class AuthData:
             async with AsyncMongoClient[dict[str, Any]](self.uri) as mongo:
                 return await work(mongo)
 
-        return asyncio.run(scenario())
+        # A thread of its own: Playwright's sync API keeps an event loop running in this one.
+        with ThreadPoolExecutor(1) as worker:
+            return worker.submit(asyncio.run, scenario()).result()
 
     def user(self, role: str, fhir_user: str | None = None, *, active: bool = True) -> str:
         """A new account with PASSWORD; returns its username."""
