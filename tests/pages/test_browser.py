@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
 
 
 class RedirectTarget:
-    """The app's callback: answers every GET with a small page and keeps the query strings."""
+    """The app's callback: answers every GET with a small page and keeps the query strings of /callback."""
 
     def __init__(self) -> None:
         received: list[str] = []
@@ -34,7 +34,9 @@ class RedirectTarget:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                received.append(urlsplit(self.path).query)
+                url = urlsplit(self.path)
+                if url.path == "/callback":  # not the browser's /favicon.ico
+                    received.append(url.query)
                 body = b"<!doctype html><title>app</title><p>received</p>"
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
