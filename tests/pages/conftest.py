@@ -18,6 +18,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from fhir_server.auth import passwords
 from fhir_server.auth.passwords import hash_password
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.authorizations import AuthorizationCode, AuthorizationRequest, MongoAuthorizationStore
@@ -58,12 +59,17 @@ class AuthData:
         with ThreadPoolExecutor(1) as worker:
             return worker.submit(asyncio.run, scenario()).result()
 
-    def user(self, role: str, fhir_user: str | None = None, *, active: bool = True) -> str:
-        """A new account with PASSWORD; returns its username."""
+    def user(
+        self, role: str, fhir_user: str | None = None, *, active: bool = True, password_hash: str | None = None
+    ) -> str:
+        """A new account with PASSWORD (or `password_hash`); returns its username."""
         username = f"{role}-{uuid.uuid4().hex[:8]}"
-        account = User(username, role, hash_password(PASSWORD), fhir_user, active)
+        account = User(username, role, password_hash or hash_password(PASSWORD), fhir_user, active)
         self._run(lambda mongo: MongoUserStore(mongo, DATABASE).add(account))
         return username
+
+    def stored_user(self, username: str) -> User | None:
+        return self._run(lambda mongo: MongoUserStore(mongo, DATABASE).get(username))
 
     def client(self, scopes: tuple[str, ...] = (), name: str = "Growth Chart") -> str:
         client_id = f"{APP}-{uuid.uuid4().hex[:8]}"
@@ -126,3 +132,10 @@ def create_patient(pages_server: ServerProcess, family: str, given: str = "Ada")
     response = httpx.post(f"{pages_server.base}/fhir/Patient", json=body, headers=FHIR_JSON)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+def older_hash(password: str) -> str:
+    """A valid hash of `password` made with weaker parameters than today's (n=2**14)."""
+    salt = b"fedcba9876543210"
+    key = passwords._derive(password, salt, 2**14, 8, 1)
+    return f"scrypt$n=16384,r=8,p=1${passwords._b64(salt)}${passwords._b64(key)}"

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,3 +95,15 @@ def test_user_add_refuses_bad_input_with_a_clear_message(user_command: Any) -> N
         assert result.returncode == 1, (args, result.stdout)
         assert message in result.stderr, (args, result.stderr)
     assert user_command(name, "list").stdout == ""
+
+
+def test_roles_come_from_the_roles_file(user_command: Any, tmp_path: Path) -> None:
+    name = f"cli_users_{uuid.uuid4().hex[:8]}"
+    roles = tmp_path / "roles.json"
+    roles.write_text('{"locum": ["user/*.rs", "openid"]}')
+    added = user_command(name, "add", "temp", "--role", "locum", "--roles-file", str(roles), "--password-stdin",
+                         password="long enough\n")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    roles.write_text('{"locum": "everything"}')
+    broken = user_command(name, "add", "temp2", "--role", "locum", "--roles-file", str(roles), "--password-stdin")
+    assert broken.returncode == 1 and "role 'locum' must be a list of scope strings" in broken.stderr

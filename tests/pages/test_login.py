@@ -6,7 +6,9 @@ import time
 
 import httpx
 
-from .conftest import LOCK_SECONDS, MAX_FAILURES, PASSWORD, AuthData, csrf_of, sign_in
+from fhir_server.auth import passwords
+
+from .conftest import LOCK_SECONDS, MAX_FAILURES, PASSWORD, AuthData, csrf_of, older_hash, sign_in
 
 SECURITY_HEADERS = {
     "x-frame-options": "DENY",
@@ -132,3 +134,25 @@ def test_crafted_next_parameters_never_leave_the_server(browser: httpx.Client, a
     assert response.headers["location"] == f"/auth/consent?request={request_id}"
     landing = browser.get("/auth/consent", params={"request": request_id, **crafted})
     assert "evil.example" not in landing.text
+
+
+def test_cookie_is_secure_behind_https(browser: httpx.Client, auth_data: AuthData) -> None:
+    request_id = auth_data.park(auth_data.client(), "openid")
+    response = browser.get("/auth/login", params={"request": request_id}, headers={"X-Forwarded-Proto": "https"})
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
+def test_a_hash_with_older_parameters_is_replaced_at_sign_in(browser: httpx.Client, auth_data: AuthData) -> None:
+    username = auth_data.user("physician", password_hash=older_hash(PASSWORD))
+    assert sign_in(browser, auth_data.park(auth_data.client(), "openid"), username).status_code == 303
+    user = auth_data.stored_user(username)
+    assert user is not None and not passwords.needs_rehash(user.password_hash)
+    assert passwords.verify_password(PASSWORD, user.password_hash)
+
+
+def test_a_user_whose_role_was_removed_cannot_consent(browser: httpx.Client, auth_data: AuthData) -> None:
+    username = auth_data.user("retired-role")
+    request_id = auth_data.park(auth_data.client(), "openid")
+    assert sign_in(browser, request_id, username).status_code == 303
+    refused = browser.get("/auth/consent", params={"request": request_id})
+    assert refused.status_code == 403 and "role no longer exists" in refused.text

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fhir_server.auth import passwords
 from fhir_server.auth.passwords import hash_password, needs_rehash, verify_password
 
+from .conftest import older_hash
+
 
 def test_a_hash_verifies_its_password_only() -> None:
     stored = hash_password("correct horse battery")
@@ -17,9 +19,7 @@ def test_a_hash_verifies_its_password_only() -> None:
 
 
 def test_older_parameters_still_verify_and_ask_for_a_rehash() -> None:
-    salt = b"0123456789abcdef"
-    key = passwords._derive("pässwörd", salt, 2**14, 8, 1)
-    older = f"scrypt$n=16384,r=8,p=1${passwords._b64(salt)}${passwords._b64(key)}"
+    older = older_hash("pässwörd")
     assert verify_password("pässwörd", older)
     assert needs_rehash(older)
 
