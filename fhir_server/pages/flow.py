@@ -8,12 +8,15 @@ request id, and the only redirect target taken from outside is the validated red
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 
 from .. import engine
 from ..auth.accounts import is_patient_user
+from ..auth.scopes import ResourceScope, parse_scope, within
 from ..errors import FhirError
 from ..i18n import _
 from ..storage import ResourceStore
@@ -23,6 +26,7 @@ from .browser import Browser, browser_of, stores_of
 from .errors import GoTo, PageError, unknown_request
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_READ_ANY_PATIENT = ResourceScope("user", "Patient", frozenset("r"))
 
 
 @dataclass(frozen=True)
@@ -74,14 +78,22 @@ def needs_patient(parked: AuthorizationRequest) -> bool:
     return parked.launch_patient is None and "launch/patient" in parked.scopes
 
 
+def picks_patient(request: Request, user: User) -> bool:
+    """Whether `user` chooses the patient: staff whose role may read any patient, never a patient user."""
+    ceiling = [parse_scope(scope) for scope in stores_of(request).roles.get(user.role, [])]
+    may_read_any = any(c is not None and within(_READ_ANY_PATIENT, c) for c in ceiling)
+    return may_read_any and not is_patient_user(user.fhir_user)
+
+
 async def context_patient(request: Request, step: Step) -> str | None:
     """The patient id this authorization is about; None when staff have not picked one (or need none).
 
-    A patient user always gets their own record (a RelatedPerson's: the patient they relate to),
-    and may not take part in an EHR launch for anybody else's.
+    Whoever may not pick (patient users, and accounts whose role cannot read any patient) gets
+    their own record (a RelatedPerson's: the patient they relate to), and may not take part in
+    an EHR launch for anybody else's.
     """
     user, parked = step.user, step.parked
-    if is_patient_user(user.fhir_user):
+    if not picks_patient(request, user):
         own = await own_patient(store_of(request), user)
         if parked.launch_patient is not None and parked.launch_patient != own:
             raise PageError(403, _("Not your record"), _("This launch is for another patient's record."))
@@ -97,10 +109,10 @@ async def own_patient(store: ResourceStore, user: User) -> str:
     kind, _sep, ident = (user.fhir_user or "").partition("/")
     if kind == "Patient":
         return ident
-    try:
-        related = (await engine.read_resource(store, "RelatedPerson", ident)).resource()
-    except FhirError:
-        related = {}
+    related: dict[str, Any] = {}
+    if kind == "RelatedPerson":
+        with suppress(FhirError):  # a dangling link: no patient, said below
+            related = (await engine.read_resource(store, "RelatedPerson", ident)).resource()
     reference = str(related.get("patient", {}).get("reference", ""))
     if reference.startswith("Patient/") and reference.count("/") == 1:
         return reference.split("/", 1)[1]

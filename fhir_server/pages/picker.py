@@ -2,7 +2,8 @@
 
 Staff on a standalone launch that asks for `launch/patient` choose the patient here:
 search by name (a GET form, so it works without scripts), then pick one of the matches.
-Patient users never see it: they get their own record (flow.context_patient).
+Patient users (and roles that cannot read any patient) never see it: they get their own
+record (flow.context_patient).
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import engine
-from ..auth.accounts import is_patient_user
 from ..errors import FhirError
 from ..i18n import _
 from .browser import check_csrf, field, stores_of
 from .errors import PageRoute
-from .flow import Step, needs_patient, page_path, signed_in_step, store_of
+from .flow import Step, needs_patient, page_path, picks_patient, signed_in_step, store_of
 from .patients import PatientRow, find_patients
 from .responses import page, redirect_here
 
@@ -25,8 +25,8 @@ router = APIRouter(route_class=PageRoute)
 MAX_NAME = 100
 
 
-def _picks(step: Step) -> bool:
-    return needs_patient(step.parked) and not is_patient_user(step.user.fhir_user)
+def _picks(request: Request, step: Step) -> bool:
+    return needs_patient(step.parked) and picks_patient(request, step.user)
 
 
 def _picker(step: Step, name: str, matches: list[PatientRow], status: int = 200, error: str | None = None) -> Response:
@@ -48,7 +48,7 @@ def _picker(step: Step, name: str, matches: list[PatientRow], status: int = 200,
 @router.get("/patient")
 async def show_picker(request: Request) -> Response:
     step = await signed_in_step(request, request.query_params.get("request"))
-    if not _picks(step):
+    if not _picks(request, step):
         return redirect_here(page_path("consent", step.parked))
     name = request.query_params.get("name", "").strip()[:MAX_NAME]
     matches = await find_patients(store_of(request), name) if name else []
@@ -60,7 +60,7 @@ async def pick_patient(request: Request) -> Response:
     form = await request.form()
     step = await signed_in_step(request, field(form, "request"))
     check_csrf(step.browser, field(form, "csrf_token"))
-    if not _picks(step):
+    if not _picks(request, step):
         return redirect_here(page_path("consent", step.parked))
     patient_id = field(form, "patient")
     try:

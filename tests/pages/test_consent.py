@@ -124,12 +124,15 @@ def test_related_person_gets_the_patient_they_relate_to(
     code = auth_data.redeem(answer(decide(browser, request_id, "approve", ["patient/Observation.rs"]))["code"])
     assert code is not None and code.patient == child
 
-    orphan = auth_data.user("patient", "RelatedPerson/does-not-exist")
-    with httpx.Client(base_url=str(browser.base_url), follow_redirects=False) as other:
-        request_id = auth_data.park(auth_data.client(), "launch/patient patient/Observation.rs")
-        sign_in(other, request_id, orphan)
-        refused = other.get("/auth/consent", params={"request": request_id})
-        assert refused.status_code == 403 and "not linked to a patient record" in refused.text
+    for unlinked in ("RelatedPerson/does-not-exist", "Practitioner/1", None):
+        orphan = auth_data.user("patient", unlinked)
+        with httpx.Client(base_url=str(browser.base_url), follow_redirects=False) as other:
+            request_id = auth_data.park(auth_data.client(), "launch/patient patient/Observation.rs")
+            sign_in(other, request_id, orphan)
+            no_picker = other.get("/auth/patient", params={"request": request_id})
+            assert no_picker.headers["location"].startswith("/auth/consent"), "a patient role never picks"
+            refused = other.get("/auth/consent", params={"request": request_id})
+            assert refused.status_code == 403 and "not linked to a patient record" in refused.text
 
 
 def test_ehr_launch_keeps_its_patient_and_asks_for_the_banner(browser: httpx.Client, auth_data: AuthData) -> None:
