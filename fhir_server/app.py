@@ -28,6 +28,7 @@ from .oauth.cors import PathCorsMiddleware
 from .oauth.errors import install_oauth_errors
 from .oauth.routes import oauth_router
 from .oauth.state import open_oauth
+from .pages import PageStores, pages_router
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
 from .search.registry import default_registry
 from .storage import MongoResourceStore
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.store, app.state.jobs, app.state.files = store, jobs, files
         app.state.grants, app.state.roles = grants, roles
         app.state.oauth = await open_oauth(store.client, settings.database)
+        app.state.pages = await PageStores.open(store.client, settings)
         background = [
             asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
             asyncio.create_task(reindex_worker(store, jobs)),
@@ -126,6 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(fhir_router(), prefix="/fhir")
     if settings.demo_app:
         mount_demo_app(app, settings.demo_app)
+    app.include_router(pages_router())
     return app
 
 

@@ -25,6 +25,7 @@ from .cli_database import add_database_options, connected_store, running_databas
 from .auth.policy import AccessPolicy
 from .cli_database import connected_store, running_database
 from .cli_database import add_database_flags, connected_store, running_database
+from .cli_users import add_user_command
 from .config import Settings
 from .engine.backup import BackupError, backup, restore
 from .engine.importing import Failure, Importer, export_current
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     add_mllp_command(commands)
     add_audit_command(commands)
     add_oauth_commands(commands)
+    add_user_command(commands)
     return parser
 
 

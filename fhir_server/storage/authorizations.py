@@ -87,9 +87,11 @@ class MongoAuthorizationStore:
             **{**fields, "scopes": tuple(doc["scopes"]), "expires_at": aware(doc["expires_at"])}
         )
 
-    async def unpark(self, request_id: str) -> None:
+    async def unpark(self, request_id: str) -> bool:
+        """Remove the request; False when it was already gone (so a double submit answers only once)."""
         async with mongo_errors("auth_requests"):
-            await self._requests.delete_one({"_id": request_id})
+            result = await self._requests.delete_one({"_id": request_id})
+        return result.deleted_count == 1
 
     async def issue_code(self, code: AuthorizationCode) -> str:
         """Store `code` and return the one-time value sent to the app."""

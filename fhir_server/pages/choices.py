@@ -1,0 +1,151 @@
+"""What the consent page offers and what the user's ticks amount to.
+
+The offer is the requested scopes narrowed by the user's role and by the client's ceiling
+(requested ∩ role ∩ client). Every offered scope is a checkbox named `scope`; a read scope
+on Observation or Condition also offers one checkbox per category, whose value is the
+granular v2 scope (`patient/Observation.rs?category=<system>|<code>`). Unticking the type
+and ticking categories grants just those categories. Only offered values count: a posted
+scope the page did not offer is ignored, so consent can narrow but never widen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from ..auth.scopes import ResourceScope, narrow, parse_scope
+from ..i18n import _
+
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+US_CORE_CONDITION_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/condition-category"
+
+CATEGORIES: dict[str, tuple[tuple[str, str], ...]] = {
+    "Observation": tuple(
+        (OBSERVATION_CATEGORY, code)
+        for code in (
+            "laboratory", "vital-signs", "social-history", "imaging", "procedure", "survey", "exam", "therapy",
+            "activity",
+        )
+    ),
+    "Condition": (
+        (CONDITION_CATEGORY, "problem-list-item"),
+        (CONDITION_CATEGORY, "encounter-diagnosis"),
+        (US_CORE_CONDITION_CATEGORY, "health-concern"),
+    ),
+}  # fmt: skip
+"""The categories offered per resource type, as (system, code)."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One checkbox: the scope it grants and its label."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ScopeChoice:
+    """An offered scope, and the category checkboxes that may stand in for it."""
+
+    scope: Choice
+    categories: tuple[Choice, ...]
+
+
+def offered_scopes(requested: Iterable[str], role_ceiling: Iterable[str], client_ceiling: Sequence[str]) -> list[str]:
+    """requested ∩ role ∩ client (an empty client ceiling means none). Raises ScopeError for a malformed scope."""
+    scopes = narrow(requested, role_ceiling)
+    return narrow(scopes, client_ceiling) if client_ceiling else scopes
+
+
+def category_scopes(scope: str) -> list[tuple[str, str]]:
+    """The granular scopes that narrow a read scope on Observation or Condition to one category, with their codes."""
+    parsed = parse_scope(scope)
+    if parsed is None or parsed.query or parsed.resource_type not in CATEGORIES or not parsed.permissions & {"r", "s"}:
+        return []
+    return [
+        (str(replace(parsed, query=(("category", f"{system}|{code}"),), v1=False)), code)
+        for system, code in CATEGORIES[parsed.resource_type]
+    ]
+
+
+def approved_scopes(offered: Sequence[str], ticked: Iterable[str]) -> list[str]:
+    """The offered scopes the user kept; for a type they unticked, the categories they ticked instead."""
+    chosen = set(ticked)
+    approved: list[str] = []
+    for scope in offered:
+        if scope in chosen:
+            approved.append(scope)
+        else:
+            approved.extend(value for value, _code in category_scopes(scope) if value in chosen)
+    return approved
+
+
+def consent_choices(offered: Sequence[str]) -> list[ScopeChoice]:
+    """The consent page's checkboxes for `offered`."""
+    return [
+        ScopeChoice(
+            Choice(scope, scope_label(scope)),
+            tuple(Choice(value, category_label(code)) for value, code in category_scopes(scope)),
+        )
+        for scope in offered
+    ]
+
+
+def scope_label(scope: str) -> str:
+    """What the scope lets the app do, in words."""
+    parsed = parse_scope(scope)
+    if parsed is None:
+        return _plain_labels().get(scope, scope)
+    return _("{what}: {actions} ({whose})").format(
+        what=_("all records") if parsed.resource_type == "*" else parsed.resource_type,
+        actions=", ".join(label for letter, label in _actions() if letter in parsed.permissions),
+        whose=_whose(parsed),
+    )
+
+
+def _whose(parsed: ResourceScope) -> str:
+    if parsed.context == "patient":
+        return _("of the patient in context")
+    if parsed.context == "user":
+        return _("that you may see")
+    return _("all patients")
+
+
+def _actions() -> tuple[tuple[str, str], ...]:
+    return (("c", _("create")), ("r", _("read")), ("u", _("update")), ("d", _("delete")), ("s", _("search")))
+
+
+def _plain_labels() -> dict[str, str]:
+    return {
+        "openid": _("Know who you are"),
+        "fhirUser": _("Know which person record you are"),
+        "profile": _("Know who you are"),
+        "launch": _("Open with the context of the record system"),
+        "launch/patient": _("Know which patient is in context"),
+        "launch/encounter": _("Know which encounter is in context"),
+        "offline_access": _("Keep access after you sign out, until you revoke it"),
+        "online_access": _("Keep access while you are signed in"),
+    }
+
+
+def category_label(code: str) -> str:
+    return _category_labels().get(code, code)
+
+
+def _category_labels() -> dict[str, str]:
+    return {
+        "laboratory": _("Laboratory results"),
+        "vital-signs": _("Vital signs"),
+        "social-history": _("Social history"),
+        "imaging": _("Imaging"),
+        "procedure": _("Procedures"),
+        "survey": _("Surveys"),
+        "exam": _("Examinations"),
+        "therapy": _("Therapy"),
+        "activity": _("Activity"),
+        "problem-list-item": _("Problem list"),
+        "encounter-diagnosis": _("Diagnoses of visits"),
+        "health-concern": _("Health concerns"),
+    }

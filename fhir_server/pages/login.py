@@ -1,0 +1,73 @@
+"""The sign-in page: GET/POST /auth/login?request=<id>, and signing out: GET/POST /auth/logout.
+
+`/auth/login?request=<id>` is where the authorize endpoint sends the browser after parking
+a request. Signed in (or with a live signed-in session) it goes on to the consent page,
+which sends staff to the patient picker first when a patient is still to be chosen.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ..i18n import _
+from .browser import browser_of, check_csrf, end_session, field, set_session_cookie, start_session, stores_of
+from .errors import PageRoute
+from .flow import current_step, page_path, parked_request
+from .responses import page, redirect_here
+from .signin import AccountLocked, sign_in
+
+router = APIRouter(route_class=PageRoute)
+
+
+def _login_form(request_id: str, csrf: str, status: int = 200, error: str | None = None, **headers: str) -> Response:
+    return page(
+        "login.html", status, headers=headers, title=_("Sign in"), request_id=request_id, csrf=csrf, error=error
+    )
+
+
+@router.get("/login")
+async def show_login(request: Request) -> Response:
+    step = await current_step(request, request.query_params.get("request"))
+    if step.browser.user is not None:
+        return redirect_here(page_path("consent", step.parked))
+    if step.browser.session is not None:
+        return _login_form(step.parked.id, step.browser.session.csrf)
+    browser = await start_session(request)
+    assert browser.session is not None
+    return set_session_cookie(request, _login_form(step.parked.id, browser.session.csrf), browser)
+
+
+@router.post("/login")
+async def submit_login(request: Request) -> Response:
+    form = await request.form()
+    session = check_csrf(await browser_of(request), field(form, "csrf_token"))
+    parked = await parked_request(request, field(form, "request"))
+    stores = stores_of(request)
+    try:
+        user = await sign_in(stores, field(form, "username"), field(form, "password"))
+    except AccountLocked:
+        retry = str(int(stores.lockouts.lock.total_seconds()))
+        text = _("Too many attempts. Try again later.")
+        return _login_form(parked.id, session.csrf, 429, text, **{"Retry-After": retry})
+    if user is None:
+        return _login_form(parked.id, session.csrf, 400, _("Wrong username or password."))
+    browser = await start_session(request, user.username)
+    return set_session_cookie(request, redirect_here(page_path("consent", parked)), browser)
+
+
+@router.get("/logout")
+async def show_logout(request: Request) -> Response:
+    browser = await browser_of(request)
+    if browser.user is None or browser.session is None:
+        return page("signed_out.html", title=_("Signed out"))
+    return page("logout.html", title=_("Sign out"), csrf=browser.session.csrf, user=browser.user)
+
+
+@router.post("/logout")
+async def submit_logout(request: Request) -> Response:
+    form = await request.form()
+    check_csrf(await browser_of(request), field(form, "csrf_token"))
+    response = page("signed_out.html", title=_("Signed out"))
+    await end_session(request, response)
+    return response
