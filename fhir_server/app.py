@@ -10,13 +10,12 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from adapters.hl7v2 import ListenerSettings, start_listener
+from adapters.hl7v2.admin import router as hl7_admin_router
 from adapters.hl7v2.outbound import sender_settings, start_sending
 
 from .audit.sealer import keep_audit_sealed
 from .auth.roles import load_roles
-from adapters.hl7v2 import ListenerSettings, start_listener
-from adapters.hl7v2.admin import router as hl7_admin_router
-
 from .config import Settings
 from .demo_app import mount_demo_app, register_demo_app
 from .engine.bulk_export import export_worker
@@ -68,9 +67,6 @@ def create_app(settings: Settings) -> FastAPI:
         await audit.ensure_indexes()
         if settings.demo_app:
             await register_demo_app(MongoClientStore(store.client, settings.database), settings)
-        registry = default_registry()
-        await load_search_parameters(store, registry)
-        app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
         grants = MongoGrantStore(store.client, settings.database)
         await grants.ensure_indexes()
         if settings.auth == "open":
@@ -80,7 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
             )
         registry = default_registry()
         await load_search_parameters(store, registry)
-        app.state.store, app.state.jobs, app.state.files = store, jobs, files
+        app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
         app.state.grants, app.state.roles = grants, roles
         app.state.oauth = await open_oauth(store.client, settings.database)
         app.state.pages = await PageStores.open(store.client, settings)

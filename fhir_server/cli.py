@@ -21,10 +21,8 @@ from adapters.hl7v2.cli import add_mllp_command
 from . import __version__
 from .app import create_app
 from .audit.cli import add_audit_command
-from .cli_database import add_database_options, connected_store, running_database
 from .auth.policy import AccessPolicy
-from .cli_database import connected_store, running_database
-from .cli_database import add_database_flags, connected_store, running_database
+from .cli_database import add_database_options, connected_store, running_database
 from .cli_users import add_user_command
 from .config import Settings
 from .engine.backup import BackupError, backup, restore
@@ -33,7 +31,7 @@ from .errors import FhirError, StorageUnavailable
 from .i18n import _
 from .loading import load_folder_into
 from .logs import configure_logging
-from .oauth.commands import OAUTH_COMMANDS, add_oauth_commands, run_oauth_command
+from .oauth.commands import add_oauth_commands
 from .progress import Progress
 from .storage.backup import MongoBackupStore
 
@@ -68,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--roles-file", type=Path, help=_("JSON file of roles as scope ceilings, over the defaults (FHIR_ROLES_FILE).")
     )
+    serve.add_argument(
         "--mllp-port", type=int, help=_("Also receive HL7 v2 over MLLP on this port (FHIR_MLLP_PORT; off when unset).")
     )
     serve.add_argument("--mllp-host", help=_("Address of the MLLP listener (FHIR_MLLP_HOST, default: --host)."))
@@ -77,8 +76,6 @@ def _parser() -> argparse.ArgumentParser:
     def data_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
         add_database_options(command)
-        command.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL, default warning)."))
-        add_database_flags(command)
         return command
 
     load = data_command(
@@ -258,10 +255,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = args.pop("handler", None)
     if handler is not None:  # commands of their own modules (mllp, audit, ...)
         return int(handler(args))
-    if args["command"] == "mllp":
-        return run_mllp(args)
-    if args["command"] in OAUTH_COMMANDS:
-        return run_oauth_command(args)
     command = args.pop("command")
     options: dict[str, Any] = {k: args.pop(k) for k in ("paths", "jobs", "folder", "settle") if k in args}
     if command != "serve" and args.get("log_level") is None and not os.environ.get("FHIR_LOG_LEVEL"):

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from .config import Settings
 from .engine.search_parameters import load_search_parameters
@@ -14,18 +15,22 @@ from .search.registry import default_registry
 from .storage import EmbeddedDatabase, MongoResourceStore
 
 
-def add_database_options(command: argparse.ArgumentParser) -> None:
-    """The flags every command that works on the database shares: which database, where."""
-def add_database_flags(command: argparse.ArgumentParser) -> None:
-    """The flags every command that works on the database takes."""
+def add_database_options(command: argparse.ArgumentParser, default: Any = None) -> None:
+    """The flags every command that works on the database shares: which database, where, how chatty.
+
+    `default=argparse.SUPPRESS` lets a sub-command take them again without hiding the parent's."""
     command.add_argument(
-        "--data-dir", type=Path, help=_("Where the embedded database keeps its files (FHIR_DATA_DIR).")
+        "--data-dir", type=Path, default=default, help=_("Where the embedded database keeps its files (FHIR_DATA_DIR).")
     )
     command.add_argument(
-        "--mongodb-uri", help=_("Use this MongoDB instead of the embedded database (FHIR_MONGODB_URI).")
+        "--mongodb-uri",
+        default=default,
+        help=_("Use this MongoDB instead of the embedded database (FHIR_MONGODB_URI)."),
     )
-    command.add_argument("--database", help=_("MongoDB database name (FHIR_DATABASE, default fhir)."))
-    command.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL, default warning)."))
+    command.add_argument("--database", default=default, help=_("MongoDB database name (FHIR_DATABASE, default fhir)."))
+    command.add_argument(
+        "--log-level", default=default, help=_("debug, info, warning or error (FHIR_LOG_LEVEL, default warning).")
+    )
 
 
 @contextmanager

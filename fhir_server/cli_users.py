@@ -41,7 +41,6 @@ def add_user_command(subparsers: Any) -> argparse.ArgumentParser:
             command.add_argument("username", metavar="USERNAME")
         add_database_options(command)
         command.add_argument("--roles-file", type=Path, help=_("JSON file of roles and their scopes."))
-        command.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL)."))
         return command
 
     add = action("add", _("Add an account."))

@@ -52,7 +52,6 @@ class Settings:
     access_token_seconds: int = 3600
     offline_refresh_seconds: int = 90 * 24 * 3600
     online_refresh_seconds: int = 12 * 3600
-    roles_file: Path | None = None
     login_max_failures: int = 5
     login_lock_seconds: int = 900
     session_seconds: int = 8 * 3600

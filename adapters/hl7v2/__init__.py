@@ -2,11 +2,10 @@
 
 Modules: `framing` (MLLP blocks), `header` (character sets, batches, MSH), `ack` (ACK/ERR),
 `message_store` (`hl7_messages`), `pipeline` (per message), `listener` (asyncio server),
-`cli` (`fhir-server mllp`). The mapping to FHIR is `mapping.map_message`, injected.
-Orders out to labs (outbox, sender, OML^O21/ORM^O01, lab configuration) are in `outbound`.
 `code_maps` (local codes → LOINC through stored ConceptMaps), `provenance` (one per message),
 `admin` (the message log over HTTP), `cli` (`fhir-server mllp [reprocess]`). The mapping to
-FHIR is `mapping.map_message`, injected.
+FHIR is `mapping.map_message`, injected. Orders out to labs (outbox, sender, OML^O21/ORM^O01,
+lab configuration) are in `outbound`.
 """
 
 from .listener import ListenerSettings, start_listener

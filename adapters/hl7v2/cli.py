@@ -1,8 +1,8 @@
-"""`fhir-server mllp`: run the HL7 v2 MLLP receiver on its own (and, with `--send-orders`, the order sender).
-"""`fhir-server mllp`: run the HL7 v2 MLLP receiver on its own; `fhir-server mllp reprocess`: rerun failed messages.
+"""`fhir-server mllp`: run the HL7 v2 MLLP receiver on its own (and, with `--send-orders`, the order
+sender); `fhir-server mllp reprocess`: rerun failed messages.
 
-`fhir_server/cli.py` calls `add_mllp_command(commands)` and, for the `mllp` command, `run_mllp(args)`
-(args as a dict). The listener's flags fill the same `Settings` fields (`FHIR_MLLP_*`) that
+`fhir_server/cli.py` calls `add_mllp_command(commands)`; the `mllp` command runs `run_mllp(args)`,
+its parser default `handler` (args as a dict). The listener's flags fill the same `Settings` fields (`FHIR_MLLP_*`) that
 `fhir-server serve --mllp-port` uses, and both start it with `start_listener`.
 """
 
@@ -17,16 +17,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fhir_server.cli_database import connected_store, running_database
+from fhir_server.cli_database import add_database_options, connected_store, running_database
 from fhir_server.config import Settings
 from fhir_server.errors import FhirError, StorageUnavailable
 from fhir_server.i18n import _
 from fhir_server.logs import configure_logging
 
-from .listener import DEFAULT_PORT, ListenerSettings, start_listener
-from .outbound import sender_settings, start_sending
 from .listener import ListenerSettings, default_mapper, start_listener
 from .message_store import PROCESSED
+from .outbound import sender_settings, start_sending
 from .pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -34,35 +33,9 @@ log = logging.getLogger(__name__)
 _OWN = ("mllp_action", "message_id", "failed")
 
 
-def _database_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
-    parser.add_argument(
-        "--mongodb-uri", default=default, help=_("MongoDB replica set (FHIR_MONGODB_URI); embedded database if absent.")
-    )
-    parser.add_argument("--database", default=default, help=_("MongoDB database name (FHIR_DATABASE, default fhir)."))
-    parser.add_argument(
-        "--data-dir", type=Path, default=default, help=_("Where the embedded database keeps its files (FHIR_DATA_DIR).")
-    )
-    parser.add_argument("--log-level", default=default, help=_("debug, info, warning or error (FHIR_LOG_LEVEL)."))
-
-
 def add_mllp_command(subparsers: Any) -> argparse.ArgumentParser:
     """Add `mllp` (and `mllp reprocess`) to the `fhir-server` sub-commands."""
     mllp = subparsers.add_parser("mllp", help=_("Receive HL7 v2 messages over MLLP (TCP, optionally TLS)."))
-    mllp.add_argument("--host", dest="mllp_host", default="127.0.0.1", help=_("Address to listen on."))
-    mllp.add_argument("--port", dest="mllp_port", type=int, default=DEFAULT_PORT, help=_("Port (default 2575)."))
-    mllp.add_argument("--tls-cert", type=Path, help=_("PEM certificate: listen with TLS."))
-    mllp.add_argument("--tls-key", type=Path, help=_("PEM private key of the certificate."))
-    mllp.add_argument("--idle-timeout", type=float, default=300.0, help=_("Close idle connections after seconds."))
-    mllp.add_argument("--max-connections", type=int, default=100, help=_("Most connections open at once."))
-    mllp.add_argument("--mongodb-uri", help=_("MongoDB replica set (FHIR_MONGODB_URI); embedded database if absent."))
-    mllp.add_argument("--database", help=_("MongoDB database name (FHIR_DATABASE, default fhir)."))
-    mllp.add_argument("--data-dir", type=Path, help=_("Where the embedded database keeps its files (FHIR_DATA_DIR)."))
-    mllp.add_argument("--log-level", help=_("debug, info, warning or error (FHIR_LOG_LEVEL)."))
-    mllp.add_argument(
-        "--send-orders", dest="hl7_outbound", action="store_true", default=None,
-        help=_("Also send lab orders from the outbox (FHIR_HL7_OUTBOUND)."),
-    )  # fmt: skip
-    mllp.set_defaults(handler=run_mllp)
     mllp.add_argument("--host", dest="mllp_host", help=_("Address to listen on (FHIR_MLLP_HOST, else FHIR_HOST)."))
     mllp.add_argument("--port", dest="mllp_port", type=int, help=_("Port (FHIR_MLLP_PORT, default 2575)."))
     mllp.add_argument("--tls-cert", dest="mllp_tls_cert", type=Path, help=_("PEM certificate: listen with TLS."))
@@ -73,7 +46,12 @@ def add_mllp_command(subparsers: Any) -> argparse.ArgumentParser:
     mllp.add_argument(
         "--max-connections", dest="mllp_max_connections", type=int, help=_("Most connections open at once (100).")
     )
-    _database_flags(mllp)
+    mllp.add_argument(
+        "--send-orders", dest="hl7_outbound", action="store_true", default=None,
+        help=_("Also send lab orders from the outbox (FHIR_HL7_OUTBOUND)."),
+    )  # fmt: skip
+    add_database_options(mllp)
+    mllp.set_defaults(handler=run_mllp)
     actions = mllp.add_subparsers(dest="mllp_action")
     rerun = actions.add_parser(
         "reprocess", help=_("Run stored messages that failed through mapping and the engine again.")
@@ -81,7 +59,7 @@ def add_mllp_command(subparsers: Any) -> argparse.ArgumentParser:
     which = rerun.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", dest="message_id", help=_("The stored message's id (from the message log)."))
     which.add_argument("--failed", action="store_true", help=_("Every message whose status is error."))
-    _database_flags(rerun, default=argparse.SUPPRESS)  # given after `reprocess`; otherwise the ones before it
+    add_database_options(rerun, default=argparse.SUPPRESS)  # given after `reprocess`; otherwise the ones before it
     return mllp
 
 

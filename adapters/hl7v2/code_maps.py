@@ -28,6 +28,7 @@ from fhir_server.search.request import parse_search_request
 from fhir_server.storage import ResourceStore
 from terminology.translation import Coding, translations
 
+from .access import HL7_POLICY
 from .mapping.datatypes import LOCAL_SYSTEM_PREFIX, local_system
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class ConceptMapCache:
         request = parse_search_request(
             "ConceptMap", query, default_registry(), default_count=MAX_MAPS, max_count=MAX_MAPS, strict=True
         )
-        result = await search_type(self.store, request)
+        result = await search_type(self.store, HL7_POLICY, request)
         if result.page.next_cursor:
             log.warning("hl7 concept maps beyond the limit ignored", extra={"system": system, "limit": MAX_MAPS})
         return [record.resource() for record in result.page.records]

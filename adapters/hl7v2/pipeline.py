@@ -18,13 +18,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
-from fhir_server.auth.policy import AccessPolicy
 from fhir_server.engine.bundle import process_bundle
 from fhir_server.engine.identity import now
 from fhir_server.errors import FhirError, InvalidRequest
 from fhir_server.i18n import _
 from fhir_server.storage import MongoResourceStore
 
+from .access import HL7_POLICY
 from .ack import batch_reply, build_ack
 from .code_maps import ConceptMapCache
 from .header import Header, HL7Error, decode, parse_header, split
@@ -33,9 +33,6 @@ from .message_store import ERROR, PROCESSED, MessageRecord, MessageStore
 from .provenance import provenance_entry
 
 log = logging.getLogger(__name__)
-
-_POLICY = AccessPolicy.system("hl7v2")
-"""Lab messages come from configured, trusted senders (MLLP peers), not from tokens."""
 
 Emit = Callable[[str], Awaitable[None]]
 STALE_AFTER = timedelta(seconds=60)
@@ -244,11 +241,6 @@ class Pipeline:
         errors, resources = await self._apply(message_id, header, result)
         code = "AE" if any(e.severity == "E" for e in errors) else "AA"
         text = " ".join(e.text for e in errors if e.severity == "E") or None
-        send = not header.enhanced or _wants(header.app_ack, failed=code != "AA")
-        ack = build_ack(header, code, [*warnings, *errors], now()) if send else None
-        if ack is not None:  # recorded before the status changes: a duplicate that sees `processed` finds it
-            await self.messages.add_ack(message_id, ack)
-        await self.messages.finish(message_id, ERROR if code == "AE" else PROCESSED, error=text, resources=resources)
         notes = [e for e in [*warnings, *errors] if e.severity != "E"]
         send = not header.enhanced or _wants(header.app_ack, failed=code != "AA")
         ack = build_ack(header, code, [*warnings, *errors], now()) if send else None
@@ -274,8 +266,7 @@ class Pipeline:
             "entry": [*result.bundle.get("entry", []), provenance_entry(result.bundle, message_id, header, now())],
         }
         try:
-            _type, entries = await process_bundle(self.store, _POLICY, result.bundle, self.base)
-            _type, entries = await process_bundle(self.store, bundle, self.base)
+            _type, entries = await process_bundle(self.store, HL7_POLICY, bundle, self.base)
         except InvalidRequest as exc:
             return [*errors, HL7Error("207", "MSH^1", str(exc))], []
         except FhirError as exc:

@@ -25,9 +25,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from ..errors import FhirError, Forbidden, InvalidRequest, Issue, PayloadTooLarge, StorageUnavailable
 from ..auth.policy import AccessPolicy
-from ..errors import FhirError, InvalidRequest, Issue, StorageUnavailable
+from ..errors import FhirError, Forbidden, InvalidRequest, Issue, PayloadTooLarge, StorageUnavailable
 from ..i18n import _
 from ..storage import ResourceStore
 from ..storage.files import CHUNK_BYTES, MongoFileStore

@@ -16,7 +16,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from ..cli_database import add_database_flags, running_database
+from ..cli_database import add_database_options, running_database
 from ..config import Settings
 from ..errors import FhirError
 from ..i18n import _
@@ -26,7 +26,6 @@ from ..storage.launches import MongoLaunchStore
 from .launch import LaunchRefused, create_launch
 from .registration import RegistrationError, client_metadata, registration
 
-OAUTH_COMMANDS = ("client", "launch")
 KINDS = {"public": "none", "symmetric": "client_secret_basic", "asymmetric": "private_key_jwt"}
 _OWN = ("command", "client_command", "client_id", "name", "kind", "redirect_uris", "scopes", "launch_url", "jwks",
         "jwks_uri", "patient", "encounter")  # fmt: skip
@@ -54,7 +53,9 @@ def add_oauth_commands(commands: Any) -> None:
     launch.add_argument("--encounter", help=_("The Encounter id in context."))
     launch.add_argument("--base-url", help=_("The FHIR base URL apps use (FHIR_BASE_URL)."))
     for command in (add, listing, remove, launch):
-        add_database_flags(command)
+        add_database_options(command)
+    client.set_defaults(handler=run_oauth_command)
+    launch.set_defaults(handler=run_oauth_command)
 
 
 def _metadata(args: dict[str, Any]) -> dict[str, Any]:

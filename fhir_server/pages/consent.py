@@ -25,7 +25,7 @@ from .browser import check_csrf, field, stores_of
 from .choices import approved_scopes, consent_choices, offered_scopes
 from .errors import GoTo, PageError, PageRoute, unknown_request
 from .flow import Step, context_patient, needs_patient, page_path, signed_in_step, store_of
-from .patients import PatientRow, patient_row
+from .patients import PAGES_POLICY, PatientRow, patient_row
 from .responses import form_target, page, redirect_to_app
 
 router = APIRouter(route_class=PageRoute)
@@ -66,7 +66,7 @@ async def _patient_row(request: Request, patient_id: str | None) -> PatientRow |
     if patient_id is None:
         return None
     try:
-        record = await engine.read_resource(store_of(request), "Patient", patient_id)
+        record = await engine.read_resource(store_of(request), PAGES_POLICY, "Patient", patient_id)
     except FhirError:
         return PatientRow(patient_id, patient_id, "", "")
     return patient_row(patient_id, record.resource())

@@ -24,6 +24,7 @@ from ..storage.authorizations import AuthorizationRequest
 from ..storage.users import User
 from .browser import Browser, browser_of, stores_of
 from .errors import GoTo, PageError, unknown_request
+from .patients import PAGES_POLICY
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _READ_ANY_PATIENT = ResourceScope("user", "Patient", frozenset("r"))
@@ -112,7 +113,7 @@ async def own_patient(store: ResourceStore, user: User) -> str:
     related: dict[str, Any] = {}
     if kind == "RelatedPerson":
         with suppress(FhirError):  # a dangling link: no patient, said below
-            related = (await engine.read_resource(store, "RelatedPerson", ident)).resource()
+            related = (await engine.read_resource(store, PAGES_POLICY, "RelatedPerson", ident)).resource()
     reference = str(related.get("patient", {}).get("reference", ""))
     if reference.startswith("Patient/") and reference.count("/") == 1:
         return reference.split("/", 1)[1]

@@ -6,9 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import engine
+from ..auth.policy import AccessPolicy
 from ..search import parse_search_request
 from ..search.registry import default_registry
 from ..storage import ResourceStore
+
+PAGES_POLICY = AccessPolicy.system("pages")
+"""The pages look patients up for a signed-in user before any token exists: they decide themselves who
+may see the picker (staff whose role reads any patient) and whose record a patient user gets."""
 
 PICKER_MATCHES = 20
 """Matches shown at once: a name that matches more needs more letters."""
@@ -48,5 +53,5 @@ async def find_patients(store: ResourceStore, name: str) -> list[PatientRow]:
         max_count=PICKER_MATCHES,
         strict=True,
     )
-    result = await engine.search_type(store, request)
+    result = await engine.search_type(store, PAGES_POLICY, request)
     return [patient_row(record.id, record.resource()) for record in result.page.records]

@@ -17,7 +17,7 @@ from ..i18n import _
 from .browser import check_csrf, field, stores_of
 from .errors import PageRoute
 from .flow import Step, needs_patient, page_path, picks_patient, signed_in_step, store_of
-from .patients import PatientRow, find_patients
+from .patients import PAGES_POLICY, PatientRow, find_patients
 from .responses import page, redirect_here
 
 router = APIRouter(route_class=PageRoute)
@@ -64,7 +64,7 @@ async def pick_patient(request: Request) -> Response:
         return redirect_here(page_path("consent", step.parked))
     patient_id = field(form, "patient")
     try:
-        await engine.read_resource(store_of(request), "Patient", patient_id)
+        await engine.read_resource(store_of(request), PAGES_POLICY, "Patient", patient_id)
     except FhirError:
         return _picker(step, "", [], 400, _("Choose a patient from the list."))
     assert step.browser.cookie is not None

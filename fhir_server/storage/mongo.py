@@ -211,13 +211,9 @@ class MongoResourceStore:
                     )
                 if changed:
                     await self._replace_current(changed, session)
-                await self._history.insert_many(
-                    [{"_id": f"{w.record.reference}/{w.record.version_id}", **self._fields(w.record)} for w in writes],
-                    session=session,
-                )
+                await self._history.insert_many([self._version(w) for w in writes], session=session)
                 for name, documents in by_collection.items():
                     await self._db[name].insert_many(documents, session=session)
-                await self._history.insert_many([self._version(w) for w in writes], session=session)
 
     def _version(self, write: PendingWrite) -> dict[str, Any]:
         """A history entry: the version and its patient compartments (what patient-scoped history filters on)."""

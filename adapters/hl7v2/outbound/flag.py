@@ -7,6 +7,7 @@ from typing import Any
 from fhir_server.engine import conditional_create
 from fhir_server.storage import ResourceStore
 
+from ..access import HL7_POLICY
 from ..mapping.bundle import escape_token
 
 TASK_SYSTEM = "urn:hl7v2:task:review-lab-order"
@@ -35,5 +36,5 @@ async def flag_order(
     if patient:
         task["for"] = {"reference": patient}
     criteria = [("identifier", f"{escape_token(TASK_SYSTEM)}|{escape_token(entry_id)}")]
-    result = await conditional_create(store, "Task", task, criteria)
+    result = await conditional_create(store, HL7_POLICY, "Task", task, criteria)
     return result.record.reference

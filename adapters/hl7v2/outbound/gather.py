@@ -16,6 +16,7 @@ from fhir_server.errors import FhirError, PreconditionFailed, ResourceDeleted, R
 from fhir_server.i18n import _
 from fhir_server.storage import ResourceStore
 
+from ..access import HL7_POLICY
 from ..mapping.orders import PLACER_SYSTEM
 from .lab import Lab, LabConfigError, endpoint_references, is_mllp, lab_of
 from .message import OrderData, OrderError
@@ -31,7 +32,7 @@ async def _read(store: ResourceStore, reference: str, kind: str) -> dict[str, An
     if resource_type != kind or not resource_id or "/" in resource_id:
         return None
     try:
-        return (await read_resource(store, resource_type, resource_id)).resource()
+        return (await read_resource(store, HL7_POLICY, resource_type, resource_id)).resource()
     except FhirError:
         return None
 
@@ -52,7 +53,7 @@ async def gather_order(store: ResourceStore, service_request: str, version: int)
     """The resources of the order as it was in `version`. Raises OrderError when there is no Patient."""
     resource_id = service_request.partition("/")[2]
     try:
-        request = (await read_version(store, "ServiceRequest", resource_id, str(version))).resource()
+        request = (await read_version(store, HL7_POLICY, "ServiceRequest", resource_id, str(version))).resource()
     except (ResourceNotFound, ResourceDeleted) as exc:
         raise OrderError(str(exc)) from exc
     subject = str((request.get("subject") or {}).get("reference", ""))
@@ -74,7 +75,7 @@ async def patient_of(store: ResourceStore, service_request: str, version: int) -
     """The `Patient/id` the order was for (None when that version is gone or names no Patient)."""
     try:
         request = (
-            await read_version(store, "ServiceRequest", service_request.partition("/")[2], str(version))
+            await read_version(store, HL7_POLICY, "ServiceRequest", service_request.partition("/")[2], str(version))
         ).resource()
     except FhirError:
         return None
@@ -100,7 +101,7 @@ async def record_placer(store: ResourceStore, service_request: str, placer: dict
     resource_id = service_request.partition("/")[2]
     for _attempt in range(5):
         try:
-            current = await read_resource(store, "ServiceRequest", resource_id)
+            current = await read_resource(store, HL7_POLICY, "ServiceRequest", resource_id)
         except FhirError:
             return  # deleted meanwhile: nothing to link results to
         body = current.resource()
@@ -109,7 +110,7 @@ async def record_placer(store: ResourceStore, service_request: str, placer: dict
             return
         body["identifier"] = [*identifiers, {**placer, "type": PLACER_TYPE}]
         try:
-            await update_resource(store, "ServiceRequest", resource_id, body, if_match=current.version_id)
+            await update_resource(store, HL7_POLICY, "ServiceRequest", resource_id, body, if_match=current.version_id)
             return
         except PreconditionFailed:
             continue

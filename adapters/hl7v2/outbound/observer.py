@@ -21,6 +21,7 @@ from fhir_server.engine import read_resource
 from fhir_server.errors import InvalidRequest, ResourceDeleted, ResourceNotFound
 from fhir_server.storage import LinkedDocument, MongoResourceStore, PendingWrite, ResourceStore
 
+from ..access import HL7_POLICY
 from .lab import endpoint_references, is_mllp
 from .outbox import CANCEL, COLLECTION, NEW_ORDER, OutboxStore, entry_document
 
@@ -89,6 +90,6 @@ async def _resource(
         return in_commit[reference]
     resource_type, _sep, resource_id = reference.partition("/")
     try:
-        return (await read_resource(store, resource_type, resource_id)).resource()
+        return (await read_resource(store, HL7_POLICY, resource_type, resource_id)).resource()
     except (ResourceNotFound, ResourceDeleted, InvalidRequest):  # a dangling or malformed reference: no lab
         return None
