@@ -16,10 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fhir_server.auth.policy import AccessPolicy
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.embedded import free_loopback_port
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
+TEST_POLICY = AccessPolicy.system("tests")
+"""Full access, for tests that call the engine directly to set up or read back data."""
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 """The session server's cap on `$import` uploads (small, so the refusal can be tested)."""
 

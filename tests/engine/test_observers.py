@@ -13,6 +13,7 @@ from fhir_server.engine.bundle import process_bundle
 from fhir_server.engine.observers import add_write_observer, remove_write_observer
 from fhir_server.errors import FhirError
 from fhir_server.storage import EmbeddedDatabase, LinkedDocument, MongoResourceStore, PendingWrite, ResourceStore
+from tests.conftest import TEST_POLICY
 
 
 async def audit(_store: ResourceStore, writes: Sequence[PendingWrite]) -> list[LinkedDocument]:
@@ -33,11 +34,15 @@ def test_linked_documents_commit_with_the_write_and_roll_back_with_it(database: 
         audits = store.client[store.database_name]["audit"]
         add_write_observer(audit)
         try:
-            created = await create_resource(store, "Patient", {"resourceType": "Patient", "name": [{"family": "A"}]})
+            created = await create_resource(
+                store, TEST_POLICY, "Patient", {"resourceType": "Patient", "name": [{"family": "A"}]}
+            )
             assert await audits.find_one({"_id": f"{created.record.reference}/1"}) == {
                 "_id": f"{created.record.reference}/1", "type": "Patient",
             }  # fmt: skip
-            await create_resource(store, "Patient", {"resourceType": "Patient", "name": [{"family": "Clash"}]})
+            await create_resource(
+                store, TEST_POLICY, "Patient", {"resourceType": "Patient", "name": [{"family": "Clash"}]}
+            )
             clash = {"resourceType": "Patient", "name": [{"family": "Clash"}]}
             tx1 = {"resourceType": "Patient", "id": "tx1"}
             put = {"resource": tx1, "request": {"method": "PUT", "url": "Patient/tx1"}}
@@ -49,11 +54,13 @@ def test_linked_documents_commit_with_the_write_and_roll_back_with_it(database: 
                 ],
             }  # fmt: skip
             with pytest.raises(FhirError):  # the audit key collides: the whole transaction is refused
-                await process_bundle(store, bundle, None)
+                await process_bundle(store, TEST_POLICY, bundle, None)
             assert await store.get("Patient", "tx1") is None
             assert await audits.find_one({"_id": "Patient/tx1/1"}) is None
             patient_id = created.record.id
-            await update_resource(store, "Patient", patient_id, {"resourceType": "Patient", "id": patient_id})
+            await update_resource(
+                store, TEST_POLICY, "Patient", patient_id, {"resourceType": "Patient", "id": patient_id}
+            )
             assert await audits.count_documents({"_id": {"$regex": f"^{created.record.reference}/"}}) == 2
         finally:
             remove_write_observer(audit)

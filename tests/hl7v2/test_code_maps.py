@@ -10,6 +10,7 @@ import orjson
 from adapters.hl7v2.mapping import map_message
 from fhir_server.engine import create_resource, read_resource, update_resource
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
+from tests.conftest import TEST_POLICY
 
 from . import Client, listening, segment
 
@@ -45,7 +46,7 @@ async def codings(store: MongoResourceStore, references: list[str]) -> dict[str,
     for reference in references:
         resource_type, resource_id = reference.split("/")[:2]
         if resource_type == "Observation":
-            found = await read_resource(store, resource_type, resource_id)
+            found = await read_resource(store, TEST_POLICY, resource_type, resource_id)
             assert found.body is not None
             coding = orjson.loads(found.body)["code"]["coding"]
             out[coding[0]["code"]] = coding
@@ -60,7 +61,7 @@ def test_local_codes_get_loinc_from_stored_concept_maps(database: EmbeddedDataba
                 "HGB": {"code": "718-7", "equivalence": "equal"},
                 "K": {"code": "2823-3", "equivalence": "narrower"},  # claims more than the local code says
             }
-            stored = await create_resource(running.store, "ConceptMap", concept_map(mapping))
+            stored = await create_resource(running.store, TEST_POLICY, "ConceptMap", concept_map(mapping))
             client = await Client.connect(running.port)
             ack = await client.send(oru("T1", "GLU^Glucose^L", "HGB^Hemoglobin", "K^Potassium^L", "2951-2^Sodium^LN"))
             assert segment(ack, "MSA")[1] == "AA"
@@ -83,7 +84,7 @@ def test_local_codes_get_loinc_from_stored_concept_maps(database: EmbeddedDataba
 
             mapping["K"] = {"code": "2823-3", "equivalence": "equivalent"}
             body = {**concept_map(mapping), "id": stored.record.id}
-            await update_resource(running.store, "ConceptMap", stored.record.id, body)
+            await update_resource(running.store, TEST_POLICY, "ConceptMap", stored.record.id, body)
             await asyncio.sleep(TTL + 0.1)  # every process reads a changed ConceptMap within the TTL
             ack = await client.send(oru("T2", "K^Potassium^L"))
             assert segment(ack, "MSA")[1] == "AA" and "OBX^1^3" not in ack

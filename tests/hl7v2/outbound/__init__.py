@@ -15,6 +15,7 @@ from adapters.hl7v2.outbound import LinkSettings, OutboxEntry, OutboxStore, Send
 from fhir_server.engine import create_resource
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
 from fhir_server.storage.embedded import free_loopback_port
+from tests.conftest import TEST_POLICY
 
 FAST = SenderSettings(LinkSettings(connect_timeout=2, ack_timeout=2), poll=0.02, backoff=0.05, max_backoff=0.2)
 """Short backoffs so a retry takes a fraction of a second; timeouts a loaded machine still meets."""
@@ -96,13 +97,13 @@ class World:
             "payloadType": [{"coding": [{"system": STRUCTURES, "code": structure}]}],
             "address": f"mllp://127.0.0.1:{port}", "header": ["MSH-5: CITYLAB", "MSH-6: CITYLABFAC"], **endpoint,
         }  # fmt: skip
-        saved = await create_resource(self.store, "Endpoint", body)
+        saved = await create_resource(self.store, TEST_POLICY, "Endpoint", body)
         organization = {
             "resourceType": "Organization",
             "name": "City Lab",
             "endpoint": [{"reference": saved.record.reference}],
         }
-        return (await create_resource(self.store, "Organization", organization)).record.reference
+        return (await create_resource(self.store, TEST_POLICY, "Organization", organization)).record.reference
 
     async def order(self, lab: str, **extra: Any) -> str:
         """A Patient and an active ServiceRequest for `lab`; returns `ServiceRequest/id`."""
@@ -110,12 +111,12 @@ class World:
             "resourceType": "Patient", "identifier": [{"system": "urn:oid:1.2.3.4", "value": "MRN-7"}],
             "name": [{"family": "Doe", "given": ["Jane", "Q"]}], "gender": "female", "birthDate": "1980-02-03",
         }  # fmt: skip
-        saved = await create_resource(self.store, "Patient", patient)
+        saved = await create_resource(self.store, TEST_POLICY, "Patient", patient)
         request = {
             "resourceType": "ServiceRequest", "status": "active", "intent": "order", "code": LOINC_GLUCOSE,
             "subject": {"reference": saved.record.reference}, "performer": [{"reference": lab}], **extra,
         }  # fmt: skip
-        return (await create_resource(self.store, "ServiceRequest", request)).record.reference
+        return (await create_resource(self.store, TEST_POLICY, "ServiceRequest", request)).record.reference
 
     async def entries(self, service_request: str) -> list[OutboxEntry]:
         return await self.outbox.of_order(service_request)

@@ -22,6 +22,7 @@ from adapters.hl7v2.outbound.message import OrderData, OrderError, order_message
 from fhir_server.engine import read_resource
 from fhir_server.engine.bundle import process_bundle
 from fhir_server.storage import EmbeddedDatabase
+from tests.conftest import TEST_POLICY
 
 from . import CONNECTION, LOINC_GLUCOSE, STRUCTURES, TestLab, fields, statuses, world
 
@@ -132,9 +133,9 @@ def test_a_result_for_a_sent_order_links_to_its_service_request(database: Embedd
             ]) + "\r"  # fmt: skip
             result = map_message(oru)
             assert result.bundle is not None, result.errors
-            _kind, written = await process_bundle(w.store, result.bundle, None)
+            _kind, written = await process_bundle(w.store, TEST_POLICY, result.bundle, None)
             [report] = [e.record for e in written if e.record and e.record.resource_type == "DiagnosticReport"]
-            body = (await read_resource(w.store, "DiagnosticReport", report.id)).resource()
+            body = (await read_resource(w.store, TEST_POLICY, "DiagnosticReport", report.id)).resource()
             assert body["basedOn"] == [{"reference": order}]
         await lab.stop()
 

@@ -13,14 +13,15 @@ from fhir_server.engine.bundle import process_bundle
 from fhir_server.engine.conditional import find_matches
 from fhir_server.errors import FhirError
 from fhir_server.storage import EmbeddedDatabase
+from tests.conftest import TEST_POLICY
 
 from . import CONNECTION, FAST, LOINC_GLUCOSE, TestLab, fields, spare_port, statuses, until, world
 
 
 async def _revoke(store: Any, order: str, status: str = "revoked") -> None:
-    current = await read_resource(store, "ServiceRequest", order.split("/")[1])
+    current = await read_resource(store, TEST_POLICY, "ServiceRequest", order.split("/")[1])
     body = {**current.resource(), "status": status}
-    await update_resource(store, "ServiceRequest", order.split("/")[1], body)
+    await update_resource(store, TEST_POLICY, "ServiceRequest", order.split("/")[1], body)
 
 
 def test_revoking_a_sent_order_sends_the_cancel(database: EmbeddedDatabase) -> None:
@@ -38,7 +39,7 @@ def test_revoking_a_sent_order_sends_the_cancel(database: EmbeddedDatabase) -> N
             assert fields(cancel, "ORC")[2] == fields(new, "ORC")[2] == order.split("/")[1]
             assert fields(cancel, "MSH")[10] != fields(new, "MSH")[10]
             await _revoke(w.store, order, "entered-in-error")  # cancelled already: nothing more
-            await delete_resource(w.store, "ServiceRequest", order.split("/")[1])
+            await delete_resource(w.store, TEST_POLICY, "ServiceRequest", order.split("/")[1])
             await asyncio.sleep(0.1)
             assert len(await w.entries(order)) == 2 and len(lab.received) == 2
         await lab.stop()
@@ -63,7 +64,9 @@ def test_no_mllp_endpoint_or_no_active_order_queues_nothing(database: EmbeddedDa
         async with world(database) as w:
             rest = {"system": CONNECTION["system"], "code": "hl7-fhir-rest"}
             plain = await w.lab(spare_port(), connectionType=rest)
-            bare = (await create_resource(w.store, "Organization", {"resourceType": "Organization"})).record.reference
+            bare = (
+                await create_resource(w.store, TEST_POLICY, "Organization", {"resourceType": "Organization"})
+            ).record.reference
             switched_off = await w.lab(spare_port(), status="off")
             orders = [await w.order(lab) for lab in (plain, bare, switched_off)]
             orders.append(await w.order(await w.lab(spare_port()), status="draft"))
@@ -80,7 +83,7 @@ def test_a_misconfigured_lab_is_flagged(database: EmbeddedDatabase) -> None:
             order = await w.order(await w.lab(1, address="http://lab.example.org"))
             [entry] = await w.until(order, lambda e: statuses(e) == ["failed"])
             assert "Endpoint.address" in (entry.error or "")
-            [task] = await find_matches(w.store, "Task", [("focus", order)], 5)
+            [task] = await find_matches(w.store, TEST_POLICY, "Task", [("focus", order)], 5)
             assert "mllp://host:port" in task.resource()["description"]
 
     asyncio.run(scenario())
@@ -114,9 +117,9 @@ def test_a_transaction_queues_with_its_lab_or_not_at_all(database: EmbeddedDatab
             stale = {"resource": {"resourceType": "Patient", "id": "nobody"},
                      "request": {"method": "PUT", "url": "Patient/nobody", "ifMatch": 'W/"3"'}}  # fmt: skip
             with pytest.raises(FhirError):
-                await process_bundle(w.store, _bundle(*entries, stale), None)
+                await process_bundle(w.store, TEST_POLICY, _bundle(*entries, stale), None)
             assert await w.outbox.list() == []
-            await process_bundle(w.store, _bundle(*entries), None)
+            await process_bundle(w.store, TEST_POLICY, _bundle(*entries), None)
             [queued] = await w.outbox.list()
             await w.until(queued.service_request, lambda e: statuses(e) == ["acknowledged"])
             assert len(lab.received) == 1
@@ -156,10 +159,13 @@ def test_an_order_whose_transaction_fails_inside_the_database_leaves_neither(dat
             order_id = order.split("/")[1]
             planted = {"_id": f"{order}/2", "planted": True}  # the key the activation's entry will need
             await w.store.client[w.store.database_name]["hl7_outbox"].insert_one(planted)
-            body = {**(await read_resource(w.store, "ServiceRequest", order_id)).resource(), "status": "active"}
+            body = {
+                **(await read_resource(w.store, TEST_POLICY, "ServiceRequest", order_id)).resource(),
+                "status": "active",
+            }
             with pytest.raises(FhirError):  # the entry's insert fails after the version's, in one transaction
-                await update_resource(w.store, "ServiceRequest", order_id, body, if_match=1)
-            current = await read_resource(w.store, "ServiceRequest", order_id)
+                await update_resource(w.store, TEST_POLICY, "ServiceRequest", order_id, body, if_match=1)
+            current = await read_resource(w.store, TEST_POLICY, "ServiceRequest", order_id)
             assert current.version_id == 1 and current.resource()["status"] == "draft"
             assert await w.store.client[w.store.database_name]["hl7_outbox"].count_documents({}) == 1
 

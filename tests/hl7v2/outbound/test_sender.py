@@ -8,6 +8,7 @@ from adapters.hl7v2.mapping.orders import PLACER_SYSTEM
 from fhir_server.engine import read_resource
 from fhir_server.engine.conditional import find_matches
 from fhir_server.storage import EmbeddedDatabase
+from tests.conftest import TEST_POLICY
 
 from . import IMPATIENT, TestLab, fields, spare_port, statuses, world
 
@@ -30,7 +31,7 @@ def test_order_is_sent_once_and_acknowledged(database: EmbeddedDatabase) -> None
             assert fields(message, "OBR")[4] == "2345-7^Glucose^LN"
             assert fields(message, "PID")[3] == "MRN-7^^^&1.2.3.4&ISO" and fields(message, "PID")[5] == "Doe^Jane^Q"
             assert fields(message, "TQ1")[9].startswith("S") and fields(message, "NTE")[3] == "fasting \\F\\ 12 h"
-            stored = (await read_resource(w.store, "ServiceRequest", order_id)).resource()
+            stored = (await read_resource(w.store, TEST_POLICY, "ServiceRequest", order_id)).resource()
             assert {"system": PLACER_SYSTEM, "value": order_id} in [
                 {k: i[k] for k in ("system", "value")} for i in stored["identifier"]
             ]
@@ -98,7 +99,7 @@ def test_ae_and_ar_stop_the_order_and_flag_a_task(database: EmbeddedDatabase) ->
             await asyncio.sleep(0.3)  # several backoffs: nothing is sent again
             assert len(lab.received) == 1
             assert f"answered {answer}" in (entry.error or "") and "Specimen source is required" in (entry.error or "")
-            [task] = [r.resource() for r in await find_matches(w.store, "Task", [("focus", order)], 5)]
+            [task] = [r.resource() for r in await find_matches(w.store, TEST_POLICY, "Task", [("focus", order)], 5)]
             assert task["status"] == "requested" and "Specimen source is required" in task["statusReason"]["text"]
             assert task["for"]["reference"].startswith("Patient/")
         await lab.stop()
