@@ -55,7 +55,7 @@ def test_dead_export_worker_is_resumed_without_duplicates(database: EmbeddedData
                 )
                 created.add(record.record.id)
             request = ExportRequest(SYSTEM, ("Basic", "Patient"), None, (), None)
-            job = await start_export(store, jobs, request, "http://test/fhir/$export")
+            job = await start_export(store, AccessPolicy.system("test"), jobs, request, "http://test/fhir/$export")
             first = await jobs.claim(EXPORT, "worker-a", now(), LEASE)
             assert first is not None and first.id == job.id
             try:  # pages of 40, files of 100 lines; dies after storing its 4th chunk: the first
