@@ -29,7 +29,8 @@ as good as the one at T).
 Restore verifies the whole backup before writing anything (files, sizes, sha256, gzip streams
 read to the end, line structure and order, counts), refuses a database that holds anything, then
 inserts the versions as they are, rebuilds the current versions with their search fields
-recomputed by `search_fields`, and restores the state. Memory stays flat either way: everything
+recomputed by `search_fields` (and each version's patient compartments, which patient-scoped
+history filters on), and restores the state. Memory stays flat either way: everything
 streams in batches.
 """
 
@@ -363,10 +364,31 @@ async def _register_search_parameters(folder: Path) -> int:
     return registered
 
 
+def _with_compartments(versions: Iterator[Version]) -> Iterator[Version]:
+    """The versions, each doc given its patient compartments; a deletion those of the version it deleted,
+    which is the next line (lines run newest first), so a deletion waits for it."""
+    waiting: list[Version] = []
+    for version in versions:
+        if waiting and waiting[0].key != version.key:
+            yield from waiting  # a deletion of the first version: nothing before it
+            waiting = []
+        if version.resource is None:
+            version.doc["compartments"] = []
+            waiting.append(version)
+            continue
+        version.doc["compartments"] = search_fields(version.resource)["compartments"]
+        for deletion in waiting:
+            deletion.doc["compartments"] = version.doc["compartments"]
+        yield from waiting
+        waiting = []
+        yield version
+    yield from waiting
+
+
 def _current(version: Version) -> dict[str, Any]:
     doc = {k: v for k, v in version.doc.items() if k != "replacedAt"}
     doc["_id"] = f"{version.key[0]}/{version.key[1]}"
-    return {**doc, **search_fields(version.resource)}
+    return {**doc, **search_fields(version.resource), "compartments": version.doc["compartments"]}
 
 
 def _batched(items: Iterator[Any], size: int = _BATCH) -> Iterator[list[Any]]:
@@ -392,7 +414,7 @@ async def restore(store: MongoBackupStore, folder: Path, *, progress: ProgressSi
     last_key = None
     versions: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
-    for version in _versions(folder):
+    for version in _with_compartments(_versions(folder)):
         versions.append(version.doc)
         if version.key != last_key:
             current.append(_current(version))

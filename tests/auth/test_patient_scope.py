@@ -180,3 +180,12 @@ def test_patient_level_export_is_confined(connect: Callable[..., httpx.Client], 
         other = client.get("/Patient/$export", params={"patient": world.patient["b"]},
                            headers={"Prefer": "respond-async"})  # fmt: skip
         assert other.status_code == 403
+
+
+def test_deletions_stay_in_the_patients_history(alice: httpx.Client, world: World) -> None:
+    condition = {"resourceType": "Condition", "subject": {"reference": f"Patient/{world.patient['a']}"}}
+    created = world.admin.post("/Condition", json=condition).json()
+    assert world.admin.delete(f"/Condition/{created['id']}").status_code == 204
+    assert alice.get(f"/Condition/{created['id']}").status_code == 410  # A's own: gone, not hidden
+    history = alice.get(f"/Condition/{created['id']}/_history").json()
+    assert [e["request"]["method"] for e in history["entry"]] == ["DELETE", "POST"]
