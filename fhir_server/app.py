@@ -49,17 +49,17 @@ def create_app(settings: Settings) -> FastAPI:
         registry = default_registry()
         await load_search_parameters(store, registry)
         app.state.store, app.state.jobs, app.state.files = store, jobs, files
+        mllp = (  # first: a port in use stops the startup before any background work begins
+            await start_listener(store, ListenerSettings.from_settings(settings))
+            if settings.mllp_port is not None
+            else None
+        )
         background = [
             asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
             asyncio.create_task(reindex_worker(store, jobs)),
             asyncio.create_task(export_worker(store, jobs, files, timedelta(seconds=settings.export_ttl_seconds))),
             asyncio.create_task(import_worker(store, jobs, files)),
         ]
-        mllp = (
-            await start_listener(store, ListenerSettings.from_settings(settings))
-            if settings.mllp_port is not None
-            else None
-        )
         try:
             yield
         finally:
