@@ -80,6 +80,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.grants, app.state.roles = grants, roles
         app.state.oauth = await open_oauth(store.client, settings.database)
         app.state.pages = await PageStores.open(store.client, settings)
+        mllp = (  # first: a port in use stops the startup before any background work begins
+            await start_listener(store, ListenerSettings.from_settings(settings))
+            if settings.mllp_port is not None
+            else None
+        )
         background = [
             asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
             asyncio.create_task(reindex_worker(store, jobs)),
@@ -89,11 +94,6 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         if settings.hl7_outbound:
             background.append(await start_sending(store, sender_settings(settings)))
-        mllp = (
-            await start_listener(store, ListenerSettings.from_settings(settings))
-            if settings.mllp_port is not None
-            else None
-        )
         try:
             yield
         finally:

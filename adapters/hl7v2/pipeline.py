@@ -28,6 +28,7 @@ from .access import HL7_POLICY
 from .ack import batch_reply, build_ack
 from .code_maps import ConceptMapCache
 from .header import Header, HL7Error, decode, parse_header, split
+from .key_locks import KeyLocks, conditional_keys
 from .mapping.model import MappingOptions
 from .message_store import ERROR, PROCESSED, MessageRecord, MessageStore
 from .provenance import provenance_entry
@@ -92,6 +93,7 @@ class Pipeline:
         self.base = base
         self.messages = MessageStore(store)
         self.code_maps = code_maps or ConceptMapCache(store)
+        self.locks = KeyLocks()
 
     async def ensure_indexes(self) -> None:
         await self.messages.ensure_indexes()
@@ -266,7 +268,8 @@ class Pipeline:
             "entry": [*result.bundle.get("entry", []), provenance_entry(result.bundle, message_id, header, now())],
         }
         try:
-            _type, entries = await process_bundle(self.store, HL7_POLICY, bundle, self.base)
+            async with self.locks.holding(conditional_keys(bundle)):
+                _type, entries = await process_bundle(self.store, HL7_POLICY, bundle, self.base)
         except InvalidRequest as exc:
             return [*errors, HL7Error("207", "MSH^1", str(exc))], []
         except FhirError as exc:
