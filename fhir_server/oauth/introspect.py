@@ -34,8 +34,9 @@ def introspection(grant: Grant, urls: ServerUrls) -> dict[str, Any]:
         "client_id": grant.client_id,
         "exp": int(grant.expires_at.timestamp()),
         "iat": int(grant.issued_at.timestamp()),
-        "token_type": "Bearer" if grant.kind == ACCESS else "refresh_token",
     }
+    if grant.kind == ACCESS:
+        body["token_type"] = "Bearer"  # RFC 7662 §2.2: an access token type; refresh tokens have none
     if grant.subject or grant.fhir_user:
         body.update(iss=urls.issuer, sub=grant.subject or grant.fhir_user)
     if grant.fhir_user:
