@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from .config import Settings
 from .engine.bulk_export import export_worker
 from .engine.bulk_import import import_worker
-from .engine.reindex import reindex_worker
+from .engine.reindex import reindex_worker, upgrade_search_layout
 from .engine.search_parameters import keep_registry_fresh, load_search_parameters
 from .logs import configure_logging
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
@@ -39,7 +39,9 @@ def create_app(settings: Settings) -> FastAPI:
         await jobs.ensure_indexes()
         files = MongoFileStore(store.client, settings.database)
         await files.ensure_indexes()
+        await upgrade_search_layout(store, jobs)
         registry = default_registry()
+        registry.layout_changed_at = await store.search_layout_changed()
         await load_search_parameters(store, registry)
         app.state.store, app.state.jobs, app.state.files = store, jobs, files
         background = [

@@ -40,11 +40,11 @@ def stamp(body: dict[str, Any], resource_id: str, version_id: int, last_updated_
 
 
 def search_fields(resource: dict[str, Any] | None) -> dict[str, Any]:
-    """The search index entries, sort keys and compartments stored with a current version."""
+    """The search index entries and keys, sort keys and compartments stored with a current version."""
     if resource is None:
-        return {"idx": [], "sort": {}, "compartments": []}
+        return {"idx": [], "keys": [], "sort": {}, "compartments": []}
     index = extract_index(resource)
-    return {"idx": index.entries, "sort": index.sort, "compartments": index.compartments}
+    return {"idx": index.entries, "keys": index.keys, "sort": index.sort, "compartments": index.compartments}
 
 
 def _precondition_failed(reference: str, expected: int, current: StoredResource | None) -> PreconditionFailed:

@@ -53,12 +53,21 @@ async def mongo_errors(reference: str) -> AsyncIterator[None]:
         raise StorageUnavailable(_("The database did not answer.")) from exc
 
 
-_NO_SEARCH_FIELDS = {"idx": 0, "sort": 0, "compartments": 0}
+_NO_SEARCH_FIELDS = {"idx": 0, "keys": 0, "sort": 0, "compartments": 0}
 """Reads need the body, not the search fields stored beside it."""
 
-_INDEXED_ENTRY_KEYS = ("c", "v", "e", "lo", "hi", "n", "r", "u", "cn")
-"""Index entry keys (see search/definitions.py) that get a compound multikey index with the type and code."""
+SEARCH_LAYOUT = 2
+"""The layout of the stored search fields: 1 was `idx` under compound multikey indexes, 2 adds the
+flat `keys` under one index (search/keys.py). A database stored under another layout is re-indexed."""
 
+_KEYS_INDEX = "search_keys"
+_COMPARTMENT_INDEX = "compartment_id"
+_OBSOLETE_ENTRY_KEYS = ("c", "v", "e", "lo", "hi", "n", "r", "u", "cn")
+_OBSOLETE_INDEXES = {
+    "resources": ("compartments", "type_updated", *(f"idx_{key}" for key in _OBSOLETE_ENTRY_KEYS)),
+    "history": ("instance_versions",),
+}
+"""Indexes of earlier layouts: dropped at start, as every one of them slows every write."""
 
 _MAX_CANDIDATES = 20_000
 """Beyond this many index candidates a query checks every resource of its type instead."""
@@ -84,6 +93,7 @@ class MongoResourceStore:
         self._resources = self._db["resources"]
         self._history = self._db["history"]
         self._conditions = self._db["conditions"]
+        self._meta = self._db["meta"]
         self._codec = codec or PlainCodec()
 
     @classmethod
@@ -97,20 +107,55 @@ class MongoResourceStore:
         await self.client.close()
 
     async def ensure_indexes(self) -> None:
-        """Create the indexes the queries rely on; safe to run at every start."""
+        """Create the indexes the queries rely on and drop those of earlier layouts; safe to run at every start.
+
+        Each index costs every write, so there are few: the search keys, and a patient's compartment in
+        key order (`$everything`). A type's resources are a range of keys ("Type/id"), and queries on
+        current resources always filter on `deleted` besides, which SecantusDB answers from no index
+        but the one it is told to use: they run on the key index. History is looked up by key
+        ("Type/id/version"), by type and time, or by time.
+        """
         async with mongo_errors("indexes"):
-            await self._resources.create_index([("type", ASCENDING), ("lastUpdated", ASCENDING)], name="type_updated")
-            await self._resources.create_index([("compartments", ASCENDING), ("type", ASCENDING)], name="compartments")
-            await self._resources.create_index([("compartments", ASCENDING), ("_id", ASCENDING)], name="compartment_id")
-            for key in _INDEXED_ENTRY_KEYS:
-                await self._resources.create_index(
-                    [("type", ASCENDING), ("idx.p", ASCENDING), (f"idx.{key}", ASCENDING)], name=f"idx_{key}"
-                )
-            await self._history.create_index(
-                [("type", ASCENDING), ("id", ASCENDING), ("version", DESCENDING)], name="instance_versions"
+            for collection, names in _OBSOLETE_INDEXES.items():
+                existing = await self._db[collection].index_information()
+                for name in names:
+                    if name in existing:
+                        await self._db[collection].drop_index(name)
+            await self._resources.create_index([("keys", ASCENDING)], name=_KEYS_INDEX)
+            await self._resources.create_index(
+                [("compartments", ASCENDING), ("_id", ASCENDING)], name=_COMPARTMENT_INDEX
             )
             await self._history.create_index([("type", ASCENDING), ("lastUpdated", DESCENDING)], name="type_updated")
             await self._history.create_index([("lastUpdated", DESCENDING)], name="updated")
+
+    async def adopt_search_layout(self, changed: datetime) -> bool:
+        """Record SEARCH_LAYOUT as the layout of the stored search fields, at `changed`.
+
+        Returns True when resources were stored under another layout and so need their search
+        fields re-extracted; only one of several workers starting at once gets True.
+        """
+        async with mongo_errors("meta"):
+            found = await self._meta.find_one({"_id": "search_layout"})
+            if found is not None and found.get("version") == SEARCH_LAYOUT:
+                return False
+            stored = await self._resources.find_one({}, {"_id": 1}) is not None
+            update = {"version": SEARCH_LAYOUT, "changed": changed if stored else None}
+            if found is None:
+                try:
+                    await self._meta.insert_one({"_id": "search_layout", **update})
+                except DuplicateKeyError:
+                    return False
+                return stored
+            taken = await self._meta.update_one(
+                {"_id": "search_layout", "version": found.get("version")}, {"$set": update}
+            )
+            return stored and taken.modified_count == 1
+
+    async def search_layout_changed(self) -> datetime | None:
+        """When the search layout last changed on a database holding resources (None: never)."""
+        async with mongo_errors("meta"):
+            found = await self._meta.find_one({"_id": "search_layout"})
+        return found.get("changed") if found else None
 
     async def ping(self) -> None:
         try:
@@ -234,7 +279,7 @@ class MongoResourceStore:
 
     async def find_ids(self, query: CurrentQuery, limit: int) -> list[str]:
         async with mongo_errors(query.resource_type):
-            cursor = self._resources.find(await self._current_filter(query), {"id": 1}).limit(limit)
+            cursor = self._resources.find(await self._current_filter(query), {"id": 1}).hint("_id_").limit(limit)
             return [doc["id"] async for doc in cursor]
 
     async def scan(self, resource_type: str, after: str | None, limit: int) -> list[StoredResource]:
@@ -250,7 +295,7 @@ class MongoResourceStore:
     async def references_of(self, query: CurrentQuery, code: str | None, limit: int) -> list[str]:
         found: dict[str, None] = {}
         async with mongo_errors(query.resource_type):
-            cursor = self._resources.find(await self._current_filter(query), {"idx": 1}).limit(limit)
+            cursor = self._resources.find(await self._current_filter(query), {"idx": 1}).hint("_id_").limit(limit)
             async for doc in cursor:
                 for entry in doc.get("idx", ()):
                     if "r" in entry and (code is None or entry["p"] == code):
@@ -260,10 +305,11 @@ class MongoResourceStore:
     @staticmethod
     def _history_filter(query: HistoryQuery) -> dict[str, Any]:
         flt: dict[str, Any] = {}
-        if query.resource_type:
+        if query.resource_type and query.resource_id:  # keys are "Type/id/version": a range of the key index
+            instance = _key(query.resource_type, query.resource_id)
+            flt["_id"] = {"$gte": f"{instance}/", "$lt": f"{instance}0"}
+        elif query.resource_type:
             flt["type"] = query.resource_type
-        if query.resource_id:
-            flt["id"] = query.resource_id
         updated: dict[str, Any] = {}
         if query.since:
             updated["$gte"] = query.since
@@ -275,6 +321,14 @@ class MongoResourceStore:
             flt["lastUpdated"] = updated
         return flt
 
+    @staticmethod
+    def _history_index(query: HistoryQuery) -> str:
+        """The index a history query runs on, named: a planner may scan the collection for a filter with
+        fields besides the index's (SecantusDB does)."""
+        if query.resource_id:
+            return "_id_"
+        return "type_updated" if query.resource_type else "updated"
+
     async def history(self, query: HistoryQuery, limit: int) -> list[StoredResource]:
         flt = self._history_filter(query)
         if query.after:
@@ -282,20 +336,34 @@ class MongoResourceStore:
             page = {"$or": [{"lastUpdated": {"$lt": at}}, {"lastUpdated": at, "_id": {"$lt": key}}]}
             flt = {"$and": [flt, page]} if flt else page
         async with mongo_errors("history"):
-            cursor = self._history.find(flt).sort([("lastUpdated", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+            cursor = self._history.find(flt).sort([("lastUpdated", DESCENDING), ("_id", DESCENDING)])
+            cursor = cursor.hint(self._history_index(query)).limit(limit)
             return [self._record(doc) async for doc in cursor]
 
     async def count_history(self, query: HistoryQuery) -> int:
         async with mongo_errors("history"):
-            return await self._history.count_documents(self._history_filter(query))
+            return await self._history.count_documents(self._history_filter(query), hint=self._history_index(query))
+
+    @staticmethod
+    def candidates_filter(query: CurrentQuery) -> tuple[dict[str, Any], str]:
+        """The filter that finds a query's candidates from its driver, and the index it runs on.
+
+        Search keys name their type; a compartment does not. The index is named, as a planner may
+        prefer one on `type` alone (SecantusDB scans the collection for `type` and `keys` together).
+        """
+        assert query.driver is not None
+        if "keys" in query.driver:
+            return dict(query.driver), _KEYS_INDEX
+        return {"type": query.resource_type, **query.driver}, _COMPARTMENT_INDEX
 
     async def narrow(self, query: CurrentQuery) -> CurrentQuery:
         prefix = f"{query.resource_type}/"
         if query.driver is None or "_id" in query.driver:
             return query
+        flt, index = self.candidates_filter(query)
         async with mongo_errors(query.resource_type):
-            candidates = self._resources.find({"type": query.resource_type, **query.driver}, {"_id": 1})
-            found = [doc["_id"].removeprefix(prefix) async for doc in candidates.limit(_MAX_CANDIDATES + 1)]
+            candidates = self._resources.find(flt, {"_id": 1}).hint(index).limit(_MAX_CANDIDATES + 1)
+            found = [doc["_id"].removeprefix(prefix) async for doc in candidates]
         if len(found) > _MAX_CANDIDATES:
             return replace(query, driver=None)
         ids = found if query.ids is None else sorted(set(query.ids) & set(found))
@@ -303,7 +371,9 @@ class MongoResourceStore:
 
     async def _current_filter(self, query: CurrentQuery) -> dict[str, Any]:
         """The filter over current resources, `_id` first: when the driver narrows the candidates
-        through an index, they are looked up by key and the full criteria only check them."""
+        through an index, they are looked up by key and the full criteria only check them; else the
+        type's range of keys is walked. Run it on the key index (`_id_`): a planner may scan the
+        collection for a filter with fields besides the index's (SecantusDB does)."""
         query = await self.narrow(query)
         criteria = dict(query.criteria)
         conditions: dict[str, Any] = dict(criteria.pop("_id", None) or {})
@@ -312,6 +382,9 @@ class MongoResourceStore:
             conditions = {"$in": keys} if not conditions else {**conditions, "$in": _both(conditions, keys)}
         if query.after and not query.sort:
             conditions["$gt"] = _key(query.resource_type, query.after)
+        if "$in" not in conditions:  # keys are "Type/id": walk the type's own range of the key index
+            conditions.setdefault("$gte", f"{query.resource_type}/")
+            conditions.setdefault("$lt", f"{query.resource_type}0")
         flt: dict[str, Any] = {"_id": conditions} if conditions else {}
         flt.update({"type": query.resource_type, "deleted": False, **criteria})
         return flt
@@ -320,14 +393,14 @@ class MongoResourceStore:
         order = [*query.sort, ("_id", ASCENDING)] if query.sort else [("_id", ASCENDING)]
         async with mongo_errors(query.resource_type):
             flt = await self._current_filter(query)
-            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort(order).skip(query.offset).limit(limit)
-            if not query.sort:
-                cursor = cursor.hint("_id_")  # id order: walk the key index instead of sorting the type
+            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort(order).hint("_id_").skip(query.offset)
+            cursor = cursor.limit(limit)
             return [self._record(doc) async for doc in cursor]
 
     async def count(self, query: CurrentQuery) -> int:
         async with mongo_errors(query.resource_type):
-            return await self._resources.count_documents(await self._current_filter(replace(query, after=None)))
+            flt = await self._current_filter(replace(query, after=None))
+            return await self._resources.count_documents(flt, hint="_id_")
 
     @staticmethod
     def _compartment_filter(
@@ -357,7 +430,7 @@ class MongoResourceStore:
             flt["_id"] = {"$gt": after}
         # One patient or a few: the (compartments, _id) index, merged in key order. Every patient: walk
         # the keys in order and skip the resources in no compartment. Hinted, as a planner may not see it.
-        index = "_id_" if compartments is None else "compartment_id"
+        index = "_id_" if compartments is None else _COMPARTMENT_INDEX
         async with mongo_errors("compartment"):
             cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort([("_id", ASCENDING)]).hint(index).limit(limit)
             return [self._record(doc) async for doc in cursor]
@@ -369,4 +442,4 @@ class MongoResourceStore:
         async with mongo_errors("compartment"):
             if compartments is None:
                 return await self._resources.count_documents(flt)
-            return await self._resources.count_documents(flt, hint="compartment_id")
+            return await self._resources.count_documents(flt, hint=_COMPARTMENT_INDEX)
