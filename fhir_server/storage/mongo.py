@@ -111,9 +111,9 @@ class MongoResourceStore:
 
         Each index costs every write, so there are few: the search keys, and a patient's compartment in
         key order (`$everything`). A type's resources are a range of keys ("Type/id"), and queries on
-        current resources always filter on `deleted` besides, which SecantusDB answers from no index
-        but the one it is told to use: they run on the key index. History is looked up by key
-        ("Type/id/version"), by type and time, or by time.
+        current resources filter on `deleted` besides, which makes an index on `type` useless to
+        SecantusDB's planner. History is looked up by key ("Type/id/version"), by type and time, or
+        by time.
         """
         async with mongo_errors("indexes"):
             for collection, names in _OBSOLETE_INDEXES.items():
@@ -279,7 +279,7 @@ class MongoResourceStore:
 
     async def find_ids(self, query: CurrentQuery, limit: int) -> list[str]:
         async with mongo_errors(query.resource_type):
-            cursor = self._resources.find(await self._current_filter(query), {"id": 1}).hint("_id_").limit(limit)
+            cursor = self._resources.find(await self._current_filter(query), {"id": 1}).limit(limit)
             return [doc["id"] async for doc in cursor]
 
     async def scan(self, resource_type: str, after: str | None, limit: int) -> list[StoredResource]:
@@ -295,7 +295,7 @@ class MongoResourceStore:
     async def references_of(self, query: CurrentQuery, code: str | None, limit: int) -> list[str]:
         found: dict[str, None] = {}
         async with mongo_errors(query.resource_type):
-            cursor = self._resources.find(await self._current_filter(query), {"idx": 1}).hint("_id_").limit(limit)
+            cursor = self._resources.find(await self._current_filter(query), {"idx": 1}).limit(limit)
             async for doc in cursor:
                 for entry in doc.get("idx", ()):
                     if "r" in entry and (code is None or entry["p"] == code):
@@ -321,14 +321,6 @@ class MongoResourceStore:
             flt["lastUpdated"] = updated
         return flt
 
-    @staticmethod
-    def _history_index(query: HistoryQuery) -> str:
-        """The index a history query runs on, named: a planner may scan the collection for a filter with
-        fields besides the index's (SecantusDB does)."""
-        if query.resource_id:
-            return "_id_"
-        return "type_updated" if query.resource_type else "updated"
-
     async def history(self, query: HistoryQuery, limit: int) -> list[StoredResource]:
         flt = self._history_filter(query)
         if query.after:
@@ -336,33 +328,30 @@ class MongoResourceStore:
             page = {"$or": [{"lastUpdated": {"$lt": at}}, {"lastUpdated": at, "_id": {"$lt": key}}]}
             flt = {"$and": [flt, page]} if flt else page
         async with mongo_errors("history"):
-            cursor = self._history.find(flt).sort([("lastUpdated", DESCENDING), ("_id", DESCENDING)])
-            cursor = cursor.hint(self._history_index(query)).limit(limit)
+            cursor = self._history.find(flt).sort([("lastUpdated", DESCENDING), ("_id", DESCENDING)]).limit(limit)
             return [self._record(doc) async for doc in cursor]
 
     async def count_history(self, query: HistoryQuery) -> int:
         async with mongo_errors("history"):
-            return await self._history.count_documents(self._history_filter(query), hint=self._history_index(query))
+            return await self._history.count_documents(self._history_filter(query))
 
     @staticmethod
-    def candidates_filter(query: CurrentQuery) -> tuple[dict[str, Any], str]:
-        """The filter that finds a query's candidates from its driver, and the index it runs on.
+    def candidates_filter(query: CurrentQuery) -> dict[str, Any]:
+        """The filter that finds a query's candidates from its driver.
 
-        Search keys name their type; a compartment does not. The index is named, as a planner may
-        prefer one on `type` alone (SecantusDB scans the collection for `type` and `keys` together).
+        Search keys name their type, so they stand alone (SecantusDB scans the collection rather than
+        use the index for `type` and `keys` together; told to use it, it is slower still); a
+        compartment does not.
         """
         assert query.driver is not None
-        if "keys" in query.driver:
-            return dict(query.driver), _KEYS_INDEX
-        return {"type": query.resource_type, **query.driver}, _COMPARTMENT_INDEX
+        return dict(query.driver) if "keys" in query.driver else {"type": query.resource_type, **query.driver}
 
     async def narrow(self, query: CurrentQuery) -> CurrentQuery:
         prefix = f"{query.resource_type}/"
         if query.driver is None or "_id" in query.driver:
             return query
-        flt, index = self.candidates_filter(query)
         async with mongo_errors(query.resource_type):
-            candidates = self._resources.find(flt, {"_id": 1}).hint(index).limit(_MAX_CANDIDATES + 1)
+            candidates = self._resources.find(self.candidates_filter(query), {"_id": 1}).limit(_MAX_CANDIDATES + 1)
             found = [doc["_id"].removeprefix(prefix) async for doc in candidates]
         if len(found) > _MAX_CANDIDATES:
             return replace(query, driver=None)
@@ -372,8 +361,7 @@ class MongoResourceStore:
     async def _current_filter(self, query: CurrentQuery) -> dict[str, Any]:
         """The filter over current resources, `_id` first: when the driver narrows the candidates
         through an index, they are looked up by key and the full criteria only check them; else the
-        type's range of keys is walked. Run it on the key index (`_id_`): a planner may scan the
-        collection for a filter with fields besides the index's (SecantusDB does)."""
+        type's range of keys is walked."""
         query = await self.narrow(query)
         criteria = dict(query.criteria)
         conditions: dict[str, Any] = dict(criteria.pop("_id", None) or {})
@@ -393,14 +381,14 @@ class MongoResourceStore:
         order = [*query.sort, ("_id", ASCENDING)] if query.sort else [("_id", ASCENDING)]
         async with mongo_errors(query.resource_type):
             flt = await self._current_filter(query)
-            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort(order).hint("_id_").skip(query.offset)
-            cursor = cursor.limit(limit)
+            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort(order).skip(query.offset).limit(limit)
+            if not query.sort and "$in" not in flt["_id"]:
+                cursor = cursor.hint("_id_")  # id order: walk the type's keys instead of sorting the type
             return [self._record(doc) async for doc in cursor]
 
     async def count(self, query: CurrentQuery) -> int:
         async with mongo_errors(query.resource_type):
-            flt = await self._current_filter(replace(query, after=None))
-            return await self._resources.count_documents(flt, hint="_id_")
+            return await self._resources.count_documents(await self._current_filter(replace(query, after=None)))
 
     @staticmethod
     def _compartment_filter(

@@ -252,13 +252,9 @@ def _stages(plan: dict[str, Any]) -> list[str]:
     return found
 
 
-def _explain(
-    loaded: tuple[str, MongoClient[dict[str, Any]]], flt: dict[str, Any], index: str | None = None
-) -> dict[str, Any]:
+def _explain(loaded: tuple[str, MongoClient[dict[str, Any]]], flt: dict[str, Any]) -> dict[str, Any]:
     name, client = loaded
     cursor = client[name]["resources"].find(flt).sort("_id", ASCENDING).limit(PAGE + 1)
-    if index is not None:
-        cursor = cursor.hint(index)
     explained: dict[str, Any] = cursor.explain()
     return explained
 
@@ -281,10 +277,10 @@ def test_shall_search_uses_an_index(
     query = asyncio.run(_query(database.uri, loaded[0], kind, pairs))
     assert query.driver is not None, f"{_label(search)} has no clause an index can answer: {query.criteria}"
     name, client = loaded
-    flt, index = (dict(query.driver), None) if "_id" in query.driver else MongoResourceStore.candidates_filter(query)
+    flt = dict(query.driver) if "_id" in query.driver else MongoResourceStore.candidates_filter(query)
     full = {"type": kind, **query.criteria}
     assert client[name]["resources"].count_documents(full) >= 1, f"{_label(search)} matches nothing: {full}"
-    explained = _explain(loaded, flt, index)
+    explained = _explain(loaded, flt)
     stages = _stages(explained["queryPlanner"]["winningPlan"])
     stats = explained.get("executionStats", {})
     assert "COLLSCAN" not in stages and "IXSCAN" in stages, (
