@@ -22,6 +22,11 @@ reference in other types would otherwise come back as candidates to throw away. 
 are cut at `TEXT_LIMIT` characters, so a key finds a superset; the full `$elemMatch` filter
 on `idx` checks every candidate. Token systems, `:text`, composites and `:contains` have no
 key: such a clause cannot drive, another clause (or a scan of the type) does.
+
+A range is given as plain bounds on the array, not as `$elemMatch`: SecantusDB scans the
+collection for an `$elemMatch` on it, and scans the index between both bounds for plain ones
+(the bounds may hold in different keys of one resource: a superset again). MongoDB would use
+only one of the bounds there; run on it, ranges want `$elemMatch`.
 """
 
 from __future__ import annotations
@@ -102,7 +107,7 @@ def text_condition(prefix: str, condition: Any) -> Any | None:
 def prefix_condition(prefix: str, start: str) -> dict[str, Any]:
     """Keys whose (cut) value starts with `start`."""
     low = prefix + start[:TEXT_LIMIT]
-    return {"$elemMatch": {"$gte": low, "$lt": _successor(low)}}
+    return {"$gte": low, "$lt": _successor(low)}
 
 
 def range_condition(prefix: str, entry_key: str, condition: Any) -> dict[str, Any] | None:
@@ -119,7 +124,7 @@ def range_condition(prefix: str, entry_key: str, condition: Any) -> dict[str, An
         bounds["$gte"] = prefix
     if "$lt" not in bounds and "$lte" not in bounds:
         bounds["$lt"] = _successor(prefix)
-    return {"$elemMatch": bounds}
+    return bounds
 
 
 def _bound(entry_key: str, operator: str, operand: Any) -> str | None:

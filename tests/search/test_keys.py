@@ -176,9 +176,11 @@ def test_driver_finds_every_match(collection: Collection[dict[str, Any]], condit
     driver = plan_filter("Observation", [clause]).driver
     assert driver is not None and set(driver) == {"keys"}, driver
     matches = {doc["_id"] for doc in collection.find(clause)}
-    candidates = {doc["_id"] for doc in collection.find(driver).hint("keys_1")}
+    candidates = {doc["_id"] for doc in collection.find(driver)}
     assert matches, "the clause should match something"
     assert matches <= candidates, f"the driver misses {sorted(matches - candidates)}"
+    # A range's bounds may hold in different keys of one resource, so this much relies on the embedded
+    # database scanning its index between both bounds (MongoDB would want `$elemMatch`: see keys.py).
     assert len(candidates) < collection.count_documents({}), "the driver should narrow the candidates"
 
 
