@@ -109,6 +109,9 @@ class MongoResourceStore:
     async def ensure_indexes(self) -> None:
         """Create the indexes the queries rely on and drop those of earlier layouts; safe to run at every start.
 
+        A database without resources is recorded as of this layout, so that whatever writes first
+        (a server, `fhir-server import`, a restore) leaves nothing for `adopt_search_layout` to redo.
+
         Each index costs every write, so there are few: the search keys, and a patient's compartment in
         key order (`$everything`). A type's resources are a range of keys ("Type/id"), and queries on
         current resources filter on `deleted` besides, which makes an index on `type` useless to
@@ -127,6 +130,10 @@ class MongoResourceStore:
             )
             await self._history.create_index([("type", ASCENDING), ("lastUpdated", DESCENDING)], name="type_updated")
             await self._history.create_index([("lastUpdated", DESCENDING)], name="updated")
+            if await self._resources.find_one({}, {"_id": 1}) is None:  # nothing stored: nothing to re-index
+                await self._meta.update_one(
+                    {"_id": "search_layout"}, {"$set": {"version": SEARCH_LAYOUT, "changed": None}}, upsert=True
+                )
 
     async def adopt_search_layout(self, changed: datetime) -> bool:
         """Record SEARCH_LAYOUT as the layout of the stored search fields, at `changed`.
