@@ -65,7 +65,6 @@ _COMPARTMENT_INDEX = "compartment_id"
 _OBSOLETE_ENTRY_KEYS = ("c", "v", "e", "lo", "hi", "n", "r", "u", "cn")
 _OBSOLETE_INDEXES = {
     "resources": ("compartments", "type_updated", *(f"idx_{key}" for key in _OBSOLETE_ENTRY_KEYS)),
-    "history": ("instance_versions",),
 }
 """Indexes of earlier layouts: dropped at start, as every one of them slows every write."""
 
@@ -115,8 +114,8 @@ class MongoResourceStore:
         Each index costs every write, so there are few: the search keys, and a patient's compartment in
         key order (`$everything`). A type's resources are a range of keys ("Type/id"), and queries on
         current resources filter on `deleted` besides, which makes an index on `type` useless to
-        SecantusDB's planner. History is looked up by key ("Type/id/version"), by type and time, or
-        by time.
+        SecantusDB's planner. History is looked up by resource (versions in order, for backups too),
+        by type and time, or by time.
         """
         async with mongo_errors("indexes"):
             for collection, names in _OBSOLETE_INDEXES.items():
@@ -127,6 +126,9 @@ class MongoResourceStore:
             await self._resources.create_index([("keys", ASCENDING)], name=_KEYS_INDEX)
             await self._resources.create_index(
                 [("compartments", ASCENDING), ("_id", ASCENDING)], name=_COMPARTMENT_INDEX
+            )
+            await self._history.create_index(
+                [("type", ASCENDING), ("id", ASCENDING), ("version", DESCENDING)], name="instance_versions"
             )
             await self._history.create_index([("type", ASCENDING), ("lastUpdated", DESCENDING)], name="type_updated")
             await self._history.create_index([("lastUpdated", DESCENDING)], name="updated")
@@ -312,11 +314,10 @@ class MongoResourceStore:
     @staticmethod
     def _history_filter(query: HistoryQuery) -> dict[str, Any]:
         flt: dict[str, Any] = {}
-        if query.resource_type and query.resource_id:  # keys are "Type/id/version": a range of the key index
-            instance = _key(query.resource_type, query.resource_id)
-            flt["_id"] = {"$gte": f"{instance}/", "$lt": f"{instance}0"}
-        elif query.resource_type:
+        if query.resource_type:
             flt["type"] = query.resource_type
+        if query.resource_id:
+            flt["id"] = query.resource_id
         updated: dict[str, Any] = {}
         if query.since:
             updated["$gte"] = query.since
