@@ -20,7 +20,7 @@ from .config import Settings
 from .demo_app import mount_demo_app, register_demo_app
 from .engine.bulk_export import export_worker
 from .engine.bulk_import import import_worker
-from .engine.reindex import reindex_worker
+from .engine.reindex import reindex_worker, upgrade_search_layout
 from .engine.search_parameters import keep_registry_fresh, load_search_parameters
 from .logs import configure_logging
 from .oauth.cors import PathCorsMiddleware
@@ -74,7 +74,9 @@ def create_app(settings: Settings) -> FastAPI:
                 "AUTHORIZATION IS OFF (auth=open): anyone who can reach this server may read and change "
                 "every record. This mode is for development only; use auth=smart for real data."
             )
+        await upgrade_search_layout(store, jobs)
         registry = default_registry()
+        registry.layout_changed_at = await store.search_layout_changed()
         await load_search_parameters(store, registry)
         app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
         app.state.grants, app.state.roles = grants, roles

@@ -72,7 +72,7 @@ async def access_clauses(
     rest = [[c for c in clauses if c not in common] for clauses in alternatives]
     if any(not clauses for clauses in rest):
         return common
-    return [*common, {"$or": [plan_filter(clauses).criteria for clauses in rest]}]
+    return [*common, {"$or": [plan_filter(resource_type, clauses).criteria for clauses in rest]}]
 
 
 def plain_reaches(policy: AccessPolicy, permission: str, resource_type: str) -> tuple[Reach, ...]:

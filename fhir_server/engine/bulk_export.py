@@ -269,9 +269,9 @@ async def _type_query(planner: _Planner, resource_type: str, params: dict[str, A
     if len(alternatives) == 1:
         clauses += alternatives[0]
     elif alternatives:  # a resource must match one of its type's filters
-        clauses.append({"$or": [plan_filter(alternative).criteria or {"_id": {"$exists": True}}
+        clauses.append({"$or": [plan_filter(resource_type, alternative).criteria or {"_id": {"$exists": True}}
                                 for alternative in alternatives]})  # fmt: skip
-    plan = plan_filter(clauses)
+    plan = plan_filter(resource_type, clauses)
     criteria = dict(plan.criteria)
     # Keys are "Type/id": bound them to this type so the walk in id order runs on the _id index.
     present = criteria.get("_id")

@@ -1,7 +1,8 @@
 """`$reindex`: recompute the stored search index of existing resources, as a resumable background job.
 
 Needed after a SearchParameter is added at run time: resources written before it have no
-index entries for it. The job walks each type in id order, saving its cursor after every
+index entries for it; and when this server stores search fields in another layout than the
+database holds (`upgrade_search_layout`, at start). The job walks each type in id order, saving its cursor after every
 batch, so a worker that dies leaves a job the next worker resumes, not restarts.
 """
 
@@ -30,6 +31,20 @@ async def start_reindex(store: ResourceStore, jobs: MongoJobStore, resource_type
     """Queue a re-index of one type (or of every type) and return the job to poll."""
     types = [check_resource_type(resource_type)] if resource_type else list(profiles.RESOURCE_TYPES)
     return await jobs.create(REINDEX, {"types": types}, now())
+
+
+async def upgrade_search_layout(store: ResourceStore, jobs: MongoJobStore) -> None:
+    """At start: when the stored resources' search fields predate this server's layout, re-index them all.
+
+    Until the job finishes, searches driven by an index may miss older resources (they warn so).
+    """
+    if await store.adopt_search_layout(now()):
+        job = await start_reindex(store, jobs, None)
+        log.warning(
+            "the stored search index has an older layout: its old indexes were dropped and every resource "
+            "is being re-indexed in the background; until then searches may miss older resources",
+            extra={"job": job.id},
+        )
 
 
 async def run_reindex(store: ResourceStore, jobs: MongoJobStore, job: Job, worker: str) -> None:

@@ -47,7 +47,7 @@ class SearchResult:
 
 def planned_query(resource_type: str, clauses: list[dict[str, Any]], **paging: Any) -> CurrentQuery:
     """The storage query for clauses ANDed together, shaped to run on an index (see search/plan.py)."""
-    plan = plan_filter(clauses)
+    plan = plan_filter(resource_type, clauses)
     return CurrentQuery(resource_type, plan.criteria, driver=plan.driver, **paging)
 
 
@@ -263,6 +263,9 @@ async def search_type(
         for flt in request.filters
         if planner.registry.is_pending(flt.definition)
     ]
+    if request.filters and planner.registry.layout_pending():
+        text = _("The search index is being rebuilt; until that finishes, older resources may be missing.")
+        warnings.append(Issue("warning", "incomplete", text))
     if truncated:
         text = _("More than {limit} resources were to be included; only the first {limit} are. Use a smaller _count.")
         warnings.append(Issue("warning", "too-costly", text.format(limit=MAX_INCLUDES)))

@@ -58,12 +58,13 @@ async def load_search_parameters(
 async def keep_registry_fresh(
     store: ResourceStore, jobs: MongoJobStore, registry: SearchRegistry, interval: float = 2.0
 ) -> None:
-    """Forever: pick up SearchParameters other workers stored, and the last finished `$reindex`."""
+    """Forever: pick up SearchParameters other workers stored, the last finished `$reindex` and layout change."""
     since = await load_search_parameters(store, registry)
     while True:
         await asyncio.sleep(interval)
         try:
             since = await load_search_parameters(store, registry, since)
+            registry.layout_changed_at = await store.search_layout_changed()
             finished = await jobs.last_completed(REINDEX)
             if finished is not None:
                 registry.reindexed_at = finished.created

@@ -43,16 +43,16 @@ def stamp(body: dict[str, Any], resource_id: str, version_id: int, last_updated_
 
 
 def search_fields(resource: dict[str, Any] | None, deleted_from: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The search index entries, sort keys and compartments stored with a current version.
+    """The search index entries and keys, sort keys and compartments stored with a current version.
 
     A deletion (`resource` None) is found by no search, but keeps the compartments of the version
     it deletes (`deleted_from`), so that patient-scoped history and reads still see it as theirs.
     """
     if resource is None:
         compartments = extract_index(deleted_from).compartments if deleted_from else []
-        return {"idx": [], "sort": {}, "compartments": compartments}
+        return {"idx": [], "keys": [], "sort": {}, "compartments": compartments}
     index = extract_index(resource)
-    return {"idx": index.entries, "sort": index.sort, "compartments": index.compartments}
+    return {"idx": index.entries, "keys": index.keys, "sort": index.sort, "compartments": index.compartments}
 
 
 def _precondition_failed(reference: str, expected: int, current: StoredResource | None) -> PreconditionFailed:

@@ -1,9 +1,11 @@
 """What a search parameter is, and the shape of the index entries extracted for it.
 
 Values are extracted at write time into `idx`, a list of typed entries stored on the
-current version of each resource (attribute pattern: a few compound multikey indexes
-cover every parameter). Queries match one entry with `$elemMatch`. Every entry has
-`p`, the parameter code; the other keys depend on the parameter type:
+current version of each resource (attribute pattern). Queries match one entry with
+`$elemMatch`. No index covers `idx`: beside it each resource carries `keys`, flat strings
+such as `Observation|code|c8867-4` under one single-field index (see keys.py), from which
+one clause of a search finds the candidates that the `$elemMatch` filter then checks. Every
+entry has `p`, the parameter code; the other keys depend on the parameter type:
 
 | type      | keys                                                                                 |
 | --------- | ------------------------------------------------------------------------------------ |
@@ -19,7 +21,7 @@ cover every parameter). Queries match one entry with `$elemMatch`. Every entry h
 | uri       | `u` the URI                                                                          |
 | composite | `k`: the component entries in order (each without `p`)                              |
 
-Besides `idx`, extraction yields `sort` (parameter code -> one sortable value: the lowest
+Besides `idx` and `keys`, extraction yields `sort` (parameter code -> one sortable value: the lowest
 `lo` for dates, the first normalized string, the first code, number or reference) and
 `compartments` (["Patient/123", ...], from the R4 patient CompartmentDefinition).
 """

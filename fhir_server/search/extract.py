@@ -14,6 +14,7 @@ from typing import Any
 
 from .definitions import SearchParameterDef
 from .fhirpath_paths import Accessor, compile_expression
+from .keys import resource_keys
 from .registry import ENGINE_PARAMETERS, SearchRegistry, default_registry
 from .values import CONVERTERS, Converter, Entry
 
@@ -25,9 +26,10 @@ _SORT_KEYS = {"date": "lo", "string": "v", "token": "c", "number": "n", "quantit
 
 @dataclass
 class IndexData:
-    """What a resource version contributes to search: `idx` entries, `sort` keys, compartments."""
+    """What a resource version contributes to search: `idx` entries, their search `keys`, `sort` keys, compartments."""
 
     entries: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
     sort: dict[str, Any] = field(default_factory=dict)
     compartments: list[str] = field(default_factory=list)
 
@@ -121,7 +123,7 @@ def _composite(item: _Planned, resource: dict[str, Any]) -> list[Entry]:
 
 
 def extract_index(resource: dict[str, Any], registry: SearchRegistry | None = None) -> IndexData:
-    """Index entries, sort keys and patient compartments of `resource` (a valid R4 resource dict)."""
+    """Index entries, search keys, sort keys and patient compartments of `resource` (a valid R4 resource dict)."""
     registry = registry or default_registry()
     resource_type = resource["resourceType"]
     data = IndexData()
@@ -154,4 +156,5 @@ def extract_index(resource: dict[str, Any], registry: SearchRegistry | None = No
                 ref = entry.get("r")
                 if ref is not None and ref.startswith("Patient/") and ref not in compartments:
                     compartments.append(ref)
+    data.keys = resource_keys(resource_type, entries)
     return data

@@ -1,14 +1,18 @@
 """Shape a search's storage filter so that the database can use its indexes.
 
-Each filter clause matches one index entry with `$elemMatch`. MongoDB can answer those from
-the compound multikey indexes `(type, idx.p, idx.<key>)`; simpler planners (SecantusDB, the
-embedded database) use an index only for plain equalities and ranges, and not at all once
-the filter has a top-level operator such as `$and`. So a search runs in two steps:
+Each filter clause matches one index entry of `idx` with `$elemMatch`; no index covers `idx`
+(see keys.py: compound multikey indexes made writes slow). Simple planners (SecantusDB, the
+embedded database) use an index only for plain equalities and ranges, and not at all once the
+filter has a top-level operator such as `$and`. So a search runs in two steps:
 
-1. the *driver*, one clause rewritten as plain conditions on `idx.p` and `idx.<key>`, finds
-   candidate ids through an index (a superset: the conditions may hold in different entries);
+1. the *driver*, one clause rewritten as a condition on the flat search keys (`keys`, one
+   single-field index), finds candidate ids through that index. It may find a superset (text
+   is cut, a token's system is not in its key), never fewer;
 2. the full filter, flattened into one document without top-level operators where it can
    be, checks the candidates by `_id`.
+
+The driver is the clause with the most selective condition: `_id`, then a compartment, then
+an equality (reference, code, uri, string), then a prefix, then a date or number range.
 """
 
 from __future__ import annotations
@@ -17,8 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-_DRIVER_KEYS = ("r", "c", "u", "e", "v", "lo", "hi", "n", "cn")
-"""Entry keys with an index, most selective first (see storage `_INDEXED_ENTRY_KEYS`)."""
+from .keys import key_prefix, prefix_condition, range_condition, range_kind, text_condition
+from .normalize import normalize_string
+
+_EQUAL_KEYS = ("r", "c", "u", "e", "v")
+"""Text entry keys, most selective first; `e` (exact string) drives by the normalized key `v`."""
+_RANGE_KEYS = ("lo", "hi", "n", "cn")
+_PREFIX_RANK, _RANGE_RANK = 10, 20
 
 
 @dataclass(frozen=True)
@@ -29,38 +38,67 @@ class FilterPlan:
     driver: dict[str, Any] | None
 
 
-def _prefix_range(pattern: str) -> dict[str, str] | None:
-    """`^abc` (an escaped, anchored prefix) as the range ["abc", "abd")."""
-    if not pattern.startswith("^") or not pattern[1:]:
+def _anchored_prefix(condition: Any) -> str | None:
+    """The literal prefix of `{"$regex": "^abc"}` (an anchored, escaped pattern), else None."""
+    if not isinstance(condition, dict) or set(condition) != {"$regex"}:
         return None
-    prefix = pattern[1:].replace("\\", "")
-    if any(ch in prefix for ch in ".*+?[](){}|$"):
+    pattern = str(condition["$regex"])
+    if not pattern.startswith("^"):
         return None
-    return {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}
+    literal: list[str] = []
+    escaped = False
+    for char in pattern[1:]:
+        if escaped:
+            if char.isalnum():
+                return None  # \d, \w ...: a class, not a character
+            literal.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in ".^$*+?{}[]()|":
+            return None
+        else:
+            literal.append(char)
+    return "".join(literal) if literal and not escaped else None
 
 
-def _plain(condition: Any) -> Any | None:
-    """A condition an index scan can use (equality, `$in`, a range, an anchored prefix), else None."""
-    if not isinstance(condition, dict):
-        return condition
-    if "$regex" in condition:
-        return _prefix_range(str(condition["$regex"])) if set(condition) <= {"$regex"} else None
-    if set(condition) <= {"$eq", "$in", "$gt", "$gte", "$lt", "$lte"}:
-        return condition
+def _entry_driver(resource_type: str, match: dict[str, Any]) -> tuple[int, Any] | None:
+    """(rank, condition on `keys`) standing for one `$elemMatch` on `idx`, or None."""
+    code = match["p"]
+    ranged = "n" in match or "cn" in match  # a quantity's `c` is its unit, which has no key
+    for rank, key in enumerate(_EQUAL_KEYS):
+        if key not in match or (key == "c" and ranged):
+            continue
+        condition = match[key]
+        if key == "e":
+            if not isinstance(condition, str):
+                continue
+            key, condition = "v", normalize_string(condition)
+        prefix = key_prefix(resource_type, code, key)
+        if (found := text_condition(prefix, condition)) is not None:
+            return rank, found
+        if (start := _anchored_prefix(condition)) is not None:
+            return _PREFIX_RANK + rank, prefix_condition(prefix, start)
+    for rank, key in enumerate(_RANGE_KEYS):
+        kind = range_kind(key)
+        if key in match and kind is not None:
+            found = range_condition(key_prefix(resource_type, code, kind), key, match[key])
+            if found is not None:
+                return _RANGE_RANK + rank, found
     return None
 
 
-def driver_of(clause: dict[str, Any]) -> dict[str, Any] | None:
-    """The plain index conditions standing for one clause, or None when it has none."""
-    if set(clause) == {"_id"} or set(clause) == {"compartments"}:
-        return clause
+def driver_of(resource_type: str, clause: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """(rank, plain index conditions) standing for one clause, or None when no index can answer it."""
+    if set(clause) == {"_id"}:
+        return 0, clause
+    if set(clause) == {"compartments"}:
+        return 1, clause
     match = clause.get("idx", {}).get("$elemMatch") if set(clause) == {"idx"} else None
     if not isinstance(match, dict) or not isinstance(match.get("p"), str):
         return None
-    for key in _DRIVER_KEYS:
-        if key in match and (condition := _plain(match[key])) is not None:
-            return {"idx.p": match["p"], f"idx.{key}": condition}
-    return None
+    found = _entry_driver(resource_type, match)
+    return None if found is None else (2 + found[0], {"keys": found[1]})
 
 
 def _merge(flat: dict[str, Any], clause: dict[str, Any], rest: list[dict[str, Any]]) -> None:
@@ -75,7 +113,7 @@ def _merge(flat: dict[str, Any], clause: dict[str, Any], rest: list[dict[str, An
         rest.append(clause)
 
 
-def plan_filter(clauses: Sequence[dict[str, Any]]) -> FilterPlan:
+def plan_filter(resource_type: str, clauses: Sequence[dict[str, Any]]) -> FilterPlan:
     """AND the clauses into as flat a filter as possible and pick the most selective driver."""
     flat: dict[str, Any] = {}
     rest: list[dict[str, Any]] = []
@@ -83,15 +121,5 @@ def plan_filter(clauses: Sequence[dict[str, Any]]) -> FilterPlan:
         _merge(flat, clause, rest)
     if rest:
         flat["$and"] = rest
-    drivers = [d for d in (driver_of(c) for c in clauses) if d is not None]
-    ranked = sorted(drivers, key=_rank)
-    return FilterPlan(flat, ranked[0] if ranked else None)
-
-
-def _rank(driver: dict[str, Any]) -> int:
-    if "_id" in driver:
-        return 0
-    if "compartments" in driver:
-        return 1
-    key = next(k for k in driver if k != "idx.p").removeprefix("idx.")
-    return 2 + _DRIVER_KEYS.index(key)
+    drivers = [d for d in (driver_of(resource_type, c) for c in clauses) if d is not None]
+    return FilterPlan(flat, min(drivers, key=lambda d: d[0])[1] if drivers else None)

@@ -73,6 +73,8 @@ class SearchRegistry:
         """When each run-time parameter (by URL) was last (re)defined."""
         self.reindexed_at: datetime | None = None
         """When the last completed `$reindex` started; resources written before it are indexed for all parameters."""
+        self.layout_changed_at: datetime | None = None
+        """When the database's search index layout last changed (the stored resources then need a `$reindex`)."""
         for definition in definitions:
             self._add(definition)
         self._builtin = set(self._by_url)
@@ -106,6 +108,11 @@ class SearchRegistry:
     def compartment_parameters(self, resource_type: str) -> tuple[str, ...]:
         """The parameters whose Patient references put a `resource_type` resource in that patient's compartment."""
         return self._compartment.get(resource_type, ())
+
+    def layout_pending(self) -> bool:
+        """Whether a change of the search index layout is still being re-indexed: searches may miss resources."""
+        changed = self.layout_changed_at
+        return changed is not None and (self.reindexed_at is None or self.reindexed_at < changed)
 
     def is_pending(self, definition: SearchParameterDef) -> bool:
         """Whether results for a run-time parameter may miss resources written before it was defined."""

@@ -58,12 +58,20 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-_NO_SEARCH_FIELDS = {"idx": 0, "sort": 0, "compartments": 0}
+_NO_SEARCH_FIELDS = {"idx": 0, "keys": 0, "sort": 0, "compartments": 0}
 """Reads need the body, not the search fields stored beside it."""
 
-_INDEXED_ENTRY_KEYS = ("c", "v", "e", "lo", "hi", "n", "r", "u", "cn")
-"""Index entry keys (see search/definitions.py) that get a compound multikey index with the type and code."""
+SEARCH_LAYOUT = 2
+"""The layout of the stored search fields: 1 was `idx` under compound multikey indexes, 2 adds the
+flat `keys` under one index (search/keys.py). A database stored under another layout is re-indexed."""
 
+_KEYS_INDEX = "search_keys"
+_COMPARTMENT_INDEX = "compartment_id"
+_OBSOLETE_ENTRY_KEYS = ("c", "v", "e", "lo", "hi", "n", "r", "u", "cn")
+_OBSOLETE_INDEXES = {
+    "resources": ("compartments", "type_updated", *(f"idx_{key}" for key in _OBSOLETE_ENTRY_KEYS)),
+}
+"""Indexes of earlier layouts: dropped at start, as every one of them slows every write."""
 
 _MAX_CANDIDATES = 20_000
 """Beyond this many index candidates a query checks every resource of its type instead."""
@@ -102,6 +110,7 @@ class MongoResourceStore:
         self._resources = self._db["resources"]
         self._history = self._db["history"]
         self._conditions = self._db["conditions"]
+        self._meta = self._db["meta"]
         self._codec = codec or PlainCodec()
 
     @classmethod
@@ -115,15 +124,27 @@ class MongoResourceStore:
         await self.client.close()
 
     async def ensure_indexes(self) -> None:
-        """Create the indexes the queries rely on; safe to run at every start."""
+        """Create the indexes the queries rely on and drop those of earlier layouts; safe to run at every start.
+
+        A database without resources is recorded as of this layout, so that whatever writes first
+        (a server, `fhir-server import`, a restore) leaves nothing for `adopt_search_layout` to redo.
+
+        Each index costs every write, so there are few: the search keys, and a patient's compartment in
+        key order (`$everything`). A type's resources are a range of keys ("Type/id"), and queries on
+        current resources filter on `deleted` besides, which makes an index on `type` useless to
+        SecantusDB's planner. History is looked up by resource (versions in order, for backups too),
+        by type and time, or by time.
+        """
         async with mongo_errors("indexes"):
-            await self._resources.create_index([("type", ASCENDING), ("lastUpdated", ASCENDING)], name="type_updated")
-            await self._resources.create_index([("compartments", ASCENDING), ("type", ASCENDING)], name="compartments")
-            await self._resources.create_index([("compartments", ASCENDING), ("_id", ASCENDING)], name="compartment_id")
-            for key in _INDEXED_ENTRY_KEYS:
-                await self._resources.create_index(
-                    [("type", ASCENDING), ("idx.p", ASCENDING), (f"idx.{key}", ASCENDING)], name=f"idx_{key}"
-                )
+            for collection, names in _OBSOLETE_INDEXES.items():
+                existing = await self._db[collection].index_information()
+                for name in names:
+                    if name in existing:
+                        await self._db[collection].drop_index(name)
+            await self._resources.create_index([("keys", ASCENDING)], name=_KEYS_INDEX)
+            await self._resources.create_index(
+                [("compartments", ASCENDING), ("_id", ASCENDING)], name=_COMPARTMENT_INDEX
+            )
             await self._history.create_index(
                 [("type", ASCENDING), ("id", ASCENDING), ("version", DESCENDING)], name="instance_versions"
             )
@@ -132,6 +153,39 @@ class MongoResourceStore:
             await self._history.create_index(
                 [("compartments", ASCENDING), ("lastUpdated", DESCENDING)], name="compartment_updated"
             )
+            if await self._resources.find_one({}, {"_id": 1}) is None:  # nothing stored: nothing to re-index
+                await self._meta.update_one(
+                    {"_id": "search_layout"}, {"$set": {"version": SEARCH_LAYOUT, "changed": None}}, upsert=True
+                )
+
+    async def adopt_search_layout(self, changed: datetime) -> bool:
+        """Record SEARCH_LAYOUT as the layout of the stored search fields, at `changed`.
+
+        Returns True when resources were stored under another layout and so need their search
+        fields re-extracted; only one of several workers starting at once gets True.
+        """
+        async with mongo_errors("meta"):
+            found = await self._meta.find_one({"_id": "search_layout"})
+            if found is not None and found.get("version") == SEARCH_LAYOUT:
+                return False
+            stored = await self._resources.find_one({}, {"_id": 1}) is not None
+            update = {"version": SEARCH_LAYOUT, "changed": changed if stored else None}
+            if found is None:
+                try:
+                    await self._meta.insert_one({"_id": "search_layout", **update})
+                except DuplicateKeyError:
+                    return False
+                return stored
+            taken = await self._meta.update_one(
+                {"_id": "search_layout", "version": found.get("version")}, {"$set": update}
+            )
+            return stored and taken.modified_count == 1
+
+    async def search_layout_changed(self) -> datetime | None:
+        """When the search layout last changed on a database holding resources (None: never)."""
+        async with mongo_errors("meta"):
+            found = await self._meta.find_one({"_id": "search_layout"})
+        return found.get("changed") if found else None
 
     async def ping(self) -> None:
         try:
@@ -324,13 +378,24 @@ class MongoResourceStore:
         async with mongo_errors("history"):
             return await self._history.count_documents(self._history_filter(query))
 
+    @staticmethod
+    def candidates_filter(query: CurrentQuery) -> dict[str, Any]:
+        """The filter that finds a query's candidates from its driver.
+
+        Search keys name their type, so they stand alone (SecantusDB scans the collection rather than
+        use the index for `type` and `keys` together; told to use it, it is slower still); a
+        compartment does not.
+        """
+        assert query.driver is not None
+        return dict(query.driver) if "keys" in query.driver else {"type": query.resource_type, **query.driver}
+
     async def narrow(self, query: CurrentQuery) -> CurrentQuery:
         prefix = f"{query.resource_type}/"
         if query.driver is None or "_id" in query.driver:
             return query
         async with mongo_errors(query.resource_type):
-            candidates = self._resources.find({"type": query.resource_type, **query.driver}, {"_id": 1})
-            found = [doc["_id"].removeprefix(prefix) async for doc in candidates.limit(_MAX_CANDIDATES + 1)]
+            candidates = self._resources.find(self.candidates_filter(query), {"_id": 1}).limit(_MAX_CANDIDATES + 1)
+            found = [doc["_id"].removeprefix(prefix) async for doc in candidates]
         if len(found) > _MAX_CANDIDATES:
             return replace(query, driver=None)
         ids = found if query.ids is None else sorted(set(query.ids) & set(found))
@@ -338,7 +403,8 @@ class MongoResourceStore:
 
     async def _current_filter(self, query: CurrentQuery) -> dict[str, Any]:
         """The filter over current resources, `_id` first: when the driver narrows the candidates
-        through an index, they are looked up by key and the full criteria only check them."""
+        through an index, they are looked up by key and the full criteria only check them; else the
+        type's range of keys is walked."""
         query = await self.narrow(query)
         criteria = dict(query.criteria)
         conditions: dict[str, Any] = dict(criteria.pop("_id", None) or {})
@@ -347,6 +413,9 @@ class MongoResourceStore:
             conditions = {"$in": keys} if not conditions else {**conditions, "$in": _both(conditions, keys)}
         if query.after and not query.sort:
             conditions["$gt"] = _key(query.resource_type, query.after)
+        if "$in" not in conditions:  # keys are "Type/id": walk the type's own range of the key index
+            conditions.setdefault("$gte", f"{query.resource_type}/")
+            conditions.setdefault("$lt", f"{query.resource_type}0")
         flt: dict[str, Any] = {"_id": conditions} if conditions else {}
         flt.update({"type": query.resource_type, "deleted": False, **criteria})
         return flt
@@ -356,8 +425,8 @@ class MongoResourceStore:
         async with mongo_errors(query.resource_type):
             flt = await self._current_filter(query)
             cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort(order).skip(query.offset).limit(limit)
-            if not query.sort:
-                cursor = cursor.hint("_id_")  # id order: walk the key index instead of sorting the type
+            if not query.sort and "$in" not in flt["_id"]:
+                cursor = cursor.hint("_id_")  # id order: walk the type's keys instead of sorting the type
             return [self._record(doc) async for doc in cursor]
 
     async def count(self, query: CurrentQuery) -> int:
@@ -392,7 +461,7 @@ class MongoResourceStore:
             flt["_id"] = {"$gt": after}
         # One patient or a few: the (compartments, _id) index, merged in key order. Every patient: walk
         # the keys in order and skip the resources in no compartment. Hinted, as a planner may not see it.
-        index = "_id_" if compartments is None else "compartment_id"
+        index = "_id_" if compartments is None else _COMPARTMENT_INDEX
         async with mongo_errors("compartment"):
             cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort([("_id", ASCENDING)]).hint(index).limit(limit)
             return [self._record(doc) async for doc in cursor]
@@ -404,4 +473,4 @@ class MongoResourceStore:
         async with mongo_errors("compartment"):
             if compartments is None:
                 return await self._resources.count_documents(flt)
-            return await self._resources.count_documents(flt, hint="compartment_id")
+            return await self._resources.count_documents(flt, hint=_COMPARTMENT_INDEX)

@@ -183,6 +183,15 @@ class ResourceStore(Protocol):
         """How many resources `find_compartment` would return over all pages."""
         ...
 
+    async def adopt_search_layout(self, changed: datetime) -> bool:
+        """Record this server's search-field layout as the database's (at `changed`); True when stored
+        resources have another layout and need re-indexing (True for only one of several callers)."""
+        ...
+
+    async def search_layout_changed(self) -> datetime | None:
+        """When the layout last changed on a database holding resources (None: never)."""
+        ...
+
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""
         ...

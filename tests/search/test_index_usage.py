@@ -266,7 +266,7 @@ def _explain(loaded: tuple[str, MongoClient[dict[str, Any]]], flt: dict[str, Any
 
 def test_explain_reports_index_use(loaded: tuple[str, MongoClient[dict[str, Any]]]) -> None:
     """The database's explain does tell an index scan from a collection scan (else the tests below mean nothing)."""
-    indexed = _stages(_explain(loaded, {"type": "Patient"})["queryPlanner"]["winningPlan"])
+    indexed = _stages(_explain(loaded, {"compartments": "Patient/p1"})["queryPlanner"]["winningPlan"])
     scanned = _stages(_explain(loaded, {"no_such_field": 1})["queryPlanner"]["winningPlan"])
     assert "IXSCAN" in indexed, f"explain shows no IXSCAN for an indexed equality: {indexed}"
     assert "COLLSCAN" in scanned, f"explain shows no COLLSCAN for an unindexed field: {scanned}"
@@ -282,7 +282,7 @@ def test_shall_search_uses_an_index(
     query = asyncio.run(_query(database.uri, loaded[0], kind, pairs))
     assert query.driver is not None, f"{_label(search)} has no clause an index can answer: {query.criteria}"
     name, client = loaded
-    flt = dict(query.driver) if "_id" in query.driver else {"type": kind, **query.driver}
+    flt = dict(query.driver) if "_id" in query.driver else MongoResourceStore.candidates_filter(query)
     full = {"type": kind, **query.criteria}
     assert client[name]["resources"].count_documents(full) >= 1, f"{_label(search)} matches nothing: {full}"
     explained = _explain(loaded, flt)

@@ -17,27 +17,46 @@ Resolve = Callable[[str], Awaitable[str]]
 
 
 async def rewrite_references(node: Any, mapping: dict[str, str], resolve: Resolve) -> Any:
-    """A copy of `node` with mapped references replaced and conditional references resolved."""
+    """A copy of `node` with mapped references replaced and conditional references resolved.
+
+    The walk itself is synchronous (a resource has hundreds of nodes; a coroutine per node cost
+    more than the rest of the transaction's own work); only the conditional references await.
+    """
+    resolved = {value: await resolve(value) for value in dict.fromkeys(_conditional(node, mapping))}
+    return _rewrite(node, mapping, resolved)
+
+
+def _conditional(node: Any, mapping: dict[str, str]) -> list[str]:
+    """The conditional references (`Type?query`) in `node`, in document order, narrative left out."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "text" and isinstance(value, dict) and "div" in value:
+                continue
+            if key == "reference" and isinstance(value, str):
+                if value not in mapping and "?" in value and not value.startswith(("urn:", "http://", "https://", "#")):
+                    found.append(value)
+            elif isinstance(value, dict | list):
+                found += _conditional(value, mapping)
+    elif isinstance(node, list):
+        for item in node:
+            found += _conditional(item, mapping)
+    return found
+
+
+def _rewrite(node: Any, mapping: dict[str, str], resolved: dict[str, str]) -> Any:
     if isinstance(node, dict):
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key == "text" and isinstance(value, dict) and "div" in value:
                 out[key] = value  # narrative links stay as they are
             elif key == "reference" and isinstance(value, str):
-                out[key] = await _reference(value, mapping, resolve)
+                out[key] = mapping.get(value) or resolved.get(value, value)
             else:
-                out[key] = await rewrite_references(value, mapping, resolve)
+                out[key] = _rewrite(value, mapping, resolved)
         return out
     if isinstance(node, list):
-        return [await rewrite_references(item, mapping, resolve) for item in node]
+        return [_rewrite(item, mapping, resolved) for item in node]
     if isinstance(node, str) and node in mapping:
         return mapping[node]  # uri/url/oid/uuid elements that name a Bundle entry
     return node
-
-
-async def _reference(value: str, mapping: dict[str, str], resolve: Resolve) -> str:
-    if value in mapping:
-        return mapping[value]
-    if "?" in value and not value.startswith(("urn:", "http://", "https://", "#")):
-        return await resolve(value)
-    return value

@@ -69,6 +69,8 @@ class _Target:
 class _Plan:
     mapping: dict[str, str] = field(default_factory=dict)
     targets: list[_Target] = field(default_factory=list)
+    references: set[str] = field(default_factory=set)
+    """`Type/id` of every target, to refuse a second entry on one resource without a scan per entry."""
     results: dict[int, EntryResult] = field(default_factory=dict)
 
 
@@ -134,8 +136,9 @@ async def _plan_entry(store: ResourceStore, policy: AccessPolicy, entry: BundleE
     if target_id is None:
         raise InvalidRequest(_("A {method} entry needs a resource id or search criteria.").format(method=entry.method))
     reference = f"{entry.resource_type}/{target_id}"
-    if any(f"{t.resource_type}/{t.resource_id}" == reference for t in plan.targets):
+    if reference in plan.references:
         raise InvalidRequest(_("{reference} is the target of more than one entry.").format(reference=reference))
+    plan.references.add(reference)
     if entry.full_url:
         plan.mapping[entry.full_url] = reference
     plan.targets.append(_Target(entry, entry.resource_type, target_id, fresh))

@@ -1,7 +1,7 @@
 """Compile one search parameter occurrence into a MongoDB filter over the `idx` entries.
 
-Each value becomes a condition on one entry (`$elemMatch` with the parameter code `p`
-first, so the compound `(type, idx.p, idx.<key>)` indexes apply); values are OR'ed and the
+Each value becomes a condition on one entry (`$elemMatch` with the parameter code `p`,
+which search/plan.py turns into a condition on the search keys); values are OR'ed and the
 caller ANDs repeated occurrences. Empty values are ignored (search.html#errors).
 Modifiers (search.html#modifiers) are checked against the parameter type; `:missing`
 applies to every type.

@@ -43,10 +43,12 @@ def date_condition(value: str, parameter: str, now: datetime) -> dict[str, Any]:
         return {"hi": {"$gt": end}}
     if prefix == "lt":
         return {"lo": {"$lt": start}}
+    # ge and le also state a bound both alternatives imply (a stored range is never empty), so an
+    # index on that bound can find the candidates.
     if prefix == "ge":
-        return {"$or": [{"hi": {"$gt": end}}, _contained(start, end)]}
+        return {"hi": {"$gt": start}, "$or": [{"hi": {"$gt": end}}, _contained(start, end)]}
     if prefix == "le":
-        return {"$or": [{"lo": {"$lt": start}}, _contained(start, end)]}
+        return {"lo": {"$lt": end}, "$or": [{"lo": {"$lt": start}}, _contained(start, end)]}
     if prefix == "sa":
         return {"lo": {"$gte": end}}
     if prefix == "eb":

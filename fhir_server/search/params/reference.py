@@ -1,7 +1,7 @@
 """Reference search values (search.html#reference): `id`, `Type/id`, absolute URLs, versions, canonicals.
 
 Local references are stored as `r` = "Type/id", so a bare id becomes an `$in` over the
-parameter's target types (an equality the `(type, idx.p, idx.r)` index answers). Chains are
+parameter's target types (equalities the search keys answer). Chains are
 resolved by the engine, not here.
 """
 

@@ -1,7 +1,7 @@
 """String search values (search.html#string): case- and accent-insensitive starts-with by default.
 
-The normalized value `v` is compared with an anchored regex so the `(type, idx.p, idx.v)`
-index answers it as a range scan; `:exact` compares the stored original `e`.
+The normalized value `v` is compared with an anchored regex, which the search keys answer
+as a range scan; `:exact` compares the stored original `e`.
 """
 
 from __future__ import annotations

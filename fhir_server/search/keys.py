@@ -1,0 +1,149 @@
+"""Search keys: the flat strings one single-field index holds, so writes stay cheap.
+
+A compound multikey index per entry key (`(type, idx.p, idx.c)` ...) made every write pay for
+nine index trees; SecantusDB inserts ~6x slower with them than with one index over a flat array
+of strings. So beside `idx` each current resource carries `keys`, one string per indexed value:
+
+    <Type>|<param>|<kind><value>
+
+| kind | from the entry          | value                                                   |
+| ---- | ----------------------- | ------------------------------------------------------- |
+| `c`  | token code `c`          | the code, without its system (the filter checks that)   |
+| `r`  | reference `r`           | "Type/id" or the URL                                    |
+| `u`  | uri `u`                 | the URI                                                 |
+| `v`  | string `v`              | the normalized string (`:exact` drives by it too)       |
+| `l`  | date `lo`               | `instant_key`, fixed-width UTC digits to the millisecond |
+| `h`  | date `hi`               | the same, so a prefix can drive by either bound         |
+| `n`  | number/quantity `n`     | `number_key`, an order-preserving hex form of the float |
+| `q`  | quantity `cn`           | the same, of the UCUM-canonical value                   |
+
+The type is part of the key: a search asks for one type, and the same code or patient
+reference in other types would otherwise come back as candidates to throw away. Text values
+are cut at `TEXT_LIMIT` characters, so a key finds a superset; the full `$elemMatch` filter
+on `idx` checks every candidate. Token systems, `:text`, composites and `:contains` have no
+key: such a clause cannot drive, another clause (or a scan of the type) does.
+
+A range is given as plain bounds on the array, not as `$elemMatch`: SecantusDB scans the
+collection for an `$elemMatch` on it, and scans the index between both bounds for plain ones
+(the bounds may hold in different keys of one resource: a superset again). MongoDB would use
+only one of the bounds there; run on it, ranges want `$elemMatch`.
+"""
+
+from __future__ import annotations
+
+import struct
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+TEXT_LIMIT = 64
+"""Characters of a text value kept in its key."""
+
+_TEXT_KINDS = ("r", "c", "u", "v")
+_RANGE_KINDS = {"lo": "l", "hi": "h", "n": "n", "cn": "q"}
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def number_key(value: float) -> str:
+    """A string that sorts as the number does: the IEEE 754 bits, sign-flipped, as hex.
+
+    Positive numbers get their sign bit set, negative ones all bits inverted, so unsigned
+    order is numeric order. Trailing zeros are dropped (order is kept: a dropped digit was
+    the smallest); -0.0 is taken as 0.0, as the database compares them equal.
+    """
+    (bits,) = struct.unpack(">Q", struct.pack(">d", value + 0.0))
+    bits = bits ^ 0xFFFF_FFFF_FFFF_FFFF if bits >> 63 else bits | 1 << 63
+    return f"{bits:016x}".rstrip("0")
+
+
+def instant_key(moment: datetime) -> str:
+    """`YYYYMMDDhhmmssfff` in UTC, cut to the millisecond as a BSON date is (naive means UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return (
+        f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"
+        f"{moment.hour:02d}{moment.minute:02d}{moment.second:02d}{moment.microsecond // 1000:03d}"
+    )
+
+
+def key_prefix(resource_type: str, code: str, kind: str) -> str:
+    return f"{resource_type}|{code}|{kind}"
+
+
+def entry_keys(resource_type: str, entry: dict[str, Any]) -> list[str]:
+    """The keys of one `idx` entry (see the table above); composites and text-only tokens have none."""
+    prefix = f"{resource_type}|{entry['p']}|"
+    if "lo" in entry:
+        return [f"{prefix}l{instant_key(entry['lo'])}", f"{prefix}h{instant_key(entry['hi'])}"]
+    if "n" in entry:
+        found = [f"{prefix}n{number_key(entry['n'])}"]
+        if "cn" in entry:
+            found.append(f"{prefix}q{number_key(entry['cn'])}")
+        return found
+    for kind in _TEXT_KINDS:
+        value = entry.get(kind)
+        if value is not None:
+            return [f"{prefix}{kind}{value[:TEXT_LIMIT]}"]
+    return []
+
+
+def resource_keys(resource_type: str, entries: list[dict[str, Any]]) -> list[str]:
+    """Every key of a resource's entries, each once."""
+    return list(dict.fromkeys(key for entry in entries for key in entry_keys(resource_type, entry)))
+
+
+def text_condition(prefix: str, condition: Any) -> Any | None:
+    """`condition` (a value, `$eq` or `$in`) on a text entry key as the condition on its search key."""
+    if isinstance(condition, str):
+        return prefix + condition[:TEXT_LIMIT]
+    if isinstance(condition, dict) and set(condition) == {"$eq"} and isinstance(condition["$eq"], str):
+        return prefix + condition["$eq"][:TEXT_LIMIT]
+    if isinstance(condition, dict) and set(condition) == {"$in"}:
+        values = condition["$in"]
+        if all(isinstance(v, str) for v in values):
+            return {"$in": [prefix + v[:TEXT_LIMIT] for v in values]}
+    return None
+
+
+def prefix_condition(prefix: str, start: str) -> dict[str, Any]:
+    """Keys whose (cut) value starts with `start`."""
+    low = prefix + start[:TEXT_LIMIT]
+    return {"$gte": low, "$lt": _successor(low)}
+
+
+def range_condition(prefix: str, entry_key: str, condition: Any) -> dict[str, Any] | None:
+    """A range on a date or number entry key (`lo`, `hi`, `n`, `cn`) as a range on its search key."""
+    if not isinstance(condition, dict) or not condition or not set(condition) <= {"$gt", "$gte", "$lt", "$lte"}:
+        return None
+    bounds: dict[str, str] = {}
+    for operator, operand in condition.items():
+        encoded = _bound(entry_key, operator, operand)
+        if encoded is None:
+            return None
+        bounds[operator] = prefix + encoded
+    if "$gt" not in bounds and "$gte" not in bounds:
+        bounds["$gte"] = prefix
+    if "$lt" not in bounds and "$lte" not in bounds:
+        bounds["$lt"] = _successor(prefix)
+    return bounds
+
+
+def _bound(entry_key: str, operator: str, operand: Any) -> str | None:
+    if entry_key in ("lo", "hi"):
+        if not isinstance(operand, datetime):
+            return None
+        # Stored instants are whole milliseconds: x >= S iff x >= ceil(S), x > S iff x > floor(S), and so on.
+        up = operator in ("$gte", "$lt") and operand.microsecond % 1000 != 0
+        return instant_key(operand + _MILLISECOND if up else operand)
+    if isinstance(operand, bool) or not isinstance(operand, int | float):
+        return None
+    return number_key(float(operand))
+
+
+def range_kind(entry_key: str) -> str | None:
+    """The key kind of a ranged entry key, None for the others."""
+    return _RANGE_KINDS.get(entry_key)
+
+
+def _successor(text: str) -> str:
+    """The smallest string above every string that starts with `text`."""
+    return text[:-1] + chr(ord(text[-1]) + 1)
