@@ -2,7 +2,7 @@
 
 EHR launch (`fhir-server launch`), standalone launch by staff (patient picker) and by a
 patient (own record): each signs in, consents, and the app shows the right patient with the
-token it really got; that token cannot read another patient.
+token it really got; that token cannot read another patient (read from fhirclient's sessionStorage).
 """
 
 from __future__ import annotations
@@ -79,6 +79,15 @@ def app_token(page: Page) -> str:
     return str(json.loads(state)["tokenResponse"]["access_token"])
 
 
+def assert_confined(demo: Demo, token: str, person: Person, other: Person) -> None:
+    """The app's token reads `person` and nothing of `other`."""
+    with httpx.Client(base_url=demo.fhir_base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        assert http.get(f"/Patient/{person.id}").status_code == 200
+        assert http.get(f"/Patient/{other.id}").status_code == 404
+        search = http.get("/Observation", params={"patient": other.id})
+        assert search.status_code in (403, 404) or search.json().get("entry", []) == []
+
+
 def test_ehr_launch_shows_the_patient_in_context(page: Page, demo: Demo) -> None:
     url = demo.cli("launch", "--client", "demo-app", "--patient", demo.own.id, "--base-url", demo.fhir_base).strip()
     assert url.startswith(f"{demo.server.base}/apps/demo/launch.html?")
@@ -86,6 +95,7 @@ def test_ehr_launch_shows_the_patient_in_context(page: Page, demo: Demo) -> None
     sign_in(page, demo.doctor)
     approve(page)
     expect_app_shows(page, demo.own)
+    assert_confined(demo, app_token(page), demo.own, demo.other)  # staff, but the app got patient/ scopes
 
 
 def test_standalone_launch_by_staff_picks_a_patient(page: Page, demo: Demo) -> None:
@@ -105,10 +115,4 @@ def test_standalone_launch_by_a_patient_shows_only_their_own_record(page: Page, 
     sign_in(page, demo.patient_user)
     approve(page)  # no patient picker
     expect_app_shows(page, demo.own)
-
-    headers = {"Authorization": f"Bearer {app_token(page)}"}
-    with httpx.Client(base_url=demo.fhir_base, headers=headers, timeout=30) as http:
-        assert http.get(f"/Patient/{demo.own.id}").status_code == 200
-        assert http.get(f"/Patient/{demo.other.id}").status_code == 404
-        search = http.get("/Observation", params={"patient": demo.other.id})
-        assert search.status_code in (403, 404) or search.json().get("entry", []) == []
+    assert_confined(demo, app_token(page), demo.own, demo.other)
