@@ -8,21 +8,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.browser import launch_chromium, needs_chromium
 from tests.conftest import ServerProcess
 
 from .conftest import PASSWORD, AuthData, create_patient
 
-CHROMIUM = Path("/usr/bin/chromium")
 OBS = "http://terminology.hl7.org/CodeSystem/observation-category"
 LAB = f"patient/Observation.rs?category={OBS}|laboratory"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")
+pytestmark = needs_chromium
 
 
 class RedirectTarget:
@@ -60,10 +59,7 @@ class RedirectTarget:
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-        )
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

@@ -1,0 +1,27 @@
+"""Headless Debian chromium for the browser tests (Playwright cannot download browsers here).
+
+Without /usr/bin/chromium the browser tests are skipped on a developer machine; CI sets
+FHIR_TEST_BROWSER=required (see .ci/run), so there a missing browser fails them instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists() and os.environ.get("FHIR_TEST_BROWSER") != "required",
+    reason="needs Debian's chromium (apt-get install chromium)",
+)
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    )
