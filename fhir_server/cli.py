@@ -22,6 +22,7 @@ from . import __version__
 from .app import create_app
 from .audit.cli import add_audit_command
 from .auth.policy import AccessPolicy
+from .auth.roles import load_roles
 from .cli_database import add_database_options, connected_store, running_database
 from .cli_users import add_user_command
 from .config import Settings
@@ -134,7 +135,8 @@ def _serve(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if settings.load_dir and settings.mongodb_uri:
-            asyncio.run(load_folder_into(settings.mongodb_uri, settings.database, settings.load_dir))
+            roles = load_roles(settings.roles_file)
+            asyncio.run(load_folder_into(settings.mongodb_uri, settings.database, settings.load_dir, roles))
         if settings.workers > 1:
             os.environ.update(settings.to_env())
             uvicorn.run("fhir_server.app:app_from_env", factory=True, workers=settings.workers, **options)

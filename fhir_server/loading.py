@@ -1,39 +1,49 @@
-"""Loading a folder of FHIR resources (the demo data set) through the engine."""
+"""Loading a folder of FHIR resources (the demo data set) through the engine, and its demo accounts."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
 
 from . import engine
 from .auth.policy import AccessPolicy
+from .demo_accounts import ACCOUNTS_FILE, add_demo_accounts
 from .errors import ResourceDeleted, ResourceNotFound
 from .storage import MongoResourceStore, ResourceStore
+from .storage.users import MongoUserStore
 
 log = logging.getLogger(__name__)
 
 _LOADER = AccessPolicy.system("loader")
 
 
-async def load_folder_into(uri: str, database: str, folder: Path) -> int:
-    """Connect, load `folder` (see `load_folder`) and disconnect: run once, before any worker starts."""
+async def load_folder_into(uri: str, database: str, folder: Path, roles: Mapping[str, object]) -> int:
+    """Connect, load `folder` (see `load_folder`) and its demo accounts, if any, and disconnect.
+
+    Run once, before any worker starts. Accounts come after the resources they stand for.
+    """
     store = MongoResourceStore.connect(uri, database)
     try:
         await store.ensure_indexes()
-        return await load_folder(store, folder)
+        created = await load_folder(store, folder)
+        if (folder / ACCOUNTS_FILE).is_file():
+            await add_demo_accounts(MongoUserStore(store.client, database), folder / ACCOUNTS_FILE, roles)
+        return created
     finally:
         await store.close()
 
 
 async def load_folder(store: ResourceStore, folder: Path) -> int:
-    """Create each `*.json` resource of `folder` under its own id unless it exists; return how many were created.
+    """Create each `*.json` resource of `folder` (but ACCOUNTS_FILE) under its own id unless it exists; return how
+    many were created.
 
     Running it again changes nothing, so a server can load its demo data at every start.
     """
     created = 0
-    for path in sorted(folder.glob("*.json")):
+    for path in sorted(p for p in folder.glob("*.json") if p.name != ACCOUNTS_FILE):
         resource = orjson.loads(path.read_bytes())
         resource_type, resource_id = resource["resourceType"], resource["id"]
         try:
