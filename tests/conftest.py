@@ -19,6 +19,7 @@ import pytest
 from fhir_server.auth.policy import AccessPolicy
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.embedded import free_loopback_port
+from tests.browser import chromium  # noqa: F401  (the browser tests' fixture, shared through this conftest)
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 TEST_POLICY = AccessPolicy.system("tests")

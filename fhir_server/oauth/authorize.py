@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749.errors import (
     InvalidRequestError,
-    InvalidScopeError,
     OAuth2Error,
     UnsupportedResponseTypeError,
 )
@@ -24,13 +23,13 @@ from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from ..auth.scopes import ScopeError, parse_scope, split_scopes
 from ..i18n import _
 from ..storage.authorizations import AuthorizationRequest
 from ..storage.clients import Client
 from ..storage.launches import LaunchContext
-from .errors import NO_STORE, UntrustedRequest, plain
+from .errors import NO_STORE, UntrustedRequest
 from .forms import form_of, single_valued
+from .requested import requested_scopes
 from .state import OAuthState, oauth_of, urls_of
 
 router = APIRouter()
@@ -65,20 +64,6 @@ async def _trusted_client(oauth: OAuthState, params: dict[str, str]) -> tuple[Cl
     if redirect_uri not in client.redirect_uris:
         raise UntrustedRequest(_("The app's redirect_uri is not one registered for it."))
     return client, redirect_uri
-
-
-def _scopes(text: str) -> tuple[str, ...]:
-    scopes = split_scopes(text)
-    if not scopes:
-        raise InvalidScopeError("No scope was requested.")
-    for scope in scopes:
-        try:
-            parsed = parse_scope(scope)
-        except ScopeError as exc:
-            raise InvalidScopeError(plain(str(exc))) from exc
-        if parsed is not None and parsed.context == "system":
-            raise InvalidScopeError(plain(f"{scope}: system scopes are for backend services (client_credentials)."))
-    return tuple(scopes)
 
 
 def _check_pkce(params: dict[str, str]) -> str:
@@ -118,7 +103,7 @@ async def _authorize(request: Request, params: dict[str, str]) -> Response:
         if params.get("aud", "").rstrip("/") != urls_of(request).fhir_base:
             raise InvalidRequestError("aud must be this server's FHIR base URL.")
         challenge = _check_pkce(params)
-        scopes = _scopes(params.get("scope", ""))
+        scopes = tuple(requested_scopes(params.get("scope", ""), backend=False))
         context = await _launch(oauth, client, params, scopes)
     except OAuth2Error as exc:
         exc.state, exc.redirect_uri = state, redirect_uri

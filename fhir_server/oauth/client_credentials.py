@@ -15,31 +15,17 @@ from authlib.oauth2.rfc6749.errors import InvalidScopeError, UnauthorizedClientE
 from starlette.responses import Response
 
 from ..auth.grant import Grant
-from ..auth.scopes import ScopeError, narrow, parse_scope, split_scopes
+from ..auth.scopes import narrow
 from ..storage.clients import ASYMMETRIC
-from .errors import plain
 from .issuing import TokenCall, token_response
-
-
-def _system_scopes(text: str | None) -> list[str]:
-    scopes = split_scopes(text or "")
-    if not scopes:
-        raise InvalidScopeError("No scope was requested.")
-    for scope in scopes:
-        try:
-            parsed = parse_scope(scope)
-        except ScopeError as exc:
-            raise InvalidScopeError(plain(str(exc))) from exc
-        if parsed is None or parsed.context != "system":
-            raise InvalidScopeError(plain(f"{scope}: backend services get system/ scopes only."))
-    return scopes
+from .requested import requested_scopes
 
 
 async def grant_client_credentials(call: TokenCall) -> Response:
     client = call.client
     if client.kind != ASYMMETRIC:
         raise UnauthorizedClientError("client_credentials needs a client that authenticates with private_key_jwt.")
-    granted = narrow(_system_scopes(call.form.get("scope")), client.scopes)
+    granted = narrow(requested_scopes(call.form.get("scope"), backend=True), client.scopes)
     if not granted:
         raise InvalidScopeError("None of the requested scopes is pre-authorized for this client.")
     now = datetime.now(UTC)
