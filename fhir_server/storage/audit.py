@@ -25,6 +25,12 @@ from .mongo import mongo_errors
 
 _HEAD = "head"
 GENESIS = "0" * 64
+AUDIT_COLLECTION = "audit"
+
+
+def audit_record(event: dict[str, Any], recorded: datetime) -> dict[str, Any]:
+    """The stored form of one unsealed AuditEvent, the same whether appended here or by a write observer."""
+    return {"recorded": recorded, "seq": None, "event": event}
 
 
 def chain_hash(prev: str, seq: int, event: dict[str, Any]) -> str:
@@ -54,7 +60,7 @@ class MongoAuditLog:
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
         self._client = client
         self.database_name = database
-        self._records = client[database]["audit"]
+        self._records = client[database][AUDIT_COLLECTION]
         self._chain = client[database]["audit_chain"]
 
     async def ensure_indexes(self) -> None:
@@ -67,7 +73,7 @@ class MongoAuditLog:
     ) -> None:
         """Add one AuditEvent (unsealed); with `session`, inside that session's transaction."""
         async with mongo_errors("audit"):
-            await self._records.insert_one({"recorded": recorded, "seq": None, "event": event}, session=session)
+            await self._records.insert_one(audit_record(event, recorded), session=session)
 
     async def seal(self, sealer: str, *, batch: int = 500, lease: timedelta = timedelta(seconds=30)) -> int:
         """Chain up to `batch` unsealed records if no other sealer holds the lease; return how many."""
@@ -144,8 +150,10 @@ class MongoAuditLog:
         return report
 
     async def events(self, since: datetime | None = None, limit: int = 100) -> AsyncIterator[dict[str, Any]]:
-        """The newest AuditEvents first (optionally only those recorded at or after `since`)."""
+        """The newest AuditEvents first (optionally only those recorded at or after `since`), each with
+        its record's id as `id`."""
         query = {} if since is None else {"recorded": {"$gte": since}}
         async with mongo_errors("audit"):
-            async for record in self._records.find(query, {"event": 1}).sort("recorded", -1).limit(limit):
-                yield record["event"]
+            cursor = self._records.find(query, {"event": 1}).sort([("recorded", -1), ("_id", -1)]).limit(limit)
+            async for record in cursor:
+                yield {**record["event"], "id": str(record["_id"])}
