@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from .mongo import mongo_errors
@@ -97,16 +97,16 @@ class MongoAuditLog:
             if not pending:
                 return 0
             seq, prev = head["seq"], head["hash"]
+            links: list[UpdateOne] = []
+            for record in pending:
+                seq += 1
+                link = chain_hash(prev, seq, record["event"])
+                links.append(
+                    UpdateOne({"_id": record["_id"], "seq": None}, {"$set": {"seq": seq, "prev": prev, "hash": link}})
+                )
+                prev = link
             async with self._client.start_session() as session, await session.start_transaction():
-                for record in pending:
-                    seq += 1
-                    link = chain_hash(prev, seq, record["event"])
-                    await self._records.update_one(
-                        {"_id": record["_id"], "seq": None},
-                        {"$set": {"seq": seq, "prev": prev, "hash": link}},
-                        session=session,
-                    )
-                    prev = link
+                await self._records.bulk_write(links, session=session)  # one round trip for the whole batch
                 moved = await self._chain.update_one(
                     {"_id": _HEAD, "sealer": sealer, "seq": head["seq"]},
                     {"$set": {"seq": seq, "hash": prev}},
