@@ -151,6 +151,12 @@ class AccessPolicy:
         if self.allows(permission, resource_type):
             return
         interaction = PERMISSION_NAMES.get(permission, permission)
+        if resource_type in SYSTEM_WRITTEN and permission in "cud":
+            raise Forbidden(
+                _("Only a system/ scope may {interaction} {type} resources.").format(
+                    interaction=interaction, type=resource_type
+                )
+            )
         if any(s.allows(permission, resource_type) for s in self.scopes):
             raise Forbidden(
                 _("patient/ scopes need a patient in context; this token has none, so {interaction} on {type} "

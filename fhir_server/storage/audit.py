@@ -154,6 +154,6 @@ class MongoAuditLog:
         its record's id as `id`."""
         query = {} if since is None else {"recorded": {"$gte": since}}
         async with mongo_errors("audit"):
-            cursor = self._records.find(query, {"event": 1}).sort([("recorded", -1), ("_id", -1)]).limit(limit)
+            cursor = self._records.find(query, {"event": 1}).sort("recorded", -1).limit(limit)  # the index
             async for record in cursor:
                 yield {**record["event"], "id": str(record["_id"])}
