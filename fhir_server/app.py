@@ -23,7 +23,7 @@ from .config import Settings
 from .demo_app import mount_demo_app, register_demo_app
 from .engine.bulk_export import export_worker
 from .engine.bulk_import import import_worker
-from .engine.observers import add_write_observer
+from .engine.observers import add_write_observer, remove_write_observer
 from .engine.reindex import reindex_worker
 from .engine.search_parameters import keep_registry_fresh, load_search_parameters
 from .logs import configure_logging
@@ -109,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            remove_write_observer(audit_writes)
             await store.close()
 
     app = FastAPI(

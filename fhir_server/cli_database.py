@@ -10,7 +10,7 @@ from typing import Any
 
 from .audit.writes import audit_writes
 from .config import Settings
-from .engine.observers import add_write_observer
+from .engine.observers import add_write_observer, remove_write_observer
 from .engine.search_parameters import load_search_parameters
 from .i18n import _
 from .search.registry import default_registry
@@ -69,4 +69,5 @@ async def connected_store(settings: Settings) -> AsyncIterator[MongoResourceStor
         await load_search_parameters(store, default_registry())
         yield store
     finally:
+        remove_write_observer(audit_writes)
         await store.close()
