@@ -8,18 +8,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from adapters.hl7v2 import ListenerSettings, start_listener
 from adapters.hl7v2.admin import router as hl7_admin_router
 from adapters.hl7v2.outbound import sender_settings, start_sending
 
+from .audit.requests import AuditMiddleware
+from .audit.routes import router as audit_router
 from .audit.sealer import keep_audit_sealed
+from .audit.writes import audit_writes
 from .auth.roles import load_roles
 from .config import Settings
 from .demo_app import mount_demo_app, register_demo_app
 from .engine.bulk_export import export_worker
 from .engine.bulk_import import import_worker
+from .engine.observers import add_write_observer, remove_write_observer
 from .engine.reindex import reindex_worker, upgrade_search_layout
 from .engine.search_parameters import keep_registry_fresh, load_search_parameters
 from .logs import configure_logging
@@ -29,6 +33,7 @@ from .oauth.routes import oauth_router
 from .oauth.state import open_oauth
 from .pages import PageStores, pages_router
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
+from .rest.access import admin_policy
 from .search.registry import default_registry
 from .storage import MongoResourceStore
 from .storage.audit import MongoAuditLog
@@ -64,7 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
         files = MongoFileStore(store.client, settings.database)
         await files.ensure_indexes()
         audit = MongoAuditLog(store.client, settings.database)
-        await audit.ensure_indexes()
+        await audit.ensure_indexes()  # also creates the collection the write transactions insert into
+        add_write_observer(audit_writes)
         if settings.demo_app:
             await register_demo_app(MongoClientStore(store.client, settings.database), settings)
         grants = MongoGrantStore(store.client, settings.database)
@@ -105,6 +111,7 @@ def create_app(settings: Settings) -> FastAPI:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            remove_write_observer(audit_writes)
             await store.close()
 
     app = FastAPI(
@@ -119,9 +126,12 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     install_oauth_errors(app)
     app.add_middleware(PathCorsMiddleware)
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
-    app.include_router(hl7_admin_router, prefix="/admin/hl7")
+    administrators = [Depends(admin_policy)]
+    app.include_router(hl7_admin_router, prefix="/admin/hl7", dependencies=administrators)
+    app.include_router(audit_router, prefix="/admin", dependencies=administrators)
     app.include_router(oauth_router())
     app.include_router(fhir_router(), prefix="/fhir")
     if settings.demo_app:

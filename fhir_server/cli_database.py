@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from .audit.writes import audit_writes
 from .config import Settings
+from .engine.observers import add_write_observer, remove_write_observer
 from .engine.search_parameters import load_search_parameters
 from .i18n import _
 from .search.registry import default_registry
 from .storage import EmbeddedDatabase, MongoResourceStore
+from .storage.audit import MongoAuditLog
 
 
 def add_database_options(command: argparse.ArgumentParser, default: Any = None) -> None:
@@ -52,12 +55,19 @@ def running_database(settings: Settings) -> Iterator[Settings]:
 
 @asynccontextmanager
 async def connected_store(settings: Settings) -> AsyncIterator[MongoResourceStore]:
-    """A store on `settings.mongodb_uri` with its indexes ensured and the stored SearchParameters registered."""
+    """A store on `settings.mongodb_uri` with its indexes ensured and the stored SearchParameters registered.
+
+    Its writes are audited like the server's (one AuditEvent per resource, actor from the
+    policy, e.g. cli); the next running server seals them into the chain.
+    """
     assert settings.mongodb_uri, "call inside running_database()"
     store = MongoResourceStore.connect(settings.mongodb_uri, settings.database)
     try:
         await store.ensure_indexes()
+        await MongoAuditLog(store.client, settings.database).ensure_indexes()
+        add_write_observer(audit_writes)
         await load_search_parameters(store, default_registry())
         yield store
     finally:
+        remove_write_observer(audit_writes)
         await store.close()

@@ -24,7 +24,7 @@ def cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[
 
 
 def dump(data_dir: Path | None = None, *, uri: str | None = None, database: str = "fhir") -> dict[str, list[Any]]:
-    """Every document of resources, history and conditions, sorted by _id, from a data dir or a URI."""
+    """Every document of resources, history, conditions and audit, sorted by _id, from a data dir or a URI."""
     if uri is None:
         assert data_dir is not None
         with EmbeddedDatabase(data_dir) as embedded:
@@ -32,7 +32,8 @@ def dump(data_dir: Path | None = None, *, uri: str | None = None, database: str 
     client: MongoClient[dict[str, Any]]
     with MongoClient(uri, tz_aware=True) as client:
         db = client[database]
-        return {name: list(db[name].find({}).sort("_id", 1)) for name in ("resources", "history", "conditions")}
+        names = ("resources", "history", "conditions", "audit")
+        return {name: list(db[name].find({}).sort("_id", 1)) for name in names}
 
 
 def write_ndjson(path: Path, *resources: dict[str, Any] | str) -> Path:
@@ -110,6 +111,9 @@ def test_import_good_and_bad_files(tmp_path: Path) -> None:
     assert {"Patient/p3", "Patient/p4", "Patient/c1"} <= set(current)
     assert not {"Patient/p2", "Patient/t1", "Patient/t2"} & set(current)  # a failed transaction writes nothing
     assert len(current) == expected - 1
+    audited = [record["event"] for record in stored["audit"]]  # one per version written, by the CLI
+    assert len(audited) == len(stored["history"])
+    assert {event["agent"][0]["altId"] for event in audited} == {"cli"}
 
 
 def _normalized_lines(folder: Path) -> dict[str, list[Any]]:

@@ -3,13 +3,12 @@
 Every message received (accepted or rejected) with its status, ACKs, error, warnings and the
 resources it produced; each processed message's FHIR view is its Provenance
 (`Provenance?target=...`, see `provenance.py`). Plain JSON, not FHIR: the log holds messages,
-not resources. Errors are still OperationOutcomes. There is no authentication yet; once `auth/`
-exists, everything under `/admin/` is for the admin role only.
+not resources. Errors are still OperationOutcomes. Like everything under `/admin/`, for
+administrators only (`rest/access.py` `admin_policy`, applied where the app mounts the router).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from fhir_server.errors import InvalidRequest, ResourceNotFound
 from fhir_server.i18n import _
+from fhir_server.rest.instants import instant_param
 from fhir_server.storage import MongoResourceStore
 
 from .message_store import STATUSES, MessageRecord, MessageStore
@@ -29,18 +29,6 @@ MAX_COUNT = 1000
 def _messages(request: Request) -> MessageStore:
     store: MongoResourceStore = request.app.state.store
     return MessageStore(store)
-
-
-def _instant(name: str, raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidRequest(_("'{name}' must be an ISO 8601 date-time.").format(name=name), expression=name) from exc
-    if value.tzinfo is None:
-        raise InvalidRequest(_("'{name}' needs a timezone.").format(name=name), expression=name)
-    return value
 
 
 def _summary(record: MessageRecord) -> dict[str, Any]:
@@ -71,9 +59,8 @@ async def list_messages(
     if not 1 <= count <= MAX_COUNT:
         raise InvalidRequest(_("'count' must be 1 to {max}.").format(max=MAX_COUNT), expression="count")
     messages = _messages(request)
-    records = await messages.list(
-        status, _instant("since", since), _instant("until", until), count, sending_app=sender, control_id=control_id
-    )
+    since_at, until_at = instant_param("since", since), instant_param("until", until)
+    records = await messages.list(status, since_at, until_at, count, sending_app=sender, control_id=control_id)
     return JSONResponse({"counts": await messages.counts(), "messages": [_summary(r) for r in records]})
 
 

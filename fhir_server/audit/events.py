@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 _DCM = "http://dicom.nema.org/resources/ontology/DCM"
 _REST = {
@@ -60,6 +61,11 @@ class Actor:
     fhir_user: str | None = None
     role: str | None = None
     address: str | None = None
+
+
+def instant(moment: datetime) -> str:
+    """`moment` as an R4 instant in UTC with milliseconds (AuditEvent.recorded)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def outcome_of(status: int) -> str:

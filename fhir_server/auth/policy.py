@@ -27,10 +27,13 @@ from ..errors import Forbidden
 from ..i18n import _
 from ..search.registry import default_registry
 from .grant import Grant
-from .scopes import ResourceScope, ScopeError, narrow, parse_scope
+from .scopes import ResourceScope, ScopeError, narrow, parse_scope, within
 
 PERMISSION_NAMES = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}
 READ_PERMISSIONS = frozenset("rs")
+SYSTEM_WRITTEN = frozenset({"AuditEvent"})
+"""Types only a `system/` scope (or a trusted caller) may create, update or delete: a user or an app
+must not forge or erase the record of what was done (the server's own log is the `audit` collection)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,12 @@ class Reach:
 
 
 EVERYTHING = (Reach(),)
+ADMIN_SCOPE = ResourceScope("system", "*", frozenset("cruds"))
+
+
+def administers(role: str | None, scopes: tuple[ResourceScope, ...]) -> bool:
+    """Whether a role and scopes make an administrator: the admin role, or a `system/*.cruds` scope."""
+    return role == "admin" or any(within(ADMIN_SCOPE, s) for s in scopes)
 
 
 @lru_cache(maxsize=1024)
@@ -124,10 +133,13 @@ class AccessPolicy:
         return f"Patient/{self.patient}" if self.patient else None
 
     def _usable(self, permission: str, resource_type: str) -> list[ResourceScope]:
+        system_only = resource_type in SYSTEM_WRITTEN and permission in "cud"
         return [
             s
             for s in self.scopes
-            if s.allows(permission, resource_type) and (s.context != "patient" or self.patient is not None)
+            if s.allows(permission, resource_type)
+            and (s.context != "patient" or self.patient is not None)
+            and (s.context == "system" or not system_only)
         ]
 
     def allows(self, permission: str, resource_type: str) -> bool:
@@ -139,6 +151,12 @@ class AccessPolicy:
         if self.allows(permission, resource_type):
             return
         interaction = PERMISSION_NAMES.get(permission, permission)
+        if resource_type in SYSTEM_WRITTEN and permission in "cud":
+            raise Forbidden(
+                _("Only a system/ scope may {interaction} {type} resources.").format(
+                    interaction=interaction, type=resource_type
+                )
+            )
         if any(s.allows(permission, resource_type) for s in self.scopes):
             raise Forbidden(
                 _("patient/ scopes need a patient in context; this token has none, so {interaction} on {type} "
@@ -167,6 +185,15 @@ class AccessPolicy:
             .format(type=resource_type, permission=permission)
         )  # fmt: skip
 
+    def require_admin(self) -> None:
+        """Raise Forbidden unless the caller administers the server (admin role, system/*.cruds, trusted).
+
+        The audit log and the HL7 v2 message log show every patient's data and who saw it.
+        """
+        if self.trusted or administers(self.role, self.scopes):
+            return
+        raise Forbidden(_("This needs an administrator: the admin role or a system/*.cruds scope."))
+
     def reaches(self, permission: str, resource_type: str) -> tuple[Reach, ...]:
         """The alternatives (OR) that bound what `permission` reaches of `resource_type`; () when nothing.
 
@@ -187,4 +214,4 @@ class AccessPolicy:
         return tuple(found)
 
 
-__all__ = ["EVERYTHING", "AccessPolicy", "Reach", "in_patient_compartment"]
+__all__ = ["ADMIN_SCOPE", "EVERYTHING", "AccessPolicy", "Reach", "administers", "in_patient_compartment"]

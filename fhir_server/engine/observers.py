@@ -6,6 +6,9 @@ start; every commit of the engine asks each observer for documents to add, and s
 them in the MongoDB transaction of the versions they follow, so a rolled-back write leaves no
 entry and a committed one always has its entries. The engine knows nothing of what they mean.
 
+Observers that need to know who is writing (the audit log) ask `writing_policy()`: the policy
+of the engine call whose commit they are seeing.
+
 An observer that raises fails the write (nothing is committed): losing an order silently would
 be worse than refusing the write. Observers run again when a write is retried after a lost race.
 """
@@ -13,13 +16,21 @@ be worse than refusing the write. Observers run again when a write is retried af
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 
+from ..auth.policy import AccessPolicy
 from ..storage import ConditionLock, LinkedDocument, PendingWrite, ResourceStore
 
 Observer = Callable[[ResourceStore, Sequence[PendingWrite]], Awaitable[Sequence[LinkedDocument]]]
 """Given the store and the versions about to be committed, the documents to insert with them."""
 
 _observers: list[Observer] = []
+_writing: ContextVar[AccessPolicy | None] = ContextVar("fhir_server_writing_policy", default=None)
+
+
+def writing_policy() -> AccessPolicy | None:
+    """The policy of the write whose commit an observer is seeing (None when the caller gave none)."""
+    return _writing.get()
 
 
 def add_write_observer(observer: Observer) -> None:
@@ -35,10 +46,21 @@ def remove_write_observer(observer: Observer) -> None:
 
 
 async def commit_writes(
-    store: ResourceStore, writes: Sequence[PendingWrite], *, lock: ConditionLock | None = None
+    store: ResourceStore,
+    writes: Sequence[PendingWrite],
+    *,
+    policy: AccessPolicy | None = None,
+    lock: ConditionLock | None = None,
 ) -> None:
-    """Store `writes` with the observers' documents in one transaction. Raises VersionConflict like write_all."""
+    """Store `writes` (made under `policy`) with the observers' documents in one transaction.
+
+    Raises VersionConflict like write_all.
+    """
     linked: list[LinkedDocument] = []
-    for observer in tuple(_observers):
-        linked.extend(await observer(store, writes))
+    token = _writing.set(policy)
+    try:
+        for observer in tuple(_observers):
+            linked.extend(await observer(store, writes))
+    finally:
+        _writing.reset(token)
     await store.write_all(writes, lock=lock, linked=linked)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from fastapi import Request
 
 from ..auth.grant import Grant
-from ..auth.scopes import ResourceScope, ScopeError, parse_scope, within
+from ..auth.policy import administers
+from ..auth.scopes import ResourceScope, ScopeError, parse_scope
 from .errors import BearerRefused
 from .state import oauth_of
-
-_ADMIN = ResourceScope("system", "*", frozenset("cruds"))
 
 
 async def bearer_grant(request: Request) -> Grant | None:
@@ -51,6 +50,6 @@ async def staff_grant(request: Request) -> Grant:
 async def admin_grant(request: Request) -> Grant:
     """The grant of an administrator: role admin, or a `system/*.cruds` scope. Raise BearerRefused."""
     grant = await _required(request)
-    if grant.role != "admin" and not any(within(_ADMIN, s) for s in _resource_scopes(grant)):
+    if not administers(grant.role, tuple(_resource_scopes(grant))):
         raise BearerRefused(403, "insufficient_scope", "This needs an administrator's token (system/*.cruds).")
     return grant

@@ -11,6 +11,7 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from ..audit.context import note_caller
 from ..storage.grants import ACCESS, REFRESH
 from .client_auth import authenticate_client
 from .errors import NO_STORE
@@ -25,6 +26,7 @@ async def revoke(request: Request) -> Response:
     form = await form_of(request)
     oauth = oauth_of(request)
     client = await authenticate_client(request, form, oauth, urls_of(request).auth("token"))
+    note_caller(client_id=client.client_id)
     token = form.get("token")
     if not token:
         raise InvalidRequestError("token is required.")

@@ -12,6 +12,7 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError, UnsupportedGrantT
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from ..audit.context import note_caller
 from .client_auth import authenticate_client
 from .client_credentials import grant_client_credentials
 from .code_grant import redeem_authorization_code
@@ -39,4 +40,5 @@ async def token(request: Request) -> Response:
     if handler is None:
         raise UnsupportedGrantTypeError(grant_type)
     client = await authenticate_client(request, form, oauth_of(request), urls_of(request).auth("token"))
+    note_caller(client_id=client.client_id)
     return await handler(TokenCall.of(request, form, client))

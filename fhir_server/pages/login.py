@@ -10,12 +10,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from ..audit.context import note_caller
 from ..i18n import _
 from .browser import browser_of, check_csrf, end_session, field, set_session_cookie, start_session, stores_of
 from .errors import PageRoute
 from .flow import current_step, page_path, parked_request
 from .responses import page, redirect_here
-from .signin import AccountLocked, sign_in
+from .signin import MAX_USERNAME, AccountLocked, sign_in
 
 router = APIRouter(route_class=PageRoute)
 
@@ -44,6 +45,7 @@ async def submit_login(request: Request) -> Response:
     session = check_csrf(await browser_of(request), field(form, "csrf_token"))
     parked = await parked_request(request, field(form, "request"))
     stores = stores_of(request)
+    note_caller(username=field(form, "username")[:MAX_USERNAME], client_id=parked.client_id)
     try:
         user = await sign_in(stores, field(form, "username"), field(form, "password"))
     except AccountLocked:

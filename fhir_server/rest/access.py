@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ..audit.context import note_policy
 from ..auth.policy import AccessPolicy
 from ..errors import Unauthorized
 from ..i18n import _
@@ -35,6 +36,7 @@ async def policy_of(request: Request) -> AccessPolicy:
     Raises Unauthorized (401) without a usable token.
     """
     if settings_of(request).auth == "open":
+        note_policy(OPEN_POLICY)
         return OPEN_POLICY
     scheme, _sep, token = request.headers.get("authorization", "").strip().partition(" ")
     if not scheme:
@@ -49,8 +51,20 @@ async def policy_of(request: Request) -> AccessPolicy:
         raise Unauthorized(_("The access token is unknown, expired or revoked."),
                            headers=_challenge(request, "invalid_token"))  # fmt: skip
     roles: dict[str, list[str]] = request.app.state.roles
-    return AccessPolicy.from_grant(grant, roles)
+    policy = AccessPolicy.from_grant(grant, roles)
+    note_policy(policy)
+    return policy
+
+
+async def admin_policy(request: Request) -> AccessPolicy:
+    """The policy of an administrator (see AccessPolicy.require_admin); 401 without a token, else 403."""
+    policy = await policy_of(request)
+    policy.require_admin()
+    return policy
 
 
 Policy = Annotated[AccessPolicy, Depends(policy_of)]
 """A route parameter annotated with this receives the caller's policy (or the request ends in a 401)."""
+
+AdminPolicy = Annotated[AccessPolicy, Depends(admin_policy)]
+"""Like Policy, for the admin routes: the request ends in a 403 unless the caller is an administrator."""

@@ -18,13 +18,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from .mongo import mongo_errors
 
 _HEAD = "head"
 GENESIS = "0" * 64
+AUDIT_COLLECTION = "audit"
+
+
+def audit_record(event: dict[str, Any], recorded: datetime) -> dict[str, Any]:
+    """The stored form of one unsealed AuditEvent, the same whether appended here or by a write observer."""
+    return {"recorded": recorded, "seq": None, "event": event}
 
 
 def chain_hash(prev: str, seq: int, event: dict[str, Any]) -> str:
@@ -54,7 +60,7 @@ class MongoAuditLog:
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
         self._client = client
         self.database_name = database
-        self._records = client[database]["audit"]
+        self._records = client[database][AUDIT_COLLECTION]
         self._chain = client[database]["audit_chain"]
 
     async def ensure_indexes(self) -> None:
@@ -67,7 +73,7 @@ class MongoAuditLog:
     ) -> None:
         """Add one AuditEvent (unsealed); with `session`, inside that session's transaction."""
         async with mongo_errors("audit"):
-            await self._records.insert_one({"recorded": recorded, "seq": None, "event": event}, session=session)
+            await self._records.insert_one(audit_record(event, recorded), session=session)
 
     async def seal(self, sealer: str, *, batch: int = 500, lease: timedelta = timedelta(seconds=30)) -> int:
         """Chain up to `batch` unsealed records if no other sealer holds the lease; return how many."""
@@ -91,16 +97,16 @@ class MongoAuditLog:
             if not pending:
                 return 0
             seq, prev = head["seq"], head["hash"]
+            links: list[UpdateOne] = []
+            for record in pending:
+                seq += 1
+                link = chain_hash(prev, seq, record["event"])
+                links.append(
+                    UpdateOne({"_id": record["_id"], "seq": None}, {"$set": {"seq": seq, "prev": prev, "hash": link}})
+                )
+                prev = link
             async with self._client.start_session() as session, await session.start_transaction():
-                for record in pending:
-                    seq += 1
-                    link = chain_hash(prev, seq, record["event"])
-                    await self._records.update_one(
-                        {"_id": record["_id"], "seq": None},
-                        {"$set": {"seq": seq, "prev": prev, "hash": link}},
-                        session=session,
-                    )
-                    prev = link
+                await self._records.bulk_write(links, session=session)  # one round trip for the whole batch
                 moved = await self._chain.update_one(
                     {"_id": _HEAD, "sealer": sealer, "seq": head["seq"]},
                     {"$set": {"seq": seq, "hash": prev}},
@@ -144,8 +150,10 @@ class MongoAuditLog:
         return report
 
     async def events(self, since: datetime | None = None, limit: int = 100) -> AsyncIterator[dict[str, Any]]:
-        """The newest AuditEvents first (optionally only those recorded at or after `since`)."""
+        """The newest AuditEvents first (optionally only those recorded at or after `since`), each with
+        its record's id as `id`."""
         query = {} if since is None else {"recorded": {"$gte": since}}
         async with mongo_errors("audit"):
-            async for record in self._records.find(query, {"event": 1}).sort("recorded", -1).limit(limit):
-                yield record["event"]
+            cursor = self._records.find(query, {"event": 1}).sort("recorded", -1).limit(limit)  # the index
+            async for record in cursor:
+                yield {**record["event"], "id": str(record["_id"])}

@@ -204,7 +204,7 @@ async def _attempt(store: ResourceStore, policy: AccessPolicy, entries: list[Bun
         if write is not None:
             pending.append(write)
     try:
-        await commit_writes(store, pending)
+        await commit_writes(store, pending, policy=policy)
     except VersionConflict as exc:
         if any(t.entry.if_match is not None for t in plan.targets):
             raise PreconditionFailed(_("A resource named with ifMatch was changed by another request.")) from exc

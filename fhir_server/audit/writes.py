@@ -1,0 +1,63 @@
+"""The write observer of the audit log: one AuditEvent per created, updated, patched or deleted resource.
+
+Registered at start (engine/observers.py), so each event is inserted in the transaction of
+the change it records: a rolled-back write leaves no event, a committed one always has its
+event. Who acted comes from the engine call's policy (REST token, or a trusted caller's name
+such as cli, hl7v2, import); where from, from the HTTP request if there is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from ..auth.policy import AccessPolicy
+from ..engine.observers import writing_policy
+from ..storage import LinkedDocument, PendingWrite, ResourceStore
+from ..storage.audit import AUDIT_COLLECTION, audit_record
+from .context import actor_of, current_request
+from .events import instant, rest_event
+
+SERVER = "fhir-server"
+"""The `server` of events written outside HTTP, where no base URL is known."""
+
+_UNKNOWN = AccessPolicy.system("unknown")
+
+
+def _interaction(write: PendingWrite) -> str:
+    method = write.record.method
+    if write.record.deleted or method == "DELETE":
+        return "delete"
+    if method == "PATCH":
+        return "patch"
+    return "create" if write.replaces is None else "update"
+
+
+async def audit_writes(store: ResourceStore, writes: Sequence[PendingWrite]) -> list[LinkedDocument]:
+    """The audit records of `writes`, for the `audit` collection; marks the HTTP request as audited."""
+    request = current_request()
+    policy = writing_policy() or (request.policy if request is not None else None) or _UNKNOWN
+    actor = actor_of(policy, request.address if request is not None else None)
+    server = request.server if request is not None else SERVER
+    now = datetime.now(UTC)
+    documents = [
+        LinkedDocument(
+            AUDIT_COLLECTION,
+            audit_record(
+                rest_event(
+                    _interaction(write),
+                    actor,
+                    instant(now),
+                    200,
+                    server,
+                    what=[f"{write.record.reference}/_history/{write.record.version_id}"],
+                    patient=policy.patient_compartment,
+                ),
+                now,
+            ),
+        )
+        for write in writes
+    ]
+    if request is not None and documents:
+        request.written = True
+    return documents

@@ -1,0 +1,41 @@
+"""Reading the audit records a running test server wrote: they land just after the response is sent."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+from pymongo import MongoClient
+
+
+def audit_events(uri: str, database: str, query: dict[str, Any], *, at_least: int = 1) -> list[dict[str, Any]]:
+    """The AuditEvents matching `query` (on the stored record), waiting up to 5 s for `at_least` of them."""
+    with MongoClient(uri) as mongo:
+        records = mongo[database]["audit"]
+        deadline = time.monotonic() + 5
+        while True:
+            found = [r["event"] for r in records.find(query).sort("_id", 1)]
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+
+def by_client(client_id: str) -> dict[str, Any]:
+    """The records whose application agent is `client_id`."""
+    return {"event.agent.who.identifier.value": client_id}
+
+
+def interaction(event: dict[str, Any]) -> str:
+    return str(event["subtype"][0]["code"])
+
+
+def whats(event: dict[str, Any]) -> list[str]:
+    return [e["what"]["reference"] for e in event.get("entity", []) if "what" in e]
+
+
+def query_of(event: dict[str, Any]) -> str | None:
+    for entity in event.get("entity", []):
+        if "query" in entity:
+            return base64.b64decode(entity["query"]).decode()
+    return None
