@@ -62,7 +62,8 @@ def test_backup_format(source: tuple[Path, Path, dict[str, list[Any]]]) -> None:
     assert manifest["counts"]["versions"] == len(state["history"])
     assert manifest["counts"]["resources"] == len(state["resources"])
     assert manifest["counts"]["deleted"] == 1  # Patient/c (b was deleted, then written again)
-    assert manifest["counts"]["state"] == len(state["conditions"]) == 1
+    assert len(state["conditions"]) == 1 and len(state["audit"]) == len(state["history"])  # one event per version
+    assert manifest["counts"]["state"] == len(state["conditions"]) + len(state["audit"])  # no chain head: unsealed
     for name in ("history.ndjson.gz", "state.ndjson.gz"):
         content = (backup / name).read_bytes()
         assert manifest["files"][name]["bytes"] == len(content)
@@ -126,7 +127,7 @@ def _refused_and_empty(backup: Path, data_dir: Path, reason: str) -> None:
     done = cli("restore", backup, "--data-dir", data_dir)
     assert done.returncode == 1, done.stdout
     assert "restore refused" in done.stderr and reason in done.stderr, done.stderr
-    assert dump(data_dir) == {"resources": [], "history": [], "conditions": []}
+    assert dump(data_dir) == {"resources": [], "history": [], "conditions": [], "audit": []}
 
 
 def test_damaged_backups_are_refused_before_anything_is_written(

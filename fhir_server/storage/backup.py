@@ -19,8 +19,9 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from .codec import BodyCodec, PlainCodec
 from .mongo import mongo_errors
 
-STATE_COLLECTIONS = ("conditions",)
-"""The server's own state that a backup keeps. `jobs` is transient and left out; SearchParameters are resources."""
+STATE_COLLECTIONS = ("conditions", "audit", "audit_chain")
+"""The server's own state that a backup keeps: conditional-create locks and the audit log with its chain
+head. `jobs` is transient and left out; SearchParameters are resources."""
 
 _BATCH = 1000
 
