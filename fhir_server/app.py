@@ -14,6 +14,7 @@ from adapters.hl7v2 import ListenerSettings, start_listener
 from adapters.hl7v2.admin import router as hl7_admin_router
 from adapters.hl7v2.outbound import sender_settings, start_sending
 
+from .audit.queue import AuditQueue
 from .audit.requests import AuditMiddleware
 from .audit.routes import router as audit_router
 from .audit.sealer import keep_audit_sealed
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
         registry.layout_changed_at = await store.search_layout_changed()
         await load_search_parameters(store, registry)
         app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
+        app.state.audit_queue = audit_queue = AuditQueue(audit)
         app.state.grants, app.state.roles = grants, roles
         app.state.oauth = await open_oauth(store.client, settings.database)
         app.state.pages = await PageStores.open(store.client, settings)
@@ -99,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(export_worker(store, jobs, files, timedelta(seconds=settings.export_ttl_seconds))),
             asyncio.create_task(import_worker(store, jobs, files)),
             asyncio.create_task(keep_audit_sealed(audit)),
+            asyncio.create_task(audit_queue.run()),
         ]
         if settings.hl7_outbound:
             background.append(await start_sending(store, sender_settings(settings)))
@@ -111,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            await audit_queue.flush()
             remove_write_observer(audit_writes)
             await store.close()
 

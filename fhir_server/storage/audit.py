@@ -75,6 +75,12 @@ class MongoAuditLog:
         async with mongo_errors("audit"):
             await self._records.insert_one(audit_record(event, recorded), session=session)
 
+    async def append_many(self, records: list[dict[str, Any]]) -> None:
+        """Add several stored records (see `audit_record`) in one insert."""
+        if records:
+            async with mongo_errors("audit"):
+                await self._records.insert_many(records, ordered=False)
+
     async def seal(self, sealer: str, *, batch: int = 500, lease: timedelta = timedelta(seconds=30)) -> int:
         """Chain up to `batch` unsealed records if no other sealer holds the lease; return how many."""
         moment = datetime.now(UTC)
