@@ -29,6 +29,7 @@ from .ack import batch_reply, build_ack
 from .code_maps import ConceptMapCache
 from .header import Header, HL7Error, decode, parse_header, split
 from .key_locks import KeyLocks, conditional_keys
+from .known_orders import KnownOrders, find_known_orders
 from .mapping.model import MappingOptions
 from .message_store import ERROR, PROCESSED, MessageRecord, MessageStore
 from .provenance import provenance_entry
@@ -213,13 +214,18 @@ class Pipeline:
             await emit(ack)
 
     async def _map(self, message: str, header: Header) -> MappingResultLike | None:
-        """Map with the cached ConceptMaps; if the message named systems not (freshly) cached, load them, map again."""
+        """Map; then, if the message named code systems not (freshly) cached or orders this server may
+        hold, load those ConceptMaps and look those orders up, and map again with what was found."""
         translate = self.code_maps.translator(header.sending_app)
-        result = self._run_mapper(message, MappingOptions(translate=translate))
-        if translate.missing:
-            await self.code_maps.load(translate.missing)
-            translate = self.code_maps.translator(header.sending_app)
-            result = self._run_mapper(message, MappingOptions(translate=translate))
+        orders = KnownOrders()
+        result = self._run_mapper(message, MappingOptions(translate=translate, order_exists=orders))
+        known = await find_known_orders(self.store, orders.asked) if orders.asked else set()
+        if translate.missing or known:
+            if translate.missing:
+                await self.code_maps.load(translate.missing)
+                translate = self.code_maps.translator(header.sending_app)
+            orders = KnownOrders(known)
+            result = self._run_mapper(message, MappingOptions(translate=translate, order_exists=orders))
         return result
 
     def _run_mapper(self, message: str, options: MappingOptions) -> MappingResultLike | None:
