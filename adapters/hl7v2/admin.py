@@ -1,4 +1,5 @@
-"""The HL7 v2 message log over HTTP, for admins: `GET /admin/hl7/messages`, `GET /admin/hl7/messages/{id}`.
+"""The HL7 v2 message log over HTTP, for admins: `GET /admin/hl7/messages`, `GET /admin/hl7/messages/{id}`,
+and the orders sent to labs: `GET /admin/hl7/outbox`, `GET /admin/hl7/outbox/{id}`.
 
 Every message received (accepted or rejected) with its status, ACKs, error, warnings and the
 resources it produced; each processed message's FHIR view is its Provenance
@@ -20,6 +21,8 @@ from fhir_server.rest.instants import instant_param
 from fhir_server.storage import MongoResourceStore
 
 from .message_store import STATUSES, MessageRecord, MessageStore
+from .outbound.outbox import STATUSES as OUTBOX_STATUSES
+from .outbound.outbox import OutboxEntry, OutboxStore
 
 router = APIRouter()
 
@@ -71,3 +74,49 @@ async def read_message(request: Request, message_id: str) -> Response:
     if record is None:
         raise ResourceNotFound(_("HL7 message {id} was not found.").format(id=message_id))
     return JSONResponse({**_summary(record), "charset": record.charset, "raw": record.raw, "acks": record.acks})
+
+
+def _outbound(entry: OutboxEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id, "serviceRequest": entry.service_request, "version": entry.version, "control": entry.control,
+        "lab": entry.lab, "status": entry.status, "created": entry.created.isoformat(), "due": entry.due.isoformat(),
+        "tries": entry.tries, "transmissions": entry.transmissions, "controlId": entry.control_id,
+        "error": entry.error,
+    }  # fmt: skip
+
+
+def _outbox(request: Request) -> OutboxStore:
+    store: MongoResourceStore = request.app.state.store
+    return OutboxStore(store)
+
+
+@router.get("/outbox", include_in_schema=False)
+async def list_outbound(
+    request: Request,
+    status: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    service_request: str | None = None,
+    count: int = 100,
+) -> Response:
+    """Order messages to labs, newest first, with counts per status (queued, sent, acknowledged, ...)."""
+    if status is not None and status not in OUTBOX_STATUSES:
+        raise InvalidRequest(
+            _("'status' must be one of {allowed}.").format(allowed=", ".join(OUTBOX_STATUSES)), expression="status"
+        )
+    if not 1 <= count <= MAX_COUNT:
+        raise InvalidRequest(_("'count' must be 1 to {max}.").format(max=MAX_COUNT), expression="count")
+    outbox = _outbox(request)
+    since_at, until_at = instant_param("since", since), instant_param("until", until)
+    entries = await outbox.list(status, since_at, until_at, service_request, count)
+    return JSONResponse({"counts": await outbox.counts(), "messages": [_outbound(e) for e in entries]})
+
+
+@router.get("/outbox/{entry_id:path}", include_in_schema=False)
+async def read_outbound(request: Request, entry_id: str) -> Response:
+    """One order message with its text, the lab's ACK and its history of attempts."""
+    found = await _outbox(request).get(entry_id)
+    if found is None:
+        raise ResourceNotFound(_("Outbound HL7 message {id} was not found.").format(id=entry_id))
+    events = [{**event, "at": event["at"].isoformat()} for event in found.events]
+    return JSONResponse({**_outbound(found), "message": found.message, "ack": found.ack, "events": events})

@@ -53,6 +53,13 @@ def test_the_server_sends_orders_posted_over_rest_to_a_tls_lab(database: Embedde
         try:
             entries = await until(lambda: OutboxStore(store).of_order(order), lambda e: statuses(e) == ["acknowledged"])
             assert len(lab.received) == 1 and fields(lab.received[0], "MSH")[10] == entries[0].control_id
+            async with httpx.AsyncClient(base_url=f"{server.base}/admin/hl7", timeout=30) as admin:
+                log = (await admin.get("/outbox", params={"status": "acknowledged"})).json()
+                assert [m["id"] for m in log["messages"]] == [entries[0].id] and log["counts"]["acknowledged"] == 1
+                one = (await admin.get(f"/outbox/{entries[0].id}")).json()
+                assert one["controlId"] == entries[0].control_id and one["ack"].startswith("MSH|")
+                assert (await admin.get("/outbox", params={"status": "lost"})).status_code == 400
+                assert (await admin.get("/outbox/ServiceRequest/none/1")).status_code == 404
         finally:  # the database is this test's own; dropping it under the running server can hang SecantusDB
             await store.close()
             await lab.stop()
