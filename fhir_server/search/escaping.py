@@ -9,10 +9,19 @@ def split_unescaped(text: str, separator: str) -> list[str]:
     The escape of the separator itself is removed; every other escape (`\\|`, `\\$`, `\\\\`) is
     kept for the parser of each part, which knows what its own separators are.
     """
+    return _split(text, separator, keep_other_escapes=True)
+
+
+def split_escaped(text: str, separator: str) -> list[str]:
+    """Split on `separator` where not backslash-escaped, then drop the escapes (`\\x` -> `x`)."""
+    return _split(text, separator, keep_other_escapes=False)
+
+
+def _split(text: str, separator: str, *, keep_other_escapes: bool) -> list[str]:
     parts, current, escaped = [], [], False
     for char in text:
         if escaped:
-            current.append(char if char == separator else "\\" + char)
+            current.append("\\" + char if keep_other_escapes and char != separator else char)
             escaped = False
         elif char == "\\":
             escaped = True

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...i18n import _
+from ..escaping import split_escaped
 from ..ucum import canonicalize
 from .number import all_of, number_condition, parse_number, split_comparison
-from .token import invalid, split_escaped
+from .token import invalid
 
 UCUM = "http://unitsofmeasure.org"
 

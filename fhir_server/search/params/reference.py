@@ -12,7 +12,8 @@ from typing import Any
 
 from ...errors import InvalidRequest
 from ...i18n import _
-from .token import invalid, split_escaped, token_condition
+from ..escaping import split_escaped
+from .token import invalid, token_condition
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _LOCAL = re.compile(r"(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/(?P<version>[^/]+))?")

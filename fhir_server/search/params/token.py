@@ -12,28 +12,11 @@ from typing import Any
 
 from ...errors import InvalidRequest
 from ...i18n import _
+from ..escaping import split_escaped
 from ..normalize import normalize_string
 
 ValueSetCodes = Callable[[str], list[tuple[str | None, str]]]
 """Expands a value set URL into (system, code) pairs; system None means any system."""
-
-
-def split_escaped(text: str, separator: str) -> list[str]:
-    """Split on `separator` where not backslash-escaped, then drop the escapes (`\\x` -> `x`)."""
-    parts, current, escaped = [], [], False
-    for char in text:
-        if escaped:
-            current.append(char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == separator:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return parts
 
 
 def invalid(value: str, parameter: str, expected: str) -> InvalidRequest:
