@@ -59,7 +59,7 @@ def administers(role: str | None, scopes: tuple[ResourceScope, ...]) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def _parsed(scopes: tuple[str, ...]) -> tuple[ResourceScope, ...]:
+def resource_scopes(scopes: tuple[str, ...]) -> tuple[ResourceScope, ...]:
     """The resource scopes of a scope list; malformed ones grant nothing."""
     out = []
     for text in scopes:
@@ -108,7 +108,7 @@ class AccessPolicy:
             scopes = _within_role(scopes, tuple(roles.get(grant.role, ())))
         return cls(
             actor="token",
-            scopes=_parsed(scopes),
+            scopes=resource_scopes(scopes),
             client_id=grant.client_id,
             subject=grant.subject,
             fhir_user=grant.fhir_user,

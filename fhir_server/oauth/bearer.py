@@ -6,8 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from ..auth.grant import Grant
-from ..auth.policy import administers
-from ..auth.scopes import ResourceScope, ScopeError, parse_scope
+from ..auth.policy import administers, resource_scopes
 from .errors import BearerRefused
 from .state import oauth_of
 
@@ -27,22 +26,10 @@ async def _required(request: Request) -> Grant:
     return grant
 
 
-def _resource_scopes(grant: Grant) -> list[ResourceScope]:
-    scopes: list[ResourceScope] = []
-    for text in grant.scopes:
-        try:
-            parsed = parse_scope(text)
-        except ScopeError:
-            continue
-        if parsed is not None:
-            scopes.append(parsed)
-    return scopes
-
-
 async def staff_grant(request: Request) -> Grant:
     """The grant of a staff user or a system: one with a `user/` or `system/` scope. Raise BearerRefused."""
     grant = await _required(request)
-    if not any(s.context in ("user", "system") for s in _resource_scopes(grant)):
+    if not any(s.context in ("user", "system") for s in resource_scopes(grant.scopes)):
         raise BearerRefused(403, "insufficient_scope", "This needs a token with a user/ or system/ scope.")
     return grant
 
@@ -50,6 +37,6 @@ async def staff_grant(request: Request) -> Grant:
 async def admin_grant(request: Request) -> Grant:
     """The grant of an administrator: role admin, or a `system/*.cruds` scope. Raise BearerRefused."""
     grant = await _required(request)
-    if not administers(grant.role, tuple(_resource_scopes(grant))):
+    if not administers(grant.role, resource_scopes(grant.scopes)):
         raise BearerRefused(403, "insufficient_scope", "This needs an administrator's token (system/*.cruds).")
     return grant
