@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from ..routing import flat_router
 from . import authorize, clients_api, discovery, introspect, launch, revoke, style, token
 
 _MODULES = (discovery, authorize, token, revoke, introspect, launch, clients_api, style)
@@ -12,7 +13,4 @@ _MODULES = (discovery, authorize, token, revoke, introspect, launch, clients_api
 def oauth_router() -> APIRouter:
     """The `/auth/...` routes and the discovery documents; include before the FHIR routes, whose
     `/{type}/{id}` would otherwise take `/fhir/.well-known/...`."""
-    router = APIRouter()
-    for module in _MODULES:
-        router.include_router(module.router)
-    return router
+    return flat_router(*(module.router for module in _MODULES))

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
+from ..routing import flat_router
 from . import (
     bulk,
     bundle,
@@ -45,11 +46,8 @@ the compartment search (`/{type}/{id}/{type}`)."""
 
 
 def fhir_router() -> APIRouter:
-    """All FHIR routes under one router."""
-    router = APIRouter()
-    for module in _MODULES:
-        router.include_router(module.router)
-    return router
+    """All FHIR routes in one flat router, the well-formed read first (see paths.py)."""
+    return flat_router(read.well_formed_router, *(module.router for module in _MODULES))
 
 
 def served_interactions() -> frozenset[str]:

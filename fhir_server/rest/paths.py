@@ -1,7 +1,13 @@
-"""Path convertors for routes at the FHIR base itself (`POST [base]`, `GET [base]?_type=`).
+"""Path convertors for the FHIR routes.
 
-FastAPI refuses an empty route path on a router included without a prefix, so such routes
-use the path `{slash:optslash}`: "" or "/", the base with or without its trailing slash.
+FastAPI refuses an empty route path on a router included without a prefix, so routes at the
+FHIR base itself (`POST [base]`, `GET [base]?_type=`) use the path `{slash:optslash}`: "" or
+"/", the base with or without its trailing slash.
+
+`{x:fhir_type}` and `{x:fhir_id}` match only what can be a resource type name and a FHIR id,
+so a route using them cannot take `/$export`, `/_history`, `/_search` or `/metadata` and may
+come first: the hot read route is matched before the dozens of routes it would otherwise have
+to be ordered after (FastAPI tries routes one by one, and each try costs microseconds).
 """
 
 from __future__ import annotations
@@ -9,10 +15,12 @@ from __future__ import annotations
 from starlette.convertors import Convertor, register_url_convertor
 
 BASE_PATH = "{slash:optslash}"
+INSTANCE_PATH = "/{resource_type:fhir_type}/{resource_id:fhir_id}"
+"""`[type]/[id]` with a well-formed type name and id (anything else goes to the generic routes)."""
 
 
-class OptionalSlash(Convertor[str]):
-    regex = "/?"
+class _Verbatim(Convertor[str]):
+    """A path segment pattern whose value is used as it is."""
 
     def convert(self, value: str) -> str:
         return value
@@ -21,4 +29,20 @@ class OptionalSlash(Convertor[str]):
         return value
 
 
+class OptionalSlash(_Verbatim):
+    regex = "/?"
+
+
 register_url_convertor("optslash", OptionalSlash())
+
+
+class ResourceTypeName(_Verbatim):
+    regex = "[A-Z][A-Za-z]{0,63}"
+
+
+class FhirId(_Verbatim):
+    regex = r"[A-Za-z0-9\-.]{1,64}"
+
+
+register_url_convertor("fhir_type", ResourceTypeName())
+register_url_convertor("fhir_id", FhirId())

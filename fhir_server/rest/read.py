@@ -9,10 +9,13 @@ from .. import engine
 from ..storage import StoredResource
 from .access import Policy
 from .context import store_of
+from .paths import INSTANCE_PATH
 from .preconditions import not_modified
 from .responses import FhirResponse, version_headers
 
 router = APIRouter()
+well_formed_router = APIRouter()
+"""The read of a well-formed `[type]/[id]`, tried before every other FHIR route (see paths.py)."""
 
 
 def _resource_response(request: Request, record: StoredResource) -> Response:
@@ -22,6 +25,7 @@ def _resource_response(request: Request, record: StoredResource) -> Response:
     return FhirResponse(record.body, headers=headers)
 
 
+@well_formed_router.get(INSTANCE_PATH, name="read")
 @router.get("/{resource_type}/{resource_id}", name="read")
 async def read(resource_type: str, resource_id: str, request: Request, policy: Policy) -> Response:
     record = await engine.read_resource(store_of(request), policy, resource_type, resource_id)
