@@ -1,9 +1,11 @@
 """Checks of FHIR primitive values as they appear in JSON.
 
-Each checker returns None when the value is fine, else ``(issue code, diagnostic template)``:
-``structure`` for the wrong JSON type or an empty string, ``value`` for a bad lexical form. The
-regexes come from the primitive StructureDefinitions (vendored in the model); a few types need
-more than a regex (number ranges, real calendar dates, base64 without catastrophic backtracking).
+Each checker returns None when the value is fine, else ``(issue code, diagnostic)``: ``structure``
+for the wrong JSON type or an empty string, ``value`` for a bad lexical form; the diagnostic is a
+function returning the translated template, so the text is translated when it is reported, in the
+caller's language (and `_()` sees a literal, which the catalog check can read). The regexes come
+from the primitive StructureDefinitions (vendored in the model); a few types need more than a
+regex (number ranges, real calendar dates, base64 without catastrophic backtracking).
 """
 
 from __future__ import annotations
@@ -12,31 +14,27 @@ import math
 import re
 from collections.abc import Callable
 
-Problem = tuple[str, str] | None
+from fhir_server.i18n import _
+
+Problem = tuple[str, Callable[[], str]] | None
 Checker = Callable[[object], Problem]
-
-
-def N_(message: str) -> str:  # noqa: N802  (the gettext no-op marker name)
-    """Mark a diagnostic template for the catalog; the validator translates it with `_()` when reporting."""
-    return message
-
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 NUMERIC = {"integer": INT32_MIN, "unsignedInt": 0, "positiveInt": 1}
 BASE64_CHARS = re.compile(r"[0-9a-zA-Z+/=]*")
 DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
-NOT_BOOLEAN = ("structure", N_("Value must be a JSON boolean (true or false)"))
-NOT_INTEGER = ("structure", N_("Value must be a JSON integer"))
-NOT_WHOLE = ("value", N_("Value must be a whole number without a fraction or exponent"))
-NOT_NUMBER = ("structure", N_("Value must be a JSON number"))
-NOT_STRING = ("structure", N_("Value must be a JSON string"))
-EMPTY_STRING = ("structure", N_("Value must not be an empty string"))
-OUT_OF_RANGE = ("value", N_("Integer value is out of range for {type}"))
-BAD_FORMAT = ("value", N_("Value is not a valid {type}"))
-BAD_DATE = ("value", N_("Value is not a real calendar date"))
-TOO_LONG = ("value", N_("Value is longer than a {type} may be"))
-NOT_XHTML = ("value", N_("Narrative div must be XHTML starting with <div"))
+NOT_BOOLEAN = ("structure", lambda: _("Value must be a JSON boolean (true or false)"))
+NOT_INTEGER = ("structure", lambda: _("Value must be a JSON integer"))
+NOT_WHOLE = ("value", lambda: _("Value must be a whole number without a fraction or exponent"))
+NOT_NUMBER = ("structure", lambda: _("Value must be a JSON number"))
+NOT_STRING = ("structure", lambda: _("Value must be a JSON string"))
+EMPTY_STRING = ("structure", lambda: _("Value must not be an empty string"))
+OUT_OF_RANGE = ("value", lambda: _("Integer value is out of range for {type}"))
+BAD_FORMAT = ("value", lambda: _("Value is not a valid {type}"))
+BAD_DATE = ("value", lambda: _("Value is not a real calendar date"))
+TOO_LONG = ("value", lambda: _("Value is longer than a {type} may be"))
+NOT_XHTML = ("value", lambda: _("Narrative div must be XHTML starting with <div"))
 
 
 def _boolean(value: object) -> Problem:

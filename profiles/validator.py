@@ -129,7 +129,7 @@ def _primitive_issue(prop: Prop, value: Any, problem: Problem, path: str, issues
         msg = _("Element '{name}' must be a single value, not an array").format(name=prop.name)
         issues.append(Issue(ERROR, "structure", msg, path))
     elif problem is not None:
-        issues.append(Issue(ERROR, problem[0], _(problem[1]).format(type=prop.type), path))
+        issues.append(Issue(ERROR, problem[0], problem[1]().format(type=prop.type), path))
     else:
         msg = _("Code '{code}' is not in the required value set for '{name}'").format(code=value, name=prop.name)
         issues.append(Issue(ERROR, "code-invalid", msg, path))

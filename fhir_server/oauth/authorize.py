@@ -6,6 +6,8 @@ a page (never redirected: no open redirect); after that it goes back to the app 
 `error`, `error_description` and `state`. PKCE S256 is required, `aud` must be this FHIR
 server, and an EHR launch handle is resolved (once) here. The login, patient-picker and
 consent pages take the parked request from there (see redirects.py for how they answer).
+OpenID Connect `ui_locales` picks the language of those pages (and of this endpoint's own
+error page) when it names one the server has; otherwise `Accept-Language` does.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from ..i18n import _
+from ..i18n import _, ui_language, use_language
 from ..storage.authorizations import AuthorizationRequest
 from ..storage.clients import Client
 from ..storage.launches import LaunchContext
@@ -93,6 +95,9 @@ async def _launch(
 
 async def _authorize(request: Request, params: dict[str, str]) -> Response:
     oauth = oauth_of(request)
+    language = ui_language(params.get("ui_locales"))
+    if language is not None:
+        use_language(language)
     client, redirect_uri = await _trusted_client(oauth, params)
     state = params.get("state")
     try:
@@ -120,6 +125,7 @@ async def _authorize(request: Request, params: dict[str, str]) -> Response:
         launch_patient=context.patient if context else None,
         launch_encounter=context.encounter if context else None,
         ehr_launch=context is not None,
+        ui_language=language,
     )
     await oauth.authorizations.park(parked)
     login = urls_of(request).auth("login") + "?" + urlencode({"request": parked.id})

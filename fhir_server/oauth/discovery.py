@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from ..i18n import available_languages
 from ..rest.context import settings_of
 from .signing import ID_TOKEN_ALG
 from .state import oauth_of, urls_of
@@ -79,6 +80,7 @@ async def openid_configuration(request: Request) -> Response:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [ID_TOKEN_ALG],
             "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nonce", "fhirUser"],
+            "ui_locales_supported": list(available_languages()),
         }
     )
 

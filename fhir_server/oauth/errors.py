@@ -16,7 +16,7 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import FastAPI, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from ..i18n import _
+from ..i18n import _, current_language
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -67,7 +67,7 @@ def error_page(message: str) -> Response:
     """A plain HTML page telling the user the authorization request was refused, and why."""
     title = html.escape(_("Authorization request refused"))
     page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<!doctype html><html lang='{current_language()}'><head><meta charset='utf-8'><title>{title}</title></head>"
         f"<body><h1>{title}</h1><p>{html.escape(message)}</p></body></html>"
     )
     return HTMLResponse(page, status_code=400, headers=PAGE_HEADERS)

@@ -18,7 +18,7 @@ from .. import engine
 from ..auth.accounts import is_patient_user
 from ..auth.scopes import ResourceScope, parse_scope, within
 from ..errors import FhirError
-from ..i18n import _
+from ..i18n import _, use_language
 from ..storage import ResourceStore
 from ..storage.authorizations import AuthorizationRequest
 from ..storage.users import User
@@ -44,12 +44,17 @@ class Step:
 
 
 async def parked_request(request: Request, request_id: str | None) -> AuthorizationRequest:
-    """The live parked request `request_id`; raise PageError 400 when it is malformed, unknown or expired."""
+    """The live parked request `request_id`; raise PageError 400 when it is malformed, unknown or expired.
+
+    The rest of the page is in the language the app asked for with `ui_locales`, if it did.
+    """
     if not request_id or not _REQUEST_ID.fullmatch(request_id):
         raise unknown_request()
     parked = await stores_of(request).authorizations.parked(request_id)
     if parked is None:
         raise unknown_request()
+    if parked.ui_language is not None:
+        use_language(parked.ui_language)
     return parked
 
 

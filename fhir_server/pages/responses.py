@@ -48,7 +48,7 @@ def page(
     **context: Any,
 ) -> HTMLResponse:  # fmt: skip
     """The template rendered in the caller's language, with the security headers."""
-    html = _templates.get_template(template).render(lang=current_language.get(), **context)
+    html = _templates.get_template(template).render(lang=current_language(), **context)
     return HTMLResponse(html, status, headers={**_security_headers(form_targets), **(headers or {})})
 
 

@@ -1,4 +1,10 @@
-"""Per-request context: request id (X-Request-Id accepted and echoed), language and an access log line."""
+"""Per-request context: request id (X-Request-Id accepted and echoed), language and an access log line.
+
+The language is chosen from `Accept-Language` among the catalogs the server has (i18n/). A
+response whose texts went through the catalog says which language they are in
+(`Content-Language`) and that another `Accept-Language` may get another text
+(`Vary: Accept-Language`); other responses do not depend on the header and say neither.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..i18n import current_language, preferred_language
+from ..i18n import start_request
 from ..logs import current_request_id
 
 log = logging.getLogger("fhir_server.access")
@@ -33,7 +39,7 @@ class RequestContextMiddleware:
         sent_id = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = sent_id if _SAFE_REQUEST_ID.fullmatch(sent_id) else uuid.uuid4().hex
         current_request_id.set(request_id)
-        current_language.set(preferred_language(headers.get(b"accept-language", b"").decode("latin-1")))
+        choice = start_request(headers.get(b"accept-language", b"").decode("latin-1"))
         started = time.perf_counter()
         status = 500
 
@@ -41,7 +47,8 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                sent = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = _language_headers(sent, choice.language) if choice.used else sent
             await send(message)
 
         try:
@@ -56,3 +63,15 @@ class RequestContextMiddleware:
                     "ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
+
+
+def _language_headers(headers: list[tuple[bytes, bytes]], language: str) -> list[tuple[bytes, bytes]]:
+    """`headers` saying the text is in `language` (unless the handler said so) and varies with Accept-Language."""
+    out = [(name, value) for name, value in headers if name.lower() != b"vary"]
+    vary = [v.strip() for name, value in headers if name.lower() == b"vary" for v in value.split(b",") if v.strip()]
+    if not any(v.lower() in (b"accept-language", b"*") for v in vary):
+        vary.append(b"Accept-Language")
+    out.append((b"vary", b", ".join(vary)))
+    if not any(name.lower() == b"content-language" for name, _value in headers):
+        out.append((b"content-language", language.encode()))
+    return out

@@ -25,7 +25,8 @@ class AuthorizationRequest:
 
     `launch_patient` / `launch_encounter` come from an EHR launch handle (`ehr_launch` says
     there was one: its code gets `need_patient_banner`); `scopes` are the requested scopes, not
-    yet narrowed by role, consent or the client's ceiling.
+    yet narrowed by role, consent or the client's ceiling. `ui_language` is the language the
+    request's OpenID Connect `ui_locales` chose for the pages (None: `Accept-Language` decides).
     """
 
     id: str
@@ -39,6 +40,7 @@ class AuthorizationRequest:
     launch_patient: str | None = None
     launch_encounter: str | None = None
     ehr_launch: bool = False
+    ui_language: str | None = None
 
 
 @dataclass(frozen=True)
