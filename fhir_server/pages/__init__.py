@@ -8,7 +8,7 @@ redirect_uri with a one-time code, or with `error=access_denied`.
 
 from fastapi import APIRouter
 
-from . import consent, encounter_picker, login, picker
+from . import consent, encounter_picker, launch_app, login, picker
 from .errors import PageRoute
 from .responses import stylesheet
 from .stores import PageStores
@@ -20,6 +20,7 @@ def pages_router() -> APIRouter:
     router.include_router(login.router)
     router.include_router(picker.router)
     router.include_router(encounter_picker.router)
+    router.include_router(launch_app.router)
     router.include_router(consent.router)
     router.add_api_route("/static/pages.css", stylesheet, methods=["GET"], include_in_schema=False)
     return router

@@ -35,7 +35,7 @@ from .flow import (
     signed_in_step,
     store_of,
 )
-from .patients import PAGES_POLICY, PatientRow, patient_row
+from .patients import PAGES_POLICY, PatientRow, describe_patient
 from .responses import form_target, page, redirect_to_app
 
 router = APIRouter(route_class=PageRoute)
@@ -81,11 +81,7 @@ async def _offer(request: Request, step: Step) -> Offer:
 async def _patient_row(request: Request, patient_id: str | None) -> PatientRow | None:
     if patient_id is None:
         return None
-    try:
-        record = await engine.read_resource(store_of(request), PAGES_POLICY, "Patient", patient_id)
-    except FhirError:
-        return PatientRow(patient_id, patient_id, "", "")
-    return patient_row(patient_id, record.resource())
+    return await describe_patient(store_of(request), patient_id) or PatientRow(patient_id, patient_id, "", "")
 
 
 async def _encounter_row(request: Request, encounter_id: str | None) -> EncounterRow | None:
