@@ -16,14 +16,17 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from ..auth.policy import AccessPolicy
 from ..cli_database import add_database_options, running_database
 from ..config import Settings
 from ..errors import FhirError
 from ..i18n import _
 from ..logs import configure_logging
+from ..storage import MongoResourceStore
 from ..storage.clients import ClientExists, MongoClientStore
 from ..storage.launches import MongoLaunchStore
-from .launch import LaunchRefused, create_launch
+from .launch import create_launch
+from .launch_context import LaunchRefused
 from .registration import RegistrationError, client_metadata, registration
 
 KINDS = {"public": "none", "symmetric": "client_secret_basic", "asymmetric": "private_key_jwt"}
@@ -75,14 +78,10 @@ def _metadata(args: dict[str, Any]) -> dict[str, Any]:
 
 async def _client_command(settings: Settings, args: dict[str, Any]) -> int:
     assert settings.mongodb_uri
+    if args["command"] == "launch":
+        return await _launch_command(settings, args)
     async with AsyncMongoClient[dict[str, Any]](settings.mongodb_uri, tz_aware=True) as mongo:
         clients = MongoClientStore(mongo, settings.database)
-        if args["command"] == "launch":
-            launches = MongoLaunchStore(mongo, settings.database)
-            await launches.ensure_indexes()
-            base = (settings.base_url or f"http://{settings.host}:{settings.port}/fhir").rstrip("/")
-            print(await create_launch(clients, launches, base, args["client_id"], args["patient"], args["encounter"]))
-            return 0
         action = args["client_command"]
         if action == "list":
             for client in await clients.all():
@@ -100,6 +99,23 @@ async def _client_command(settings: Settings, args: dict[str, Any]) -> int:
         if registered.secret:
             print(_("Client secret (shown once, store it now): {secret}").format(secret=registered.secret))
         return 0
+
+
+async def _launch_command(settings: Settings, args: dict[str, Any]) -> int:
+    """Print the launch URL, once the patient (and encounter, one of the patient's) are found to exist."""
+    assert settings.mongodb_uri
+    store = MongoResourceStore.connect(settings.mongodb_uri, settings.database)
+    try:
+        launches = MongoLaunchStore(store.client, settings.database)
+        await launches.ensure_indexes()
+        base = (settings.base_url or f"http://{settings.host}:{settings.port}/fhir").rstrip("/")
+        url = await create_launch(MongoClientStore(store.client, settings.database), launches, base,
+                                  args["client_id"], args["patient"], args["encounter"], store=store,
+                                  policy=AccessPolicy.system("cli"))  # fmt: skip
+    finally:
+        await store.close()
+    print(url)
+    return 0
 
 
 def run_oauth_command(args: dict[str, Any]) -> int:

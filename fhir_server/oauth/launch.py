@@ -3,8 +3,9 @@
 https://hl7.org/fhir/smart-app-launch/app-launch.html#step-1-launch-ehr-launch: the browser
 opens `<launch_url>?iss=<FHIR base>&launch=<handle>`; the app passes the handle to the
 authorize endpoint, which puts the patient and encounter in context. `POST /auth/launch`
-serves staff (a bearer token with a user/ or system/ scope); `fhir-server launch` serves
-the command line.
+serves staff (a bearer token with a user/ or system/ scope), the staff launch page
+(pages/launch_app.py) signed-in staff, `fhir-server launch` the command line. Each checks
+the context first (launch_context.py); refusals are OperationOutcomes.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ from authlib.common.urls import add_params_to_uri
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from ..auth.policy import AccessPolicy
+from ..i18n import _
+from ..storage import ResourceStore
 from ..storage.clients import MongoClientStore
 from ..storage.launches import LaunchContext, MongoLaunchStore
 from .bearer import staff_grant
 from .errors import NO_STORE
+from .launch_context import LaunchRefused, check_launch_context
 from .state import oauth_of, urls_of
 
 router = APIRouter()
 
 LAUNCH_FOR = timedelta(minutes=10)
-
-
-class LaunchRefused(ValueError):
-    """The launch cannot be made: unknown client, no launch URL, no patient."""
 
 
 async def create_launch(
@@ -39,18 +40,26 @@ async def create_launch(
     patient: str | None,
     encounter: str | None = None,
     created_by: str | None = None,
+    *,
+    store: ResourceStore,
+    policy: AccessPolicy,
 ) -> str:
     """A new single-use launch for `client_id` and the URL that launches the app with it.
 
-    Raise LaunchRefused when the client is unknown or has no launch URL, or no patient is given.
+    Raise LaunchRefused when the client is unknown or has no launch URL, or no patient is given;
+    UnknownContext, MismatchedContext or Forbidden when `policy` may not launch with this
+    patient and encounter (see check_launch_context).
     """
     client = await clients.get(client_id)
     if client is None:
-        raise LaunchRefused(f"No client {client_id} is registered.")
+        raise LaunchRefused(
+            _("No client {client_id} is registered.").format(client_id=client_id), expression="client_id"
+        )
     if not client.launch_url:
-        raise LaunchRefused(f"Client {client_id} has no launch URL.")
+        raise LaunchRefused(_("Client {client_id} has no launch URL.").format(client_id=client_id))
     if not patient:
-        raise LaunchRefused("A launch needs a patient.")
+        raise LaunchRefused(_("A launch needs a patient."), expression="patient")
+    await check_launch_context(store, policy, patient, encounter)
     context = LaunchContext(client_id, patient, encounter, datetime.now(UTC) + LAUNCH_FOR, created_by)
     handle = await launches.create(context)
     return str(add_params_to_uri(client.launch_url, [("iss", fhir_base), ("launch", handle)]))
@@ -66,15 +75,9 @@ async def launch(request: Request) -> Response:
     fields = [body.get(k) if isinstance(body, dict) else None for k in ("client_id", "patient", "encounter")]
     client_id, patient, encounter = fields
     if not isinstance(client_id, str) or not isinstance(patient, str) or not isinstance(encounter, str | None):
-        return _invalid("Send a JSON object with client_id, patient and optionally encounter (strings).")
+        raise LaunchRefused(_("Send a JSON object with client_id, patient and optionally encounter (strings)."))
     oauth = oauth_of(request)
-    base = urls_of(request).fhir_base
-    try:
-        url = await create_launch(oauth.clients, oauth.launches, base, client_id, patient, encounter, grant.subject)
-    except LaunchRefused as exc:
-        return _invalid(str(exc))
+    policy = AccessPolicy.from_grant(grant, request.app.state.roles)
+    url = await create_launch(oauth.clients, oauth.launches, urls_of(request).fhir_base, client_id, patient, encounter,
+                              grant.subject, store=request.app.state.store, policy=policy)  # fmt: skip
     return JSONResponse({"launch_url": url, "expires_in": int(LAUNCH_FOR.total_seconds())}, 201, headers=NO_STORE)
-
-
-def _invalid(description: str) -> Response:
-    return JSONResponse({"error": "invalid_request", "error_description": description}, 400, headers=NO_STORE)

@@ -23,9 +23,19 @@ from ..storage.authorizations import AuthorizationCode
 from ..storage.clients import Client
 from .browser import check_csrf, field, stores_of
 from .choices import approved_scopes, consent_choices, offered_scopes
+from .encounters import EncounterRow, encounter_row
 from .errors import GoTo, PageError, PageRoute, unknown_request
-from .flow import Step, context_patient, needs_patient, page_path, signed_in_step, store_of
-from .patients import PAGES_POLICY, PatientRow, patient_row
+from .flow import (
+    Step,
+    context_patient,
+    needs_encounter,
+    needs_patient,
+    page_path,
+    picked_encounter,
+    signed_in_step,
+    store_of,
+)
+from .patients import PAGES_POLICY, PatientRow, describe_patient
 from .responses import form_target, page, redirect_to_app
 
 router = APIRouter(route_class=PageRoute)
@@ -39,6 +49,7 @@ class Offer:
 
     client: Client
     patient: str | None
+    encounter: str | None
     scopes: list[str]
 
 
@@ -55,21 +66,32 @@ async def _offer(request: Request, step: Step) -> Offer:
     patient = await context_patient(request, step)
     if patient is None and needs_patient(step.parked):
         raise GoTo(page_path("patient", step.parked))
+    encounter = step.parked.launch_encounter
+    if patient is not None and needs_encounter(step.parked):
+        encounter = picked_encounter(step)
+        if encounter is None:
+            raise GoTo(page_path("encounter", step.parked))
     try:
         scopes = offered_scopes(step.parked.scopes, ceiling, client.scopes)
     except ScopeError as exc:
         raise PageError(400, _("Bad request"), str(exc)) from exc
-    return Offer(client, patient, scopes)
+    return Offer(client, patient, encounter or None, scopes)
 
 
 async def _patient_row(request: Request, patient_id: str | None) -> PatientRow | None:
     if patient_id is None:
         return None
+    return await describe_patient(store_of(request), patient_id) or PatientRow(patient_id, patient_id, "", "")
+
+
+async def _encounter_row(request: Request, encounter_id: str | None) -> EncounterRow | None:
+    if encounter_id is None:
+        return None
     try:
-        record = await engine.read_resource(store_of(request), PAGES_POLICY, "Patient", patient_id)
+        record = await engine.read_resource(store_of(request), PAGES_POLICY, "Encounter", encounter_id)
     except FhirError:
-        return PatientRow(patient_id, patient_id, "", "")
-    return patient_row(patient_id, record.resource())
+        return EncounterRow(encounter_id, "", "", "", "")
+    return encounter_row(record.resource())
 
 
 @router.get("/consent")
@@ -86,6 +108,7 @@ async def show_consent(request: Request) -> Response:
         user=step.user,
         app=offer.client.name,
         patient=await _patient_row(request, offer.patient),
+        encounter=await _encounter_row(request, offer.encounter),
         choices=consent_choices(offer.scopes),
     )
 
@@ -118,7 +141,7 @@ async def decide(request: Request) -> Response:
             role=step.user.role,
             fhir_user=step.user.fhir_user,
             patient=offer.patient,
-            encounter=parked.launch_encounter,
+            encounter=offer.encounter,
             nonce=parked.nonce,
             need_patient_banner=parked.launch_patient is not None,
         )

@@ -1,4 +1,5 @@
-"""Where a parked authorization request stands: sign-in, then a patient (when one is needed), then consent.
+"""Where a parked authorization request stands: sign-in, then a patient (when one is needed), then an
+encounter (a standalone launch asking for `launch/encounter`), then consent.
 
 Each page re-derives this from the stored request and session, so the browser can neither
 skip a step nor carry state the server did not decide: the pages only ever pass the
@@ -76,12 +77,23 @@ def store_of(request: Request) -> ResourceStore:
 
 
 def page_path(name: str, parked: AuthorizationRequest) -> str:
-    """The path of one of the flow's pages ("login", "patient", "consent") for this request."""
+    """The path of one of the flow's pages ("login", "patient", "encounter", "consent") for this request."""
     return f"/auth/{name}?request={parked.id}"
 
 
 def needs_patient(parked: AuthorizationRequest) -> bool:
     return parked.launch_patient is None and "launch/patient" in parked.scopes
+
+
+def needs_encounter(parked: AuthorizationRequest) -> bool:
+    """A standalone launch asking for `launch/encounter` (an EHR launch brings its encounter, or none)."""
+    return not parked.ehr_launch and "launch/encounter" in parked.scopes
+
+
+def picked_encounter(step: Step) -> str | None:
+    """The encounter chosen for this request: None when none is chosen yet, "" when there was none to choose."""
+    session = step.browser.session
+    return session.encounters.get(step.parked.id) if session else None
 
 
 def picks_patient(request: Request, user: User) -> bool:

@@ -3,6 +3,7 @@
 `/auth/login?request=<id>` is where the authorize endpoint sends the browser after parking
 a request. Signed in (or with a live signed-in session) it goes on to the consent page,
 which sends staff to the patient picker first when a patient is still to be chosen.
+Without a request (`/auth/login`), signing in leads to the staff launch page (launch_app.py).
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from starlette.responses import Response
 
 from ..audit.context import note_caller
 from ..i18n import _
-from .browser import browser_of, check_csrf, end_session, field, set_session_cookie, start_session, stores_of
+from .browser import Browser, browser_of, check_csrf, end_session, field, set_session_cookie, start_session, stores_of
 from .errors import PageRoute
 from .flow import current_step, page_path, parked_request
 from .responses import page, redirect_here
 from .signin import MAX_USERNAME, AccountLocked, sign_in
 
 router = APIRouter(route_class=PageRoute)
+
+LAUNCH_PAGE = "/auth/launch-app"
 
 
 def _login_form(request_id: str, csrf: str, status: int = 200, error: str | None = None, **headers: str) -> Response:
@@ -29,33 +32,43 @@ def _login_form(request_id: str, csrf: str, status: int = 200, error: str | None
 
 @router.get("/login")
 async def show_login(request: Request) -> Response:
-    step = await current_step(request, request.query_params.get("request"))
-    if step.browser.user is not None:
-        return redirect_here(page_path("consent", step.parked))
-    if step.browser.session is not None:
-        return _login_form(step.parked.id, step.browser.session.csrf)
-    browser = await start_session(request)
-    assert browser.session is not None
-    return set_session_cookie(request, _login_form(step.parked.id, browser.session.csrf), browser)
+    request_id = request.query_params.get("request")
+    if request_id is None:
+        return await _show_form(request, await browser_of(request), "", LAUNCH_PAGE)
+    step = await current_step(request, request_id)
+    return await _show_form(request, step.browser, step.parked.id, page_path("consent", step.parked))
+
+
+async def _show_form(request: Request, browser: Browser, request_id: str, then: str) -> Response:
+    """The sign-in form, or straight on to `then` when the browser is signed in already."""
+    if browser.user is not None:
+        return redirect_here(then)
+    if browser.session is not None:
+        return _login_form(request_id, browser.session.csrf)
+    started = await start_session(request)
+    assert started.session is not None
+    return set_session_cookie(request, _login_form(request_id, started.session.csrf), started)
 
 
 @router.post("/login")
 async def submit_login(request: Request) -> Response:
     form = await request.form()
     session = check_csrf(await browser_of(request), field(form, "csrf_token"))
-    parked = await parked_request(request, field(form, "request"))
+    request_id = field(form, "request")
+    parked = await parked_request(request, request_id) if request_id else None
     stores = stores_of(request)
-    note_caller(username=field(form, "username")[:MAX_USERNAME], client_id=parked.client_id)
+    note_caller(username=field(form, "username")[:MAX_USERNAME], client_id=parked.client_id if parked else None)
     try:
         user = await sign_in(stores, field(form, "username"), field(form, "password"))
     except AccountLocked:
         retry = str(int(stores.lockouts.lock.total_seconds()))
         text = _("Too many attempts. Try again later.")
-        return _login_form(parked.id, session.csrf, 429, text, **{"Retry-After": retry})
+        return _login_form(request_id, session.csrf, 429, text, **{"Retry-After": retry})
     if user is None:
-        return _login_form(parked.id, session.csrf, 400, _("Wrong username or password."))
+        return _login_form(request_id, session.csrf, 400, _("Wrong username or password."))
     browser = await start_session(request, user.username)
-    return set_session_cookie(request, redirect_here(page_path("consent", parked)), browser)
+    then = page_path("consent", parked) if parked else LAUNCH_PAGE
+    return set_session_cookie(request, redirect_here(then), browser)
 
 
 @router.get("/logout")

@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import engine
 from ..auth.policy import AccessPolicy
+from ..errors import FhirError
 from ..search import parse_search_request
 from ..search.registry import default_registry
 from ..storage import ResourceStore
@@ -55,3 +56,12 @@ async def find_patients(store: ResourceStore, name: str) -> list[PatientRow]:
     )
     result = await engine.search_type(store, PAGES_POLICY, request)
     return [patient_row(record.id, record.resource()) for record in result.page.records]
+
+
+async def describe_patient(store: ResourceStore, patient_id: str) -> PatientRow | None:
+    """Patient/`patient_id` as a row; None when it cannot be read (unknown, deleted, malformed id)."""
+    try:
+        record = await engine.read_resource(store, PAGES_POLICY, "Patient", patient_id)
+    except FhirError:
+        return None
+    return patient_row(patient_id, record.resource())

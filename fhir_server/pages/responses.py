@@ -71,6 +71,11 @@ def redirect_to_app(parked: AuthorizationRequest, **params: str) -> RedirectResp
     return RedirectResponse(f"{parked.redirect_uri}{separator}{urlencode(answer)}", 303, headers=_security_headers())
 
 
+def redirect_to_launch(launch_url: str) -> RedirectResponse:
+    """A 303 to a registered app's launch URL (with `iss` and `launch`), made by the staff launch page."""
+    return RedirectResponse(launch_url, 303, headers=_security_headers())
+
+
 def form_target(redirect_uri: str) -> str:
     """The CSP source that lets a form post end in a redirect to `redirect_uri`: its origin, or its scheme."""
     parts = urlsplit(redirect_uri)

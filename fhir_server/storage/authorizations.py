@@ -4,6 +4,10 @@ The authorize endpoint validates a request and parks it here; the login, patient
 and consent pages work on the parked request by its id; when the user approves, a code is
 issued carrying what was granted; the token endpoint redeems the code once. Both expire
 quickly and are removed by TTL indexes; only digests of codes are stored.
+
+A redeemed code is not deleted but marked with the token family it was exchanged for, and
+kept as long as those tokens can live: RFC 6749 §4.1.2 wants a second use refused and the
+tokens issued from the code revoked, and the mark is what names them.
 """
 
 from __future__ import annotations
@@ -62,6 +66,18 @@ class AuthorizationCode:
     need_patient_banner: bool = False
 
 
+class CodeReused(Exception):
+    """The code was redeemed before; `family` is the token family issued with it (to revoke)."""
+
+    def __init__(self, family: str) -> None:
+        super().__init__(family)
+        self.family = family
+
+
+_CODE_MARKS = ("_id", "family", "reused")
+"""Fields of a stored code that are bookkeeping, not part of AuthorizationCode."""
+
+
 class MongoAuthorizationStore:
     """The `auth_requests` and `auth_codes` collections."""
 
@@ -102,13 +118,27 @@ class MongoAuthorizationStore:
             await self._codes.insert_one({**asdict(code), "_id": token_digest(value), "scopes": list(code.scopes)})
         return value
 
-    async def redeem_code(self, value: str) -> AuthorizationCode | None:
-        """The code's grant, once: a second redemption, an unknown or an expired code gives None."""
+    async def redeem_code(self, value: str, family: str | None = None) -> AuthorizationCode | None:
+        """The code's grant, once, marked as redeemed for token `family` (a fresh one when None).
+
+        None for an unknown or expired code. Raise CodeReused (after noting the reuse, see
+        `settle_code`) when the code was redeemed before.
+        """
+        digest = token_digest(value)
         async with mongo_errors("auth_codes"):
-            doc = await self._codes.find_one_and_delete({"_id": token_digest(value)})
-        if doc is None or aware(doc["expires_at"]) <= datetime.now(UTC):
+            doc = await self._codes.find_one_and_update(
+                {"_id": digest, "family": {"$exists": False}}, {"$set": {"family": family or secrets.token_hex(16)}}
+            )
+            if doc is None:
+                used = await self._codes.find_one_and_update(
+                    {"_id": digest, "family": {"$exists": True}}, {"$set": {"reused": True}}
+                )
+                if used is not None:
+                    raise CodeReused(str(used["family"]))
+                return None
+        if aware(doc["expires_at"]) <= datetime.now(UTC):
             return None
-        fields = {k: v for k, v in doc.items() if k != "_id"}
+        fields = {k: v for k, v in doc.items() if k not in _CODE_MARKS}
         return AuthorizationCode(
             **{
                 **fields,
@@ -117,3 +147,16 @@ class MongoAuthorizationStore:
                 "issued_at": aware(doc["issued_at"]),
             }
         )
+
+    async def settle_code(self, value: str, keep_until: datetime) -> bool:
+        """Keep the redeemed code's mark until `keep_until` (when its tokens are all expired); True
+        when it was presented again meanwhile, so the caller revokes what it just issued.
+
+        The reuse mark is set before the reuser revokes the family, so a redemption racing a
+        reuse either sees the mark here or had its tokens stored before that revocation.
+        """
+        async with mongo_errors("auth_codes"):
+            doc = await self._codes.find_one_and_update(
+                {"_id": token_digest(value)}, {"$set": {"expires_at": keep_until}}
+            )
+        return bool(doc and doc.get("reused"))

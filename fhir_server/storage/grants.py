@@ -67,3 +67,8 @@ class MongoGrantStore:
                 return False
             await self._tokens.update_many({"family": doc["family"]}, {"$set": {"revoked": True}})
         return True
+
+    async def revoke_family(self, family: str) -> None:
+        """Revoke every token of `family` (those issued from one authorization code)."""
+        async with mongo_errors("auth_tokens"):
+            await self._tokens.update_many({"family": family}, {"$set": {"revoked": True}})

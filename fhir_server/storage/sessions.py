@@ -21,12 +21,14 @@ from .mongo import aware, mongo_errors
 
 @dataclass(frozen=True)
 class Session:
-    """One browser's session: `username` is None until sign-in; `patients` maps request id → picked patient id."""
+    """One browser's session: `username` is None until sign-in; `patients` maps request id → picked patient id,
+    `encounters` request id → picked encounter id ("" when the patient had none to pick)."""
 
     csrf: str
     expires_at: datetime
     username: str | None = None
     patients: dict[str, str] = field(default_factory=dict)
+    encounters: dict[str, str] = field(default_factory=dict)
 
 
 class MongoSessionStore:
@@ -55,13 +57,25 @@ class MongoSessionStore:
             doc = await self._sessions.find_one({"_id": token_digest(value)})
         if doc is None or aware(doc["expires_at"]) <= datetime.now(UTC):
             return None
-        return Session(doc["csrf"], aware(doc["expires_at"]), doc.get("username"), doc.get("patients", {}))
+        return Session(
+            doc["csrf"], aware(doc["expires_at"]), doc.get("username"), doc.get("patients", {}),
+            doc.get("encounters", {}),
+        )  # fmt: skip
 
     async def pick_patient(self, value: str, request_id: str, patient_id: str) -> None:
-        """Remember the patient chosen for authorization request `request_id` (a URL-safe token)."""
+        """Remember the patient chosen for authorization request `request_id` (a URL-safe token), forgetting
+        an encounter chosen before (it was the previous patient's)."""
         async with mongo_errors("auth_sessions"):
             await self._sessions.update_one(
-                {"_id": token_digest(value)}, {"$set": {f"patients.{request_id}": patient_id}}
+                {"_id": token_digest(value)},
+                {"$set": {f"patients.{request_id}": patient_id}, "$unset": {f"encounters.{request_id}": ""}},
+            )
+
+    async def pick_encounter(self, value: str, request_id: str, encounter_id: str) -> None:
+        """Remember the encounter chosen for authorization request `request_id` ("": none to choose from)."""
+        async with mongo_errors("auth_sessions"):
+            await self._sessions.update_one(
+                {"_id": token_digest(value)}, {"$set": {f"encounters.{request_id}": encounter_id}}
             )
 
     async def end(self, value: str) -> None:

@@ -1,6 +1,6 @@
 """The demo SMART app in headless chromium against a real server with authorization on.
 
-EHR launch (`fhir-server launch`), standalone launch by staff (patient picker) and by a
+EHR launch (`fhir-server launch` and the staff launch page), standalone launch by staff (patient picker) and by a
 patient (own record): each signs in, consents, and the app shows the right patient with the
 token it really got; that token cannot read another patient (read from fhirclient's sessionStorage).
 """
@@ -104,3 +104,20 @@ def test_standalone_launch_by_a_patient_shows_only_their_own_record(page: Page, 
     approve(page)  # no patient picker
     expect_app_shows(page, demo.own)
     assert_confined(demo, app_token(page), demo.own, demo.other)
+
+
+def test_staff_launch_the_app_from_the_launch_page(page: Page, demo: Demo) -> None:
+    page.goto(f"{demo.server.base}/auth/launch-app")
+    page.wait_for_url("**/auth/login")
+    page.fill("#username", demo.doctor)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]:has-text('Sign in')")
+    page.wait_for_url("**/auth/launch-app")
+    page.fill("#name", demo.other.family)
+    page.click("button:has-text('Search')")
+    page.check(f"input[name=patient][value='{demo.other.id}']")
+    page.click("button:has-text('Choose')")
+    page.select_option("#client", "demo-app")
+    page.click("button:has-text('Launch')")
+    approve(page)  # the app's authorize request finds the browser signed in already
+    expect_app_shows(page, demo.other)

@@ -20,6 +20,7 @@ from .conftest import (
     assertion_form,
     code_for,
     exchange,
+    issue_token,
     register,
 )
 
@@ -67,6 +68,27 @@ def test_a_code_is_redeemed_once(http: httpx.Client, database: EmbeddedDatabase,
     code, pkce = code_for(http, database, public_app, fhir_base, SCOPE, patient="p-1")
     assert exchange(http, public_app, code, pkce).status_code == 200
     assert "already used" in refused(exchange(http, public_app, code, pkce), 400, "invalid_grant")
+
+
+def test_a_reused_code_revokes_every_token_issued_from_it(
+    http: httpx.Client, database: EmbeddedDatabase, public_app: Client, fhir_base: str
+) -> None:
+    code, pkce = code_for(http, database, public_app, fhir_base, SCOPE + " offline_access", patient="p-1")
+    first = exchange(http, public_app, code, pkce).json()
+    refresh_form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+                    "client_id": public_app.client_id}  # fmt: skip
+    refreshed = http.post("/auth/token", data=refresh_form).json()["access_token"]
+    staff = issue_token(database, ("user/*.rs",))
+    bearer = {"Authorization": f"Bearer {staff}"}
+    assert http.post("/auth/introspect", data={"token": first["access_token"]}, headers=bearer).json()["active"]
+    assert "revoked" in refused(exchange(http, public_app, code, pkce), 400, "invalid_grant")
+    for token in (first["access_token"], first["refresh_token"], refreshed):
+        answer = http.post("/auth/introspect", data={"token": token}, headers=bearer)
+        assert answer.json() == {"active": False}
+    assert refused(http.post("/auth/token", data=refresh_form), 400, "invalid_grant")
+    other, other_pkce = code_for(http, database, public_app, fhir_base, SCOPE, patient="p-1")
+    kept = exchange(http, public_app, other, other_pkce).json()["access_token"]  # another code's tokens live on
+    assert http.post("/auth/introspect", data={"token": kept}, headers=bearer).json()["active"] is True
 
 
 @pytest.mark.parametrize(

@@ -28,13 +28,16 @@ def assert_secure(response: httpx.Response) -> None:
 
 def test_unknown_malformed_and_expired_requests_get_an_error_page(browser: httpx.Client, auth_data: AuthData) -> None:
     expired = auth_data.park(auth_data.client(), "openid", expires_in=-1)
-    for params in ({"request": "nope"}, {"request": "../../etc"}, {}, {"request": expired}):
+    for params in ({"request": "nope"}, {"request": "../../etc"}, {"request": ""}, {"request": expired}):
         response = browser.get("/auth/login", params=params)
         assert response.status_code == 400
         assert "unknown or has expired" in response.text
         assert_secure(response)
     posted = browser.post("/auth/login", data={"request": "nope", "username": "x", "password": "y"})
     assert posted.status_code == 403
+    no_request = browser.get("/auth/login")  # signing in for the staff launch page
+    assert no_request.status_code == 200 and 'name="username"' in no_request.text
+    assert_secure(no_request)
 
 
 def test_login_page_is_a_plain_form_with_security_headers(browser: httpx.Client, auth_data: AuthData) -> None:

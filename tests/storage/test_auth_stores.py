@@ -10,7 +10,12 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from fhir_server.storage import EmbeddedDatabase
-from fhir_server.storage.authorizations import AuthorizationCode, AuthorizationRequest, MongoAuthorizationStore
+from fhir_server.storage.authorizations import (
+    AuthorizationCode,
+    AuthorizationRequest,
+    CodeReused,
+    MongoAuthorizationStore,
+)
 from fhir_server.storage.clients import PUBLIC, Client, ClientExists, MongoClientStore
 
 
@@ -50,8 +55,12 @@ def test_parked_requests_expire_and_codes_redeem_once(database: EmbeddedDatabase
             assert await store.parked("r2") is None
             code = AuthorizationCode("app", "http://a/app", ("patient/*.rs",), "challenge", moment, soon, patient="p1")
             value = await store.issue_code(code)
-            assert await store.redeem_code(value) == code
-            assert await store.redeem_code(value) is None
+            assert await store.redeem_code(value, "family-1") == code
+            with pytest.raises(CodeReused) as reused:  # a second use names the tokens to revoke
+                await store.redeem_code(value)
+            assert reused.value.family == "family-1"
+            assert await store.settle_code(value, soon) is True  # the first redemption learns of it
+            assert await store.redeem_code("no-such-code") is None
             stale = await store.issue_code(
                 AuthorizationCode("app", "u", (), "c", moment, moment - timedelta(seconds=1))
             )
