@@ -3,17 +3,27 @@
 The audit middleware (requests.py) opens a `RequestAudit` for every audited request; the
 policy dependency, the sign-in page and the OAuth endpoints fill in who turned out to be
 calling; the write observer (writes.py) marks the request as audited when it recorded the
-request's writes itself. A mutable holder in a context variable, so what the route learns is
+request's writes itself; the batch/transaction route lists the reads its entries made, each
+to get its own event. A mutable holder in a context variable, so what the route learns is
 seen by the middleware even where a framework runs the route in a copied context.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..auth.policy import AccessPolicy
 from .events import Actor
+
+
+@dataclass(frozen=True)
+class EntryRead:
+    """A read or search entry of a batch or transaction: its method, its URL and the status it got."""
+
+    method: str
+    url: str
+    status: int
 
 
 @dataclass
@@ -22,11 +32,17 @@ class RequestAudit:
 
     server: str
     address: str | None = None
+    request_id: str | None = None
+    """The request's X-Request-Id (rest/middleware.py), recorded in each event the request causes."""
     policy: AccessPolicy | None = None
     username: str | None = None
     client_id: str | None = None
     written: bool = False
     """The write observer recorded this request's changes (one event per resource)."""
+    bundle_type: str | None = None
+    """`batch` or `transaction` when the request posted such a Bundle."""
+    entry_reads: list[EntryRead] = field(default_factory=list)
+    """The Bundle's read and search entries, in entry order."""
 
     def actor(self) -> Actor:
         """The agent of the event: the policy's user and app, else whoever the route named."""
@@ -38,9 +54,9 @@ class RequestAudit:
 _current: ContextVar[RequestAudit | None] = ContextVar("fhir_server_request_audit", default=None)
 
 
-def begin_request(server: str, address: str | None) -> RequestAudit:
+def begin_request(server: str, address: str | None, request_id: str | None = None) -> RequestAudit:
     """Open the audit record of the request now being served."""
-    audit = RequestAudit(server=server, address=address)
+    audit = RequestAudit(server=server, address=address, request_id=request_id)
     _current.set(audit)
     return audit
 
@@ -65,6 +81,20 @@ def note_caller(*, username: str | None = None, client_id: str | None = None) ->
         audit.client_id = client_id or audit.client_id
 
 
+def note_bundle(bundle_type: str) -> None:
+    """Record that the request posts a batch or transaction Bundle (its event's subtype)."""
+    audit = _current.get()
+    if audit is not None:
+        audit.bundle_type = bundle_type
+
+
+def note_entry_reads(reads: list[EntryRead]) -> None:
+    """Record the read and search entries a batch or transaction ran, each to get its own event."""
+    audit = _current.get()
+    if audit is not None:
+        audit.entry_reads.extend(reads)
+
+
 def actor_of(policy: AccessPolicy, address: str | None = None) -> Actor:
     """The Actor of a policy: the token's user and app, or the trusted caller's name (cli, hl7v2, open ...)."""
     username = policy.subject or (policy.actor if policy.trusted else None)
@@ -73,4 +103,14 @@ def actor_of(policy: AccessPolicy, address: str | None = None) -> Actor:
     )
 
 
-__all__ = ["RequestAudit", "actor_of", "begin_request", "current_request", "note_caller", "note_policy"]
+__all__ = [
+    "EntryRead",
+    "RequestAudit",
+    "actor_of",
+    "begin_request",
+    "current_request",
+    "note_bundle",
+    "note_caller",
+    "note_entry_reads",
+    "note_policy",
+]

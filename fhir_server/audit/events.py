@@ -18,6 +18,14 @@ _REST = {
     "display": "RESTful Operation",
 }
 _INTERACTION = "http://hl7.org/fhir/restful-interaction"
+_ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+_OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+_DATA = {"system": _ENTITY_TYPE, "code": "2", "display": "System Object"}
+_REQUEST_ID = {
+    "system": "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType",
+    "code": "XrequestId",
+    "display": "transport specific unique identifier where http X-Request-Id is used",
+}
 _SOURCE = {
     "observer": {"display": "fhir-server"},
     "type": [
@@ -109,6 +117,11 @@ def _agents(actor: Actor, server: str) -> list[dict[str, object]]:
     return agents
 
 
+def request_entity(request_id: str) -> dict[str, object]:
+    """The BALP `transaction` entity: the X-Request-Id shared by every event one HTTP request caused."""
+    return {"what": {"identifier": {"value": request_id}}, "type": _REQUEST_ID}
+
+
 def rest_event(
     interaction: str,
     actor: Actor,
@@ -120,19 +133,23 @@ def rest_event(
     query: str | None = None,
     patient: str | None = None,
     description: str | None = None,
+    request_id: str | None = None,
 ) -> dict[str, object]:
-    """The AuditEvent of one FHIR REST interaction (`what`: references touched; `query`: the search)."""
+    """The AuditEvent of one FHIR REST interaction (BALP Read, Query, Create ... patterns).
+
+    `what`: the references touched (entity role Domain Resource); `query`: the search, base64
+    in an entity of role Query; `patient`: the patient in context; `request_id`: the HTTP
+    request's X-Request-Id (BALP's `transaction` entity).
+    """
     entities: list[dict[str, object]] = [
-        {
-            "what": {"reference": reference},
-            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2"},
-        }
+        {"what": {"reference": reference}, "type": _DATA, "role": {"system": _OBJECT_ROLE, "code": "4"}}
         for reference in what or []
     ]
     if query is not None:
         entities.append(
             {
-                "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2"},
+                "type": _DATA,
+                "role": {"system": _OBJECT_ROLE, "code": "24"},
                 "query": base64.b64encode(query.encode()).decode(),
             }
         )
@@ -140,10 +157,12 @@ def rest_event(
         entities.append(
             {
                 "what": {"reference": patient},
-                "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1"},
-                "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1"},
+                "type": {"system": _ENTITY_TYPE, "code": "1"},
+                "role": {"system": _OBJECT_ROLE, "code": "1"},
             }
         )
+    if request_id:
+        entities.append(request_entity(request_id))
     event: dict[str, object] = {
         "resourceType": "AuditEvent",
         "type": _REST,
@@ -169,6 +188,7 @@ def sign_in_event(
     succeeded: bool,
     what: str = "login",
     description: str | None = None,
+    request_id: str | None = None,
 ) -> dict[str, object]:
     """The AuditEvent of a sign-in, sign-out or token event (`what`: login, logout, token, revoke ...)."""
     event: dict[str, object] = {
@@ -183,4 +203,6 @@ def sign_in_event(
     }
     if description:
         event["outcomeDesc"] = description
+    if request_id:
+        event["entity"] = [request_entity(request_id)]
     return event

@@ -6,6 +6,12 @@ auth events: sign-in (`POST /auth/login`), token issue or refusal (`POST /auth/t
 revocation (`POST /auth/revoke`). A successful write is left out here: the write observer
 (writes.py) already recorded one event per changed resource in the write's transaction.
 
+A batch or transaction Bundle (`POST /fhir`) always gets its own event (subtype `batch` or
+`transaction`, the Bundle's HTTP outcome), and each of its read and search entries gets one
+more, shaped as if the entry had been sent on its own, with the entry's status as outcome;
+its write entries are the write observer's. Every event a request causes carries the
+request's X-Request-Id (BALP's `transaction` entity), so they can be found together.
+
 The event is queued once the last byte of the response went out and written with the other
 events of the same tenth of a second (queue.py): one insert per batch, not per request. `/fhir/metadata`
 and discovery documents are public and not recorded.
@@ -18,8 +24,9 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..logs import current_request_id
 from ..rest.context import base_url
-from .context import RequestAudit, begin_request
+from .context import EntryRead, RequestAudit, begin_request
 from .events import instant, rest_event, sign_in_event
 from .queue import AuditQueue
 
@@ -38,6 +45,7 @@ def _instance(method: str, parts: list[str]) -> str:
 
 def interaction_of(method: str, parts: list[str]) -> str:
     """The restful-interaction code of a request on `[base]/` + `parts` (for $operations: operation)."""
+    method = "GET" if method == "HEAD" else method
     if not parts:
         return "search-system" if method == "GET" else "batch"
     last = parts[-1]
@@ -54,23 +62,41 @@ def interaction_of(method: str, parts: list[str]) -> str:
     return _instance(method, parts)
 
 
-def _rest_event(scope: Scope, audit: RequestAudit, status: int, recorded: str) -> dict[str, object]:
-    parts = [p for p in scope["path"][len("/fhir") :].split("/") if p]
-    interaction = interaction_of(scope["method"], parts)
+def _access_event(
+    method: str, path: str, query_string: str, audit: RequestAudit, status: int, recorded: str
+) -> dict[str, object]:
+    """The event of `method` on `[base]/` + `path` (?`query_string`): a request, or a Bundle entry."""
+    parts = [p for p in path.split("/") if p]
+    interaction = interaction_of(method, parts)
+    if interaction == "batch" and audit.bundle_type is not None:
+        interaction = audit.bundle_type
     what = ["/".join(parts[:4] if interaction == "vread" else parts[:2])] if len(parts) >= 2 else []
-    query_string = scope["query_string"].decode("latin-1")
     query = None
     if interaction.startswith("search") or (interaction == "operation" and query_string):
         query = "/".join(parts[:1] if interaction == "search-type" else parts) + "?" + query_string
     patient = audit.policy.patient_compartment if audit.policy is not None else None
     return rest_event(
-        interaction, audit.actor(), recorded, status, audit.server, what=what, query=query, patient=patient
-    )
+        interaction, audit.actor(), recorded, status, audit.server, what=what, query=query, patient=patient,
+        request_id=audit.request_id,
+    )  # fmt: skip
+
+
+def _rest_event(scope: Scope, audit: RequestAudit, status: int, recorded: str) -> dict[str, object]:
+    path = scope["path"][len("/fhir") :]
+    return _access_event(scope["method"], path, scope["query_string"].decode("latin-1"), audit, status, recorded)
+
+
+def _entry_event(entry: EntryRead, audit: RequestAudit, recorded: str) -> dict[str, object]:
+    url = entry.url.removeprefix(audit.server + "/").lstrip("/")
+    path, _sep, query_string = url.partition("?")
+    return _access_event(entry.method, path, query_string, audit, entry.status, recorded)
 
 
 def _admin_event(scope: Scope, audit: RequestAudit, status: int, recorded: str) -> dict[str, object]:
     query = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
-    return rest_event("operation", audit.actor(), recorded, status, audit.server, query=query)
+    return rest_event(
+        "operation", audit.actor(), recorded, status, audit.server, query=query, request_id=audit.request_id
+    )
 
 
 def _auth_event(what: str, audit: RequestAudit, status: int, recorded: str) -> dict[str, object]:
@@ -79,7 +105,7 @@ def _auth_event(what: str, audit: RequestAudit, status: int, recorded: str) -> d
     description = "locked out" if status == _LOCKED else (None if succeeded else f"HTTP {status}")
     return sign_in_event(
         audit.actor(), recorded, audit.server.removesuffix("/fhir"), succeeded=succeeded, what=what,
-        description=description,
+        description=description, request_id=audit.request_id,
     )  # fmt: skip
 
 
@@ -106,7 +132,7 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        audit = begin_request(base_url(Request(scope)), client[0] if client else None)
+        audit = begin_request(base_url(Request(scope)), client[0] if client else None, current_request_id.get())
         status = 500
 
         async def keep_status(message: Message) -> None:
@@ -118,17 +144,22 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, keep_status)
         finally:
-            if not (audit.written and status < 400):
-                await self._append(scope, kind, audit, status)
+            self._append(scope, kind, audit, status)
 
-    async def _append(self, scope: Scope, kind: str, audit: RequestAudit, status: int) -> None:
+    @staticmethod
+    def _append(scope: Scope, kind: str, audit: RequestAudit, status: int) -> None:
         moment = datetime.now(UTC)
         recorded = instant(moment)
-        if kind == "fhir":
-            event = _rest_event(scope, audit, status, recorded)
-        elif kind == "admin":
-            event = _admin_event(scope, audit, status, recorded)
-        else:
-            event = _auth_event(kind, audit, status, recorded)
+        events = []
+        # a single write's event is the observer's; a Bundle keeps its own beside its entries'
+        if audit.bundle_type is not None or not (audit.written and status < 400):
+            if kind == "fhir":
+                events.append(_rest_event(scope, audit, status, recorded))
+            elif kind == "admin":
+                events.append(_admin_event(scope, audit, status, recorded))
+            else:
+                events.append(_auth_event(kind, audit, status, recorded))
+        events += [_entry_event(entry, audit, recorded) for entry in audit.entry_reads]
         queue: AuditQueue = scope["app"].state.audit_queue
-        queue.put(event, moment)
+        for event in events:
+            queue.put(event, moment)

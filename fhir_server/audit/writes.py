@@ -3,7 +3,7 @@
 Registered at start (engine/observers.py), so each event is inserted in the transaction of
 the change it records: a rolled-back write leaves no event, a committed one always has its
 event. Who acted comes from the engine call's policy (REST token, or a trusted caller's name
-such as cli, hl7v2, import); where from, from the HTTP request if there is one.
+such as cli, hl7v2, import); where from and the X-Request-Id, from the HTTP request if there is one.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ async def audit_writes(store: ResourceStore, writes: Sequence[PendingWrite]) -> 
     policy = writing_policy() or (request.policy if request is not None else None) or _UNKNOWN
     actor = actor_of(policy, request.address if request is not None else None)
     server = request.server if request is not None else SERVER
+    request_id = request.request_id if request is not None else None
     now = datetime.now(UTC)
     documents = [
         LinkedDocument(
@@ -52,6 +53,7 @@ async def audit_writes(store: ResourceStore, writes: Sequence[PendingWrite]) -> 
                     server,
                     what=[f"{write.record.reference}/_history/{write.record.version_id}"],
                     patient=policy.patient_compartment,
+                    request_id=request_id,
                 ),
                 now,
             ),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from ..audit.context import EntryRead, note_bundle, note_entry_reads
 from ..engine.bundle import EntryResult, process_bundle
 from ..engine.identity import format_instant
 from .access import Policy
@@ -44,13 +47,27 @@ def _entry(result: EntryResult, base: str, representation: bool) -> bytes:
     return b"".join(parts) + b"}"
 
 
+def _entry_reads(body: Any, results: list[EntryResult]) -> list[EntryRead]:
+    """The read and search entries of the Bundle with the status each got, for their AuditEvents."""
+    reads = []
+    for raw, result in zip(body.get("entry") or [], results, strict=False):
+        request = raw.get("request") if isinstance(raw, dict) else None
+        if isinstance(request, dict) and request.get("method") in ("GET", "HEAD"):
+            url = request.get("url")
+            reads.append(EntryRead(request["method"], url if isinstance(url, str) else "", int(result.status[:3])))
+    return reads
+
+
 @router.post(BASE_PATH, name="bundle")
 async def bundle(request: Request, policy: Policy) -> Response:
     """One Bundle in, one `batch-response` or `transaction-response` Bundle out."""
     check_media_type(request)
     body = await read_json(request, settings_of(request).max_body_bytes)
     base = base_url(request)
+    if isinstance(body, dict) and body.get("type") in ("batch", "transaction"):
+        note_bundle(body["type"])
     bundle_type, results = await process_bundle(store_of(request), policy, body, base)
+    note_entry_reads(_entry_reads(body, results))
     representation = preferred_return(request) == "representation" and "return=" in request.headers.get("prefer", "")
     head = orjson.dumps({"resourceType": "Bundle", "type": f"{bundle_type}-response"})
     entries = b",".join(_entry(result, base, representation) for result in results)

@@ -7,12 +7,14 @@ then gives the unsealed records consecutive sequence numbers and chains them:
 head. `verify` walks the chain and reports any record edited, removed or inserted, and a
 chain cut short at its end (the head remembers the last sequence number and hash; print
 the head hash somewhere else to detect a rewrite of the head itself).
+
+`search` (audit_search.py) finds events by the stored event's own fields.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +22,9 @@ from typing import Any
 import orjson
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import OperationFailure
 
+from .audit_search import PAGE_ORDER, SEARCH_INDEXES, AuditSearch, search_records
 from .mongo import mongo_errors
 
 _HEAD = "head"
@@ -66,7 +70,12 @@ class MongoAuditLog:
     async def ensure_indexes(self) -> None:
         async with mongo_errors("audit"):
             await self._records.create_index([("seq", ASCENDING)], name="seq")
-            await self._records.create_index([("recorded", ASCENDING)], name="recorded")
+            await self._records.create_index(PAGE_ORDER, name="recorded_id")
+            for path, name in SEARCH_INDEXES.items():
+                await self._records.create_index([(path, ASCENDING), *PAGE_ORDER], name=name)
+            if "recorded" in await self._records.index_information():
+                with contextlib.suppress(OperationFailure):  # another worker may drop it first
+                    await self._records.drop_index("recorded")  # the one before recorded_id; that serves it now
 
     async def append(
         self, event: dict[str, Any], recorded: datetime, session: AsyncClientSession | None = None
@@ -155,11 +164,10 @@ class MongoAuditLog:
                 report.problems.append(f"the last record {report.head_seq} does not match the chain head")
         return report
 
-    async def events(self, since: datetime | None = None, limit: int = 100) -> AsyncIterator[dict[str, Any]]:
-        """The newest AuditEvents first (optionally only those recorded at or after `since`), each with
-        its record's id as `id`."""
-        query = {} if since is None else {"recorded": {"$gte": since}}
+    async def search(
+        self, criteria: AuditSearch, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the AuditEvents matching `criteria`, newest first, each with its record's id as
+        `id`; and the cursor of the next page (None on the last). Raise InvalidRequest for a bad cursor."""
         async with mongo_errors("audit"):
-            cursor = self._records.find(query, {"event": 1}).sort("recorded", -1).limit(limit)  # the index
-            async for record in cursor:
-                yield {**record["event"], "id": str(record["_id"])}
+            return await search_records(self._records, criteria, limit, cursor)

@@ -31,7 +31,15 @@ def interaction(event: dict[str, Any]) -> str:
 
 
 def whats(event: dict[str, Any]) -> list[str]:
-    return [e["what"]["reference"] for e in event.get("entity", []) if "what" in e]
+    return [e["what"]["reference"] for e in event.get("entity", []) if "reference" in e.get("what", {})]
+
+
+def request_id_of(event: dict[str, Any]) -> str | None:
+    """The X-Request-Id recorded in the event (BALP's transaction entity)."""
+    for entity in event.get("entity", []):
+        if entity["type"].get("code") == "XrequestId":
+            return str(entity["what"]["identifier"]["value"])
+    return None
 
 
 def query_of(event: dict[str, Any]) -> str | None:

@@ -13,9 +13,11 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from fhir_server.audit.events import Actor, rest_event, sign_in_event
+from fhir_server.audit.requests import interaction_of
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.audit import MongoAuditLog
 from profiles import validate_resource
+from tests.audit.records import request_id_of
 
 _NURSE = Actor(client_id="app", username="nina", fhir_user="Practitioner/n1", role="nurse", address="127.0.0.1")
 
@@ -44,14 +46,29 @@ async def _filled(log: MongoAuditLog, count: int) -> None:
 
 def test_events_are_valid_r4_audit_events() -> None:
     search = rest_event(
-        "search-type", _NURSE, "2026-11-26T08:00:00.000Z", 403, "http://h/fhir", query="Observation?x=1"
-    )
+        "search-type", _NURSE, "2026-11-26T08:00:00.000Z", 403, "http://h/fhir", query="Observation?x=1",
+        patient="Patient/p1", request_id="req-1",
+    )  # fmt: skip
     login = sign_in_event(
-        Actor(username="nina", address="127.0.0.1"), "2026-11-26T08:00:00.000Z", "http://h", succeeded=False
-    )
+        Actor(username="nina", address="127.0.0.1"), "2026-11-26T08:00:00.000Z", "http://h", succeeded=False,
+        request_id="req-2",
+    )  # fmt: skip
+    assert request_id_of(search) == "req-1" and request_id_of(login) == "req-2"
+    assert search["entity"][-1]["type"] == {  # type: ignore[index]
+        "system": "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType",
+        "code": "XrequestId",
+        "display": "transport specific unique identifier where http X-Request-Id is used",
+    }
     for event in (_event(1), search, login):
         assert validate_resource(event) == []
     assert search["outcome"] == "4" and search["action"] == "E"
+
+
+def test_interactions_of_requests_and_bundle_entries() -> None:
+    assert interaction_of("GET", ["Patient", "1"]) == interaction_of("HEAD", ["Patient", "1"]) == "read"
+    assert interaction_of("HEAD", ["Patient"]) == "search-type"
+    assert interaction_of("GET", ["Patient", "1", "_history", "2"]) == "vread"
+    assert interaction_of("POST", []) == "batch"
 
 
 def test_sealed_chain_verifies_and_unsealed_records_are_counted(database: EmbeddedDatabase) -> None:

@@ -93,7 +93,7 @@ def test_a_rolled_back_transaction_leaves_no_write_event(connect: Connect, datab
         answer = http.post("/", json=bundle)
     assert answer.status_code >= 400, answer.text
     event = _only_event(database, app)  # the refused request, and no create
-    assert interaction(event) == "batch" and event["outcome"] == "4"
+    assert interaction(event) == "transaction" and event["outcome"] == "4"
 
 
 def test_audit_events_cannot_be_written_over_fhir_without_a_system_scope(connect: Connect) -> None:

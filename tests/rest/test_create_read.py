@@ -85,3 +85,6 @@ def test_request_id_is_echoed_or_made_up(client: httpx.Client) -> None:
     assert echoed.headers["X-Request-Id"] == "abc-123"
     made_up = client.get("/metadata")
     assert len(made_up.headers["X-Request-Id"]) >= 16
+    for insane in (b"x" * 129, b"two words", b"semi;colon", "é".encode()):  # too long, or not [A-Za-z0-9._:-]
+        replaced = client.get("/metadata", headers={"X-Request-Id": insane})
+        assert len(replaced.headers.get_list("X-Request-Id")) == 1 and len(replaced.headers["X-Request-Id"]) == 32
