@@ -21,7 +21,30 @@ from .mongo import mongo_errors
 
 STATE_COLLECTIONS = ("conditions", "audit", "audit_chain")
 """The server's own state that a backup keeps: conditional-create locks and the audit log with its chain
-head. `jobs` is transient and left out; SearchParameters are resources."""
+head. `jobs` is transient and left out; SearchParameters are resources. Adapters add theirs with
+`register_state_collection`."""
+
+_REGISTERED: dict[str, str | None] = {}
+"""Adapters' state collections -> the field with the instant each document was written at (or None)."""
+
+
+def register_state_collection(name: str, *, written_at: str | None = None) -> None:
+    """Have backups keep an adapter's collection `name` (call at import; registering again is harmless).
+
+    The engine knows nothing of adapters, so each one that keeps state next to the resources (the HL7 v2
+    outbox) names its collection here. With `written_at`, a document whose field is later than the backup
+    instant is left out, like the versions after it: it belongs to a write the backup does not hold.
+    A process restores only the collections registered in it: a backup holding others is refused.
+    """
+    if name in STATE_COLLECTIONS or name in ("resources", "history"):
+        raise ValueError(f"{name} is not an adapter's collection")
+    _REGISTERED[name] = written_at
+
+
+def state_collections() -> tuple[str, ...]:
+    """Every collection a backup keeps besides the versions: the server's, then those adapters registered."""
+    return (*STATE_COLLECTIONS, *_REGISTERED)
+
 
 _BATCH = 1000
 
@@ -72,17 +95,22 @@ class MongoBackupStore:
         async with mongo_errors("resources"):
             return sorted(await self._resources.distinct("type"))
 
-    async def state(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """(collection, document) for every state document, as canonical extended JSON: exact for every BSON type."""
-        for name in STATE_COLLECTIONS:
+    async def state(self, moment: datetime) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(collection, document) for every state document, as canonical extended JSON: exact for every BSON type.
+
+        Documents of a registered collection written after `moment` are left out.
+        """
+        for name in state_collections():
+            written_at = _REGISTERED.get(name)
+            query = {"$or": [{written_at: {"$lte": moment}}, {written_at: None}]} if written_at else {}
             async with mongo_errors(name):
-                async for doc in self._db[name].find({}).sort("_id", ASCENDING).batch_size(_BATCH):
+                async for doc in self._db[name].find(query).sort("_id", ASCENDING).batch_size(_BATCH):
                     yield name, orjson.loads(json_util.dumps(doc, json_options=json_util.CANONICAL_JSON_OPTIONS))
 
     async def is_empty(self) -> bool:
         """True when the database holds no resource, no version and no state."""
         async with mongo_errors("restore"):
-            for collection in (self._resources, self._history, *(self._db[n] for n in STATE_COLLECTIONS)):
+            for collection in (self._resources, self._history, *(self._db[n] for n in state_collections())):
                 if await collection.find_one({}, {"_id": 1}) is not None:
                     return False
         return True
@@ -103,7 +131,7 @@ class MongoBackupStore:
         """Insert state documents given as (collection, extended JSON document)."""
         by_collection: dict[str, list[Any]] = {}
         for name, doc in batch:
-            if name not in STATE_COLLECTIONS:
+            if name not in state_collections():
                 raise ValueError(name)
             by_collection.setdefault(name, []).append(json_util.loads(orjson.dumps(doc)))
         for name, docs in by_collection.items():

@@ -13,6 +13,9 @@ flags it) or `withdrawn` (replaced by a later version, or cancelled, before it e
 left to tell the lab). Each change is appended to `events`. Workers claim due entries with a lease
 (one findOneAndUpdate with an expiry), so several server processes send each message once, and a dead worker's entry is
 picked up again when its lease runs out.
+
+Backups keep the collection (registered below): a restore gives back the pending orders with the
+messages and MSH-10s already built, so nothing is lost or sent under a new control id.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fhir_server.storage import MongoResourceStore
+from fhir_server.storage.backup import register_state_collection
 from fhir_server.storage.mongo import mongo_errors
 
 COLLECTION = "hl7_outbox"
@@ -35,6 +39,8 @@ NEW_ORDER, CHANGE, HOLD, RELEASE, CANCEL = "NW", "XO", "HD", "RL", "CA"
 """ORC-1 order control codes (HL7 table 0119)."""
 _EVENTS_KEPT = 50
 ASCENDING, DESCENDING = 1, -1
+
+register_state_collection(COLLECTION, written_at="created")  # `created`: the instant of the entry's version
 
 
 @dataclass
