@@ -9,6 +9,7 @@ Bodies still pass through the codec: a backup holds plain FHIR JSON whatever the
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,21 +25,31 @@ STATE_COLLECTIONS = ("conditions", "audit", "audit_chain")
 head. `jobs` is transient and left out; SearchParameters are resources. Adapters add theirs with
 `register_state_collection`."""
 
-_REGISTERED: dict[str, str | None] = {}
-"""Adapters' state collections -> the field with the instant each document was written at (or None)."""
+
+@dataclass(frozen=True)
+class _Registered:
+    written_at: str | None
+    reset: dict[str, Any]
 
 
-def register_state_collection(name: str, *, written_at: str | None = None) -> None:
+_REGISTERED: dict[str, _Registered] = {}
+"""Adapters' state collections, in the order registered."""
+
+
+def register_state_collection(
+    name: str, *, written_at: str | None = None, reset: Mapping[str, Any] | None = None
+) -> None:
     """Have backups keep an adapter's collection `name` (call at import; registering again is harmless).
 
     The engine knows nothing of adapters, so each one that keeps state next to the resources (the HL7 v2
     outbox) names its collection here. With `written_at`, a document whose field is later than the backup
     instant is left out, like the versions after it: it belongs to a write the backup does not hold.
+    `reset` gives fields the value they are backed up with (a worker's lease means nothing after a restore).
     A process restores only the collections registered in it: a backup holding others is refused.
     """
     if name in STATE_COLLECTIONS or name in ("resources", "history"):
         raise ValueError(f"{name} is not an adapter's collection")
-    _REGISTERED[name] = written_at
+    _REGISTERED[name] = _Registered(written_at, dict(reset or {}))
 
 
 def state_collections() -> tuple[str, ...]:
@@ -101,10 +112,12 @@ class MongoBackupStore:
         Documents of a registered collection written after `moment` are left out.
         """
         for name in state_collections():
-            written_at = _REGISTERED.get(name)
-            query = {"$or": [{written_at: {"$lte": moment}}, {written_at: None}]} if written_at else {}
+            registered = _REGISTERED.get(name, _Registered(None, {}))
+            field = registered.written_at
+            query = {"$or": [{field: {"$lte": moment}}, {field: None}]} if field else {}
             async with mongo_errors(name):
                 async for doc in self._db[name].find(query).sort("_id", ASCENDING).batch_size(_BATCH):
+                    doc.update(registered.reset)
                     yield name, orjson.loads(json_util.dumps(doc, json_options=json_util.CANONICAL_JSON_OPTIONS))
 
     async def is_empty(self) -> bool:

@@ -40,7 +40,8 @@ NEW_ORDER, CHANGE, HOLD, RELEASE, CANCEL = "NW", "XO", "HD", "RL", "CA"
 _EVENTS_KEPT = 50
 ASCENDING, DESCENDING = 1, -1
 
-register_state_collection(COLLECTION, written_at="created")  # `created`: the instant of the entry's version
+# `created` is the instant of the entry's version; a lease belongs to a process of the backed-up server
+register_state_collection(COLLECTION, written_at="created", reset={"leaseUntil": None, "worker": None})
 
 
 @dataclass
