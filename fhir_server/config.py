@@ -34,6 +34,8 @@ class Settings:
     hl7_ack_timeout: float = 30.0
     hl7_retry_seconds: float = 5.0
     hl7_retry_max_seconds: float = 300.0
+    hl7_idle_seconds: float = 60.0
+    """Seconds a connection to a lab may stay unused before it is closed."""
     hl7_tls_cafile: Path | None = None
     """CA certificates trusted for `mllps://` labs; the system's when unset."""
     auth: str = "smart"

@@ -10,8 +10,10 @@ A backup is a folder:
   file stays readable and greppable. Lines are ordered by type, id, then version newest first,
   so the first line of each resource is its current version (restore checks this order).
 - `state.ndjson.gz`: one `{"collection", "document"}` per document of the server's own state
-  (the conditional-create counters in `conditions`), documents in canonical extended JSON. Jobs
-  are transient and left out; SearchParameters are resources, so they are in the history.
+  (the conditional-create counters in `conditions`, the audit log and its chain head, and the
+  collections adapters register with `storage.backup.register_state_collection`, such as the
+  HL7 v2 outbox `hl7_outbox`), documents in canonical extended JSON. Jobs are transient and
+  left out; SearchParameters are resources, so they are in the history.
 - `manifest.json`, written last: format and version, the backup instant, counts, and the byte
   size and sha256 of each file. A folder without it is an unfinished backup.
 
@@ -24,7 +26,9 @@ and once it has read, counts the versions with `lastUpdated <= T` again: if a la
 one, it reads again (up to three times, then fails). `replacedAt` instants later than T are
 written as null, as those versions were still current at T. The `conditions` counters carry no
 instant; they are copied as they are when read (a counter only ever grows, and a larger one is
-as good as the one at T).
+as good as the one at T). A registered collection with a `written_at` field keeps the documents
+written up to T (an outbox entry belongs to its ServiceRequest version), each as it is when read: an
+order sent or acknowledged after T is restored as such, so it is not sent again.
 
 Restore verifies the whole backup before writing anything (files, sizes, sha256, gzip streams
 read to the end, line structure and order, counts), refuses a database that holds anything, then
@@ -54,7 +58,7 @@ from .. import __version__
 from ..errors import FhirError
 from ..i18n import _
 from ..search.registry import default_registry
-from ..storage.backup import STATE_COLLECTIONS, MongoBackupStore
+from ..storage.backup import MongoBackupStore, state_collections
 from .identity import now
 from .writing import search_fields
 
@@ -190,7 +194,7 @@ async def backup(
         history.unlink(missing_ok=True)
         raise BackupError(_("Writes kept committing into the backup instant; try again."))
     with gzip.open(folder / STATE, "wb", compresslevel=5) as out:
-        async for name, doc in store.state():
+        async for name, doc in store.state(moment):
             out.write(orjson.dumps({"collection": name, "document": doc}) + b"\n")
             counts.state += 1
     files = {HISTORY: {**_file_facts(history), "lines": counts.versions}}
@@ -284,7 +288,7 @@ def _state(folder: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             raise BackupError(_("{where}: not JSON ({error}).").format(where=where, error=exc)) from exc
         if (
             not isinstance(raw, dict)
-            or raw.get("collection") not in STATE_COLLECTIONS
+            or raw.get("collection") not in state_collections()
             or not isinstance(raw.get("document"), dict)
         ):
             raise BackupError(_("{where}: not a state record.").format(where=where))

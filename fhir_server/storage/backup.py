@@ -9,6 +9,7 @@ Bodies still pass through the codec: a backup holds plain FHIR JSON whatever the
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,40 @@ from .mongo import mongo_errors
 
 STATE_COLLECTIONS = ("conditions", "audit", "audit_chain")
 """The server's own state that a backup keeps: conditional-create locks and the audit log with its chain
-head. `jobs` is transient and left out; SearchParameters are resources."""
+head. `jobs` is transient and left out; SearchParameters are resources. Adapters add theirs with
+`register_state_collection`."""
+
+
+@dataclass(frozen=True)
+class _Registered:
+    written_at: str | None
+    reset: dict[str, Any]
+
+
+_REGISTERED: dict[str, _Registered] = {}
+"""Adapters' state collections, in the order registered."""
+
+
+def register_state_collection(
+    name: str, *, written_at: str | None = None, reset: Mapping[str, Any] | None = None
+) -> None:
+    """Have backups keep an adapter's collection `name` (call at import; registering again is harmless).
+
+    The engine knows nothing of adapters, so each one that keeps state next to the resources (the HL7 v2
+    outbox) names its collection here. With `written_at`, a document whose field is later than the backup
+    instant is left out, like the versions after it: it belongs to a write the backup does not hold.
+    `reset` gives fields the value they are backed up with (a worker's lease means nothing after a restore).
+    A process restores only the collections registered in it: a backup holding others is refused.
+    """
+    if name in STATE_COLLECTIONS or name in ("resources", "history"):
+        raise ValueError(f"{name} is not an adapter's collection")
+    _REGISTERED[name] = _Registered(written_at, dict(reset or {}))
+
+
+def state_collections() -> tuple[str, ...]:
+    """Every collection a backup keeps besides the versions: the server's, then those adapters registered."""
+    return (*STATE_COLLECTIONS, *_REGISTERED)
+
 
 _BATCH = 1000
 
@@ -72,17 +106,24 @@ class MongoBackupStore:
         async with mongo_errors("resources"):
             return sorted(await self._resources.distinct("type"))
 
-    async def state(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """(collection, document) for every state document, as canonical extended JSON: exact for every BSON type."""
-        for name in STATE_COLLECTIONS:
+    async def state(self, moment: datetime) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(collection, document) for every state document, as canonical extended JSON: exact for every BSON type.
+
+        Documents of a registered collection written after `moment` are left out.
+        """
+        for name in state_collections():
+            registered = _REGISTERED.get(name, _Registered(None, {}))
+            field = registered.written_at
+            query = {"$or": [{field: {"$lte": moment}}, {field: None}]} if field else {}
             async with mongo_errors(name):
-                async for doc in self._db[name].find({}).sort("_id", ASCENDING).batch_size(_BATCH):
+                async for doc in self._db[name].find(query).sort("_id", ASCENDING).batch_size(_BATCH):
+                    doc.update(registered.reset)
                     yield name, orjson.loads(json_util.dumps(doc, json_options=json_util.CANONICAL_JSON_OPTIONS))
 
     async def is_empty(self) -> bool:
         """True when the database holds no resource, no version and no state."""
         async with mongo_errors("restore"):
-            for collection in (self._resources, self._history, *(self._db[n] for n in STATE_COLLECTIONS)):
+            for collection in (self._resources, self._history, *(self._db[n] for n in state_collections())):
                 if await collection.find_one({}, {"_id": 1}) is not None:
                     return False
         return True
@@ -103,7 +144,7 @@ class MongoBackupStore:
         """Insert state documents given as (collection, extended JSON document)."""
         by_collection: dict[str, list[Any]] = {}
         for name, doc in batch:
-            if name not in STATE_COLLECTIONS:
+            if name not in state_collections():
                 raise ValueError(name)
             by_collection.setdefault(name, []).append(json_util.loads(orjson.dumps(doc)))
         for name, docs in by_collection.items():

@@ -14,9 +14,10 @@ Configure a lab as FHIR resources (see `lab`):
 
 An `active` ServiceRequest whose `performer` references that Organization is queued in the
 outbox (`outbox`, collection `hl7_outbox`, also the log of every message sent) by a write
-observer (`observer`), in the transaction of the ServiceRequest write; `revoked` or
-`entered-in-error` queues the cancel (ORC-1 CA). The sender (`sender`) delivers the entries with
-leases, retries and acknowledgements; `message` builds the text, `client` speaks MLLP.
+observer (`observer`), in the transaction of the ServiceRequest write; later versions queue a
+change (ORC-1 XO), hold (HD), release (RL) or cancel (CA) when the lab must know (`sequence`).
+The sender (`sender`) delivers the entries in order per ServiceRequest, with leases, retries and
+acknowledgements; `message` builds the text, `client` keeps one MLLP connection per lab.
 
 Enable with `FHIR_HL7_OUTBOUND=true` (`fhir-server serve`) or `fhir-server mllp --send-orders`;
 `start_sending` registers the observer for as long as it runs. Every process that writes

@@ -61,13 +61,16 @@ def xpn(name: Mapping[str, Any]) -> str:
     )
 
 
-def cwe(concept: Mapping[str, Any]) -> str:
-    """CWE/CE: code^text^coding system of the first coding, or ^text when there is only text."""
+def cwe(concept: Mapping[str, Any], sep: str = "^") -> str:
+    """CWE/CE: code^text^coding system of the first coding, or ^text when there is only text (`sep` "&" inside
+    a component)."""
     text = str(concept.get("text", ""))
     for coding in concept.get("coding") or ():
         display = str(coding.get("display") or text)
-        return components(escape(str(coding.get("code", ""))), escape(display), system_name(coding.get("system")))
-    return components("", escape(text))
+        return components(
+            escape(str(coding.get("code", ""))), escape(display), system_name(coding.get("system")), sep=sep
+        )
+    return components("", escape(text), sep=sep)
 
 
 def system_name(system: str | None) -> str:

@@ -1,5 +1,6 @@
 """What an order message is built from, read through the engine: the ServiceRequest as ordered, its
-Patient, requester and ask-at-order-entry answers, the lab's current Endpoint and the placer number.
+Patient, requester, ask-at-order-entry answers and specimens, the lab's current Endpoint and the
+placer number.
 
 The placer order number is the ServiceRequest's placer identifier (system `urn:hl7v2:placer-order`
 or type PLAC); a ServiceRequest without one gets `urn:hl7v2:placer-order|<its id>` added, so a
@@ -68,18 +69,27 @@ async def gather_order(store: ResourceStore, service_request: str, version: int)
         observation = await _read(store, str((info or {}).get("reference", "")), "Observation")
         if observation is not None:
             answers.append(observation)
-    return OrderData(request, patient, requester, answers)
+    specimens = []
+    for reference in request.get("specimen") or ():
+        specimen = await _read(store, str((reference or {}).get("reference", "")), "Specimen")
+        if specimen is not None:
+            specimens.append(specimen)
+    return OrderData(request, patient, requester, answers, specimens)
+
+
+async def request_version(store: ResourceStore, service_request: str, version: int) -> dict[str, Any] | None:
+    """One version of the ServiceRequest ("ServiceRequest/id"); None when it is gone or was a deletion."""
+    resource_id = service_request.partition("/")[2]
+    try:
+        return (await read_version(store, HL7_POLICY, "ServiceRequest", resource_id, str(version))).resource()
+    except FhirError:
+        return None
 
 
 async def patient_of(store: ResourceStore, service_request: str, version: int) -> str | None:
     """The `Patient/id` the order was for (None when that version is gone or names no Patient)."""
-    try:
-        request = (
-            await read_version(store, HL7_POLICY, "ServiceRequest", service_request.partition("/")[2], str(version))
-        ).resource()
-    except FhirError:
-        return None
-    subject = str((request.get("subject") or {}).get("reference", ""))
+    request = await request_version(store, service_request, version)
+    subject = str(((request or {}).get("subject") or {}).get("reference", ""))
     return subject if subject.startswith("Patient/") else None
 
 

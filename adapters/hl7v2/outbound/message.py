@@ -1,10 +1,16 @@
 """The order message for a lab: OML^O21 or ORM^O01, built by hand like the ACKs (see `header.py` for why).
 
-MSH, PID (from the Patient), ORC + TQ1 (priority: TQ1-9 in OML from 2.5 on, else ORC-7.6; ORM_O01
-has no TQ1), OBR (placer number, code,
-ordering provider), NTE (notes) and, for a new order, one OBX per ask-at-order-entry answer (the
-Observations in ServiceRequest.supportingInfo). Original acknowledgement mode (MSH-15/16 empty):
-the lab answers AA, AE or AR with MSA-2 = our MSH-10.
+MSH, PID (from the Patient), ORC + TQ1 (priority and requested time: TQ1-9 and TQ1-7/8 in OML from
+2.5 on, else ORC-7.6 and ORC-7.4/5; ORM_O01 has no TQ1), OBR (placer number, code, ordering
+provider; OBR-15 the specimen type where there is no SPM), NTE (notes), one OBX per
+ask-at-order-entry answer (the Observations in ServiceRequest.supportingInfo; not in a cancel) and,
+in OML from 2.5 on, one SPM per Specimen (type, id, collection time).
+
+ORC-1 (table 0119) is the order control: NW new, XO change, HD hold, RL release, CA cancel. Every
+message but the cancel carries the whole order as it stands in the ServiceRequest version it was
+built from, with the same placer number (ORC-2/OBR-2). ORC-5 (order status, table 0038) stays
+empty: the standard lets only the filler originate it.
+Original acknowledgement mode (MSH-15/16 empty): the lab answers AA, AE or AR with MSA-2 = our MSH-10.
 https://www.hl7.org/implement/standards/product_brief.cfm?product_id=144 (v2.5.1 chapter 4)
 """
 
@@ -39,6 +45,7 @@ class OrderData:
     patient: dict[str, Any]
     requester: dict[str, Any] | None = None
     answers: list[dict[str, Any]] = field(default_factory=list)
+    specimens: list[dict[str, Any]] = field(default_factory=list)
 
 
 def order_message(
@@ -56,20 +63,26 @@ def order_message(
            escape(lab.receiving_facility), stamp, "", msh9, control_id, escape(lab.processing_id), lab.version,
            "", "", "", "", "", CHARSET if lab.version >= "2.5" else ""]  # fmt: skip
     priority = PRIORITY.get(str(request.get("priority", "")), "")
+    start, end = _occurrence(request)
     placer_ei = ei(placer)
     requester = xcn(order.requester, str((request.get("requester") or {}).get("display", "")))
-    timing = bool(priority) and lab.structure == "OML_O21" and lab.version >= "2.5"
-    orc7 = components("", "", "", "", "", priority) if priority and not timing else ""
+    modern = lab.structure == "OML_O21" and lab.version >= "2.5"
+    timing = modern and bool(priority or start)
+    orc7 = components("", "", "", start, end, priority) if not modern else ""
     orc = ["ORC", control, placer_ei, "", "", "", "", orc7, "", stamp, "", "", requester]
-    obr = ["OBR", "1", placer_ei, "", cwe(code), *[""] * 11, requester]
+    obr15 = "" if modern else _specimen_source(order.specimens)
+    obr = ["OBR", "1", placer_ei, "", cwe(code), *[""] * 10, obr15, requester]
     segments = ["|".join(msh).rstrip("|"), _pid(order.patient), "|".join(orc).rstrip("|")]
     if timing:
-        segments.append(f"TQ1|1||||||||{components(priority, '', 'HL70027')}")
+        tq1 = ["TQ1", "1", "", "", "", "", "", start, end, components(priority, "", "HL70027") if priority else ""]
+        segments.append("|".join(tq1).rstrip("|"))
     segments.append("|".join(obr).rstrip("|"))
     notes = [str(n.get("text", "")) for n in request.get("note") or () if n.get("text")]
     segments += [f"NTE|{n}||{escape(text)}" for n, text in enumerate(notes, 1)]
     if control != CANCEL:
         segments += [s for s in (_obx(n, obs, lab) for n, obs in enumerate(order.answers, 1)) if s]
+    if modern:
+        segments += [s for s in (_spm(n, specimen) for n, specimen in enumerate(order.specimens, 1)) if s]
     return "\r".join(segments) + "\r"
 
 
@@ -107,3 +120,32 @@ def _obx(number: int, observation: dict[str, Any], lab: Lab) -> str | None:
         return None
     fields = ["OBX", str(number), kind, cwe(observation.get("code") or {}), "", value, units, "", "", "", "", "O"]
     return "|".join(fields)
+
+
+def _occurrence(request: dict[str, Any]) -> tuple[str, str]:
+    """The requested start and end (occurrenceDateTime, or occurrencePeriod) as v2 times."""
+    if "occurrenceDateTime" in request:
+        return ts(request["occurrenceDateTime"]), ""
+    period = request.get("occurrencePeriod") or {}
+    return ts(period.get("start")), ts(period.get("end"))
+
+
+def _spm(number: int, specimen: dict[str, Any]) -> str | None:
+    """SPM: set id, specimen id (placer part of EIP), type (required: None without one), collection time."""
+    kind = specimen.get("type") or {}
+    if not kind.get("coding") and not kind.get("text"):
+        return None
+    ids = [str(i.get("value")) for i in specimen.get("identifier") or () if i.get("value")]
+    collection = specimen.get("collection") or {}
+    collected = ts(collection.get("collectedDateTime") or (collection.get("collectedPeriod") or {}).get("start"))
+    fields = ["SPM", str(number), escape(ids[0]) if ids else "", "", cwe(kind), *[""] * 12, collected]
+    return "|".join(fields).rstrip("|")
+
+
+def _specimen_source(specimens: list[dict[str, Any]]) -> str:
+    """OBR-15.1 (SPS/CM: the specimen source as a CWE/CE in subcomponents) of the first typed Specimen."""
+    for specimen in specimens:
+        kind = specimen.get("type") or {}
+        if kind.get("coding") or kind.get("text"):
+            return cwe(kind, sep="&")
+    return ""

@@ -1,13 +1,15 @@
 """The write observer that queues lab orders in the outbox, in the transaction of the ServiceRequest.
 
-Rules, per ServiceRequest version committed:
+Rules, per ServiceRequest version committed (`sequence.queued_control`):
 - `active`, a performer Organization with an active MLLP Endpoint, and no order queued before:
   a new order (ORC-1 `NW`) for that lab.
 - `revoked` or `entered-in-error` (or deleted) after an order was queued, and no cancellation yet:
-  a cancel order (ORC-1 `CA`) for the same lab.
+  a cancel order (`CA`) for the same lab.
+- after an order was queued: `on-hold` -> `HD`, back to `active` -> `RL`, a change of what the lab
+  sees (`sequence.LAB_VISIBLE`) -> `XO`, for the lab of the first order.
 - Anything else queues nothing: a ServiceRequest for an Organization without an MLLP Endpoint, a
-  draft, a change to an order already sent (no change orders yet), an order revoked and made
-  active again (write a new ServiceRequest instead).
+  draft, an update the lab would not see, an order revoked and made active again (write a new
+  ServiceRequest instead).
 The lab is looked up in the same commit first (a transaction Bundle may create the Organization
 and Endpoint with the order), then among the stored resources.
 """
@@ -22,10 +24,10 @@ from fhir_server.errors import InvalidRequest, ResourceDeleted, ResourceNotFound
 from fhir_server.storage import LinkedDocument, MongoResourceStore, PendingWrite, ResourceStore
 
 from ..access import HL7_POLICY
+from .gather import request_version
 from .lab import endpoint_references, is_mllp
-from .outbox import CANCEL, COLLECTION, NEW_ORDER, OutboxStore, entry_document
-
-CANCELLED = ("revoked", "entered-in-error")
+from .outbox import COLLECTION, OutboxStore, entry_document
+from .sequence import queued_control
 
 
 async def queue_orders(store: ResourceStore, writes: Sequence[PendingWrite]) -> list[LinkedDocument]:
@@ -39,23 +41,17 @@ async def queue_orders(store: ResourceStore, writes: Sequence[PendingWrite]) -> 
     in_commit = {w.record.reference: w.record.resource() for w in writes if not w.record.deleted}
     documents = []
     for record in requests:
-        body = record.resource()
-        cancelled = record.deleted or body.get("status") in CANCELLED
-        organizations = _performers(body)
-        if not cancelled and (body.get("status") != "active" or not organizations):
-            continue
+        body = None if record.deleted else record.resource()
+        if body is not None and not _performers(body) and body.get("status") in ("active", "draft"):
+            continue  # not a lab order (saves a look at the outbox)
         earlier = await outbox.of_order(record.reference)
-        orders = [e for e in earlier if e.control == NEW_ORDER]
-        if cancelled:
-            if orders and not any(e.control == CANCEL for e in earlier):
-                entry = entry_document(record.reference, record.version_id, CANCEL, orders[-1].lab, record.last_updated)
-                documents.append(LinkedDocument(COLLECTION, entry))
+        last = await request_version(store, record.reference, earlier[-1].version) if earlier else None
+        control = queued_control(body, earlier, last)
+        if control is None:
             continue
-        if orders:
-            continue
-        lab = await _mllp_lab(store, organizations, in_commit)
+        lab = earlier[0].lab if earlier else await _mllp_lab(store, _performers(body or {}), in_commit)
         if lab is not None:
-            entry = entry_document(record.reference, record.version_id, NEW_ORDER, lab, record.last_updated)
+            entry = entry_document(record.reference, record.version_id, control, lab, record.last_updated)
             documents.append(LinkedDocument(COLLECTION, entry))
     return documents
 

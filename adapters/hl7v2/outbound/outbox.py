@@ -1,16 +1,21 @@
 """The order outbox, which is also the log of every HL7 v2 message sent: MongoDB collection `hl7_outbox`.
 
-One entry per ServiceRequest version that needs a message to a lab (`NW` a new order, `CA` its
-cancellation), keyed `ServiceRequest/<id>/<version>` and inserted by the write observer in the
-transaction of that version, so an order exists exactly when its ServiceRequest version does.
+One entry per ServiceRequest version that needs a message to a lab (ORC-1 `NW` a new order, `XO` a
+change, `HD` a hold, `RL` its release, `CA` the cancellation), keyed `ServiceRequest/<id>/<version>`
+and inserted by the write observer in the transaction of that version, so an order exists exactly
+when its ServiceRequest version does. The observer's control is what the version asks for; the
+sender settles the one sent when the entry's turn comes (see `sequence.py`) and stores it here.
 
 Status: `queued` -> `sent` (the connection is open and the message goes out) -> `acknowledged`
 (AA), `retrying` (lab unreachable, no ACK, or an ACK for another message: due again after a
 backoff, re-sent with the same MSH-10), `failed` (AE/AR, or an order that cannot be built: a Task
-flags it) or `withdrawn` (a cancellation arrived before the order ever left). Each change is
-appended to `events`. Workers claim due entries with a lease (one findOneAndUpdate with an
-expiry), so several server processes send each message once, and a dead worker's entry is
+flags it) or `withdrawn` (replaced by a later version, or cancelled, before it ever left; or nothing
+left to tell the lab). Each change is appended to `events`. Workers claim due entries with a lease
+(one findOneAndUpdate with an expiry), so several server processes send each message once, and a dead worker's entry is
 picked up again when its lease runs out.
+
+Backups keep the collection (registered below): a restore gives back the pending orders with the
+messages and MSH-10s already built, so nothing is lost or sent under a new control id.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fhir_server.storage import MongoResourceStore
+from fhir_server.storage.backup import register_state_collection
 from fhir_server.storage.mongo import mongo_errors
 
 COLLECTION = "hl7_outbox"
@@ -28,9 +34,14 @@ QUEUED, SENT, ACKNOWLEDGED, RETRYING, FAILED, WITHDRAWN = (
 )  # fmt: skip
 STATUSES = (QUEUED, SENT, ACKNOWLEDGED, RETRYING, FAILED, WITHDRAWN)
 PENDING = (QUEUED, SENT, RETRYING)
-NEW_ORDER, CANCEL = "NW", "CA"
+SETTLED = (ACKNOWLEDGED, FAILED, WITHDRAWN)
+NEW_ORDER, CHANGE, HOLD, RELEASE, CANCEL = "NW", "XO", "HD", "RL", "CA"
+"""ORC-1 order control codes (HL7 table 0119)."""
 _EVENTS_KEPT = 50
 ASCENDING, DESCENDING = 1, -1
+
+# `created` is the instant of the entry's version; a lease belongs to a process of the backed-up server
+register_state_collection(COLLECTION, written_at="created", reset={"leaseUntil": None, "worker": None})
 
 
 @dataclass
@@ -116,16 +127,17 @@ class OutboxStore:
         return OutboxEntry.from_doc(doc) if doc else None
 
     async def prepare(
-        self, entry: OutboxEntry, worker: str, control_id: str, message: str, placer: dict[str, Any]
+        self, entry: OutboxEntry, worker: str, control: str, control_id: str, message: str, placer: dict[str, Any]
     ) -> bool:
-        """Store the message built for an entry (once: every re-send is this text, with this MSH-10)."""
+        """Store the message built for an entry and its settled ORC-1 (once: every re-send is this text, with
+        this MSH-10)."""
         async with mongo_errors(COLLECTION):
             result = await self._entries.update_one(
                 {"_id": entry.id, "worker": worker, "message": None},
-                {"$set": {"controlId": control_id, "message": message, "placer": placer}},
+                {"$set": {"control": control, "controlId": control_id, "message": message, "placer": placer}},
             )
         if result.modified_count == 1:
-            entry.control_id, entry.message, entry.placer = control_id, message, placer
+            entry.control, entry.control_id, entry.message, entry.placer = control, control_id, message, placer
         return result.modified_count == 1
 
     async def record(
@@ -167,7 +179,7 @@ class OutboxStore:
         return result.matched_count == 1
 
     async def postpone(self, entry: OutboxEntry, worker: str, due: datetime) -> bool:
-        """Give a claimed entry back, due again at `due`, without a log event (a cancel waiting for its order)."""
+        """Give a claimed entry back, due again at `due`, without a log event (waiting for an earlier message)."""
         async with mongo_errors(COLLECTION):
             result = await self._entries.update_one(
                 {"_id": entry.id, "worker": worker}, {"$set": {"dueAt": due, "leaseUntil": None, "worker": None}}
@@ -175,7 +187,7 @@ class OutboxStore:
         return result.matched_count == 1
 
     async def withdraw(self, entry_id: str, now: datetime, note: str) -> bool:
-        """Withdraw an order that never left (pending, never transmitted, not held by a worker)."""
+        """Withdraw a message that never left (pending, never transmitted, not held by a worker)."""
         async with mongo_errors(COLLECTION):
             result = await self._entries.update_one(
                 {

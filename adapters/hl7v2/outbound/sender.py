@@ -8,8 +8,16 @@ Retry policy, per entry:
 - AA (CA): `acknowledged`. AE/AR (CE/CR): `failed` with the lab's text, and a Task flags the
   ServiceRequest; never retried. An order that cannot be built (no Patient, no code, lab
   misconfigured) is failed and flagged the same way.
-- a cancel (CA) waits for its order: sent once the order is acknowledged, dropped (`withdrawn`)
-  when the order never left or was refused; an order that never left is withdrawn too.
+
+Order per ServiceRequest, across any number of workers and processes: an entry is sent only once
+every earlier entry of its ServiceRequest is settled (acknowledged, failed or withdrawn), so an
+XO, HD, RL or CA never overtakes the NW before it. An earlier entry that never left (no
+transmission, no lease) is withdrawn instead of waited for: the later version replaces it (a
+cancel withdraws the order it cancels). Then `sequence.settle_control` picks what is sent, from
+what the lab acknowledged; an entry with nothing left to tell is withdrawn.
+
+Connections: one per lab per process (`client.Links`), one message at a time on it; a reused
+connection the lab had closed is replaced at once, for the same message.
 """
 
 from __future__ import annotations
@@ -29,9 +37,9 @@ from fhir_server.i18n import _
 from fhir_server.storage import MongoResourceStore
 
 from ..ack import new_control_id
-from .client import LabUnreachable, LinkSettings, connect
+from .client import LabUnreachable, Link, Links, LinkSettings
 from .flag import flag_order
-from .gather import current_lab, gather_order, patient_of, placer_of, record_placer
+from .gather import current_lab, gather_order, patient_of, placer_of, record_placer, request_version
 from .lab import Lab, LabConfigError
 from .message import OrderError, order_message
 from .observer import queue_orders
@@ -40,6 +48,7 @@ from .outbox import (
     CANCEL,
     FAILED,
     NEW_ORDER,
+    PENDING,
     RETRYING,
     SENT,
     WITHDRAWN,
@@ -47,6 +56,7 @@ from .outbox import (
     OutboxStore,
 )  # fmt: skip
 from .reply import read_reply
+from .sequence import last_taken, settle_control
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +72,14 @@ class SenderSettings:
     """Seconds before the first retry; doubled per failed try."""
     max_backoff: float = 300.0
     concurrency: int = 2
-    """Entries one process sends at once (each on its own connection)."""
+    """Entries one process sends at once (to different labs; one lab's connection takes one at a time)."""
 
     @property
     def lease(self) -> timedelta:
-        """Long enough for a connection, a send and the ACK wait; a dead worker's entry is retaken after it."""
-        return timedelta(seconds=2 * (self.link.connect_timeout + self.link.ack_timeout) + 10)
+        """Long enough to wait for the lab's connection behind the other workers, connect (twice), send and
+        wait for the ACK; a dead worker's entry is retaken after it."""
+        exchange = 2 * self.link.connect_timeout + self.link.ack_timeout
+        return timedelta(seconds=(max(self.concurrency, 1) + 1) * exchange + 10)
 
     def retry_delay(self, tries: int) -> timedelta:
         """The wait after the `tries`-th failed try."""
@@ -81,6 +93,7 @@ def sender_settings(settings: Settings) -> SenderSettings:
         connect_timeout=settings.hl7_connect_timeout,
         ack_timeout=settings.hl7_ack_timeout,
         cafile=str(settings.hl7_tls_cafile) if settings.hl7_tls_cafile else None,
+        idle_timeout=settings.hl7_idle_seconds,
     )
     return SenderSettings(link, backoff=settings.hl7_retry_seconds, max_backoff=settings.hl7_retry_max_seconds)
 
@@ -92,10 +105,20 @@ class Sender:
         self.store = store
         self.settings = settings
         self.outbox = OutboxStore(store)
+        self.links = Links(settings.link)
 
     async def run(self) -> None:
-        """Forever: claim due entries and deliver them (`concurrency` at a time)."""
-        await asyncio.gather(*(self._work(uuid.uuid4().hex) for _ in range(max(self.settings.concurrency, 1))))
+        """Forever: claim due entries and deliver them (`concurrency` at a time); close idle connections."""
+        workers = (self._work(uuid.uuid4().hex) for _ in range(max(self.settings.concurrency, 1)))
+        try:
+            await asyncio.gather(self._close_idle_links(), *workers)
+        finally:
+            await self.links.close()
+
+    async def _close_idle_links(self) -> None:
+        while True:
+            await asyncio.sleep(min(self.settings.link.idle_timeout / 2, 5.0))
+            await self.links.close_idle()
 
     async def _work(self, worker: str) -> None:
         while True:
@@ -117,12 +140,13 @@ class Sender:
                     await self._retry(entry, worker, note)
 
     async def deliver(self, entry: OutboxEntry, worker: str) -> None:
-        """Send one claimed entry and record the outcome."""
-        if entry.control == CANCEL and not await self._order_settled(entry, worker):
+        """Send one claimed entry and record the outcome (or give it back when its turn has not come)."""
+        earlier = await self._its_turn(entry, worker)
+        if earlier is None:
             return
         try:
             lab = await current_lab(self.store, entry.lab)
-            if entry.message is None and not await self._prepare(entry, worker, lab):
+            if entry.message is None and not await self._prepare(entry, worker, lab, earlier):
                 return
         except (LabConfigError, OrderError) as exc:
             await self._fail(entry, worker, str(exc))
@@ -130,20 +154,58 @@ class Sender:
         assert entry.message is not None and entry.control_id is not None
         await self._transmit(entry, worker, lab)
 
-    async def _prepare(self, entry: OutboxEntry, worker: str, lab: Lab) -> bool:
-        """Build the message once and store it with its MSH-10 (False: the lease was lost meanwhile)."""
+    async def _its_turn(self, entry: OutboxEntry, worker: str) -> list[OutboxEntry] | None:
+        """The earlier entries of the order, all settled; None when the entry was replaced or must wait."""
+        entries = await self.outbox.of_order(entry.service_request)
+        earlier = [e for e in entries if e.version < entry.version]
+        later = [e for e in entries if e.version > entry.version and e.status in PENDING]
+        moment = now()
+        if later and entry.transmissions == 0:
+            note = _("Replaced by version {version} before it was sent.").format(version=later[0].version)
+            await self.outbox.record(entry, worker, WITHDRAWN, moment, note=note)
+            return None
+        waiting = []
+        for before in earlier:
+            if before.status not in PENDING:
+                continue
+            note = (
+                _("Cancelled before it was sent.")
+                if entry.control == CANCEL
+                else _("Replaced by version {version} before it was sent.").format(version=entry.version)
+            )
+            if before.transmissions == 0 and await self.outbox.withdraw(before.id, moment, note):
+                before.status = WITHDRAWN
+            else:
+                waiting.append(before)
+        if waiting:  # an earlier message is on its way (or held by a worker): after it
+            due = max([moment + timedelta(seconds=self.settings.poll), *(e.due for e in waiting)])
+            await self.outbox.postpone(entry, worker, due)
+            return None
+        return earlier
+
+    async def _prepare(self, entry: OutboxEntry, worker: str, lab: Lab, earlier: list[OutboxEntry]) -> bool:
+        """Settle the control, build the message once and store it with its MSH-10 (False: nothing to send, or the
+        lease was lost meanwhile)."""
+        taken = last_taken(earlier)
+        body = await request_version(self.store, entry.service_request, entry.version)
+        taken_body = await request_version(self.store, entry.service_request, taken.version) if taken else None
+        control, why = settle_control(entry.control, earlier, body, taken_body)
+        if control is None:
+            await self.outbox.record(entry, worker, WITHDRAWN, now(), note=why)
+            return False
         version, placer = entry.version, None
-        if entry.control == CANCEL:
-            order = await self._order_of(entry)
-            if order is not None:
-                version, placer = order.version, order.placer
+        if control == CANCEL and taken is not None:
+            version = taken.version  # the order as the lab has it
+        if control != NEW_ORDER:
+            orders = [e for e in earlier if e.control == NEW_ORDER and e.status == ACKNOWLEDGED and e.placer]
+            placer = orders[-1].placer if orders else None
         data = await gather_order(self.store, entry.service_request, version)
         fresh = False
         if placer is None:
             placer, fresh = placer_of(data.service_request)
         control_id = new_control_id()
-        message = order_message(data, lab, entry.control, control_id, placer, now())
-        if not await self.outbox.prepare(entry, worker, control_id, message, placer):
+        message = order_message(data, lab, control, control_id, placer, now())
+        if not await self.outbox.prepare(entry, worker, control, control_id, message, placer):
             return False
         if fresh:
             await record_placer(self.store, entry.service_request, placer)
@@ -153,17 +215,13 @@ class Sender:
         assert entry.message is not None
         control_id = entry.control_id
         try:
-            async with connect(lab, self.settings.link) as link:
-                if not await self.outbox.record(entry, worker, SENT, now(), keep_lease=True):
-                    return
-                await link.send(entry.message.encode("utf-8"))
-                answer, refused = await link.reply(
-                    lambda payload: (reply := read_reply(payload)) is not None and reply.control_id == control_id,
-                    self.settings.link.ack_timeout,
-                )
+            exchange = await self._exchange(entry, worker, lab)
         except LabUnreachable as exc:
             await self._retry(entry, worker, str(exc))
             return
+        if exchange is None:
+            return  # the lease went to another worker
+        answer, refused = exchange
         reply = read_reply(answer) if answer is not None else None
         if reply is None:
             note = _("No ACK within {seconds} s.").format(seconds=self.settings.link.ack_timeout)
@@ -182,6 +240,36 @@ class Sender:
             )
             await self._fail(entry, worker, reason, ack=reply.raw)
 
+    async def _exchange(self, entry: OutboxEntry, worker: str, lab: Lab) -> tuple[bytes | None, list[bytes]] | None:
+        """Send the message on the lab's connection and wait for its ACK: (the ACK or None, other frames read).
+
+        None when the lease was lost. Raises LabUnreachable. A reused connection the lab had closed meanwhile
+        (an idle timeout on its side) is replaced once, at once, for the same message.
+        """
+        assert entry.message is not None
+        payload, control_id = entry.message.encode("utf-8"), entry.control_id
+        for attempt in range(2):
+            async with self.links.use(lab) as (link, fresh):
+                if not await self.outbox.record(entry, worker, SENT, now(), keep_lease=True):
+                    return None
+                try:
+                    await link.send(payload)
+                except LabUnreachable:
+                    if fresh or attempt:
+                        raise
+                    continue
+                answer, refused = await link.reply(
+                    lambda frame: (reply := read_reply(frame)) is not None and reply.control_id == control_id,
+                    self.settings.link.ack_timeout,
+                )
+                if answer is None or refused:  # the connection's state is unknown: never reuse it
+                    dropped = _dropped(link, answer, refused)
+                    await link.close()
+                    if dropped and not fresh and attempt == 0:
+                        continue
+                return answer, refused
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def _retry(self, entry: OutboxEntry, worker: str, note: str) -> None:
         due = now() + self.settings.retry_delay(entry.tries + 1)
         await self.outbox.record(entry, worker, RETRYING, now(), note=note, due=due)
@@ -194,26 +282,10 @@ class Sender:
         await self.outbox.record(entry, worker, FAILED, now(), note=f"{reason} ({task})", ack=ack)
         log.warning("hl7 order failed", extra={"entry": entry.id, "problem": reason, "task": task})
 
-    async def _order_of(self, entry: OutboxEntry) -> OutboxEntry | None:
-        orders = [e for e in await self.outbox.of_order(entry.service_request) if e.control == NEW_ORDER]
-        return orders[-1] if orders else None
 
-    async def _order_settled(self, cancel: OutboxEntry, worker: str) -> bool:
-        """Whether the cancel can go now (its order was acknowledged); otherwise it is withdrawn or postponed."""
-        order = await self._order_of(cancel)
-        if order is not None and order.status == ACKNOWLEDGED:
-            return True
-        moment = now()
-        if order is None or order.status in (FAILED, WITHDRAWN):
-            await self.outbox.record(cancel, worker, WITHDRAWN, moment, note=_("The lab never took the order."))
-            return False
-        if order.transmissions == 0 and await self.outbox.withdraw(
-            order.id, moment, _("Cancelled before it was sent.")
-        ):
-            await self.outbox.record(cancel, worker, WITHDRAWN, moment, note=_("The order was withdrawn unsent."))
-            return False
-        await self.outbox.postpone(cancel, worker, moment + timedelta(seconds=self.settings.poll))
-        return False
+def _dropped(link: Link, answer: bytes | None, refused: list[bytes]) -> bool:
+    """Whether the lab closed the connection without answering at all (rather than staying silent)."""
+    return answer is None and not refused and link.lost
 
 
 async def start_sending(store: MongoResourceStore, settings: SenderSettings | None = None) -> asyncio.Task[None]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from adapters.hl7v2.framing import FrameDecoder, frame
 from adapters.hl7v2.outbound import LinkSettings, OutboxEntry, OutboxStore, SenderSettings, start_sending
-from fhir_server.engine import create_resource
+from fhir_server.engine import create_resource, read_resource, update_resource
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
 from fhir_server.storage.embedded import free_loopback_port
 from tests.conftest import TEST_POLICY
@@ -37,13 +37,20 @@ def fields(message: str, name: str) -> list[str]:
 
 class TestLab:
     """A lab's MLLP receiver. `answers` says how to answer the n-th message (the last one repeats):
-    AA, AE, AR, `wrong` (AA for another MSH-10) or `none` (no answer)."""
+    AA, AE, AR, `wrong` (AA for another MSH-10), `none` (no answer) or `hang up` (close the connection
+    without an answer). `hang_up_after` closes each
+    connection after that many messages (once answered); `connections[n]` numbers the connection
+    the n-th message came on (1, 2, ...)."""
 
     __test__ = False
 
-    def __init__(self, *answers: str) -> None:
+    def __init__(self, *answers: str, hang_up_after: int | None = None) -> None:
         self.answers = list(answers) or ["AA"]
+        self.hang_up_after = hang_up_after
         self.received: list[str] = []
+        self.connections: list[int] = []
+        self.opened = 0
+        self.closed = 0
         self.server: asyncio.Server | None = None
         self.port = 0
 
@@ -59,18 +66,27 @@ class TestLab:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = FrameDecoder()
+        self.opened += 1
+        number, count = self.opened, 0
         try:
             while data := await reader.read(65536):
                 for payload in decoder.feed(data):
                     message = payload.decode()
                     answer = self.answers[min(len(self.received), len(self.answers) - 1)]
                     self.received.append(message)
+                    self.connections.append(number)
+                    count += 1
+                    if answer == "hang up":
+                        return
                     if answer != "none":
                         writer.write(frame(self.ack(message, answer).encode()))
                         await writer.drain()
+                    if self.hang_up_after is not None and count >= self.hang_up_after:
+                        return
         except ConnectionError:
             pass
         finally:
+            self.closed += 1
             writer.close()
 
     @staticmethod
@@ -117,6 +133,14 @@ class World:
             "subject": {"reference": saved.record.reference}, "performer": [{"reference": lab}], **extra,
         }  # fmt: skip
         return (await create_resource(self.store, TEST_POLICY, "ServiceRequest", request)).record.reference
+
+    async def change(self, service_request: str, **changes: Any) -> None:
+        """Update the ServiceRequest with `changes` (None removes an element)."""
+        resource_id = service_request.split("/")[1]
+        body = (await read_resource(self.store, TEST_POLICY, "ServiceRequest", resource_id)).resource()
+        body.update(changes)
+        body = {k: v for k, v in body.items() if v is not None}
+        await update_resource(self.store, TEST_POLICY, "ServiceRequest", resource_id, body)
 
     async def entries(self, service_request: str) -> list[OutboxEntry]:
         return await self.outbox.of_order(service_request)

@@ -46,19 +46,40 @@ ANSWERS = [
     {"resourceType": "Observation", "code": {"text": "Fasting?"}, "valueBoolean": True},
 ]  # fmt: skip
 PLACER = {"system": PLACER_SYSTEM, "value": "sr-1"}
+SPECIMEN = {
+    "resourceType": "Specimen", "identifier": [{"value": "S-9"}],
+    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0487", "code": "SER",
+                         "display": "Serum"}]},
+    "collection": {"collectedDateTime": "2024-05-06T06:30:00+02:00"},
+}  # fmt: skip
 
 
-def _message(structure: str = "OML_O21", control: str = "NW", version: str = "2.5.1") -> str:
+def _message(
+    structure: str = "OML_O21", control: str = "NW", version: str = "2.5.1", request: dict[str, Any] = REQUEST
+) -> str:
     lab = Lab("Organization/o", "Endpoint/e", "lab", 2575, False, structure=structure, version=version)
-    order = OrderData(REQUEST, PATIENT, DOCTOR, ANSWERS)
+    order = OrderData(request, PATIENT, DOCTOR, ANSWERS, [SPECIMEN])
     return order_message(order, lab, control, "CTRL-1", PLACER, datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC))
 
 
-@pytest.mark.parametrize("control", ["NW", "CA"])
-def test_oml_o21_is_valid_v251(control: str) -> None:
-    message = parse_message(_message(control=control), validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
-    message.validate()
-    assert message.msh.msh_10.value == "CTRL-1"
+@pytest.mark.parametrize("structure", ["OML_O21", "ORM_O01"])
+@pytest.mark.parametrize("control", ["NW", "XO", "HD", "RL", "CA"])
+def test_every_order_control_is_valid_v251(control: str, structure: str) -> None:
+    request = {**REQUEST, "occurrencePeriod": {"start": "2024-06-01T08:00:00Z", "end": "2024-06-01T10:00:00Z"}}
+    text = _message(structure, control, request=request)
+    if structure == "OML_O21":  # hl7apy reads ORM_O01's OBR/RQD/RQ1/RXO/ODS/ODT choice as a sequence (RQD required)
+        message = parse_message(text, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
+        message.validate()
+        assert message.msh.msh_10.value == "CTRL-1"
+    assert fields(text, "ORC")[1] == control
+    assert fields(text, "ORC")[5:7] == ["", ""]  # ORC-5, the order status, is the filler's to give
+    if structure == "OML_O21":
+        assert fields(text, "TQ1")[7:10] == ["20240601080000+0000", "20240601100000+0000", "A^^HL70027"]
+        assert fields(text, "SPM")[1:5] == ["1", "S-9", "", "SER^Serum^HL70487"]
+        assert fields(text, "SPM")[17] == "20240506063000+0200" and len(fields(text, "OBR")) == 17
+    else:
+        assert fields(text, "ORC")[7] == "^^^20240601080000+0000^20240601100000+0000^A"
+        assert fields(text, "OBR")[15] == "SER&Serum&HL70487" and "SPM" not in text
 
 
 def test_the_inbound_mapping_reads_the_order_back() -> None:
