@@ -33,8 +33,8 @@ order sent or acknowledged after T is restored as such, so it is not sent again.
 Restore verifies the whole backup before writing anything (files, sizes, sha256, gzip streams
 read to the end, line structure and order, counts), refuses a database that holds anything, then
 inserts the versions as they are, rebuilds the current versions with their search fields
-recomputed by `search_fields` (and each version's patient compartments, which patient-scoped
-history filters on), and restores the state. Memory stays flat either way: everything
+recomputed by `search_fields` (and each version's patient compartments and search entries,
+which patient-scoped and granular history filter on), and restores the state. Memory stays flat either way: everything
 streams in batches.
 """
 
@@ -58,6 +58,7 @@ from .. import __version__
 from ..errors import FhirError
 from ..i18n import _
 from ..search.registry import default_registry
+from ..storage import VERSION_SEARCHABLE
 from ..storage.backup import MongoBackupStore, state_collections
 from .identity import now
 from .writing import search_fields
@@ -369,20 +370,22 @@ async def _register_search_parameters(folder: Path) -> int:
 
 
 def _with_compartments(versions: Iterator[Version]) -> Iterator[Version]:
-    """The versions, each doc given its patient compartments; a deletion those of the version it deleted,
-    which is the next line (lines run newest first), so a deletion waits for it."""
+    """The versions, each doc given its patient compartments and search entries (what patient-scoped and
+    granular history filter on); a deletion those of the version it deleted, which is the next line
+    (lines run newest first), so a deletion waits for it."""
     waiting: list[Version] = []
     for version in versions:
         if waiting and waiting[0].key != version.key:
             yield from waiting  # a deletion of the first version: nothing before it
             waiting = []
         if version.resource is None:
-            version.doc["compartments"] = []
+            version.doc.update(compartments=[], idx=[], **VERSION_SEARCHABLE)
             waiting.append(version)
             continue
-        version.doc["compartments"] = search_fields(version.resource)["compartments"]
+        fields = search_fields(version.resource)
+        version.doc.update(compartments=fields["compartments"], idx=fields["idx"], **VERSION_SEARCHABLE)
         for deletion in waiting:
-            deletion.doc["compartments"] = version.doc["compartments"]
+            deletion.doc.update(compartments=fields["compartments"], idx=fields["idx"])
         yield from waiting
         waiting = []
         yield version
@@ -390,7 +393,7 @@ def _with_compartments(versions: Iterator[Version]) -> Iterator[Version]:
 
 
 def _current(version: Version) -> dict[str, Any]:
-    doc = {k: v for k, v in version.doc.items() if k != "replacedAt"}
+    doc = {k: v for k, v in version.doc.items() if k != "replacedAt" and k not in VERSION_SEARCHABLE}
     doc["_id"] = f"{version.key[0]}/{version.key[1]}"
     return {**doc, **search_fields(version.resource), "compartments": version.doc["compartments"]}
 

@@ -12,8 +12,10 @@ is written twice or lost. The export sees the data as of `transactionTime`, the 
 versions updated at or before it are included.
 
 Access is decided at the kick-off and frozen into the job (the worker runs as the system):
-system level needs `system/` scopes reading each type; patient and group level need `r` on
-each type, and a `patient/` scope confines them to the patient in context. Types named in
+system level needs `system/` scopes (without a query) reading each type; patient and group level
+need `r` on each type, and a `patient/` scope confines them to the patient in context. A type read
+only through granular scopes (`patient/Observation.rs?category=...`) is exported where it matches
+one of their queries: the queries are frozen into the job and compiled like `_typeFilter`s. Types named in
 `_type` that the token may not export are a 403; types it did not name are left out. The job
 remembers the client that started it: only that client may poll, cancel and download.
 """
@@ -187,7 +189,17 @@ def _exportable(policy: AccessPolicy, request: ExportRequest, resource_type: str
         if request.explicit_types:
             raise
         return False
-    return bool(plain_reaches(policy, "r", resource_type))
+    return bool(policy.reaches("r", resource_type))
+
+
+def _access_filters(policy: AccessPolicy, types: Sequence[str]) -> list[list[Any]]:
+    """For each type read only through granular scopes, the queries (OR) its resources must match."""
+    filters: list[list[Any]] = []
+    for resource_type in types:
+        if not plain_reaches(policy, "r", resource_type):
+            queries = [[list(pair) for pair in reach.query] for reach in policy.reaches("r", resource_type)]
+            filters.append([resource_type, queries])
+    return filters
 
 
 def _allowed(policy: AccessPolicy, request: ExportRequest) -> tuple[list[str], str | None]:
@@ -201,9 +213,7 @@ def _allowed(policy: AccessPolicy, request: ExportRequest) -> tuple[list[str], s
             policy.require_system("r")
         raise Forbidden(_("This token may export none of the requested resource types."))
     context = policy.patient_compartment
-    confined = context is not None and any(
-        r.compartment == context for t in types for r in plain_reaches(policy, "r", t)
-    )
+    confined = context is not None and any(r.compartment == context for t in types for r in policy.reaches("r", t))
     return types, context if confined else None
 
 
@@ -232,6 +242,7 @@ async def start_export(
         "types": types,
         "since": request.since,
         "typeFilters": [list(f) for f in request.type_filters],
+        "accessFilters": _access_filters(policy, types),
         "compartments": None if patients is None else [f"Patient/{p}" for p in patients],
         "transactionTime": moment,
         "request": request_url,
@@ -241,6 +252,27 @@ async def start_export(
 
 def file_name(resource_type: str, number: int) -> str:
     return f"{resource_type}-{number}.ndjson"
+
+
+async def _one_of(
+    planner: _Planner, resource_type: str, queries: Sequence[Sequence[tuple[str, str]]]
+) -> list[dict[str, Any]] | None:
+    """Clauses for "matches one of `queries`" ([]: no queries; None: none of them can match this type)."""
+    alternatives = []
+    for query in queries:
+        try:
+            parsed = parse_search_request(
+                resource_type, query, planner.registry, default_count=1, max_count=1, strict=True
+            )
+        except InvalidRequest:
+            continue  # checked at the kick-off for _typeFilter; a scope query this type cannot answer grants nothing
+        alternatives.append(await planner.clauses(resource_type, parsed.filters))
+    if not alternatives:
+        return [] if not queries else None
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return [{"$or": [plan_filter(resource_type, alternative).criteria or {"_id": {"$exists": True}}
+                     for alternative in alternatives]}]  # fmt: skip
 
 
 async def _type_query(planner: _Planner, resource_type: str, params: dict[str, Any]) -> CurrentQuery | None:
@@ -258,19 +290,17 @@ async def _type_query(planner: _Planner, resource_type: str, params: dict[str, A
             return None
         else:
             clauses.append({"compartments": {"$in": compartments}})
-    registry = planner.registry
     filters = [query for filter_type, query in params.get("typeFilters") or [] if filter_type == resource_type]
-    alternatives = []
-    for query in filters:
-        parsed = parse_search_request(
-            resource_type, parse_qsl(query, keep_blank_values=True), registry, default_count=1, max_count=1, strict=True
-        )
-        alternatives.append(await planner.clauses(resource_type, parsed.filters))
-    if len(alternatives) == 1:
-        clauses += alternatives[0]
-    elif alternatives:  # a resource must match one of its type's filters
-        clauses.append({"$or": [plan_filter(resource_type, alternative).criteria or {"_id": {"$exists": True}}
-                                for alternative in alternatives]})  # fmt: skip
+    typed = await _one_of(planner, resource_type, [parse_qsl(query, keep_blank_values=True) for query in filters])
+    if typed is None:
+        return None
+    clauses += typed
+    for access_type, queries in params.get("accessFilters") or []:
+        if access_type == resource_type:  # the token's granular scopes: one of their queries must match
+            found = await _one_of(planner, resource_type, [[tuple(pair) for pair in query] for query in queries])
+            if found is None:
+                return None
+            clauses += found
     plan = plan_filter(resource_type, clauses)
     criteria = dict(plan.criteria)
     # Keys are "Type/id": bound them to this type so the walk in id order runs on the _id index.

@@ -13,9 +13,11 @@ for matches and referenced resources alike), `_count` (page size); at type level
 `end` (care dates) are not supported: they are unknown parameters (ignored, or 400 with
 `Prefer: handling=strict`).
 
-Access: only the types the caller may read (`r`, by scopes without a search query) are
-returned. When a `patient/` scope confines any of them, the operation is confined to the
-patient in context: type level means that patient, and another patient is not found (404).
+Access: only the types the caller may read (`r`) are returned, those it may read only through
+granular scopes (`patient/Observation.rs?category=...`) only where they match a scope's query
+(compiled like a search's, ANDed into the one query per type). When a `patient/` scope confines
+any of them, the operation is confined to the patient in context: type level means that
+patient, and another patient is not found (404).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ..auth.policy import AccessPolicy
 from ..errors import Forbidden, InvalidRequest, Issue, ResourceNotFound
 from ..i18n import _
 from ..search.dates import parse_date_range
+from ..search.plan import plan_filter
 from ..search.request import parse_count, refuse_unknown
 from ..storage import CurrentQuery, ResourceStore, StoredResource
 from .access import plain_reaches
@@ -36,7 +39,7 @@ from .bulk_export import compartment_types
 from .identity import check_id
 from .read import read_resource
 from .results import Page
-from .search import MAX_INCLUDES, SearchResult
+from .search import MAX_INCLUDES, SearchResult, access_filter, planned_query
 from .system_search import parse_type_list
 
 IGNORED_PARAMETERS = ("_format", "_pretty")
@@ -138,14 +141,17 @@ async def _referenced(
             if reference in on_page or not _local_non_patient(reference):
                 continue
             target_type, _sep, target_id = reference.partition("/")
-            if (request.types is None or target_type in request.types) and plain_reaches(policy, "r", target_type):
+            if (request.types is None or target_type in request.types) and policy.allows("r", target_type):
                 targets.setdefault(target_type, []).append(target_id)
     found: list[StoredResource] = []
     for target_type, target_ids in targets.items():
-        criteria: dict[str, Any] = {"compartments": []}  # belongs to no patient
+        clauses: list[dict[str, Any]] = [{"compartments": []}]  # belongs to no patient
         if request.since is not None:
-            criteria["lastUpdated"] = {"$gte": request.since}
-        query = CurrentQuery(target_type, criteria, ids=tuple(dict.fromkeys(target_ids)))
+            clauses.append({"lastUpdated": {"$gte": request.since}})
+        if not plain_reaches(policy, "r", target_type):
+            clauses += await access_filter(store, policy, "r", target_type)
+        query = planned_query(target_type, clauses)
+        query = CurrentQuery(target_type, query.criteria, ids=tuple(dict.fromkeys(target_ids)))
         found += await store.find(query, MAX_INCLUDES + 1)
         if len(found) > MAX_INCLUDES:
             return found[:MAX_INCLUDES], True
@@ -156,12 +162,12 @@ def _confined(policy: AccessPolicy, request: EverythingRequest) -> EverythingReq
     """`request` cut down to the types the policy lets the caller read and, under a `patient/` scope,
     to the patient in context. Raises Forbidden (403) when no type is left."""
     asked = request.types or compartment_types()
-    readable = [t for t in asked if plain_reaches(policy, "r", t)]
+    readable = [t for t in asked if policy.reaches("r", t)]
     if not readable:
         raise Forbidden(_("This token may read none of the resource types $everything returns."))
     patients = request.patients
     context = policy.patient_compartment
-    if context is not None and any(r.compartment == context for t in readable for r in plain_reaches(policy, "r", t)):
+    if context is not None and any(r.compartment == context for t in readable for r in policy.reaches("r", t)):
         own = context.removeprefix("Patient/")
         if patients is not None and set(patients) != {own}:
             raise ResourceNotFound(_("Only the record of the patient in context is available to this token."))
@@ -170,20 +176,34 @@ def _confined(policy: AccessPolicy, request: EverythingRequest) -> EverythingReq
     return replace(request, patients=patients, types=types)
 
 
+async def _granular(store: ResourceStore, policy: AccessPolicy, types: Sequence[str]) -> dict[str, Any] | None:
+    """A filter keeping, of the types read only through granular scopes, what matches their queries (None: none)."""
+    limited = [t for t in types if not plain_reaches(policy, "r", t)]
+    if not limited:
+        return None
+    free = [t for t in types if t not in limited]
+    alternatives: list[dict[str, Any]] = [{"type": {"$in": free}}] if free else []
+    for resource_type in limited:
+        clauses = await access_filter(store, policy, "r", resource_type)
+        alternatives.append(plan_filter(resource_type, [{"type": resource_type}, *clauses]).criteria)
+    return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
+
+
 async def everything(store: ResourceStore, policy: AccessPolicy, request: EverythingRequest) -> SearchResult:
     """One page of the patients' records, with the total. Raises ResourceNotFound (404) or ResourceDeleted (410)
     for a patient named that does not exist, was deleted or is not the caller's to read, Forbidden (403)."""
     request = _confined(policy, request)
+    criteria = await _granular(store, policy, request.types or compartment_types())
     compartments: list[str] | None = None
     if request.patients is not None:
         for patient_id in request.patients:
             await read_resource(store, policy, "Patient", patient_id)
         compartments = [f"Patient/{patient_id}" for patient_id in request.patients]
-    total = await store.count_compartment(compartments, request.types, request.since)
+    total = await store.count_compartment(compartments, request.types, request.since, criteria)
     if request.count == 0:
         return SearchResult(Page([], total, None), [], [])
     records = await store.find_compartment(
-        compartments, request.types, request.since, request.cursor, request.count + 1
+        compartments, request.types, request.since, request.cursor, request.count + 1, criteria
     )
     more = len(records) > request.count
     records = records[: request.count]

@@ -6,8 +6,10 @@ an offset, so a page never repeats or skips entries while other clients keep wri
 Access: instance history needs `r` on the type, type and system history `s`. Every stored
 version carries the patient compartments it was in, so a patient-scoped token sees exactly
 the versions that were in its patient's compartment (of every type it may read), filtered
-in the query. Granular scopes (with a search query) do not cover history: versions carry no
-search entries to match them against.
+in the query. Every version also keeps its search entries, so under a granular scope
+(`patient/Observation.rs?category=...`) only the versions that matched its query are listed
+(a deletion: when the version it deleted did); versions stored before entries were kept match
+no query.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ..storage import HistoryQuery, ResourceStore
 from .access import type_criteria
 from .identity import check_id
 from .results import Page
+from .search import search_planner
 from .validation import check_resource_type
 
 
@@ -97,12 +100,13 @@ def parse_history_request(
     return HistoryRequest(resource_type, resource_id, since, at, count, cursor, tuple(echoed))
 
 
-def _access(policy: AccessPolicy, request: HistoryRequest) -> dict[str, Any] | None:
+async def _access(store: ResourceStore, policy: AccessPolicy, request: HistoryRequest) -> dict[str, Any] | None:
+    compile_filters = search_planner(store, policy).clauses
     if request.resource_type is None:
-        return type_criteria(policy, "s", profiles.RESOURCE_TYPES)
+        return await type_criteria(policy, "s", profiles.RESOURCE_TYPES, compile_filters)
     permission = "r" if request.resource_id is not None else "s"
     policy.require(permission, request.resource_type)
-    return type_criteria(policy, permission, [request.resource_type])
+    return await type_criteria(policy, permission, [request.resource_type], compile_filters)
 
 
 async def history(store: ResourceStore, policy: AccessPolicy, request: HistoryRequest) -> Page:
@@ -111,7 +115,7 @@ async def history(store: ResourceStore, policy: AccessPolicy, request: HistoryRe
     Raises Forbidden (403) when the policy allows no history of the type(s) asked for.
     """
     query = HistoryQuery(
-        criteria=_access(policy, request),
+        criteria=await _access(store, policy, request),
         resource_type=request.resource_type,
         resource_id=request.resource_id,
         since=request.since,

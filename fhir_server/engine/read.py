@@ -10,11 +10,10 @@ from __future__ import annotations
 from ..auth.policy import EVERYTHING, AccessPolicy
 from ..errors import InvalidRequest, ResourceDeleted, ResourceNotFound
 from ..i18n import _
-from ..search.registry import default_registry
-from ..storage import ResourceStore, StoredResource
-from .access import version_compartments
-from .identity import check_id, now
-from .search import _Planner, planned_query
+from ..storage import HistoryQuery, ResourceStore, StoredResource
+from .access import type_criteria, version_compartments
+from .identity import check_id
+from .search import planned_query, search_planner
 from .validation import check_resource_type
 
 
@@ -22,9 +21,10 @@ def _etag(record: StoredResource) -> dict[str, str]:
     return {"ETag": f'W/"{record.version_id}"'}
 
 
-async def visible(store: ResourceStore, policy: AccessPolicy, record: StoredResource) -> bool:
+async def visible(store: ResourceStore, policy: AccessPolicy, record: StoredResource, *, past: bool = False) -> bool:
     """Whether `policy` lets its caller read this version: its compartments (a deletion: those of the
-    body it deleted) must fit a scope, and a granular scope's query must match the current resource."""
+    body it deleted) must fit a scope, and a granular scope's query must match it: the current resource,
+    or (`past`: a version from history that is no longer current) the search entries that version keeps."""
     reaches = policy.reaches("r", record.resource_type)
     if reaches == EVERYTHING:
         return True
@@ -36,7 +36,14 @@ async def visible(store: ResourceStore, policy: AccessPolicy, record: StoredReso
     fitting = [reach for reach in reaches if reach.compartment is None or reach.compartment in compartments]
     if not fitting or any(not reach.query for reach in fitting):
         return bool(fitting)
-    planner = _Planner(store, policy, default_registry(), now(), None)
+    if past:
+        latest = await store.get(record.resource_type, record.id)
+        past = latest is None or latest.version_id != record.version_id
+    planner = search_planner(store, policy)
+    if past:
+        criteria = await type_criteria(policy, "r", [record.resource_type], planner.clauses)
+        found = HistoryQuery(record.resource_type, record.id, criteria=criteria, version=record.version_id)
+        return await store.count_history(found) > 0
     access = await planner.access("r", record.resource_type)
     query = planned_query(record.resource_type, [{"_id": {"$in": [record.reference]}}, *access])
     return bool(await store.find_ids(query, 1))
@@ -73,7 +80,7 @@ async def read_version(
         raise InvalidRequest(_("'{version}' is not a version id of this server.").format(version=version[:40]))
     policy.require("r", resource_type)
     record = await store.get_version(resource_type, resource_id, int(version))
-    if record is None or not await visible(store, policy, record):
+    if record is None or not await visible(store, policy, record, past=True):
         raise ResourceNotFound(
             _("{type}/{id} has no version {version}.").format(type=resource_type, id=resource_id, version=version)
         )

@@ -51,6 +51,18 @@ def planned_query(resource_type: str, clauses: list[dict[str, Any]], **paging: A
     return CurrentQuery(resource_type, plan.criteria, driver=plan.driver, **paging)
 
 
+def search_planner(store: ResourceStore, policy: AccessPolicy) -> _Planner:
+    """A planner that compiles filters (and the policy's access clauses) as a search by `policy` would."""
+    return _Planner(store, policy, default_registry(), now(), None)
+
+
+async def access_filter(
+    store: ResourceStore, policy: AccessPolicy, permission: str, resource_type: str
+) -> list[dict[str, Any]]:
+    """The clauses that keep a query of `resource_type` within what `permission` reaches (engine/access.py)."""
+    return await search_planner(store, policy).access(permission, resource_type)
+
+
 class _Planner:
     def __init__(
         self,

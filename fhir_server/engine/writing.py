@@ -20,11 +20,13 @@ from ..auth.policy import AccessPolicy
 from ..errors import PreconditionFailed, StorageUnavailable, VersionConflict
 from ..i18n import _
 from ..search.extract import extract_index
-from ..storage import ConditionLock, PendingWrite, ResourceStore, StoredResource
-from .access import check_write
+from ..search.plan import plan_filter
+from ..storage import ConditionLock, PendingWrite, ResourceStore, StoredResource, WriteRefused
+from .access import check_write, refused_write, write_permission
 from .identity import format_instant, now
 from .observers import commit_writes
 from .results import WriteResult
+from .search import access_filter, planned_query
 
 _MAX_ATTEMPTS = 200
 
@@ -70,8 +72,11 @@ def next_version(
     body: dict[str, Any] | None,
     current: StoredResource | None,
     method: str,
+    must_match: dict[str, Any] | None = None,
 ) -> PendingWrite:
-    """The version that follows `current` (None: there is none), holding `body` (None: a deletion)."""
+    """The version that follows `current` (None: there is none), holding `body` (None: a deletion).
+
+    `must_match`: criteria the new version must meet once written (see `guard_write`)."""
     version_id = current.version_id + 1 if current else 1
     moment = now()
     if current is not None and moment <= current.last_updated:
@@ -87,7 +92,36 @@ def next_version(
         method=method,
     )
     deleted_from = current.resource() if stamped is None and current is not None and current.body else None
-    return PendingWrite(record, current.version_id if current else None, search_fields(stamped, deleted_from))
+    entries = extract_index(deleted_from).entries if deleted_from is not None else None
+    replaces = current.version_id if current else None
+    return PendingWrite(record, replaces, search_fields(stamped, deleted_from), entries, must_match)
+
+
+async def guard_write(
+    store: ResourceStore,
+    policy: AccessPolicy,
+    method: str,
+    resource_type: str,
+    resource_id: str,
+    current: StoredResource | None,
+    body: dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    """Check that `policy` lets this write change `current` into `body` (None: a deletion).
+
+    Compartments are checked on the resources (engine/access.py); under a granular scope the stored
+    version must match the scope's query now, and the criteria the new version must meet once
+    written are returned (None: none), for storage to check inside the write's transaction.
+    Raises Forbidden (403).
+    """
+    check = check_write(policy, method, resource_type, resource_id, current, body)
+    if check is None:
+        return None
+    clauses = await access_filter(store, policy, check.permission, resource_type)
+    if check.current:
+        query = planned_query(resource_type, [{"_id": {"$in": [f"{resource_type}/{resource_id}"]}}, *clauses])
+        if not await store.find_ids(query, 1):
+            raise refused_write(policy, check.permission, resource_type, resource_id, stored=True)
+    return plan_filter(resource_type, clauses).criteria if check.new else None
 
 
 def check_if_match(reference: str, if_match: int | None, current: StoredResource | None) -> None:
@@ -120,10 +154,13 @@ async def commit_version(
         current = None if new_id and attempt == 0 else await store.get(resource_type, resource_id)
         check_if_match(reference, if_match, current)
         body = build(current)
-        check_write(policy, method, resource_type, resource_id, current, body)
-        pending = next_version(resource_type, resource_id, body, current, method)
+        must_match = await guard_write(store, policy, method, resource_type, resource_id, current, body)
+        pending = next_version(resource_type, resource_id, body, current, method, must_match)
         try:
             await commit_writes(store, [pending], policy=policy, lock=lock)
+        except WriteRefused:
+            permission = write_permission(method, current)
+            raise refused_write(policy, permission, resource_type, resource_id, stored=False) from None
         except VersionConflict:
             if lock is not None:
                 raise

@@ -2,9 +2,9 @@
 
 from .codec import BodyCodec, PlainCodec
 from .embedded import EmbeddedDatabase
-from .mongo import MongoResourceStore
+from .mongo import VERSION_SEARCHABLE, MongoResourceStore
 from .records import StoredResource
-from .store import ConditionLock, CurrentQuery, HistoryQuery, LinkedDocument, PendingWrite, ResourceStore
+from .store import ConditionLock, CurrentQuery, HistoryQuery, LinkedDocument, PendingWrite, ResourceStore, WriteRefused
 
 __all__ = [
     "BodyCodec",
@@ -18,4 +18,6 @@ __all__ = [
     "PlainCodec",
     "ResourceStore",
     "StoredResource",
+    "VERSION_SEARCHABLE",
+    "WriteRefused",
 ]

@@ -28,7 +28,7 @@ from ..errors import StorageUnavailable, VersionConflict
 from ..i18n import _
 from .codec import BodyCodec, PlainCodec
 from .records import StoredResource
-from .store import ConditionLock, CurrentQuery, HistoryQuery, LinkedDocument, PendingWrite
+from .store import ConditionLock, CurrentQuery, HistoryQuery, LinkedDocument, PendingWrite, WriteRefused
 
 _WRITE_CONFLICT = 112
 _DUPLICATE_KEY = 11000
@@ -64,6 +64,10 @@ _NO_SEARCH_FIELDS = {"idx": 0, "keys": 0, "sort": 0, "compartments": 0}
 SEARCH_LAYOUT = 2
 """The layout of the stored search fields: 1 was `idx` under compound multikey indexes, 2 adds the
 flat `keys` under one index (search/keys.py). A database stored under another layout is re-indexed."""
+
+VERSION_SEARCHABLE = {"searchLayout": SEARCH_LAYOUT}
+"""What a history entry meets when its `idx` holds search entries of this layout: entries written
+before versions kept them (or under another layout) meet no granular scope's query (fail closed)."""
 
 _KEYS_INDEX = "search_keys"
 _COMPARTMENT_INDEX = "compartment_id"
@@ -217,7 +221,9 @@ class MongoResourceStore:
 
     async def get_version(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource | None:
         async with mongo_errors(_key(resource_type, resource_id)):
-            doc = await self._history.find_one({"_id": f"{_key(resource_type, resource_id)}/{version_id}"})
+            doc = await self._history.find_one(
+                {"_id": f"{_key(resource_type, resource_id)}/{version_id}"}, _NO_SEARCH_FIELDS
+            )
         return self._record(doc) if doc else None
 
     async def write(
@@ -266,14 +272,27 @@ class MongoResourceStore:
                 if changed:
                     await self._replace_current(changed, session)
                 await self._history.insert_many([self._version(w) for w in writes], session=session)
+                for write in writes:
+                    if write.must_match is not None:
+                        await self._check_written(write, session)
                 for name, documents in by_collection.items():
                     await self._db[name].insert_many(documents, session=session)
 
+    async def _check_written(self, write: PendingWrite, session: AsyncClientSession) -> None:
+        """Raise WriteRefused (aborting the transaction) unless the version just written meets `must_match`."""
+        assert write.must_match is not None
+        record = write.record
+        query = CurrentQuery(record.resource_type, write.must_match, ids=(record.id,))
+        if await self._resources.count_documents(await self._current_filter(query), session=session) != 1:
+            raise WriteRefused(record.reference)
+
     def _version(self, write: PendingWrite) -> dict[str, Any]:
-        """A history entry: the version and its patient compartments (what patient-scoped history filters on)."""
+        """A history entry: the version, its patient compartments and its search entries (what
+        patient-scoped and granular history filter on)."""
         compartments = write.index.get("compartments", [])
+        entries = write.version_entries if write.version_entries is not None else write.index.get("idx", [])
         return {"_id": f"{write.record.reference}/{write.record.version_id}", **self._fields(write.record),
-                "compartments": compartments}  # fmt: skip
+                "compartments": compartments, "idx": list(entries), **VERSION_SEARCHABLE}  # fmt: skip
 
     async def _replace_current(self, writes: Sequence[PendingWrite], session: AsyncClientSession) -> None:
         """Update current versions guarded by the version each write replaces; stamp the replaced history entries."""
@@ -351,6 +370,8 @@ class MongoResourceStore:
             flt["type"] = query.resource_type
         if query.resource_id:
             flt["id"] = query.resource_id
+        if query.version is not None:
+            flt["version"] = query.version
         updated: dict[str, Any] = {}
         if query.since:
             updated["$gte"] = query.since
@@ -371,7 +392,11 @@ class MongoResourceStore:
             page = {"$or": [{"lastUpdated": {"$lt": at}}, {"lastUpdated": at, "_id": {"$lt": key}}]}
             flt = {"$and": [flt, page]} if flt else page
         async with mongo_errors("history"):
-            cursor = self._history.find(flt).sort([("lastUpdated", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+            cursor = (
+                self._history.find(flt, _NO_SEARCH_FIELDS)
+                .sort([("lastUpdated", DESCENDING), ("_id", DESCENDING)])
+                .limit(limit)
+            )
             return [self._record(doc) async for doc in cursor]
 
     async def count_history(self, query: HistoryQuery) -> int:
@@ -435,7 +460,10 @@ class MongoResourceStore:
 
     @staticmethod
     def _compartment_filter(
-        compartments: Sequence[str] | None, types: Sequence[str] | None, since: datetime | None
+        compartments: Sequence[str] | None,
+        types: Sequence[str] | None,
+        since: datetime | None,
+        criteria: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         flt: dict[str, Any] = {"deleted": False}
         if compartments is None:
@@ -446,6 +474,8 @@ class MongoResourceStore:
             flt["type"] = {"$in": list(types)}
         if since is not None:
             flt["lastUpdated"] = {"$gte": since}
+        if criteria:
+            flt["$and"] = [dict(criteria)]
         return flt
 
     async def find_compartment(
@@ -455,8 +485,9 @@ class MongoResourceStore:
         since: datetime | None,
         after: str | None,
         limit: int,
+        criteria: Mapping[str, Any] | None = None,
     ) -> list[StoredResource]:
-        flt = self._compartment_filter(compartments, types, since)
+        flt = self._compartment_filter(compartments, types, since, criteria)
         if after is not None:
             flt["_id"] = {"$gt": after}
         # One patient or a few: the (compartments, _id) index, merged in key order. Every patient: walk
@@ -467,9 +498,13 @@ class MongoResourceStore:
             return [self._record(doc) async for doc in cursor]
 
     async def count_compartment(
-        self, compartments: Sequence[str] | None, types: Sequence[str] | None, since: datetime | None
+        self,
+        compartments: Sequence[str] | None,
+        types: Sequence[str] | None,
+        since: datetime | None,
+        criteria: Mapping[str, Any] | None = None,
     ) -> int:
-        flt = self._compartment_filter(compartments, types, since)
+        flt = self._compartment_filter(compartments, types, since, criteria)
         async with mongo_errors("compartment"):
             if compartments is None:
                 return await self._resources.count_documents(flt)

@@ -17,7 +17,10 @@ class HistoryQuery:
     `at` keeps the versions that were current at some moment of [at_start, at_end).
     `after` is the keyset cursor (last_updated, key) of the previous page's last entry.
     `criteria` is an access filter over the fields every version carries (`type`, `compartments`:
-    the patient compartments of that version; a deletion keeps those of the version it deletes).
+    the patient compartments of that version; a deletion keeps those of the version it deletes)
+    and, on versions meeting `VERSION_SEARCHABLE`, `idx`: the search entries of that version (a
+    deletion: of the version it deletes), so a granular scope's compiled query runs on them too.
+    `version` picks one version (vread).
     """
 
     resource_type: str | None = None
@@ -27,6 +30,7 @@ class HistoryQuery:
     at_end: datetime | None = None
     after: tuple[datetime, str] | None = None
     criteria: Mapping[str, Any] | None = None
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,20 @@ class PendingWrite:
     record: StoredResource
     replaces: int | None
     index: Mapping[str, Any]
+    version_entries: Sequence[Mapping[str, Any]] | None = None
+    """The search entries (`idx`) its history entry keeps; None: those of `index` (a deletion passes
+    the entries of the version it deletes)."""
+    must_match: Mapping[str, Any] | None = None
+    """Criteria over current resources the new version must meet once written, checked inside the
+    write's transaction (a granular scope's query); when it does not, nothing is written (WriteRefused)."""
+
+
+class WriteRefused(Exception):
+    """A write's new version did not meet its `must_match` criteria; the transaction was aborted."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(reference)
+        self.reference = reference
 
 
 @dataclass(frozen=True)
@@ -169,16 +187,22 @@ class ResourceStore(Protocol):
         since: datetime | None,
         after: str | None,
         limit: int,
+        criteria: Mapping[str, Any] | None = None,
     ) -> list[StoredResource]:
         """Current resources of every type in any of the patient `compartments` ("Patient/123"), in key order.
 
         `compartments` None: in any patient's compartment. `types` None: all types. `since`: updated at or
         after it. `after` is the keyset cursor: the "Type/id" key of the previous page's last resource.
+        `criteria`: a further filter they must meet (an access filter).
         """
         ...
 
     async def count_compartment(
-        self, compartments: Sequence[str] | None, types: Sequence[str] | None, since: datetime | None
+        self,
+        compartments: Sequence[str] | None,
+        types: Sequence[str] | None,
+        since: datetime | None,
+        criteria: Mapping[str, Any] | None = None,
     ) -> int:
         """How many resources `find_compartment` would return over all pages."""
         ...

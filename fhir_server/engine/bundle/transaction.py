@@ -7,7 +7,9 @@ OperationOutcome naming the entry; nothing is written. Reads (GET) run after the
 
 Access: before anything runs, every entry's interaction is checked against the policy (a
 403 naming the first entry it refuses); each write is checked again on the versions it
-replaces and writes (engine/access.py), and conditional matches only see what the policy reaches.
+replaces and writes (engine/access.py; under a granular scope every new version must match the
+scope's query inside the one database transaction, so one entry outside it writes nothing), and
+conditional matches only see what the policy reaches.
 """
 
 from __future__ import annotations
@@ -28,14 +30,14 @@ from ...errors import (
     VersionConflict,
 )
 from ...i18n import _
-from ...storage import PendingWrite, ResourceStore, StoredResource
-from ..access import check_write
+from ...storage import PendingWrite, ResourceStore, StoredResource, WriteRefused
+from ..access import refused_write, write_permission
 from ..conditional import find_matches
 from ..identity import new_id
 from ..observers import commit_writes
 from ..patch_resource import apply_patch
 from ..validation import check_incoming
-from ..writing import check_if_match, next_version
+from ..writing import check_if_match, guard_write, next_version
 from .entries import TRANSACTION_ORDER, BundleEntry, parse_entry
 from .reads import EntryResult, read_entry
 from .references import rewrite_references
@@ -145,7 +147,7 @@ async def _plan_entry(store: ResourceStore, policy: AccessPolicy, entry: BundleE
 
 
 async def _pending(
-    policy: AccessPolicy, target: _Target, current: StoredResource | None, plan: _Plan
+    store: ResourceStore, policy: AccessPolicy, target: _Target, current: StoredResource | None, plan: _Plan
 ) -> PendingWrite | None:
     """Build the version a target entry writes (None: a delete of nothing) and record its result."""
     entry = target.entry
@@ -167,8 +169,8 @@ async def _pending(
         if entry.method == "PUT" and entry.criteria is not None:
             incoming["id"] = target.resource_id
         body = check_incoming(incoming, target.resource_type, target.resource_id if entry.method == "PUT" else None)
-    check_write(policy, entry.method, target.resource_type, target.resource_id, current, body)
-    pending = next_version(target.resource_type, target.resource_id, body, current, entry.method)
+    must_match = await guard_write(store, policy, entry.method, target.resource_type, target.resource_id, current, body)
+    pending = next_version(target.resource_type, target.resource_id, body, current, entry.method, must_match)
     created = current is None or current.deleted
     status = "204 No Content" if body is None else ("201 Created" if created else "200 OK")
     plan.results[entry.index] = EntryResult(status, pending.record, location=body is not None)
@@ -198,13 +200,20 @@ async def _attempt(store: ResourceStore, policy: AccessPolicy, entries: list[Bun
         try:
             if target.entry.resource is not None and target.entry.method in ("POST", "PUT"):
                 target.body = await rewrite_references(target.entry.resource, plan.mapping, resolve)
-            write = await _pending(policy, target, currents.get(f"{target.resource_type}/{target.resource_id}"), plan)
+            write = await _pending(
+                store, policy, target, currents.get(f"{target.resource_type}/{target.resource_id}"), plan
+            )
         except FhirError as exc:
             raise in_entry(target.entry, exc) from exc
         if write is not None:
             pending.append(write)
     try:
         await commit_writes(store, pending, policy=policy)
+    except WriteRefused as exc:
+        target = next(t for t in plan.targets if f"{t.resource_type}/{t.resource_id}" == exc.reference)
+        permission = write_permission(target.entry.method, currents.get(exc.reference))
+        refused = refused_write(policy, permission, target.resource_type, target.resource_id, stored=False)
+        raise in_entry(target.entry, refused) from None
     except VersionConflict as exc:
         if any(t.entry.if_match is not None for t in plan.targets):
             raise PreconditionFailed(_("A resource named with ifMatch was changed by another request.")) from exc
