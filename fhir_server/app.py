@@ -17,7 +17,7 @@ from adapters.hl7v2.outbound import sender_settings, start_sending
 from .audit.queue import AuditQueue
 from .audit.requests import AuditMiddleware
 from .audit.routes import router as audit_router
-from .audit.sealer import keep_audit_sealed
+from .audit.sealer import keep_audit_sealed, new_sealer
 from .audit.writes import audit_writes
 from .auth.roles import load_roles
 from .config import Settings
@@ -88,7 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
         registry.layout_changed_at = await store.search_layout_changed()
         await load_search_parameters(store, registry)
         app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
-        app.state.audit_queue = audit_queue = AuditQueue(audit)
+        sealer = new_sealer()
+        app.state.audit_queue = audit_queue = AuditQueue(audit, sealer)
         app.state.grants, app.state.roles = grants, roles
         app.state.oauth = await open_oauth(store.client, settings.database)
         app.state.pages = await PageStores.open(store.client, settings)
@@ -102,7 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(reindex_worker(store, jobs)),
             asyncio.create_task(export_worker(store, jobs, files, timedelta(seconds=settings.export_ttl_seconds))),
             asyncio.create_task(import_worker(store, jobs, files)),
-            asyncio.create_task(keep_audit_sealed(audit)),
+            asyncio.create_task(keep_audit_sealed(audit, sealer)),
             asyncio.create_task(audit_queue.run()),
         ]
         if settings.hl7_outbound:

@@ -11,9 +11,13 @@ from ..storage.audit import MongoAuditLog
 log = logging.getLogger(__name__)
 
 
-async def keep_audit_sealed(audit: MongoAuditLog, every: float = 1.0) -> None:
+def new_sealer() -> str:
+    """A name for this process as a sealer: its request queue and its sealer task share it (and the lease)."""
+    return uuid.uuid4().hex
+
+
+async def keep_audit_sealed(audit: MongoAuditLog, sealer: str, every: float = 1.0) -> None:
     """Forever: seal what was appended since the last round (one sealer holds the lease at a time)."""
-    sealer = uuid.uuid4().hex
     while True:
         try:
             while await audit.seal(sealer):

@@ -13,8 +13,10 @@ the head hash somewhere else to detect a rewrite of the head itself).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,12 +31,25 @@ from .mongo import mongo_errors
 
 _HEAD = "head"
 GENESIS = "0" * 64
+_LEASE = timedelta(seconds=30)
 AUDIT_COLLECTION = "audit"
 
 
 def audit_record(event: dict[str, Any], recorded: datetime) -> dict[str, Any]:
     """The stored form of one unsealed AuditEvent, the same whether appended here or by a write observer."""
     return {"recorded": recorded, "seq": None, "event": event}
+
+
+def _chain_after(head: Mapping[str, Any], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chain fields (seq, prev, hash) of `records`, in order, appended after `head`."""
+    seq, prev = head["seq"], head["hash"]
+    links = []
+    for record in records:
+        seq += 1
+        link = chain_hash(prev, seq, record["event"])
+        links.append({"seq": seq, "prev": prev, "hash": link})
+        prev = link
+    return links
 
 
 def chain_hash(prev: str, seq: int, event: dict[str, Any]) -> str:
@@ -66,6 +81,8 @@ class MongoAuditLog:
         self.database_name = database
         self._records = client[database][AUDIT_COLLECTION]
         self._chain = client[database]["audit_chain"]
+        self._sealing = asyncio.Lock()
+        """One chain extension at a time in this process (the lease keeps other processes out)."""
 
     async def ensure_indexes(self) -> None:
         async with mongo_errors("audit"):
@@ -90,47 +107,85 @@ class MongoAuditLog:
             async with mongo_errors("audit"):
                 await self._records.insert_many(records, ordered=False)
 
-    async def seal(self, sealer: str, *, batch: int = 500, lease: timedelta = timedelta(seconds=30)) -> int:
+    async def seal(self, sealer: str, *, batch: int = 500, lease: timedelta = _LEASE) -> int:
         """Chain up to `batch` unsealed records if no other sealer holds the lease; return how many."""
-        moment = datetime.now(UTC)
-        async with mongo_errors("audit"):
-            head = await self._chain.find_one_and_update(
-                {"_id": _HEAD, "$or": [{"sealer": sealer}, {"leaseUntil": {"$lt": moment}}]},
-                {"$set": {"sealer": sealer, "leaseUntil": moment + lease}},
-                return_document=ReturnDocument.AFTER,
-            )
+        async with self._sealing, mongo_errors("audit"):
+            head = await self._leased_head(sealer, lease)
             if head is None:
-                if await self._chain.find_one({"_id": _HEAD}) is not None:
-                    return 0  # another sealer holds the lease
-                await self._chain.update_one(
-                    {"_id": _HEAD},
-                    {"$setOnInsert": {"seq": 0, "hash": GENESIS, "sealer": None, "leaseUntil": moment}},
-                    upsert=True,
-                )
-                return await self.seal(sealer, batch=batch, lease=lease)
+                return 0
             pending = await self._records.find({"seq": None}).sort("_id", ASCENDING).limit(batch).to_list()
             if not pending:
                 return 0
-            seq, prev = head["seq"], head["hash"]
-            links: list[UpdateOne] = []
-            for record in pending:
-                seq += 1
-                link = chain_hash(prev, seq, record["event"])
-                links.append(
-                    UpdateOne({"_id": record["_id"], "seq": None}, {"$set": {"seq": seq, "prev": prev, "hash": link}})
-                )
-                prev = link
-            async with self._client.start_session() as session, await session.start_transaction():
-                await self._records.bulk_write(links, session=session)  # one round trip for the whole batch
-                moved = await self._chain.update_one(
-                    {"_id": _HEAD, "sealer": sealer, "seq": head["seq"]},
-                    {"$set": {"seq": seq, "hash": prev}},
-                    session=session,
-                )
-                if moved.matched_count != 1:
-                    await session.abort_transaction()
-                    return 0
-        return len(pending)
+            links = _chain_after(head, pending)
+            updates = [
+                UpdateOne({"_id": r["_id"], "seq": None}, {"$set": link})
+                for r, link in zip(pending, links, strict=True)
+            ]
+            moved = await self._extend_chain(
+                sealer, head, links[-1], lambda session: self._records.bulk_write(updates, session=session)
+            )
+        return len(pending) if moved else 0
+
+    async def append_sealed(self, records: list[dict[str, Any]], sealer: str, *, lease: timedelta = _LEASE) -> bool:
+        """Insert `records` (see `audit_record`) already chained, if `sealer` holds or gets the lease.
+
+        One insert instead of an insert now and an update by the sealer later: on the embedded
+        database the sealer's update cost about three times the insert. False, with nothing
+        written, when another sealer holds the lease (append them unsealed then).
+        """
+        if not records:
+            return True
+        async with self._sealing, mongo_errors("audit"):
+            head = await self._leased_head(sealer, lease)
+            if head is None:
+                return False
+            links = _chain_after(head, records)
+            sealed = [{**record, **link} for record, link in zip(records, links, strict=True)]
+            return await self._extend_chain(
+                sealer, head, links[-1], lambda session: self._records.insert_many(sealed, session=session)
+            )
+
+    async def _leased_head(self, sealer: str, lease: timedelta) -> dict[str, Any] | None:
+        """The chain head, now leased to `sealer`; None while another sealer holds the lease."""
+        moment = datetime.now(UTC)
+        head = await self._chain.find_one_and_update(
+            {"_id": _HEAD, "$or": [{"sealer": sealer}, {"leaseUntil": {"$lt": moment}}]},
+            {"$set": {"sealer": sealer, "leaseUntil": moment + lease}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if head is not None:
+            return head
+        if await self._chain.find_one({"_id": _HEAD}) is not None:
+            return None  # another sealer holds the lease
+        await self._chain.update_one(
+            {"_id": _HEAD},
+            {"$setOnInsert": {"seq": 0, "hash": GENESIS, "sealer": None, "leaseUntil": moment}},
+            upsert=True,
+        )
+        return await self._leased_head(sealer, lease)
+
+    async def _extend_chain(
+        self,
+        sealer: str,
+        head: dict[str, Any],
+        last: dict[str, Any],
+        write: Callable[[AsyncClientSession], Awaitable[object]],
+    ) -> bool:
+        """In one transaction: `write` the newly chained records and move the head to `last`.
+
+        False, with nothing written, when the head moved since it was read (a lease lost meanwhile).
+        """
+        async with self._client.start_session() as session, await session.start_transaction():
+            await write(session)
+            moved = await self._chain.update_one(
+                {"_id": _HEAD, "sealer": sealer, "seq": head["seq"]},
+                {"$set": {"seq": last["seq"], "hash": last["hash"]}},
+                session=session,
+            )
+            if moved.matched_count != 1:
+                await session.abort_transaction()
+                return False
+        return True
 
     async def verify(self) -> ChainReport:
         """Walk the chain in order and recompute every link."""

@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient
 from fhir_server.audit.events import Actor, rest_event, sign_in_event
 from fhir_server.audit.requests import interaction_of
 from fhir_server.storage import EmbeddedDatabase
-from fhir_server.storage.audit import MongoAuditLog
+from fhir_server.storage.audit import MongoAuditLog, audit_record
 from profiles import validate_resource
 from tests.audit.records import request_id_of
 
@@ -124,6 +124,46 @@ def test_one_sealer_at_a_time(database: EmbeddedDatabase) -> None:
             pass
         report = await log.verify()
         assert report.intact and report.unsealed == 0 and report.sealed == 40
+
+    _run(database, scenario)
+
+
+def test_the_lease_holder_appends_batches_already_sealed(database: EmbeddedDatabase) -> None:
+    async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
+        await _filled(log, 2)  # "s1" holds the lease now
+        await log.append(_event(2), datetime.now(UTC))  # a write's event, unsealed
+        batch = [audit_record(_event(n), datetime.now(UTC)) for n in range(3, 6)]
+        assert await log.append_sealed(batch, "s1")
+        report = await log.verify()
+        assert report.intact and (report.sealed, report.unsealed, report.head_seq) == (5, 1, 5)
+        assert not await log.append_sealed([audit_record(_event(6), datetime.now(UTC))], "s2")
+        assert (await log.verify()).sealed == 5  # refused without writing: the lease is s1's
+        assert await log.seal("s1") == 1
+        report = await log.verify()
+        assert report.intact and (report.sealed, report.unsealed) == (6, 0)
+
+    _run(database, scenario)
+
+
+def test_sealed_appends_and_the_sealer_in_one_process_keep_one_chain(database: EmbeddedDatabase) -> None:
+    async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
+        for n in range(30):
+            await log.append(_event(n), datetime.now(UTC))
+
+        async def appends() -> None:
+            for n in range(10):
+                batch = [audit_record(_event(100 + 3 * n + k), datetime.now(UTC)) for k in range(3)]
+                assert await log.append_sealed(batch, "s1")
+
+        async def seals() -> None:
+            while await log.seal("s1", batch=4):
+                pass
+
+        await asyncio.gather(appends(), seals())
+        while await log.seal("s1"):
+            pass
+        report = await log.verify()
+        assert report.intact and (report.sealed, report.unsealed) == (60, 0)
 
     _run(database, scenario)
 
