@@ -123,7 +123,7 @@ async def commit_version(
         check_write(policy, method, resource_type, resource_id, current, body)
         pending = next_version(resource_type, resource_id, body, current, method)
         try:
-            await commit_writes(store, [pending], policy=policy, lock=lock)
+            await commit_writes(store, [pending], policy=policy, locks=() if lock is None else (lock,))
         except VersionConflict:
             if lock is not None:
                 raise
