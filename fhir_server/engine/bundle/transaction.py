@@ -9,8 +9,15 @@ Conditional entries that create (`ifNoneExist` with no match, a conditional upda
 take the ConditionLock of their criteria, as a single conditional create does (engine/conditional.py):
 the lock counters are read before any search, and the commit advances each of them (in key order)
 only if no other write did since, so two transactions creating "the same" resource cannot both
-commit; the loser plans again and finds the winner's resource. A conditional reference with the
-criteria of such an entry names that entry's resource (which the search could not find yet).
+commit; the loser plans again and finds the winner's resource. Nothing is held between planning
+and commit, so there is nothing to release on failure and no order of entries can deadlock; a
+process that dies inside its commit leaves an open database transaction that the database aborts
+when its lifetime ends (until then the lock's other writers get 503, try again).
+
+A conditional reference with the criteria of such an entry names that entry's resource (which the
+search could not find yet). Other conditional references, conditional deletes and conditional
+patches take no lock: they create nothing, a found match could only be duplicated by a write that
+did not look for it, and a concurrent change of the matched resource collides on its version.
 
 Access: before anything runs, every entry's interaction is checked against the policy (a
 403 naming the first entry it refuses); each write is checked again on the versions it
