@@ -1,12 +1,13 @@
 """From a received frame to stored message, FHIR transaction and ACKs.
 
 Per message: header checks (AR/CR on failure), mapping by the injected mapper with local codes
-translated through stored ConceptMaps (AR/CR for unsupported types), durable storage with
-duplicate detection, the commit ack in enhanced mode, the transaction Bundle plus a Provenance
-through the engine (`process_bundle`: all or nothing), then the application ack as MSH-15/16
-ask. Every ACK is recorded before it is sent. Mapping warnings (a local code without a LOINC
-mapping, a skipped value ...) go into the ACK as ERR segments with severity W under AA, and
-into the message log entry.
+translated through stored ConceptMaps (AR/CR for unsupported types), durable storage with duplicate
+detection, the commit ack in enhanced mode, the transaction Bundle plus a Provenance through the
+engine (`process_bundle`: all or nothing; two messages for one new patient, on any connection of any
+process, create one Patient, as the transaction's conditional creates take a lock in the database),
+then the application ack as MSH-15/16 ask. Every ACK is recorded before it is sent. Mapping warnings
+(a local code without a LOINC mapping, a skipped value ...) go into the ACK as ERR segments with
+severity W under AA, and into the message log entry.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from .access import HL7_POLICY
 from .ack import batch_reply, build_ack
 from .code_maps import ConceptMapCache
 from .header import Header, HL7Error, decode, parse_header, split
-from .key_locks import KeyLocks, conditional_keys
 from .known_orders import KnownOrders, find_known_orders
 from .mapping.model import MappingOptions
 from .message_store import ERROR, PROCESSED, MessageRecord, MessageStore
@@ -94,7 +94,6 @@ class Pipeline:
         self.base = base
         self.messages = MessageStore(store)
         self.code_maps = code_maps or ConceptMapCache(store)
-        self.locks = KeyLocks()
 
     async def ensure_indexes(self) -> None:
         await self.messages.ensure_indexes()
@@ -274,8 +273,7 @@ class Pipeline:
             "entry": [*result.bundle.get("entry", []), provenance_entry(result.bundle, message_id, header, now())],
         }
         try:
-            async with self.locks.holding(conditional_keys(bundle)):
-                _type, entries = await process_bundle(self.store, HL7_POLICY, bundle, self.base)
+            _type, entries = await process_bundle(self.store, HL7_POLICY, bundle, self.base)
         except InvalidRequest as exc:
             return [*errors, HL7Error("207", "MSH^1", str(exc))], []
         except FhirError as exc:

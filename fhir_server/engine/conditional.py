@@ -75,6 +75,14 @@ def _lock_key(request: SearchRequest) -> str:
     return hashlib.sha256(repr((request.resource_type, criteria)).encode()).hexdigest()
 
 
+def condition_key(resource_type: str, criteria: Sequence[tuple[str, str]]) -> str:
+    """The key of the ConditionLock of these criteria: the same for the same parameters in any order.
+
+    Raises InvalidRequest like `find_matches` (strict criteria).
+    """
+    return _lock_key(_criteria(resource_type, criteria))
+
+
 async def _create_unless_matched(
     store: ResourceStore,
     policy: AccessPolicy,
@@ -83,7 +91,7 @@ async def _create_unless_matched(
 ) -> WriteResult:
     key = _lock_key(request)
     for _attempt in range(_ATTEMPTS):
-        seen = await store.condition_counter(key)
+        seen = (await store.condition_counters([key])).get(key)
         matches = await _matches(store, policy, request, 2, "c")
         if len(matches) > 1:
             raise _too_many(request.resource_type, len(matches))

@@ -50,11 +50,11 @@ async def commit_writes(
     writes: Sequence[PendingWrite],
     *,
     policy: AccessPolicy | None = None,
-    lock: ConditionLock | None = None,
+    locks: Sequence[ConditionLock] = (),
 ) -> None:
     """Store `writes` (made under `policy`) with the observers' documents in one transaction.
 
-    Raises VersionConflict like write_all.
+    Raises VersionConflict like write_all (`locks` as there).
     """
     linked: list[LinkedDocument] = []
     token = _writing.set(policy)
@@ -63,4 +63,4 @@ async def commit_writes(
             linked.extend(await observer(store, writes))
     finally:
         _writing.reset(token)
-    await store.write_all(writes, lock=lock, linked=linked)
+    await store.write_all(writes, locks=locks, linked=linked)

@@ -157,7 +157,7 @@ async def commit_version(
         must_match = await guard_write(store, policy, method, resource_type, resource_id, current, body)
         pending = next_version(resource_type, resource_id, body, current, method, must_match)
         try:
-            await commit_writes(store, [pending], policy=policy, lock=lock)
+            await commit_writes(store, [pending], policy=policy, locks=() if lock is None else (lock,))
         except WriteRefused:
             permission = write_permission(method, current)
             raise refused_write(policy, permission, resource_type, resource_id, stored=False) from None

@@ -234,7 +234,7 @@ class MongoResourceStore:
         index: Mapping[str, Any] | None = None,
         lock: ConditionLock | None = None,
     ) -> None:
-        await self.write_all([PendingWrite(record, replaces, index or {})], lock=lock)
+        await self.write_all([PendingWrite(record, replaces, index or {})], locks=() if lock is None else (lock,))
 
     def _fields(self, record: StoredResource) -> dict[str, Any]:
         return {
@@ -251,7 +251,7 @@ class MongoResourceStore:
         self,
         writes: Sequence[PendingWrite],
         *,
-        lock: ConditionLock | None = None,
+        locks: Sequence[ConditionLock] = (),
         linked: Sequence[LinkedDocument] = (),
     ) -> None:
         if not writes:
@@ -262,7 +262,7 @@ class MongoResourceStore:
         changed = [w for w in writes if w.replaces is not None]
         async with mongo_errors(first), self.client.start_session() as session:  # noqa: SIM117 - needs `session`
             async with await session.start_transaction():
-                if lock is not None:
+                for lock in sorted(locks, key=lambda held: held.key):
                     await self._take(lock, first, session)
                 if new:
                     await self._resources.insert_many(
@@ -323,10 +323,12 @@ class MongoResourceStore:
         if taken.matched_count != 1:
             raise VersionConflict(_("{reference} was changed by another request.").format(reference=reference))
 
-    async def condition_counter(self, key: str) -> int | None:
+    async def condition_counters(self, keys: Sequence[str]) -> dict[str, int]:
+        if not keys:
+            return {}
         async with mongo_errors("conditions"):
-            doc = await self._conditions.find_one({"_id": key})
-        return int(doc["n"]) if doc else None
+            found = self._conditions.find({"_id": {"$in": list(keys)}} if len(keys) > 1 else {"_id": keys[0]})
+            return {doc["_id"]: int(doc["n"]) async for doc in found}
 
     async def get_many(self, keys: Sequence[str], *, deleted: bool = False) -> list[StoredResource]:
         if not keys:

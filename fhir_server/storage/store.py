@@ -91,9 +91,12 @@ class LinkedDocument:
 
 @dataclass(frozen=True)
 class ConditionLock:
-    """Serializes conditional creates with the same criteria (see `ResourceStore.write`).
+    """Serializes conditional creates with the same criteria (see `ResourceStore.write_all`).
 
     `key` names the criteria; `seen` is the lock's counter read before searching (None: no lock yet).
+    The lock is optimistic: nothing is held between that read and the commit, so a crashed writer
+    leaves nothing behind but, at worst, its open database transaction, which the database aborts
+    (MongoDB's transactionLifetimeLimitSeconds, 60 s by default).
     """
 
     key: str
@@ -123,8 +126,7 @@ class ResourceStore(Protocol):
 
         `replaces` is the version the write expects to be current (None: the resource must not
         exist yet). `index` holds the search fields stored with the current version. With a
-        `lock`, its counter must still be `lock.seen` and is advanced in the same transaction,
-        so of two conditional creates that both found no match only one commits.
+        `lock`, the write is checked against it as in `write_all`.
         Raises VersionConflict when another write got there first.
         """
         ...
@@ -133,18 +135,23 @@ class ResourceStore(Protocol):
         self,
         writes: Sequence[PendingWrite],
         *,
-        lock: ConditionLock | None = None,
+        locks: Sequence[ConditionLock] = (),
         linked: Sequence[LinkedDocument] = (),
     ) -> None:
         """Store several versions in one transaction: all of them, or (VersionConflict) none.
+
+        Each of the `locks` must still have the counter `seen` and is advanced in the same
+        transaction, so of two conditional creates that both found no match only one commits. They
+        are taken in key order, so two writes holding the same keys in any order collide on the
+        first one they share rather than each taking one of them.
 
         `linked` documents are inserted in the same transaction (a duplicate `_id` among them is a
         VersionConflict too), so they exist exactly when the versions do.
         """
         ...
 
-    async def condition_counter(self, key: str) -> int | None:
-        """The counter of a ConditionLock, None when it was never taken."""
+    async def condition_counters(self, keys: Sequence[str]) -> dict[str, int]:
+        """The counters of these ConditionLocks; a lock never taken is left out."""
         ...
 
     async def get_many(self, keys: Sequence[str], *, deleted: bool = False) -> list[StoredResource]:

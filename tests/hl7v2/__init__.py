@@ -84,8 +84,11 @@ class Running:
 
 
 @asynccontextmanager
-async def listening(database: EmbeddedDatabase, mapper: Any = small_mapper, **settings: Any) -> AsyncIterator[Running]:
-    store = MongoResourceStore.connect(database.uri, f"hl7_{uuid.uuid4().hex[:10]}")
+async def listening(
+    database: EmbeddedDatabase, mapper: Any = small_mapper, name: str | None = None, **settings: Any
+) -> AsyncIterator[Running]:
+    """A listener with its own pipeline on a fresh database (or on database `name`, to share one)."""
+    store = MongoResourceStore.connect(database.uri, name or f"hl7_{uuid.uuid4().hex[:10]}")
     await store.ensure_indexes()
     config = replace(ListenerSettings(port=0), **settings)
     server = await start_listener(store, config, mapper)

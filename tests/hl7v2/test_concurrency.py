@@ -1,8 +1,13 @@
-"""Results for one new patient arriving at once on several connections create one Patient."""
+"""Results for one new patient arriving at once on several connections create one Patient.
+
+The engine's transaction guards each conditional create with a lock in the database, so this
+holds across listeners (processes) too: the second test runs two pipelines on one database.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from adapters.hl7v2.mapping import map_message
 from fhir_server.storage import EmbeddedDatabase
@@ -26,6 +31,25 @@ def test_simultaneous_results_for_a_new_patient(database: EmbeddedDatabase) -> N
             acks = await asyncio.gather(*(c.send(oru(f"S{i}")) for i, c in enumerate(clients)))
             assert [segment(a, "MSA")[1] for a in acks] == ["AA"] * 4, acks
             resources = running.store.client[running.store.database_name]["resources"]
+            assert await resources.count_documents({"type": "Patient"}) == 1
+            for client in clients:
+                await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_simultaneous_results_on_two_listeners_of_one_database(database: EmbeddedDatabase) -> None:
+    name = f"hl7_{uuid.uuid4().hex[:10]}"
+
+    async def scenario() -> None:
+        async with (
+            listening(database, mapper=map_message, name=name) as first,
+            listening(database, mapper=map_message, name=name) as second,
+        ):
+            clients = [await Client.connect((first, second)[i % 2].port) for i in range(6)]
+            acks = await asyncio.gather(*(c.send(oru(f"T{i}")) for i, c in enumerate(clients)))
+            assert [segment(a, "MSA")[1] for a in acks] == ["AA"] * 6, acks
+            resources = first.store.client[name]["resources"]
             assert await resources.count_documents({"type": "Patient"}) == 1
             for client in clients:
                 await client.close()

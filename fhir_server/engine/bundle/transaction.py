@@ -5,6 +5,20 @@ entries), then rewrites the references between entries, builds every new version
 stores them all with one `commit_writes`. Any failing entry fails the whole Bundle with one
 OperationOutcome naming the entry; nothing is written. Reads (GET) run after the writes.
 
+Conditional entries that create (`ifNoneExist` with no match, a conditional update with no match)
+take the ConditionLock of their criteria, as a single conditional create does (engine/conditional.py):
+the lock counters are read before any search, and the commit advances each of them (in key order)
+only if no other write did since, so two transactions creating "the same" resource cannot both
+commit; the loser plans again and finds the winner's resource. Nothing is held between planning
+and commit, so there is nothing to release on failure and no order of entries can deadlock; a
+process that dies inside its commit leaves an open database transaction that the database aborts
+when its lifetime ends (until then the lock's other writers get 503, try again).
+
+A conditional reference with the criteria of such an entry names that entry's resource (which the
+search could not find yet). Other conditional references, conditional deletes and conditional
+patches take no lock: they create nothing, a found match could only be duplicated by a write that
+did not look for it, and a concurrent change of the matched resource collides on its version.
+
 Access: before anything runs, every entry's interaction is checked against the policy (a
 403 naming the first entry it refuses); each write is checked again on the versions it
 replaces and writes (engine/access.py; under a granular scope every new version must match the
@@ -30,9 +44,9 @@ from ...errors import (
     VersionConflict,
 )
 from ...i18n import _
-from ...storage import PendingWrite, ResourceStore, StoredResource, WriteRefused
+from ...storage import ConditionLock, PendingWrite, ResourceStore, StoredResource, WriteRefused
 from ..access import refused_write, write_permission
-from ..conditional import find_matches
+from ..conditional import condition_key, find_matches
 from ..identity import new_id
 from ..observers import commit_writes
 from ..patch_resource import apply_patch
@@ -74,6 +88,12 @@ class _Plan:
     references: set[str] = field(default_factory=set)
     """`Type/id` of every target, to refuse a second entry on one resource without a scan per entry."""
     results: dict[int, EntryResult] = field(default_factory=dict)
+    seen: dict[str, int] = field(default_factory=dict)
+    """The ConditionLock counters of the conditional entries, read before any of them searched."""
+    locks: dict[str, ConditionLock] = field(default_factory=dict)
+    """The ConditionLocks of the conditional entries that create, by key: advanced by the commit."""
+    conditions: dict[str, str] = field(default_factory=dict)
+    """`Type/id` of the resource each conditional create or update stands for, by condition key."""
 
 
 class _Retry(Exception):
@@ -108,8 +128,31 @@ def _check_entry(policy: AccessPolicy, entry: BundleEntry) -> None:
     policy.require(permission, entry.resource_type)
 
 
-async def _plan_entry(store: ResourceStore, policy: AccessPolicy, entry: BundleEntry, plan: _Plan) -> None:
-    """Decide the target of a write entry (or, for a matched conditional create, its result)."""
+def _condition(entry: BundleEntry) -> list[tuple[str, str]] | None:
+    """The criteria of a conditional entry that creates when nothing matches (conditional create or update)."""
+    if entry.method == "POST":
+        return entry.if_none_exist or None
+    return entry.criteria if entry.method == "PUT" else None
+
+
+def _lock(plan: _Plan, entry: BundleEntry, key: str | None) -> None:
+    """Take (at commit) the ConditionLock of an entry that creates because nothing matched."""
+    if key is None:
+        return
+    if key in plan.locks:
+        raise InvalidRequest(
+            _("Another entry creates a {type} with the same criteria.").format(type=entry.resource_type)
+        )
+    plan.locks[key] = ConditionLock(key, plan.seen.get(key))
+
+
+async def _plan_entry(
+    store: ResourceStore, policy: AccessPolicy, entry: BundleEntry, key: str | None, plan: _Plan
+) -> None:
+    """Decide the target of a write entry (or, for a matched conditional create, its result).
+
+    `key` names the ConditionLock of a conditional create or update (None for other entries).
+    """
     target_id: str | None = entry.resource_id
     fresh = False
     if entry.method == "POST":
@@ -119,7 +162,10 @@ async def _plan_entry(store: ResourceStore, policy: AccessPolicy, entry: BundleE
                 plan.results[entry.index] = EntryResult("200 OK", existing, location=True)
                 if entry.full_url:
                     plan.mapping[entry.full_url] = existing.reference
+                if key is not None:
+                    plan.conditions.setdefault(key, existing.reference)
                 return
+            _lock(plan, entry, key)
         target_id, fresh = new_id(), True
     elif entry.criteria is not None:
         match = await _one_match(
@@ -128,6 +174,7 @@ async def _plan_entry(store: ResourceStore, policy: AccessPolicy, entry: BundleE
         if match is not None:
             target_id = match.id
         elif entry.method == "PUT":
+            _lock(plan, entry, key)
             body_id = (entry.resource or {}).get("id")
             target_id, fresh = (str(body_id), False) if body_id else (new_id(), True)
         elif entry.method == "PATCH":
@@ -143,6 +190,8 @@ async def _plan_entry(store: ResourceStore, policy: AccessPolicy, entry: BundleE
     plan.references.add(reference)
     if entry.full_url:
         plan.mapping[entry.full_url] = reference
+    if key is not None:
+        plan.conditions.setdefault(key, reference)
     plan.targets.append(_Target(entry, entry.resource_type, target_id, fresh))
 
 
@@ -177,18 +226,37 @@ async def _pending(
     return pending
 
 
-async def _attempt(store: ResourceStore, policy: AccessPolicy, entries: list[BundleEntry]) -> dict[int, EntryResult]:
+def _condition_keys(entries: list[BundleEntry]) -> dict[int, str]:
+    """The ConditionLock key of each conditional create or update, by entry index."""
+    keys = {}
+    for entry in entries:
+        criteria = _condition(entry)
+        if criteria is not None:
+            try:
+                keys[entry.index] = condition_key(entry.resource_type, criteria)
+            except FhirError as exc:
+                raise in_entry(entry, exc) from exc
+    return keys
+
+
+async def _attempt(
+    store: ResourceStore, policy: AccessPolicy, entries: list[BundleEntry], keys: dict[int, str]
+) -> dict[int, EntryResult]:
     plan = _Plan()
+    plan.seen = await store.condition_counters(sorted(set(keys.values())))  # before any conditional search
     writes = [e for e in entries if e.method not in ("GET", "HEAD")]
     for entry in sorted(writes, key=lambda e: (TRANSACTION_ORDER[e.method], e.index)):
         try:
-            await _plan_entry(store, policy, entry, plan)
+            await _plan_entry(store, policy, entry, keys.get(entry.index), plan)
         except FhirError as exc:
             raise in_entry(entry, exc) from exc
 
     async def resolve(conditional: str) -> str:
         resource_type, _sep, query = conditional.partition("?")
-        match = await _one_match(store, policy, resource_type, parse_qsl(query, keep_blank_values=True), "s")
+        criteria = parse_qsl(query, keep_blank_values=True)
+        if plan.conditions and (planned := plan.conditions.get(condition_key(resource_type, criteria))):
+            return planned
+        match = await _one_match(store, policy, resource_type, criteria, "s")
         if match is None:
             raise PreconditionFailed(_("The conditional reference '{ref}' matches nothing.").format(ref=conditional))
         return match.reference
@@ -208,14 +276,14 @@ async def _attempt(store: ResourceStore, policy: AccessPolicy, entries: list[Bun
         if write is not None:
             pending.append(write)
     try:
-        await commit_writes(store, pending, policy=policy)
+        await commit_writes(store, pending, policy=policy, locks=list(plan.locks.values()))
     except WriteRefused as exc:
         target = next(t for t in plan.targets if f"{t.resource_type}/{t.resource_id}" == exc.reference)
         permission = write_permission(target.entry.method, currents.get(exc.reference))
         refused = refused_write(policy, permission, target.resource_type, target.resource_id, stored=False)
         raise in_entry(target.entry, refused) from None
     except VersionConflict as exc:
-        if any(t.entry.if_match is not None for t in plan.targets):
+        if not plan.locks and any(t.entry.if_match is not None for t in plan.targets):  # else it may be a lock
             raise PreconditionFailed(_("A resource named with ifMatch was changed by another request.")) from exc
         raise _Retry from exc
     return plan.results
@@ -234,9 +302,10 @@ async def process_transaction(
             _check_entry(policy, entry)
         except FhirError as exc:
             raise in_entry(entry, exc) from exc
+    keys = _condition_keys(entries)
     for attempt in range(_ATTEMPTS):
         try:
-            results = await _attempt(store, policy, entries)
+            results = await _attempt(store, policy, entries, keys)
             break
         except _Retry:
             await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
