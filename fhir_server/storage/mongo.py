@@ -27,6 +27,7 @@ from pymongo.errors import (
 from ..errors import StorageUnavailable, VersionConflict
 from ..i18n import _
 from .codec import BodyCodec, PlainCodec
+from .filters import flatten
 from .records import StoredResource
 from .store import ConditionLock, CurrentQuery, HistoryQuery, LinkedDocument, PendingWrite, WriteRefused
 
@@ -283,7 +284,8 @@ class MongoResourceStore:
         assert write.must_match is not None
         record = write.record
         query = CurrentQuery(record.resource_type, write.must_match, ids=(record.id,))
-        if await self._resources.count_documents(await self._current_filter(query), session=session) != 1:
+        flt = await self._current_filter(query)
+        if flt is None or await self._resources.count_documents(flt, session=session) != 1:
             raise WriteRefused(record.reference)
 
     def _version(self, write: PendingWrite) -> dict[str, Any]:
@@ -342,7 +344,9 @@ class MongoResourceStore:
 
     async def find_ids(self, query: CurrentQuery, limit: int) -> list[str]:
         async with mongo_errors(query.resource_type):
-            cursor = self._resources.find(await self._current_filter(query), {"id": 1}).limit(limit)
+            if (flt := await self._current_filter(query)) is None:
+                return []
+            cursor = self._resources.find(flt, {"id": 1}).limit(limit)
             return [doc["id"] async for doc in cursor]
 
     async def scan(self, resource_type: str, after: str | None, limit: int) -> list[StoredResource]:
@@ -358,7 +362,9 @@ class MongoResourceStore:
     async def references_of(self, query: CurrentQuery, code: str | None, limit: int) -> list[str]:
         found: dict[str, None] = {}
         async with mongo_errors(query.resource_type):
-            cursor = self._resources.find(await self._current_filter(query), {"idx": 1}).limit(limit)
+            if (flt := await self._current_filter(query)) is None:
+                return []
+            cursor = self._resources.find(flt, {"idx": 1}).limit(limit)
             async for doc in cursor:
                 for entry in doc.get("idx", ()):
                     if "r" in entry and (code is None or entry["p"] == code):
@@ -428,10 +434,12 @@ class MongoResourceStore:
         ids = found if query.ids is None else sorted(set(query.ids) & set(found))
         return replace(query, ids=tuple(ids), driver=None)
 
-    async def _current_filter(self, query: CurrentQuery) -> dict[str, Any]:
+    async def _current_filter(self, query: CurrentQuery) -> dict[str, Any] | None:
         """The filter over current resources, `_id` first: when the driver narrows the candidates
         through an index, they are looked up by key and the full criteria only check them; else the
-        type's range of keys is walked."""
+        type's range of keys is walked. None when no resource can match (no candidate is left):
+        the caller skips the query, which SecantusDB would answer with a whole-collection scan when
+        the criteria hold an `$and` or `$nor`, even under `_id: {$in: []}` (see filters.py)."""
         query = await self.narrow(query)
         criteria = dict(query.criteria)
         conditions: dict[str, Any] = dict(criteria.pop("_id", None) or {})
@@ -440,17 +448,20 @@ class MongoResourceStore:
             conditions = {"$in": keys} if not conditions else {**conditions, "$in": _both(conditions, keys)}
         if query.after and not query.sort:
             conditions["$gt"] = _key(query.resource_type, query.after)
+        if conditions.get("$in") == []:
+            return None
         if "$in" not in conditions:  # keys are "Type/id": walk the type's own range of the key index
             conditions.setdefault("$gte", f"{query.resource_type}/")
             conditions.setdefault("$lt", f"{query.resource_type}0")
         flt: dict[str, Any] = {"_id": conditions} if conditions else {}
         flt.update({"type": query.resource_type, "deleted": False, **criteria})
-        return flt
+        return flatten(flt)
 
     async def find(self, query: CurrentQuery, limit: int) -> list[StoredResource]:
         order = [*query.sort, ("_id", ASCENDING)] if query.sort else [("_id", ASCENDING)]
         async with mongo_errors(query.resource_type):
-            flt = await self._current_filter(query)
+            if (flt := await self._current_filter(query)) is None:
+                return []
             cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort(order).skip(query.offset).limit(limit)
             if not query.sort and "$in" not in flt["_id"]:
                 cursor = cursor.hint("_id_")  # id order: walk the type's keys instead of sorting the type
@@ -458,7 +469,8 @@ class MongoResourceStore:
 
     async def count(self, query: CurrentQuery) -> int:
         async with mongo_errors(query.resource_type):
-            return await self._resources.count_documents(await self._current_filter(replace(query, after=None)))
+            flt = await self._current_filter(replace(query, after=None))
+            return 0 if flt is None else await self._resources.count_documents(flt)
 
     @staticmethod
     def _compartment_filter(
