@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -155,3 +156,14 @@ def outcome_text(response: httpx.Response) -> str:
     body = response.json()
     assert body["resourceType"] == "OperationOutcome", body
     return " ".join(issue.get("diagnostics", "") for issue in body["issue"])
+
+
+def finished_export(client: httpx.Client, kick_off_path: str) -> tuple[str, httpx.Response]:
+    """Kick off a Bulk Data export and poll it (up to 60 s): the status URL and its last response."""
+    kick_off = client.get(kick_off_path, headers={"Prefer": "respond-async"})
+    assert kick_off.status_code == 202, kick_off.text
+    poll = kick_off.headers["Content-Location"]
+    deadline = time.monotonic() + 60
+    while (status := client.get(poll)).status_code == 202 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return poll, status

@@ -6,7 +6,6 @@ The records here belong to a patient of their own, so the shared `world` stays a
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auth.conftest import CATEGORY, World
+from tests.auth.conftest import CATEGORY, World, finished_export
 
 LAB = f"patient/Observation.rs?category={CATEGORY}|laboratory"
 
@@ -119,12 +118,7 @@ def test_everything_keeps_only_matching_resources(connect: Callable[..., httpx.C
 def test_export_keeps_only_matching_resources(connect: Callable[..., httpx.Client], records: Records) -> None:
     scopes = f"{LAB} patient/Patient.rs"
     with connect(scopes, role="patient", patient=records.patient, client_id="granular-exporter") as client:
-        kick_off = client.get("/Patient/$export", headers={"Prefer": "respond-async"})
-        assert kick_off.status_code == 202, kick_off.text
-        poll = kick_off.headers["Content-Location"]
-        deadline = time.monotonic() + 60
-        while (status := client.get(poll)).status_code == 202 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        _poll, status = finished_export(client, "/Patient/$export")
         assert status.status_code == 200, status.text
         exported: dict[str, set[str]] = {}
         for output in status.json()["output"]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
-from tests.auth.conftest import World, outcome_text
+from tests.auth.conftest import World, finished_export, outcome_text
 
 
 @pytest.fixture()
@@ -161,12 +160,7 @@ def test_conditional_writes_do_not_see_other_patients(alice: httpx.Client, world
 
 def test_patient_level_export_is_confined(connect: Callable[..., httpx.Client], world: World) -> None:
     with connect("patient/*.rs", role="patient", patient=world.patient["a"], client_id="exporter") as client:
-        kick_off = client.get("/Patient/$export", headers={"Prefer": "respond-async"})
-        assert kick_off.status_code == 202, kick_off.text
-        poll = kick_off.headers["Content-Location"]
-        deadline = time.monotonic() + 60
-        while (status := client.get(poll)).status_code == 202 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        poll, status = finished_export(client, "/Patient/$export")
         assert status.status_code == 200, status.text
         manifest = status.json()
         assert manifest["requiresAccessToken"] is True
