@@ -188,11 +188,15 @@ class MongoAuditLog:
         return True
 
     async def verify(self) -> ChainReport:
-        """Walk the chain in order and recompute every link."""
+        """Walk the chain in order and recompute every link.
+
+        Sealing goes on while the walk runs, so the head is read before and after it: the chain may
+        end anywhere between the two heads (every link is checked anyway), not before the first
+        (records were removed) nor after the second (records were added outside the sealer).
+        """
         report = ChainReport()
         async with mongo_errors("audit"):
-            head = await self._chain.find_one({"_id": _HEAD}) or {"seq": 0, "hash": GENESIS}
-            report.head_seq, report.head_hash = head["seq"], head["hash"]
+            first = await self._head()
             report.unsealed = await self._records.count_documents({"seq": None})
             expected, prev = 1, GENESIS
             async for record in self._records.find({"seq": {"$ne": None}}).sort("seq", ASCENDING):
@@ -209,15 +213,21 @@ class MongoAuditLog:
                     report.problems.append(f"record {seq} was changed after it was sealed")
                 prev, expected = record.get("hash", ""), seq + 1
                 report.sealed += 1
-            if expected - 1 != report.head_seq:
-                report.problems.append(
-                    f"the chain ends at record {expected - 1} but its head says {report.head_seq}: records were removed"
-                    if expected - 1 < report.head_seq
-                    else f"records after {report.head_seq} were added outside the sealer"
-                )
-            elif prev != report.head_hash:
-                report.problems.append(f"the last record {report.head_seq} does not match the chain head")
+            last = await self._head()
+        report.head_seq, report.head_hash = last["seq"], last["hash"]
+        end = expected - 1
+        if end < first["seq"]:
+            report.problems.append(
+                f"the chain ends at record {end} but its head says {first['seq']}: records were removed"
+            )
+        elif end > last["seq"]:
+            report.problems.append(f"records after {last['seq']} were added outside the sealer")
+        elif any(end == head["seq"] and prev != head["hash"] for head in (first, last)):
+            report.problems.append(f"the last record {end} does not match the chain head")
         return report
+
+    async def _head(self) -> dict[str, Any]:
+        return await self._chain.find_one({"_id": _HEAD}) or {"seq": 0, "hash": GENESIS}
 
     async def search(
         self, criteria: AuditSearch, limit: int = 100, cursor: str | None = None

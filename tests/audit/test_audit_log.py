@@ -168,6 +168,27 @@ def test_sealed_appends_and_the_sealer_in_one_process_keep_one_chain(database: E
     _run(database, scenario)
 
 
+def test_verify_while_sealing_goes_on_finds_nothing_wrong(database: EmbeddedDatabase) -> None:
+    async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
+        done = asyncio.Event()
+
+        async def appends() -> None:
+            for n in range(40):
+                await log.append_sealed([audit_record(_event(n), datetime.now(UTC))], "s1")
+            done.set()
+
+        async def verifies() -> list[list[str]]:
+            problems = []
+            while not done.is_set():
+                problems.append((await log.verify()).problems)
+            return problems
+
+        _, seen = await asyncio.gather(appends(), verifies())
+        assert seen and not any(seen), seen
+
+    _run(database, scenario)
+
+
 def test_audit_verify_command_reports_tampering(database: EmbeddedDatabase) -> None:
     name = f"audit_{uuid.uuid4().hex[:8]}"
 
