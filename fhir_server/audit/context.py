@@ -37,6 +37,8 @@ class RequestAudit:
     policy: AccessPolicy | None = None
     username: str | None = None
     client_id: str | None = None
+    patient: str | None = None
+    """The patient an auth event concerns (the patient put in context by an EHR launch)."""
     written: bool = False
     """The write observer recorded this request's changes (one event per resource)."""
     bundle_type: str | None = None
@@ -81,6 +83,13 @@ def note_caller(*, username: str | None = None, client_id: str | None = None) ->
         audit.client_id = client_id or audit.client_id
 
 
+def note_launch(policy: AccessPolicy, patient: str | None) -> None:
+    """Record who asks for a launch handle, and for which patient."""
+    audit = _current.get()
+    if audit is not None:
+        audit.policy, audit.patient = policy, f"Patient/{patient}" if patient else None
+
+
 def note_bundle(bundle_type: str) -> None:
     """Record that the request posts a batch or transaction Bundle (its event's subtype)."""
     audit = _current.get()
@@ -111,6 +120,7 @@ __all__ = [
     "current_request",
     "note_bundle",
     "note_caller",
+    "note_launch",
     "note_entry_reads",
     "note_policy",
 ]

@@ -117,6 +117,15 @@ def _agents(actor: Actor, server: str) -> list[dict[str, object]]:
     return agents
 
 
+def patient_entity(patient: str) -> dict[str, object]:
+    """The BALP patient entity: the Patient (a reference) the event is about."""
+    return {
+        "what": {"reference": patient},
+        "type": {"system": _ENTITY_TYPE, "code": "1"},
+        "role": {"system": _OBJECT_ROLE, "code": "1"},
+    }
+
+
 def request_entity(request_id: str) -> dict[str, object]:
     """The BALP `transaction` entity: the X-Request-Id shared by every event one HTTP request caused."""
     return {"what": {"identifier": {"value": request_id}}, "type": _REQUEST_ID}
@@ -154,13 +163,7 @@ def rest_event(
             }
         )
     if patient:
-        entities.append(
-            {
-                "what": {"reference": patient},
-                "type": {"system": _ENTITY_TYPE, "code": "1"},
-                "role": {"system": _OBJECT_ROLE, "code": "1"},
-            }
-        )
+        entities.append(patient_entity(patient))
     if request_id:
         entities.append(request_entity(request_id))
     event: dict[str, object] = {
@@ -189,8 +192,10 @@ def sign_in_event(
     what: str = "login",
     description: str | None = None,
     request_id: str | None = None,
+    patient: str | None = None,
 ) -> dict[str, object]:
-    """The AuditEvent of a sign-in, sign-out or token event (`what`: login, logout, token, revoke ...)."""
+    """The AuditEvent of a sign-in, sign-out or token event (`what`: login, logout, token, revoke,
+    launch ...); `patient`: the patient it concerns (an EHR launch's)."""
     event: dict[str, object] = {
         "resourceType": "AuditEvent",
         "type": _LOGIN,
@@ -203,6 +208,8 @@ def sign_in_event(
     }
     if description:
         event["outcomeDesc"] = description
-    if request_id:
-        event["entity"] = [request_entity(request_id)]
+    entities = [entity for entity in (patient and patient_entity(patient), request_id and request_entity(request_id))
+                if entity]  # fmt: skip
+    if entities:
+        event["entity"] = entities
     return event

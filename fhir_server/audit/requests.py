@@ -2,8 +2,9 @@
 
 FHIR REST requests (`/fhir/...`: reads, vreads, searches with their query, history,
 operations, and every refused or failed request), the admin pages (`/admin/...`), and the
-auth events: sign-in (`POST /auth/login`), token issue or refusal (`POST /auth/token`) and
-revocation (`POST /auth/revoke`). A successful write is left out here: the write observer
+auth events: sign-in (`POST /auth/login`), token issue or refusal (`POST /auth/token`),
+revocation (`POST /auth/revoke`) and EHR launches (`POST /auth/launch`, the staff launch page,
+with the patient put in context). A successful write is left out here: the write observer
 (writes.py) already recorded one event per changed resource in the write's transaction.
 
 A batch or transaction Bundle (`POST /fhir`) always gets its own event (subtype `batch` or
@@ -30,7 +31,13 @@ from .context import EntryRead, RequestAudit, begin_request
 from .events import instant, rest_event, sign_in_event
 from .queue import AuditQueue
 
-_AUTH_EVENTS = {"/auth/login": "login", "/auth/token": "token", "/auth/revoke": "revoke"}
+_AUTH_EVENTS = {
+    "/auth/login": "login",
+    "/auth/token": "token",
+    "/auth/revoke": "revoke",
+    "/auth/launch": "launch",
+    "/auth/launch-app": "launch",
+}
 _UNRECORDED = ("metadata", ".well-known")
 _LOCKED = 429
 
@@ -105,7 +112,7 @@ def _auth_event(what: str, audit: RequestAudit, status: int, recorded: str) -> d
     description = "locked out" if status == _LOCKED else (None if succeeded else f"HTTP {status}")
     return sign_in_event(
         audit.actor(), recorded, audit.server.removesuffix("/fhir"), succeeded=succeeded, what=what,
-        description=description, request_id=audit.request_id,
+        description=description, request_id=audit.request_id, patient=audit.patient,
     )  # fmt: skip
 
 

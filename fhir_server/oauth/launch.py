@@ -17,6 +17,7 @@ from authlib.common.urls import add_params_to_uri
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from ..audit.context import note_launch
 from ..auth.policy import AccessPolicy
 from ..i18n import _
 from ..storage import ResourceStore
@@ -50,6 +51,7 @@ async def create_launch(
     UnknownContext, MismatchedContext or Forbidden when `policy` may not launch with this
     patient and encounter (see check_launch_context).
     """
+    note_launch(policy, patient)
     client = await clients.get(client_id)
     if client is None:
         raise LaunchRefused(

@@ -12,6 +12,7 @@ import pytest
 from fhir_server.cli import main
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.clients import Client
+from tests.audit.records import audit_events
 from tests.conftest import FHIR_JSON
 
 from .conftest import DATABASE, Pkce, approve, authorize_params, exchange, issue_token, parked_id, register
@@ -88,6 +89,22 @@ def test_a_launch_handle_only_serves_its_own_client(
     params = authorize_params(other, fhir_base, Pkce.new(), "launch patient/*.rs", launch=handle)
     response = http.get("/auth/authorize", params=params)
     assert response.status_code == 302 and "error=invalid_request" in response.headers["location"]
+
+
+def test_a_launch_is_audited_with_who_and_the_patient_and_a_refused_one_as_a_failure(
+    http: httpx.Client, database: EmbeddedDatabase, app: Client, chart: tuple[str, str]
+) -> None:
+    staff = issue_token(database, ("user/*.rs", "launch"), subject="nurse-audit")
+    patient, _encounter = chart
+    assert launch(http, staff, {"client_id": app.client_id, "patient": patient}).status_code == 201
+    assert launch(http, staff, {"client_id": app.client_id, "patient": "no-such-patient"}).status_code == 404
+    events = audit_events(
+        database.uri, DATABASE, {"event.subtype.code": "launch", "event.agent.altId": "nurse-audit"}, at_least=2
+    )
+    assert [event["outcome"] for event in events] == ["0", "4"], events
+    entities = [entity.get("what", {}).get("reference") for entity in events[0]["entity"]]  # type: ignore[union-attr]
+    assert f"Patient/{patient}" in entities
+    assert events[1].get("outcomeDesc") == "HTTP 404"
 
 
 def test_launch_needs_a_staff_token(http: httpx.Client, database: EmbeddedDatabase, app: Client) -> None:
