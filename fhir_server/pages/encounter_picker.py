@@ -2,9 +2,9 @@
 
 A standalone launch asking for `launch/encounter` comes here once the patient is known
 (picked by staff, or a patient user's own record): the user chooses one of the patient's
-encounters, newest first, read with their own policy (encounters.py). A patient without
-encounters the user may see gets none in context: SMART lets the server leave `encounter`
-out of the token response, and the app must cope with that.
+encounters, newest first, read with their own policy (encounters.py), or "No encounter". A
+patient without encounters the user may see gets none in context: SMART lets the server
+leave `encounter` out of the token response, and the app must cope with that.
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ async def pick_encounter(request: Request) -> Response:
     patient = await _patient(request, step)
     policy = user_policy(step.user, stores_of(request).roles, patient)
     encounter = field(form, "encounter")
+    if not encounter:  # the user chose no particular encounter
+        return await _choose(request, step, "")
     try:
         await check_launch_context(store_of(request), policy, patient, encounter)
     except FhirError:

@@ -88,6 +88,20 @@ def test_picking_another_patient_forgets_the_encounter(
     assert code is not None and (code.patient, code.encounter) == (second, None)
 
 
+def test_no_encounter_is_a_choice_too(browser: httpx.Client, auth_data: AuthData, pages_server: ServerProcess) -> None:
+    patient = create_patient(pages_server, "Novisitchosen")
+    create_encounter(pages_server, patient, "2024-04-04")
+    request_id = auth_data.park(auth_data.client(), ASKED)
+    sign_in(browser, request_id, auth_data.user("physician"))
+    pick_patient(browser, request_id, patient, "Novisitchosen")
+    page = browser.get("/auth/encounter", params={"request": request_id})
+    assert 'id="encounter-none" name="encounter" value=""' in page.text
+    none = browser.post("/auth/encounter", data={"request": request_id, "encounter": "", "csrf_token": csrf_of(page)})
+    assert none.headers["location"] == f"/auth/consent?request={request_id}"
+    code = auth_data.redeem(answer(decide(browser, request_id, "approve", ASKED.split()))["code"])
+    assert code is not None and (code.patient, code.encounter) == (patient, None)
+
+
 def test_a_patient_user_picks_among_their_own_encounters_only(
     browser: httpx.Client, auth_data: AuthData, pages_server: ServerProcess
 ) -> None:
