@@ -369,14 +369,15 @@ async def _register_search_parameters(folder: Path) -> int:
     return registered
 
 
-def _with_compartments(versions: Iterator[Version]) -> Iterator[Version]:
+def _with_compartments(versions: Iterator[Version]) -> Iterator[tuple[Version, dict[str, Any]]]:
     """The versions, each doc given its patient compartments and search entries (what patient-scoped and
     granular history filter on); a deletion those of the version it deleted, which is the next line
-    (lines run newest first), so a deletion waits for it."""
+    (lines run newest first), so a deletion waits for it. Each comes with its search fields (extracted
+    once: the current resource reuses them)."""
     waiting: list[Version] = []
     for version in versions:
         if waiting and waiting[0].key != version.key:
-            yield from waiting  # a deletion of the first version: nothing before it
+            yield from ((deletion, search_fields(None)) for deletion in waiting)  # a deletion of the first version
             waiting = []
         if version.resource is None:
             version.doc.update(compartments=[], idx=[], **VERSION_SEARCHABLE)
@@ -386,16 +387,17 @@ def _with_compartments(versions: Iterator[Version]) -> Iterator[Version]:
         version.doc.update(compartments=fields["compartments"], idx=fields["idx"], **VERSION_SEARCHABLE)
         for deletion in waiting:
             deletion.doc.update(compartments=fields["compartments"], idx=fields["idx"])
-        yield from waiting
+        yield from ((deletion, search_fields(None)) for deletion in waiting)
         waiting = []
-        yield version
-    yield from waiting
+        yield version, fields
+    yield from ((deletion, search_fields(None)) for deletion in waiting)
 
 
-def _current(version: Version) -> dict[str, Any]:
+def _current(version: Version, fields: dict[str, Any]) -> dict[str, Any]:
+    """The current-resource document of `version` (the newest of its resource), with its search `fields`."""
     doc = {k: v for k, v in version.doc.items() if k != "replacedAt" and k not in VERSION_SEARCHABLE}
     doc["_id"] = f"{version.key[0]}/{version.key[1]}"
-    return {**doc, **search_fields(version.resource), "compartments": version.doc["compartments"]}
+    return {**doc, **fields, "compartments": version.doc["compartments"]}
 
 
 def _batched(items: Iterator[Any], size: int = _BATCH) -> Iterator[list[Any]]:
@@ -421,10 +423,10 @@ async def restore(store: MongoBackupStore, folder: Path, *, progress: ProgressSi
     last_key = None
     versions: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
-    for version in _with_compartments(_versions(folder)):
+    for version, fields in _with_compartments(_versions(folder)):
         versions.append(version.doc)
         if version.key != last_key:
-            current.append(_current(version))
+            current.append(_current(version, fields))
             last_key = version.key
             counts.resources += 1
             counts.deleted += version.doc["deleted"]
