@@ -44,15 +44,11 @@ def stamp(body: dict[str, Any], resource_id: str, version_id: int, last_updated_
     return stamped
 
 
-def search_fields(resource: dict[str, Any] | None, deleted_from: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The search index entries and keys, sort keys and compartments stored with a current version.
-
-    A deletion (`resource` None) is found by no search, but keeps the compartments of the version
-    it deletes (`deleted_from`), so that patient-scoped history and reads still see it as theirs.
-    """
+def search_fields(resource: dict[str, Any] | None) -> dict[str, Any]:
+    """The search index entries and keys, sort keys and compartments stored with a current version
+    (a deletion, `resource` None: none; `next_version` gives it those of the version it deletes)."""
     if resource is None:
-        compartments = extract_index(deleted_from).compartments if deleted_from else []
-        return {"idx": [], "keys": [], "sort": {}, "compartments": compartments}
+        return {"idx": [], "keys": [], "sort": {}, "compartments": []}
     index = extract_index(resource)
     return {"idx": index.entries, "keys": index.keys, "sort": index.sort, "compartments": index.compartments}
 
@@ -91,10 +87,14 @@ def next_version(
         body=None if stamped is None else orjson.dumps(stamped),
         method=method,
     )
-    deleted_from = current.resource() if stamped is None and current is not None and current.body else None
-    entries = extract_index(deleted_from).entries if deleted_from is not None else None
+    fields, entries = search_fields(stamped), None
+    if stamped is None and current is not None and current.body:
+        # A deletion is found by no search, but keeps the compartments (patient-scoped history and reads
+        # still see it as theirs) and, in history, the search entries of the version it deletes.
+        deleted = extract_index(current.resource())
+        fields["compartments"], entries = deleted.compartments, deleted.entries
     replaces = current.version_id if current else None
-    return PendingWrite(record, replaces, search_fields(stamped, deleted_from), entries, must_match)
+    return PendingWrite(record, replaces, fields, entries, must_match)
 
 
 async def guard_write(
