@@ -13,7 +13,7 @@ from ..i18n import _
 from ..storage import HistoryQuery, ResourceStore, StoredResource
 from .access import type_criteria, version_compartments
 from .identity import check_id
-from .search import planned_query, search_planner
+from .search import current_meets, search_planner
 from .validation import check_resource_type
 
 
@@ -45,8 +45,7 @@ async def visible(store: ResourceStore, policy: AccessPolicy, record: StoredReso
         found = HistoryQuery(record.resource_type, record.id, criteria=criteria, version=record.version_id)
         return await store.count_history(found) > 0
     access = await planner.access("r", record.resource_type)
-    query = planned_query(record.resource_type, [{"_id": {"$in": [record.reference]}}, *access])
-    return bool(await store.find_ids(query, 1))
+    return await current_meets(store, record.resource_type, record.id, access)
 
 
 def _not_found(resource_type: str, resource_id: str) -> ResourceNotFound:

@@ -51,6 +51,14 @@ def planned_query(resource_type: str, clauses: list[dict[str, Any]], **paging: A
     return CurrentQuery(resource_type, plan.criteria, driver=plan.driver, **paging)
 
 
+async def current_meets(
+    store: ResourceStore, resource_type: str, resource_id: str, clauses: list[dict[str, Any]]
+) -> bool:
+    """Whether the current version of `resource_type/resource_id` meets `clauses` (access filters)."""
+    query = planned_query(resource_type, [{"_id": {"$in": [f"{resource_type}/{resource_id}"]}}, *clauses])
+    return bool(await store.find_ids(query, 1))
+
+
 def search_planner(store: ResourceStore, policy: AccessPolicy) -> _Planner:
     """A planner that compiles filters (and the policy's access clauses) as a search by `policy` would."""
     return _Planner(store, policy, default_registry(), now(), None)

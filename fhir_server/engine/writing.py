@@ -26,7 +26,7 @@ from .access import check_write, refused_write, write_permission
 from .identity import format_instant, now
 from .observers import commit_writes
 from .results import WriteResult
-from .search import access_filter, planned_query
+from .search import access_filter, current_meets
 
 _MAX_ATTEMPTS = 200
 
@@ -117,10 +117,8 @@ async def guard_write(
     if check is None:
         return None
     clauses = await access_filter(store, policy, check.permission, resource_type)
-    if check.current:
-        query = planned_query(resource_type, [{"_id": {"$in": [f"{resource_type}/{resource_id}"]}}, *clauses])
-        if not await store.find_ids(query, 1):
-            raise refused_write(policy, check.permission, resource_type, resource_id, stored=True)
+    if check.current and not await current_meets(store, resource_type, resource_id, clauses):
+        raise refused_write(policy, check.permission, resource_type, resource_id, stored=True)
     return plan_filter(resource_type, clauses).criteria if check.new else None
 
 
