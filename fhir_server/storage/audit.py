@@ -94,13 +94,6 @@ class MongoAuditLog:
                 with contextlib.suppress(OperationFailure):  # another worker may drop it first
                     await self._records.drop_index("recorded")  # the one before recorded_id; that serves it now
 
-    async def append(
-        self, event: dict[str, Any], recorded: datetime, session: AsyncClientSession | None = None
-    ) -> None:
-        """Add one AuditEvent (unsealed); with `session`, inside that session's transaction."""
-        async with mongo_errors("audit"):
-            await self._records.insert_one(audit_record(event, recorded), session=session)
-
     async def append_many(self, records: list[dict[str, Any]]) -> None:
         """Add several stored records (see `audit_record`) in one insert."""
         if records:

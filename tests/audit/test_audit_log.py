@@ -40,7 +40,7 @@ def _run(
 
 async def _filled(log: MongoAuditLog, count: int) -> None:
     for n in range(count):
-        await log.append(_event(n), datetime.now(UTC))
+        await log.append_many([audit_record(_event(n), datetime.now(UTC))])
     await log.seal("s1")
 
 
@@ -74,7 +74,7 @@ def test_interactions_of_requests_and_bundle_entries() -> None:
 def test_sealed_chain_verifies_and_unsealed_records_are_counted(database: EmbeddedDatabase) -> None:
     async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
         await _filled(log, 5)
-        await log.append(_event(99), datetime.now(UTC))
+        await log.append_many([audit_record(_event(99), datetime.now(UTC))])
         report = await log.verify()
         assert report.intact and (report.sealed, report.unsealed, report.head_seq) == (5, 1, 5)
         assert await log.seal("s1") == 1
@@ -116,7 +116,7 @@ def test_tampering_is_detected(database: EmbeddedDatabase, tamper: str, problem:
 def test_one_sealer_at_a_time(database: EmbeddedDatabase) -> None:
     async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
         for n in range(40):
-            await log.append(_event(n), datetime.now(UTC))
+            await log.append_many([audit_record(_event(n), datetime.now(UTC))])
         sealed = await asyncio.gather(*(log.seal(f"s{i}", batch=10) for i in range(4)))
         winners = [f"s{i}" for i, count in enumerate(sealed) if count]
         assert len(winners) == 1 and sum(sealed) == 10  # the others found the lease taken
@@ -131,7 +131,7 @@ def test_one_sealer_at_a_time(database: EmbeddedDatabase) -> None:
 def test_the_lease_holder_appends_batches_already_sealed(database: EmbeddedDatabase) -> None:
     async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
         await _filled(log, 2)  # "s1" holds the lease now
-        await log.append(_event(2), datetime.now(UTC))  # a write's event, unsealed
+        await log.append_many([audit_record(_event(2), datetime.now(UTC))])  # a write's event, unsealed
         batch = [audit_record(_event(n), datetime.now(UTC)) for n in range(3, 6)]
         assert await log.append_sealed(batch, "s1")
         report = await log.verify()
@@ -148,7 +148,7 @@ def test_the_lease_holder_appends_batches_already_sealed(database: EmbeddedDatab
 def test_sealed_appends_and_the_sealer_in_one_process_keep_one_chain(database: EmbeddedDatabase) -> None:
     async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
         for n in range(30):
-            await log.append(_event(n), datetime.now(UTC))
+            await log.append_many([audit_record(_event(n), datetime.now(UTC))])
 
         async def appends() -> None:
             for n in range(10):
