@@ -227,7 +227,7 @@ class Pipeline:
     async def recover(self, record: MessageRecord) -> None:
         """Process a message claimed from a processor that died; the application ack is recorded, not sent."""
         header, problems = parse_header(record.raw)
-        if header is None or problems:  # it was accepted with this very header; kept for safety
+        if header is None or problems:  # only a stored text changed by hand: it was accepted with this header
             await self.messages.finish(record.id, ERROR, error=" ".join(p.text for p in problems))
             return
         log.info("hl7 message recovered", extra={"message_id": record.id, "control_id": header.control_id})
