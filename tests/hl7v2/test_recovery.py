@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import signal
 import subprocess
 import sys
 import time
@@ -115,6 +116,34 @@ def test_a_starting_server_finishes_what_a_dead_one_accepted(database: EmbeddedD
             assert observations == 2
     finally:
         assert server.stop() == 0
+
+
+def test_the_standalone_receiver_recovers_too(database: EmbeddedDatabase, tmp_path: Path) -> None:
+    name, port = f"hl7recover_{uuid.uuid4().hex[:8]}", free_loopback_port()
+
+    async def stored(action: Any) -> Any:
+        store = MongoResourceStore.connect(database.uri, name)
+        try:
+            messages = MessageStore(store)
+            await messages.ensure_indexes()
+            return await action(messages)
+        finally:
+            await store.close()
+
+    message_id = asyncio.run(stored(lambda messages: abandoned(messages, oru("M1", "MRN-M1"), dead_worker())))
+    command = [sys.executable, "-m", "fhir_server", "mllp", "--port", str(port), "--mongodb-uri", database.uri,
+               "--database", name]  # fmt: skip
+    with (tmp_path / "mllp.log").open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 120  # a bound on waiting, not a speed requirement
+            while (record := asyncio.run(stored(lambda messages: messages.get(message_id)))).status == "received":
+                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "mllp.log").read_text()
+                time.sleep(0.5)
+            assert record.status == "processed" and [segment(a, "MSA")[1] for a in record.acks] == ["AA"]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=60) == 0
 
 
 def test_a_resend_of_a_message_whose_processor_died_is_processed(database: EmbeddedDatabase) -> None:
