@@ -57,6 +57,8 @@ class MessageRecord:
     updated: datetime | None = None
     worker: str | None = None
     """The process holding the message's lease (see `lease.py`), while it is `received`."""
+    claims: int = 0
+    """How often it was taken over from a process that died holding it."""
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> MessageRecord:
@@ -66,7 +68,7 @@ class MessageRecord:
             message_type=doc.get("messageType", ""), control_id=doc.get("controlId", ""),
             acks=list(doc.get("acks", [])), error=doc.get("error"), resources=list(doc.get("resources", [])),
             charset=doc.get("charset", ""), attempts=doc.get("attempts", 0), warnings=list(doc.get("warnings", [])),
-            updated=doc.get("updated"), worker=doc.get("worker"),
+            updated=doc.get("updated"), worker=doc.get("worker"), claims=doc.get("claims", 0),
         )  # fmt: skip
 
 
@@ -177,7 +179,10 @@ class MessageStore:
     async def _claim(self, condition: dict[str, Any], worker: str, at: datetime) -> MessageRecord | None:
         async with mongo_errors(COLLECTION):
             doc = await self._messages.find_one_and_update(
-                condition, {"$set": lease.held(worker, at)}, sort=[("received", 1)], return_document=True
+                condition,
+                {"$set": lease.held(worker, at), "$inc": {"claims": 1}},
+                sort=[("received", 1)],
+                return_document=True,
             )
         return MessageRecord.from_doc(doc) if doc else None
 

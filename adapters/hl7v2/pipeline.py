@@ -44,6 +44,9 @@ from .recovery import written_by
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str], Awaitable[None]]
+GIVE_UP_AT = 3
+"""Processes that died holding one message after which it is not taken over again (it may be what kills
+them): it ends in `error`, for `mllp reprocess`."""
 
 
 class MappingErrorLike(Protocol):
@@ -221,8 +224,7 @@ class Pipeline:
             await emit(ack)
         if header.enhanced and not taken.acks:
             await self._commit_ack(taken.id, header, [], emit)
-        result = await self._map(taken.raw, header)
-        await self._process(taken.id, taken.raw, header, result, [], emit, recovered=True)
+        await self._resume(taken, header, emit)
 
     async def recover(self, record: MessageRecord) -> None:
         """Process a message claimed from a processor that died; the application ack is recorded, not sent."""
@@ -231,8 +233,13 @@ class Pipeline:
             await self.messages.finish(record.id, ERROR, error=" ".join(p.text for p in problems))
             return
         log.info("hl7 message recovered", extra={"message_id": record.id, "control_id": header.control_id})
-        result = await self._map(record.raw, header)
-        await self._process(record.id, record.raw, header, result, [], None, recovered=True)
+        await self._resume(record, header, None)
+
+    async def _resume(self, taken: MessageRecord, header: Header, emit: Emit | None) -> None:
+        """Map and process a message taken over from a process that died (not even map one that took down
+        `GIVE_UP_AT` of them)."""
+        result = await self._map(taken.raw, header) if taken.claims < GIVE_UP_AT else None
+        await self._process(taken.id, taken.raw, header, result, [], emit, claims=taken.claims)
 
     async def _commit_ack(self, message_id: str, header: Header, warnings: list[HL7Error], emit: Emit) -> None:
         if _wants(header.accept_ack, failed=False):
@@ -272,14 +279,12 @@ class Pipeline:
         warnings: list[HL7Error],
         emit: Emit | None,
         *,
-        recovered: bool = False,
+        claims: int = 0,
     ) -> tuple[str, list[HL7Error]]:
         """Write the mapped message under its lease; record the outcome and the application ack; send it if the
-        mode asks. A `recovered` message whose transaction committed before its processor died is not
-        written again: its outcome is what that transaction wrote."""
+        mode asks. `claims`: how many processes died holding it before (see `_outcome`)."""
         async with lease.renewed(lambda: self.messages.renew(message_id, self.worker)):
-            written = await written_by(self.store, message_id) if recovered else None
-            errors, resources = ([], written) if written is not None else await self._apply(message_id, header, result)
+            errors, resources = await self._outcome(message_id, header, result, claims)
         code = "AE" if any(e.severity == "E" for e in errors) else "AA"
         text = " ".join(e.text for e in errors if e.severity == "E") or None
         notes = [e for e in [*warnings, *errors] if e.severity != "E"]
@@ -290,6 +295,20 @@ class Pipeline:
         if ack is not None and emit is not None:
             await emit(ack)
         return code, errors
+
+    async def _outcome(
+        self, message_id: str, header: Header, result: MappingResultLike | None, claims: int
+    ) -> tuple[list[HL7Error], list[str]]:
+        """`_apply`'s outcome; but for a message taken over from a process that died, what its transaction
+        wrote if that committed before the death (nothing is written twice), and an error once `GIVE_UP_AT`
+        processes died holding it."""
+        if claims:
+            if (written := await written_by(self.store, message_id)) is not None:
+                return [], written
+            if claims >= GIVE_UP_AT:
+                text = _("Processing this message was interrupted {count} times; it is not tried again by itself.")
+                return [HL7Error("207", "MSH^1", text.format(count=claims))], []
+        return await self._apply(message_id, header, result)
 
     async def _apply(
         self, message_id: str, header: Header, result: MappingResultLike | None

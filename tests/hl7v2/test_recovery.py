@@ -25,7 +25,8 @@ from adapters.hl7v2.access import HL7_POLICY
 from adapters.hl7v2.ack import build_ack
 from adapters.hl7v2.header import parse_header
 from adapters.hl7v2.lease import LEASE, new_worker
-from adapters.hl7v2.message_store import MessageStore
+from adapters.hl7v2.message_store import MessageStore, reprocess
+from adapters.hl7v2.pipeline import Pipeline
 from adapters.hl7v2.provenance import provenance_entry
 from fhir_server.engine.bundle import process_bundle
 from fhir_server.engine.identity import now
@@ -203,6 +204,28 @@ def test_a_message_whose_transaction_committed_before_the_crash_is_not_written_a
             assert await _count(running.store, "Observation") == 1
             assert await _count(running.store, "Provenance") == 1
             await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_message_that_took_down_three_processes_is_not_taken_over_again(database: EmbeddedDatabase) -> None:
+    async def scenario() -> None:
+        async with listening(database) as running:
+            raw = oru("P1", "MRN-P1")
+            message_id = await abandoned(running.messages, raw, dead_worker())
+            for _death in range(2):  # two processes took it over, and died with it as well
+                record = await running.messages.get(message_id)
+                assert record is not None and await running.messages.claim(record, dead_worker(), now())
+            client = await Client.connect(running.port)
+            ack = await client.send(raw)
+            assert segment(ack, "MSA")[1:3] == ["AE", "P1"] and "interrupted 3 times" in segment(ack, "ERR")[8]
+            record = await running.messages.get(message_id)
+            assert record is not None and record.status == "error" and record.resources == []
+            assert await _count(running.store, "Observation") == 0
+            assert await client.send(raw) == ack  # settled: a duplicate from now on
+            await client.close()
+            record = await reprocess(Pipeline(running.store, small_mapper), message_id)  # what the operator does
+            assert record.status == "processed" and await _count(running.store, "Observation") == 1
 
     asyncio.run(scenario())
 
