@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 
-from adapters.hl7v2 import ListenerSettings, start_listener
+from adapters.hl7v2 import ListenerSettings, start_listener, start_recovery
 from adapters.hl7v2.admin import router as hl7_admin_router
 from adapters.hl7v2.outbound import sender_settings, start_sending
 
@@ -108,6 +108,8 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         if settings.hl7_outbound:
             background.append(await start_sending(store, sender_settings(settings)))
+        if mllp is not None:
+            background.append(start_recovery(store, ListenerSettings.from_settings(settings)))
         try:
             yield
         finally:

@@ -1,14 +1,15 @@
 """HL7 v2 over MLLP: receive messages, store them, map them to FHIR through the engine, acknowledge.
 
 Modules: `framing` (MLLP blocks), `header` (character sets, batches, MSH), `ack` (ACK/ERR),
-`message_store` (`hl7_messages`), `pipeline` (per message), `listener` (asyncio server),
+`message_store` (`hl7_messages`), `lease` (who processes a message), `pipeline` (per message),
+`listener` (asyncio server), `recovery` (messages a dead process had accepted),
 `code_maps` (local codes → LOINC through stored ConceptMaps), `provenance` (one per message),
 `admin` (the message log over HTTP), `cli` (`fhir-server mllp [reprocess]`). The mapping to
 FHIR is `mapping.map_message`, injected. Orders out to labs (outbox, sender, OML^O21/ORM^O01,
 lab configuration) are in `outbound`.
 """
 
-from .listener import ListenerSettings, start_listener
+from .listener import ListenerSettings, start_listener, start_recovery
 from .pipeline import Pipeline
 
-__all__ = ["ListenerSettings", "Pipeline", "start_listener"]
+__all__ = ["ListenerSettings", "Pipeline", "start_listener", "start_recovery"]

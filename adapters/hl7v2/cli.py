@@ -23,7 +23,7 @@ from fhir_server.errors import FhirError, StorageUnavailable
 from fhir_server.i18n import _
 from fhir_server.logs import configure_logging
 
-from .listener import ListenerSettings, default_mapper, start_listener
+from .listener import ListenerSettings, default_mapper, start_listener, start_recovery
 from .message_store import PROCESSED
 from .outbound import sender_settings, start_sending
 from .pipeline import Pipeline
@@ -120,11 +120,12 @@ async def _serve(settings: Settings, listener: ListenerSettings) -> None:
     async with connected_store(settings) as store:
         sending = await start_sending(store, sender_settings(settings)) if settings.hl7_outbound else None
         server = await start_listener(store, listener)
+        background = [start_recovery(store, listener), *([sending] if sending is not None else [])]
         try:
             async with server:
                 await stop.wait()
         finally:
-            if sending is not None:
-                sending.cancel()
-                await asyncio.gather(sending, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
         log.info("mllp stopped")

@@ -1,7 +1,8 @@
 """The MLLP server: asyncio, optional TLS, persistent connections.
 
 Each connection is read frame by frame and its messages are handled in arrival order (the
-ACK of one is sent before the next is handled). A connection is closed when it stays idle
+ACK of one is sent before the next is handled). Beside it runs the recovery duty (`start_recovery`),
+which finishes messages a process that died had accepted. A connection is closed when it stays idle
 too long, when a frame takes too long to complete, or when too many are open already;
 none of this touches the other connections.
 """
@@ -22,6 +23,7 @@ from fhir_server.storage import MongoResourceStore
 from .code_maps import DEFAULT_TTL, ConceptMapCache
 from .framing import FrameDecoder, frame
 from .pipeline import Mapper, Pipeline
+from .recovery import recover_messages
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +144,18 @@ def default_mapper() -> Mapper:
     return mapper
 
 
+def new_pipeline(store: MongoResourceStore, settings: ListenerSettings, mapper: Mapper | None = None) -> Pipeline:
+    """The pipeline of a listener (or of its recovery duty) with these settings."""
+    code_maps = ConceptMapCache(store, settings.concept_map_ttl)
+    return Pipeline(store, mapper or default_mapper(), settings.base_url, code_maps)
+
+
 async def start_listener(
     store: MongoResourceStore, settings: ListenerSettings | None = None, mapper: Mapper | None = None
 ) -> asyncio.Server:
     """Create the message indexes and start listening; the caller closes the returned server."""
     settings = settings or ListenerSettings()
-    code_maps = ConceptMapCache(store, settings.concept_map_ttl)
-    pipeline = Pipeline(store, mapper or default_mapper(), settings.base_url, code_maps)
+    pipeline = new_pipeline(store, settings, mapper)
     await pipeline.ensure_indexes()
     context = tls_context(settings.certfile, settings.keyfile) if settings.certfile else None
     server = MLLPServer(pipeline, settings)
@@ -162,3 +169,11 @@ async def start_listener(
     )
     log.info("mllp listening", extra={"host": settings.host, "port": settings.port, "tls": context is not None})
     return listening
+
+
+def start_recovery(
+    store: MongoResourceStore, settings: ListenerSettings | None = None, mapper: Mapper | None = None
+) -> asyncio.Task[None]:
+    """Process, from now on, messages left `received` by a process that died (`recovery.py`); cancel the
+    task to stop. Run it wherever a listener runs."""
+    return asyncio.create_task(recover_messages(new_pipeline(store, settings or ListenerSettings(), mapper)))

@@ -7,6 +7,8 @@ the resources it produced (their versions, the message's Provenance among them).
 accepted for processing carry `dedup` = MSH-3 + MSH-10 under a unique (sparse) index: a
 retransmission finds the original and gets its ACKs again.
 Rejected messages are kept without that key, so a corrected resend is not mistaken for a copy.
+An accepted message is stored leased to the process that received it (`lease.py`); a `received`
+message whose lease is free is claimed by a resend or by the recovery duty and processed there.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fhir_server.errors import VersionConflict
 from fhir_server.storage import MongoResourceStore
 from fhir_server.storage.mongo import mongo_errors
 
+from . import lease
 from .header import Header, HL7Error
 
 if TYPE_CHECKING:
@@ -52,6 +55,10 @@ class MessageRecord:
     warnings: list[dict[str, str]] = field(default_factory=list)
     """`{code, location, text}` of each warning of the last processing."""
     updated: datetime | None = None
+    worker: str | None = None
+    """The process holding the message's lease (see `lease.py`), while it is `received`."""
+    claims: int = 0
+    """How often it was taken over from a process that died holding it."""
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> MessageRecord:
@@ -61,7 +68,7 @@ class MessageRecord:
             message_type=doc.get("messageType", ""), control_id=doc.get("controlId", ""),
             acks=list(doc.get("acks", [])), error=doc.get("error"), resources=list(doc.get("resources", [])),
             charset=doc.get("charset", ""), attempts=doc.get("attempts", 0), warnings=list(doc.get("warnings", [])),
-            updated=doc.get("updated"),
+            updated=doc.get("updated"), worker=doc.get("worker"), claims=doc.get("claims", 0),
         )  # fmt: skip
 
 
@@ -81,9 +88,18 @@ class MessageStore:
             await self._messages.create_index([("received", -1)], name="received")
 
     async def add(
-        self, raw: str, header: Header | None, charset: str, *, accepted: bool, status: str = RECEIVED, **extra: Any
+        self,
+        raw: str,
+        header: Header | None,
+        charset: str,
+        *,
+        accepted: bool,
+        status: str = RECEIVED,
+        worker: str | None = None,
+        **extra: Any,
     ) -> tuple[str, MessageRecord | None]:
-        """Store a message durably; return its id, or the original's record when it is a duplicate."""
+        """Store a message durably (an accepted one leased to `worker`, who processes it next); return its
+        id, or the original's record when it is a duplicate."""
         h = header or Header()
         doc: dict[str, Any] = {
             "_id": str(uuid.uuid4()), "received": now(), "status": status, "raw": raw, "charset": charset,
@@ -92,6 +108,7 @@ class MessageStore:
         }  # fmt: skip
         if accepted:
             doc["dedup"] = {"app": h.sending_app, "control": h.control_id}
+            doc.update(lease.held(worker, doc["received"]) if worker else lease.RELEASED)
         try:
             async with mongo_errors(COLLECTION):
                 await self._messages.insert_one(doc)
@@ -137,6 +154,7 @@ class MessageStore:
                 "resources": list(resources),
                 "warnings": notes,
                 "updated": now(),
+                **lease.RELEASED,
             },
             "$inc": {"attempts": 1},
         }
@@ -145,14 +163,36 @@ class MessageStore:
         async with mongo_errors(COLLECTION):
             await self._messages.update_one({"_id": message_id}, change)
 
-    async def claim(self, message_id: str, stale_before: datetime) -> bool:
-        """Take a `received` message whose handler vanished (received before `stale_before`)."""
+    async def claim(self, original: MessageRecord, worker: str, at: datetime) -> MessageRecord | None:
+        """Take a `received` message whose lease is free at `at` (see `lease.free`) for `worker`; None when
+        it is processed, or leased to a live process."""
+        gone = [original.worker] if original.worker and lease.is_gone(original.worker) else []
+        return await self._claim({"_id": original.id, "status": RECEIVED, **lease.free(at, gone)}, worker, at)
+
+    async def claim_next(self, worker: str, at: datetime) -> MessageRecord | None:
+        """Take the oldest `received` message whose lease is free at `at`, for `worker`."""
+        async with mongo_errors(COLLECTION):
+            holders = await self._messages.distinct("worker", {"status": RECEIVED, "leaseUntil": {"$gte": at}})
+        gone = [h for h in holders if lease.is_gone(h)]
+        return await self._claim({"status": RECEIVED, **lease.free(at, gone)}, worker, at)
+
+    async def _claim(self, condition: dict[str, Any], worker: str, at: datetime) -> MessageRecord | None:
+        async with mongo_errors(COLLECTION):
+            doc = await self._messages.find_one_and_update(
+                condition,
+                {"$set": lease.held(worker, at), "$inc": {"claims": 1}},
+                sort=[("received", 1)],
+                return_document=True,
+            )
+        return MessageRecord.from_doc(doc) if doc else None
+
+    async def renew(self, message_id: str, worker: str) -> bool:
+        """Extend `worker`'s lease on a message it is processing; False when the lease is no longer its."""
         async with mongo_errors(COLLECTION):
             result = await self._messages.update_one(
-                {"_id": message_id, "status": RECEIVED, "received": {"$lt": stale_before}},
-                {"$set": {"received": now()}},
+                {"_id": message_id, "status": RECEIVED, "worker": worker}, {"$set": lease.held(worker, now())}
             )
-        return result.modified_count == 1
+        return result.matched_count == 1
 
     async def failed_ids(self) -> list[str]:
         """The ids of every message in status `error`, oldest first (what `mllp reprocess --failed` reruns)."""

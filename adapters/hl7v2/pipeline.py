@@ -8,6 +8,12 @@ process, create one Patient, as the transaction's conditional creates take a loc
 then the application ack as MSH-15/16 ask. Every ACK is recorded before it is sent. Mapping warnings
 (a local code without a LOINC mapping, a skipped value ...) go into the ACK as ERR segments with
 severity W under AA, and into the message log entry.
+
+A message is stored leased to this pipeline's process, which renews the lease while it processes it
+(`lease.py`). One left `received` by a process that died is processed by whoever claims it first: a
+resend of it (answered with the commit ack it had, then the application ack) or the recovery duty
+(`recovery.py`; the application ack is then only recorded, as the connection it came on is gone).
+Either way a message whose transaction had committed before the crash is not written again.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
 from typing import Any, Protocol
 
 from fhir_server.engine.bundle import process_bundle
@@ -25,20 +30,23 @@ from fhir_server.errors import FhirError, InvalidRequest
 from fhir_server.i18n import _
 from fhir_server.storage import MongoResourceStore
 
+from . import lease
 from .access import HL7_POLICY
 from .ack import batch_reply, build_ack
 from .code_maps import ConceptMapCache
 from .header import Header, HL7Error, decode, parse_header, split
 from .known_orders import KnownOrders, find_known_orders
 from .mapping.model import MappingOptions
-from .message_store import ERROR, PROCESSED, MessageRecord, MessageStore
+from .message_store import ERROR, PROCESSED, RECEIVED, MessageRecord, MessageStore
 from .provenance import provenance_entry
+from .recovery import written_by
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str], Awaitable[None]]
-STALE_AFTER = timedelta(seconds=60)
-"""A duplicate whose original is still `received` this long after arrival is taken over."""
+GIVE_UP_AT = 3
+"""Processes that died holding one message after which it is not taken over again (it may be what kills
+them): it ends in `error`, for `mllp reprocess`."""
 
 
 class MappingErrorLike(Protocol):
@@ -94,6 +102,8 @@ class Pipeline:
         self.base = base
         self.messages = MessageStore(store)
         self.code_maps = code_maps or ConceptMapCache(store)
+        self.worker = lease.new_worker()
+        """Who holds the leases of the messages this pipeline processes."""
 
     async def ensure_indexes(self) -> None:
         await self.messages.ensure_indexes()
@@ -142,7 +152,9 @@ class Pipeline:
             await self._reject(message, header, charset, unsupported, emit, **extra)
             return
         try:
-            message_id, original = await self.messages.add(message, header, charset, accepted=True, **extra)
+            message_id, original = await self.messages.add(
+                message, header, charset, accepted=True, worker=self.worker, **extra
+            )
         except FhirError as exc:
             await self._unstored(header, exc, emit)
             return
@@ -180,9 +192,13 @@ class Pipeline:
             await emit(build_ack(header, code, [error], now(), application=False))
 
     async def _duplicate(self, original: MessageRecord, header: Header, emit: Emit) -> None:
-        """A copy of a message already received: its original ACKs again, nothing processed twice."""
+        """A copy of a message already received: its original ACKs again, nothing processed twice; or, when
+        the original's processor died before finishing it (its lease is free), the original processed now."""
+        if original.status == RECEIVED and (taken := await self.messages.claim(original, self.worker, now())):
+            await self._take_over(taken, header, emit)
+            return
         for _attempt in range(20):
-            if original.acks or original.status != "received":
+            if original.acks or original.status != RECEIVED:
                 break
             await asyncio.sleep(0.1)  # the original is being processed right now, on another connection
             original = await self.messages.get(original.id) or original
@@ -191,13 +207,7 @@ class Pipeline:
             for ack in original.acks:
                 await emit(ack)
             return
-        if await self.messages.claim(original.id, now() - STALE_AFTER):  # its handler died before answering
-            result = await self._map(original.raw, header)
-            if header.enhanced:
-                await self._commit_ack(original.id, header, [], emit)
-            await self._process(original.id, original.raw, header, result, [], emit)
-            return
-        if original.status == "received":
+        if original.status == RECEIVED:
             busy = HL7Error("207", "MSH^1^10", _("This message is still being processed; send it again later."))
             await emit(build_ack(header, "CE" if header.enhanced else "AR", [busy], now(), application=False))
         elif not header.enhanced:  # the original asked for no ACK (NE); this copy asks for one
@@ -205,6 +215,31 @@ class Pipeline:
             await emit(build_ack(header, "AE" if failed else "AA", failed, now()))
         elif _wants(header.accept_ack, failed=False):
             await emit(build_ack(header, "CA", [], now(), application=False))
+
+    async def _take_over(self, taken: MessageRecord, header: Header, emit: Emit) -> None:
+        """Process, for its resend, a message whose processor died: the commit ack it was given, then the
+        application ack (a commit ack first if it had none yet and the mode asks for one)."""
+        log.info("hl7 message taken over", extra={"message_id": taken.id, "control_id": header.control_id})
+        for ack in taken.acks:
+            await emit(ack)
+        if header.enhanced and not taken.acks:
+            await self._commit_ack(taken.id, header, [], emit)
+        await self._resume(taken, header, emit)
+
+    async def recover(self, record: MessageRecord) -> None:
+        """Process a message claimed from a processor that died; the application ack is recorded, not sent."""
+        header, problems = parse_header(record.raw)
+        if header is None or problems:  # only a stored text changed by hand: it was accepted with this header
+            await self.messages.finish(record.id, ERROR, error=" ".join(p.text for p in problems))
+            return
+        log.info("hl7 message recovered", extra={"message_id": record.id, "control_id": header.control_id})
+        await self._resume(record, header, None)
+
+    async def _resume(self, taken: MessageRecord, header: Header, emit: Emit | None) -> None:
+        """Map and process a message taken over from a process that died (not even map one that took down
+        `GIVE_UP_AT` of them)."""
+        result = await self._map(taken.raw, header) if taken.claims < GIVE_UP_AT else None
+        await self._process(taken.id, taken.raw, header, result, [], emit, claims=taken.claims)
 
     async def _commit_ack(self, message_id: str, header: Header, warnings: list[HL7Error], emit: Emit) -> None:
         if _wants(header.accept_ack, failed=False):
@@ -243,9 +278,13 @@ class Pipeline:
         result: MappingResultLike | None,
         warnings: list[HL7Error],
         emit: Emit | None,
+        *,
+        claims: int = 0,
     ) -> tuple[str, list[HL7Error]]:
-        """Map and write; record the outcome and the application ack; send it if the mode asks."""
-        errors, resources = await self._apply(message_id, header, result)
+        """Write the mapped message under its lease; record the outcome and the application ack; send it if the
+        mode asks. `claims`: how many processes died holding it before (see `_outcome`)."""
+        async with lease.renewed(lambda: self.messages.renew(message_id, self.worker)):
+            errors, resources = await self._outcome(message_id, header, result, claims)
         code = "AE" if any(e.severity == "E" for e in errors) else "AA"
         text = " ".join(e.text for e in errors if e.severity == "E") or None
         notes = [e for e in [*warnings, *errors] if e.severity != "E"]
@@ -256,6 +295,20 @@ class Pipeline:
         if ack is not None and emit is not None:
             await emit(ack)
         return code, errors
+
+    async def _outcome(
+        self, message_id: str, header: Header, result: MappingResultLike | None, claims: int
+    ) -> tuple[list[HL7Error], list[str]]:
+        """`_apply`'s outcome; but for a message taken over from a process that died, what its transaction
+        wrote if that committed before the death (nothing is written twice), and an error once `GIVE_UP_AT`
+        processes died holding it."""
+        if claims:
+            if (written := await written_by(self.store, message_id)) is not None:
+                return [], written
+            if claims >= GIVE_UP_AT:
+                text = _("Processing this message was interrupted {count} times; it is not tried again by itself.")
+                return [HL7Error("207", "MSH^1", text.format(count=claims))], []
+        return await self._apply(message_id, header, result)
 
     async def _apply(
         self, message_id: str, header: Header, result: MappingResultLike | None
