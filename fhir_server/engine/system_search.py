@@ -113,11 +113,12 @@ def parse_system_search(
         else:
             common.append((name, raw))
     if strict and uncommon:
+        names = sorted(set(uncommon))
+        text = _("'{name}' is not a search parameter of every type in _type ({types}).")
+        issues = [Issue("error", "not-supported", text.format(name=n, types=",".join(types)), n) for n in names]
         raise InvalidRequest(
-            _("Search parameters not defined for every type in _type: {names}.").format(
-                names=", ".join(sorted(set(uncommon)))
-            ),
-            expression=uncommon[0],
+            _("Search parameters not defined for every type in _type: {names}.").format(names=", ".join(names)),
+            issues=issues,
         )
     count = default_count
     cursor = None
