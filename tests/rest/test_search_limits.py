@@ -7,12 +7,17 @@ limits of the session server apply (config.py); the time limit has a dedicated s
 
 from __future__ import annotations
 
+import socket
+import time
+import uuid
 from collections.abc import Iterator
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
 
 from fhir_server.storage import EmbeddedDatabase
+from tests.audit.records import audit_events
 from tests.conftest import FHIR_JSON, ServerProcess, new_patient
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -205,3 +210,35 @@ def test_search_over_the_time_limit_is_refused(hurried: str) -> None:
         _refused(client.get("/Observation", params=chained), "too-costly")
         _refused(client.get("", params={"_type": "Patient,Observation", "_tag": "urn:x|y"}), "too-costly")
         assert client.get(f"/Patient/{patient['id']}").status_code == 200  # reads are not searches
+
+
+# A client that goes away
+
+CROWDED = "fhir_search_disconnect"
+
+
+@pytest.fixture(scope="module")
+def crowded(database: EmbeddedDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server on a database of 1,000 patients: 100 `:contains` values keep it busy for seconds."""
+    log = tmp_path_factory.mktemp("crowded") / "server.log"
+    process = ServerProcess(["--mongodb-uri", database.uri, "--database", CROWDED], log)
+    with httpx.Client(base_url=f"{process.base}/fhir", headers=FHIR_JSON, timeout=120) as client:
+        for start in range(0, 1000, 100):
+            entries = [{"resource": new_patient(f"Crowd{i}"), "request": {"method": "POST", "url": "Patient"}}
+                       for i in range(start, start + 100)]  # fmt: skip
+            batch = client.post("", json={"resourceType": "Bundle", "type": "batch", "entry": entries})
+            assert batch.status_code == 200, batch.text
+    yield process.base
+    process.stop()
+
+
+def test_search_is_cancelled_when_the_client_goes_away(crowded: str, database: EmbeddedDatabase) -> None:
+    request_id = f"gone-{uuid.uuid4().hex}"
+    query = urlencode({"name:contains": ",".join(f"zz{i}" for i in range(100)), "_total": "none"})
+    address = urlsplit(crowded)
+    with socket.create_connection((address.hostname, address.port)) as sock:
+        head = f"GET /fhir/Patient?{query} HTTP/1.1\r\nHost: {address.netloc}\r\nX-Request-Id: {request_id}\r\n"
+        sock.sendall(f"{head}\r\n".encode())
+        time.sleep(1)  # the search is under way; then the client leaves
+    events = audit_events(database.uri, CROWDED, {"event.entity.what.identifier.value": request_id})
+    assert [event.get("outcomeDesc") for event in events] == ["HTTP 499"]  # ended at once, not answered later
