@@ -27,6 +27,9 @@ IGNORED_PARAMETERS = ("_format", "_pretty")
 RESULT_PARAMETERS = ("_count", "_offset", "_cursor", "_sort", "_summary", "_total", "_elements", *IGNORED_PARAMETERS)
 """Parameters that shape the result and take no modifier."""
 
+MAX_SORT_KEYS = 10
+"""Keys of one `_sort`; MongoDB sorts on at most 32 fields, and every key costs."""
+
 MAX_OFFSET = 10**9
 """A larger `_offset` is refused: skipping that many matches is work the database must do."""
 
@@ -205,7 +208,9 @@ class _Parser:
 
     def sort(self, raw: str) -> tuple[SortKey, ...]:
         keys = []
-        for item in raw.split(","):
+        items = list(dict.fromkeys(raw.split(",")))
+        check_at_most(len(items), MAX_SORT_KEYS, _("'_sort' names {count} keys; at most {limit} are allowed."), "_sort")
+        for item in items:
             code = item.removeprefix("-")
             if self.registry.get(self.resource_type, code) is None:
                 raise InvalidRequest(
