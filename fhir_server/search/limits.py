@@ -3,8 +3,8 @@
 Measured before these bounds: 5,000 OR'ed names kept the embedded database busy for 616 s,
 50 nested `_has` for 232 s, 500 `_include`s for 62 s. A request over a bound is refused with
 400 `too-costly` before anything runs, except `:iterate` rounds, which stop with a warning in
-the Bundle. `time_ms` bounds the database time of the whole request (every query it sends,
-chains, `_has`, includes and the total included); a search that runs out of it is refused too.
+the Bundle. `time_ms` bounds the database time of the whole request (every query it sends:
+chains, `_has`, includes and `_total` alike); a search that runs out of it is refused too.
 The defaults are the settings' (config.py, README "Search limits").
 """
 
