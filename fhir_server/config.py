@@ -24,6 +24,20 @@ class Settings:
     load_dir: Path | None = None
     default_page_size: int = 20
     max_page_size: int = 1000
+    search_max_values: int = 100
+    """Values in one search parameter (a comma-separated OR list); more is refused (400 too-costly)."""
+    search_max_parameters: int = 50
+    """Parameters in one search request; more is refused."""
+    search_max_has_depth: int = 2
+    """Nested `_has` steps in one search parameter; more is refused."""
+    search_max_chain_depth: int = 3
+    """Chained references in one search parameter; more is refused."""
+    search_max_includes: int = 10
+    """`_include` and `_revinclude` parameters in one search; more is refused."""
+    search_max_iterate_rounds: int = 3
+    """Rounds of `_include:iterate`; further ones are not run, and the Bundle says so."""
+    search_time_limit_ms: int = 20_000
+    """Database time for one search request (`maxTimeMS`); over it the search is refused. 0: no limit."""
     export_ttl_seconds: int = 3600
     demo_app: Path | None = None
     import_url_prefixes: str = ""

@@ -2,7 +2,8 @@
 
 FhirError
  ├── InvalidRequest        400 invalid     (bad JSON, bad resource, id mismatch, bad parameter)
- │    └── InvalidResource   400 processing/structure/... (validation issues, one per problem)
+ │    ├── InvalidResource   400 processing/structure/... (validation issues, one per problem)
+ │    └── TooCostly         400 too-costly  (a search over the server's limits or its time limit)
  ├── Unauthorized          401 login
  ├── Forbidden             403 forbidden
  ├── ResourceNotFound      404 not-found   (unknown id, unknown type, unknown version)
@@ -66,6 +67,12 @@ class InvalidResource(InvalidRequest):
     """A resource that is not valid R4; `issues` lists every problem found."""
 
     issue_code = "processing"
+
+
+class TooCostly(InvalidRequest):
+    """A request the server will not run: over a documented limit (search values, depth, time)."""
+
+    issue_code = "too-costly"
 
 
 class Unauthorized(FhirError):

@@ -175,24 +175,32 @@ class _Planner:
 
     async def includes(
         self, request: SearchRequest, matches: list[StoredResource]
-    ) -> tuple[list[StoredResource], bool]:
-        """Resources named by `_include`/`_revinclude` for `matches`, following `:iterate` to a fixed point."""
+    ) -> tuple[list[StoredResource], Issue | None]:
+        """Resources named by `_include`/`_revinclude` for `matches`, following `:iterate` to a fixed point,
+        and a warning when the limit of rounds or of included resources cut them short."""
         seen = {record.reference for record in matches}
         included: list[StoredResource] = []
         frontier = matches
-        first_round = True
+        rounds = 0
+        iterating = any(include.iterate for include in request.includes)
         while frontier and request.includes:
+            if rounds > request.limits.iterate_rounds and iterating:
+                text = _("_include:iterate stopped after {limit} rounds; the resources they reach may include more.")
+                return included, Issue("warning", "too-costly", text.format(limit=request.limits.iterate_rounds))
             found: list[StoredResource] = []
             for include in request.includes:
-                if first_round or include.iterate:
+                if rounds == 0 or include.iterate:
                     found += await self._include(include, frontier)
             fresh = [record for record in found if record.reference not in seen]
             seen.update(record.reference for record in fresh)
             included += fresh
             if len(included) > MAX_INCLUDES:
-                return included[:MAX_INCLUDES], True
-            frontier, first_round = fresh, False
-        return included, False
+                text = _(
+                    "More than {limit} resources were to be included; only the first {limit} are. Use a smaller _count."
+                )
+                return included[:MAX_INCLUDES], Issue("warning", "too-costly", text.format(limit=MAX_INCLUDES))
+            frontier, rounds = fresh, rounds + 1
+        return included, None
 
     async def _include(self, include: Include, frontier: list[StoredResource]) -> list[StoredResource]:
         """Included resources pass the same access filters as matches; those the token cannot read are left out."""
@@ -242,9 +250,23 @@ async def search_type(
 
     `compartment` ("Patient/123") limits the search to that compartment. Only what `permission`
     (search; a write's letter for conditional criteria) reaches under `policy` is found. Raises
-    InvalidRequest for malformed values, ResourceNotFound for an unknown type and Forbidden.
+    InvalidRequest for malformed values, TooCostly when the database time of `request.limits` runs
+    out, ResourceNotFound for an unknown type and Forbidden.
     """
     check_resource_type(request.resource_type)
+    with store.time_limit(request.limits.time_ms):
+        return await _search_page(store, policy, request, compartment, base_url, registry, permission)
+
+
+async def _search_page(
+    store: ResourceStore,
+    policy: AccessPolicy,
+    request: SearchRequest,
+    compartment: str | None,
+    base_url: str | None,
+    registry: SearchRegistry | None,
+    permission: str,
+) -> SearchResult:
     planner = _Planner(store, policy, registry or default_registry(), now(), base_url)
     clauses = [*await planner.access(permission, request.resource_type)]
     clauses += await planner.clauses(request.resource_type, request.filters)
@@ -263,15 +285,16 @@ async def search_type(
     if request.total != "none" or request.summary == "count":
         total = await store.count(replace(query, after=None, offset=0))
     if request.summary == "count" or request.count == 0:
-        return SearchResult(Page([], total, None), [], [])
+        return SearchResult(Page([], total, None), [], list(request.notes))
     records = await store.find(query, request.count + 1)
     more = len(records) > request.count
     records = records[: request.count]
     next_cursor = None
     if more and records:
         next_cursor = str(request.offset + request.count) if sort else records[-1].id
-    included, truncated = await planner.includes(request, records)
-    warnings = [
+    included, cut_short = await planner.includes(request, records)
+    warnings = [*request.notes]
+    warnings += [
         Issue(
             "warning",
             "incomplete",
@@ -286,7 +309,6 @@ async def search_type(
     if request.filters and planner.registry.layout_pending():
         text = _("The search index is being rebuilt; until that finishes, older resources may be missing.")
         warnings.append(Issue("warning", "incomplete", text))
-    if truncated:
-        text = _("More than {limit} resources were to be included; only the first {limit} are. Use a smaller _count.")
-        warnings.append(Issue("warning", "too-costly", text.format(limit=MAX_INCLUDES)))
+    if cut_short is not None:
+        warnings.append(cut_short)
     return SearchResult(Page(records, total, next_cursor), included, warnings)

@@ -3,8 +3,8 @@
 Each listed type is searched with the same parameters and the results are concatenated in the
 order the types were listed (a `_sort` orders the matches within each type). Only parameters
 defined for every listed type are allowed (search.html#all: "common" parameters such as `_id`,
-`_lastUpdated`, `_tag`); the others are unknown, refused with `Prefer: handling=strict` and
-otherwise ignored for all types alike. A search without `_type` would have to visit all 146
+`_lastUpdated`, `_tag`); the others are unknown: refused (400), or under `Prefer: handling=lenient`
+ignored for all types alike and named in a warning. A search without `_type` would have to visit all 146
 R4 types; it is refused with 400.
 
 Paging goes across the types: `search_sequence` runs a list of searches as one result, its
@@ -22,8 +22,15 @@ import profiles
 from ..auth.policy import AccessPolicy
 from ..errors import InvalidRequest, Issue
 from ..i18n import _
+from ..search.limits import DEFAULT_LIMITS, SearchLimits
 from ..search.registry import SearchRegistry, default_registry
-from ..search.request import SearchRequest, parse_count, parse_search_request
+from ..search.request import (
+    SearchRequest,
+    check_parameter_count,
+    ignored_notes,
+    parse_count,
+    parse_search_request,
+)
 from ..storage import ResourceStore, StoredResource
 from .results import Page
 from .search import SearchResult, search_type
@@ -73,9 +80,11 @@ def parse_system_search(
     max_count: int,
     strict: bool,
     registry: SearchRegistry | None = None,
+    limits: SearchLimits = DEFAULT_LIMITS,
 ) -> SystemSearchRequest:
     """Split `_type` from the other parameters and parse them for each type; raise InvalidRequest (400)."""
     registry = registry or default_registry()
+    check_parameter_count(query, limits)
     type_values = [raw for name, raw in query if name == "_type"]
     types = parse_type_list(type_values)
     if not types:
@@ -95,18 +104,21 @@ def parse_system_search(
             continue
         # A filter is common when it resolves for every listed type (it is unknown to none of them).
         if any(
-            parse_search_request(t, [(name, raw)], registry, default_count=1, max_count=1, strict=False).unknown
+            parse_search_request(
+                t, [(name, raw)], registry, default_count=1, max_count=1, strict=False, limits=limits
+            ).unknown
             for t in types
         ):
             uncommon.append(name)
         else:
             common.append((name, raw))
     if strict and uncommon:
+        names = sorted(set(uncommon))
+        text = _("'{name}' is not a search parameter of every type in _type ({types}).")
+        issues = [Issue("error", "not-supported", text.format(name=n, types=",".join(types)), n) for n in names]
         raise InvalidRequest(
-            _("Search parameters not defined for every type in _type: {names}.").format(
-                names=", ".join(sorted(set(uncommon)))
-            ),
-            expression=uncommon[0],
+            _("Search parameters not defined for every type in _type: {names}.").format(names=", ".join(names)),
+            issues=issues,
         )
     count = default_count
     cursor = None
@@ -115,16 +127,21 @@ def parse_system_search(
             count = parse_count(raw, default_count, max_count)
         elif name == "_cursor":
             cursor = raw
+    ignored = ignored_notes(uncommon)
     requests = tuple(
-        parse_search_request(
-            t,
-            [(n, r) for n, r in common if n not in ("_cursor", "_offset")],
-            registry,
-            default_count=count,
-            max_count=max_count,
-            strict=strict,
+        replace(request, notes=(*request.notes, *ignored))
+        for request in (
+            parse_search_request(
+                t,
+                [(n, r) for n, r in common if n not in ("_cursor", "_offset")],
+                registry,
+                default_count=count,
+                max_count=max_count,
+                strict=strict,
+                limits=limits,
+            )
+            for t in types
         )
-        for t in types
     )
     echoed = (("_type", ",".join(types)), *requests[0].echoed)
     return SystemSearchRequest(types, requests, count, cursor, echoed)
@@ -222,6 +239,7 @@ async def search_system(
     """
     for search_request in request.requests:
         policy.require("s", search_request.resource_type)
-    return await search_sequence(
-        store, policy, request.requests, request.count, request.cursor, base_url=base_url, registry=registry
-    )
+    with store.time_limit(request.requests[0].limits.time_ms):  # one budget for all the types
+        return await search_sequence(
+            store, policy, request.requests, request.count, request.cursor, base_url=base_url, registry=registry
+        )

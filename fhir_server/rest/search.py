@@ -1,5 +1,9 @@
 """FHIR search: GET [base]/{type}?..., POST [base]/{type}/_search and compartment searches
-(GET [base]/Patient/{id}/{type}). https://hl7.org/fhir/R4/http.html#search"""
+(GET [base]/Patient/{id}/{type}). https://hl7.org/fhir/R4/http.html#search
+
+Unknown parameters are refused unless the client sends `Prefer: handling=lenient`; every search
+runs within the settings' limits (search/limits.py) and stops when its client goes away.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +19,17 @@ import profiles.summary
 
 from .. import engine
 from ..auth.policy import AccessPolicy
+from ..config import Settings
 from ..errors import ResourceNotFound
 from ..i18n import _
 from ..search import SearchRequest, parse_search_request
+from ..search.limits import SearchLimits
 from ..search.registry import default_registry
 from .access import Policy
 from .body import check_media_type, read_bytes
 from .bundles import searchset_bundle
 from .context import base_url, settings_of, store_of
-from .preconditions import strict_handling
+from .disconnect import unless_disconnected
 from .responses import FhirResponse
 
 router = APIRouter()
@@ -40,12 +46,41 @@ def _shape(request: SearchRequest) -> Callable[[bytes], bytes] | None:
     return lambda body: orjson.dumps(rewrite(orjson.loads(body)))
 
 
+def lenient_handling(request: Request) -> bool:
+    """`Prefer: handling=lenient`: unknown parameters are ignored (and named), not refused (search.html#errors)."""
+    prefer = request.headers.get("prefer", "").replace(" ", "").lower()
+    return any(part == "handling=lenient" for part in prefer.replace(";", ",").split(","))
+
+
+def search_limits(settings: Settings) -> SearchLimits:
+    """The bounds every search through the API runs within (README "Search limits")."""
+    return SearchLimits(
+        values=settings.search_max_values,
+        parameters=settings.search_max_parameters,
+        has_depth=settings.search_max_has_depth,
+        chain_depth=settings.search_max_chain_depth,
+        includes=settings.search_max_includes,
+        iterate_rounds=settings.search_max_iterate_rounds,
+        time_ms=settings.search_time_limit_ms,
+    )
+
+
 async def _search(
     request: Request,
     policy: AccessPolicy,
     resource_type: str,
     query: Sequence[tuple[str, str]],
     compartment: str | None = None,
+) -> Response:
+    return await unless_disconnected(request, _answer(request, policy, resource_type, query, compartment))
+
+
+async def _answer(
+    request: Request,
+    policy: AccessPolicy,
+    resource_type: str,
+    query: Sequence[tuple[str, str]],
+    compartment: str | None,
 ) -> Response:
     engine.check_resource_type(resource_type)
     settings = settings_of(request)
@@ -55,7 +90,8 @@ async def _search(
         default_registry(),
         default_count=settings.default_page_size,
         max_count=settings.max_page_size,
-        strict=strict_handling(request),
+        strict=not lenient_handling(request),
+        limits=search_limits(settings),
     )
     base = base_url(request)
     result = await engine.search_type(store_of(request), policy, search_request, compartment=compartment, base_url=base)

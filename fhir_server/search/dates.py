@@ -49,34 +49,48 @@ def parse_date_range(text: str, parameter: str) -> DateRange:
     tz = parts["tz"]
     zone = UTC
     if tz and tz != "Z":
+        hours, minutes = int(tz[1:3]), int(tz[4:6])
+        if minutes > 59 or hours * 60 + minutes > 14 * 60:  # FHIR offsets run from -14:00 to +14:00
+            raise bad
         sign = 1 if tz[0] == "+" else -1
-        zone = timezone(sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6])))
+        zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
-        low = datetime(
-            int(parts["year"]),
-            int(parts["month"] or 1),
-            int(parts["day"] or 1),
-            int(parts["hour"] or 0),
-            int(parts["minute"] or 0),
-            int(parts["second"] or 0),
-            int((parts["fraction"] or "0")[:6].ljust(6, "0")),
-            tzinfo=zone,
-        ).astimezone(UTC)
-    except ValueError as exc:
+        return _range(parts, zone)
+    except (ValueError, OverflowError) as exc:
         raise bad from exc
+
+
+def _range(parts: dict[str, str | None], zone: timezone) -> DateRange:
+    """The range of a matched value; ValueError (no such day) or OverflowError (before year 1 in UTC)."""
+    low = datetime(
+        int(parts["year"] or "0"),
+        int(parts["month"] or 1),
+        int(parts["day"] or 1),
+        int(parts["hour"] or 0),
+        int(parts["minute"] or 0),
+        int(parts["second"] or 0),
+        int((parts["fraction"] or "0")[:6].ljust(6, "0")),
+        tzinfo=zone,
+    ).astimezone(UTC)
+    try:
+        return DateRange(low, _end(low, parts))
+    except (ValueError, OverflowError):  # the range runs to the end of year 9999
+        return DateRange(low, datetime.max.replace(tzinfo=UTC))
+
+
+def _end(low: datetime, parts: dict[str, str | None]) -> datetime:
+    """Where the range of a value of this precision starting at `low` ends."""
     if parts["fraction"]:
-        high = low + timedelta(milliseconds=1)
-    elif parts["second"]:
-        high = low + timedelta(seconds=1)
-    elif parts["minute"]:
-        high = low + timedelta(minutes=1)
-    elif parts["day"]:
-        high = low + timedelta(days=1)
-    elif parts["month"]:
-        high = _add_months(low, 1)
-    else:
-        high = low.replace(year=low.year + 1)
-    return DateRange(low, high)
+        return low + timedelta(milliseconds=1)
+    if parts["second"]:
+        return low + timedelta(seconds=1)
+    if parts["minute"]:
+        return low + timedelta(minutes=1)
+    if parts["day"]:
+        return low + timedelta(days=1)
+    if parts["month"]:
+        return _add_months(low, 1)
+    return low.replace(year=low.year + 1)
 
 
 def split_prefix(value: str) -> tuple[str, str]:
@@ -112,4 +126,12 @@ def point_condition(prefix: str, search: DateRange, now: datetime) -> dict[str, 
 def approximate_range(search: DateRange, now: datetime) -> DateRange:
     """The range `ap` accepts: widened on both sides by 10% of the distance between the value and now."""
     slack = abs(now - search.low) * 0.1
-    return DateRange(search.low - slack, search.high + slack)
+    return DateRange(_shifted(search.low, -slack), _shifted(search.high, slack))
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """`moment + delta`, kept within the years datetime can hold."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return (datetime.min if delta < timedelta(0) else datetime.max).replace(tzinfo=UTC)

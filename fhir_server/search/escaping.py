@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
+from ..errors import InvalidRequest, Issue
+from ..i18n import _
+
+MAX_REGEX_BYTES = 32_764
+"""MongoDB refuses a longer regular expression pattern (error 51091); a longer value is refused first."""
+
 
 def split_unescaped(text: str, separator: str) -> list[str]:
     """Split on `separator` where it is not escaped with a backslash.
@@ -32,3 +40,16 @@ def _split(text: str, separator: str, *, keep_other_escapes: bool) -> list[str]:
             current.append(char)
     parts.append("".join(current))
     return parts
+
+
+def literal_pattern(text: str, parameter: str, *, anchored: bool) -> str:
+    """A regular expression matching `text` literally (at the start when `anchored`); 400 when the
+    database would refuse it as too long."""
+    pattern = ("^" if anchored else "") + re.escape(text)
+    size = len(pattern.encode())
+    if size > MAX_REGEX_BYTES:
+        message = _("The value of '{parameter}' is too long to search for ({size} bytes).").format(
+            parameter=parameter, size=size
+        )
+        raise InvalidRequest(message, issues=[Issue("error", "too-long", message, parameter)])
+    return pattern

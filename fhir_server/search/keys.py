@@ -41,6 +41,7 @@ TEXT_LIMIT = 64
 _TEXT_KINDS = ("r", "c", "u", "v")
 _RANGE_KINDS = {"lo": "l", "hi": "h", "n": "n", "cn": "q"}
 _MILLISECOND = timedelta(milliseconds=1)
+_LAST_MILLISECOND = datetime.max.replace(microsecond=999_000, tzinfo=UTC)
 
 
 def number_key(value: float) -> str:
@@ -133,6 +134,8 @@ def _bound(entry_key: str, operator: str, operand: Any) -> str | None:
             return None
         # Stored instants are whole milliseconds: x >= S iff x >= ceil(S), x > S iff x > floor(S), and so on.
         up = operator in ("$gte", "$lt") and operand.microsecond % 1000 != 0
+        if up and operand > _LAST_MILLISECOND:  # no millisecond follows: a key above every instant's
+            return instant_key(operand) + "0"
         return instant_key(operand + _MILLISECOND if up else operand)
     if isinstance(operand, bool) or not isinstance(operand, int | float):
         return None

@@ -3,8 +3,9 @@
 Parameter names are resolved against the registry here: chains (`subject:Patient.name`)
 become links to follow, `_has:Observation:patient:code` becomes a reverse link, and the
 last segment names the parameter the values apply to. Parameters this server does not
-know are collected, not fatal: they are left out of the self link (search.html#errors),
-unless the client asked for `Prefer: handling=strict`.
+know are refused (400), as HAPI does: a misspelt `nmae=` would otherwise find every patient.
+Under `Prefer: handling=lenient` they are ignored, left out of the self link and named in a
+warning (search.html#errors). The bounds of search/limits.py are checked here, before any query.
 """
 
 from __future__ import annotations
@@ -13,14 +14,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, Issue
 from ..i18n import _
 from .definitions import SearchParameterDef
 from .escaping import split_unescaped
+from .limits import DEFAULT_LIMITS, SearchLimits, check_at_most
 from .registry import SearchRegistry
 
 IGNORED_PARAMETERS = ("_format", "_pretty")
 """Accepted and harmless: the answer is always JSON, and formatting is the client's business."""
+
+RESULT_PARAMETERS = ("_count", "_offset", "_cursor", "_sort", "_summary", "_total", "_elements", *IGNORED_PARAMETERS)
+"""Parameters that shape the result and take no modifier."""
+
+MAX_SORT_KEYS = 10
+"""Keys of one `_sort`; MongoDB sorts on at most 32 fields, and every key costs."""
+
+MAX_OFFSET = 10**9
+"""A larger `_offset` is refused: skipping that many matches is work the database must do."""
 
 SUMMARY_MODES = ("true", "text", "data", "count", "false")
 TOTAL_MODES = ("none", "estimate", "accurate")
@@ -89,20 +100,24 @@ class SearchRequest:
     unknown: tuple[str, ...] = ()
     echoed: tuple[tuple[str, str], ...] = field(default=())
     """The parameters that took effect, as sent, for the self link."""
+    notes: tuple[Issue, ...] = ()
+    """Warnings for the Bundle: parameters ignored under `handling=lenient`, a `_count` capped."""
+    limits: SearchLimits = DEFAULT_LIMITS
 
 
 def parse_count(raw: str, default: int, maximum: int, parameter: str = "_count") -> int:
-    """A page size or offset: a non-negative integer, capped at `maximum`."""
+    """A page size or offset: a non-negative integer, capped at `maximum` (thousands of digits included)."""
     if not raw:
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise InvalidRequest(
             _("'{value}' is not a valid value for '{parameter}': a whole number is expected.").format(
                 value=raw[:40], parameter=parameter
             ),
             expression=parameter,
         )
-    return min(int(raw), maximum)
+    digits = raw.lstrip("0")
+    return maximum if len(digits) > len(str(maximum)) else min(int(digits or "0"), maximum)
 
 
 class _Unknown(Exception):
@@ -110,9 +125,10 @@ class _Unknown(Exception):
 
 
 class _Parser:
-    def __init__(self, registry: SearchRegistry, resource_type: str) -> None:
+    def __init__(self, registry: SearchRegistry, resource_type: str, limits: SearchLimits) -> None:
         self.registry = registry
         self.resource_type = resource_type
+        self.limits = limits
 
     def _definition(self, resource_type: str, code: str) -> SearchParameterDef:
         definition = self.registry.get(resource_type, code)
@@ -157,7 +173,16 @@ class _Parser:
             current = target
         code, _sep, modifier = last.partition(":")
         definition = self._definition(current, code)
-        return Filter(name, definition, modifier or None, tuple(split_unescaped(raw, ",")), tuple(links), tuple(has))
+        values = split_unescaped(raw, ",")
+        limits = self.limits
+        check_at_most(
+            len(has), limits.has_depth, _("'{name}' nests {count} _has steps; at most {limit} are allowed."), name
+        )
+        check_at_most(
+            len(links), limits.chain_depth, _("'{name}' chains {count} references; at most {limit} are allowed."), name
+        )
+        check_at_most(len(values), limits.values, _("'{name}' has {count} values; at most {limit} are allowed."), name)
+        return Filter(name, definition, modifier or None, tuple(values), tuple(links), tuple(has))
 
     def include(self, name: str, raw: str) -> Include:
         base, _sep, modifier = name.partition(":")
@@ -183,7 +208,9 @@ class _Parser:
 
     def sort(self, raw: str) -> tuple[SortKey, ...]:
         keys = []
-        for item in raw.split(","):
+        items = list(dict.fromkeys(raw.split(",")))
+        check_at_most(len(items), MAX_SORT_KEYS, _("'_sort' names {count} keys; at most {limit} are allowed."), "_sort")
+        for item in items:
             code = item.removeprefix("-")
             if self.registry.get(self.resource_type, code) is None:
                 raise InvalidRequest(
@@ -197,14 +224,22 @@ class _Parser:
 
 
 def refuse_unknown(unknown: Sequence[str], strict: bool, interaction: str) -> None:
-    """Under `Prefer: handling=strict`, raise InvalidRequest naming the parameters that were not understood."""
+    """When `strict`, raise InvalidRequest with an issue naming each parameter that was not understood."""
     if strict and unknown:
+        text = _("Unknown or unsupported {interaction} parameter '{name}'.")
+        names = sorted(set(unknown))
         raise InvalidRequest(
             _("Unknown or unsupported {interaction} parameters: {names}.").format(
-                interaction=interaction, names=", ".join(sorted(set(unknown)))
+                interaction=interaction, names=", ".join(names)
             ),
-            expression=unknown[0],
+            issues=[Issue("error", "not-supported", text.format(interaction=interaction, name=n), n) for n in names],
         )
+
+
+def ignored_notes(unknown: Sequence[str]) -> tuple[Issue, ...]:
+    """The warnings that tell a lenient client which parameters were ignored."""
+    text = _("The search parameter '{name}' is unknown or not supported here; it was ignored.")
+    return tuple(Issue("warning", "not-supported", text.format(name=n), n) for n in sorted(set(unknown)))
 
 
 def _choice(raw: str, allowed: Sequence[str], parameter: str) -> str:
@@ -226,9 +261,16 @@ def parse_search_request(
     default_count: int,
     max_count: int,
     strict: bool,
+    limits: SearchLimits = DEFAULT_LIMITS,
 ) -> SearchRequest:
-    """Turn query pairs into a SearchRequest; raise InvalidRequest for a malformed or (strict) unknown parameter."""
-    parser = _Parser(registry, resource_type)
+    """Turn query pairs into a SearchRequest; raise InvalidRequest for a malformed or (strict) unknown parameter.
+
+    Not `strict` (`handling=lenient`), unknown parameters are ignored and named in `notes`.
+    Raises TooCostly (400) for a request over `limits`.
+    """
+    check_parameter_count(query, limits)
+    parser = _Parser(registry, resource_type, limits)
+    notes: list[Issue] = []
     filters: list[Filter] = []
     includes: list[Include] = []
     unknown: list[str] = []
@@ -238,17 +280,23 @@ def parse_search_request(
     summary, total = "false", "accurate"
     elements: tuple[str, ...] = ()
     for name, raw in query:
-        base = name.partition(":")[0]
+        base, _sep, modifier = name.partition(":")
+        if modifier and base in RESULT_PARAMETERS:
+            raise InvalidRequest(_("'{name}' takes no modifier.").format(name=base), expression=name)
         if base in IGNORED_PARAMETERS:
             continue
         if base == "_cursor":
             cursor = raw
             continue
         if base == "_offset":
-            offset = parse_count(raw, 0, 10**9, "_offset")
+            offset = parse_count(raw, 0, MAX_OFFSET + 1, "_offset")
+            check_at_most(offset, MAX_OFFSET, _("'_offset' may be at most {limit}."), "_offset")
             continue  # a paging position: the links add their own
         if base == "_count":
             count = parse_count(raw, default_count, max_count)
+            if count == max_count and raw.lstrip("0") != str(max_count):
+                text = _("'_count' is capped at {limit}: pages hold at most {limit} matches.")
+                notes.append(Issue("warning", "too-costly", text.format(limit=max_count), "_count"))
         elif base == "_sort":
             sort = parser.sort(raw)
         elif base in ("_include", "_revinclude"):
@@ -267,6 +315,13 @@ def parse_search_request(
                 continue
         echoed.append((name, raw))
     refuse_unknown(unknown, strict, "search")
+    includes = list(dict.fromkeys(includes))
+    check_at_most(
+        len(includes),
+        limits.includes,
+        _("This search has {count} _include and _revinclude parameters; at most {limit} are allowed."),
+        "_include",
+    )
     return SearchRequest(
         resource_type,
         tuple(filters),
@@ -280,4 +335,11 @@ def parse_search_request(
         total=total,
         unknown=tuple(unknown),
         echoed=tuple(echoed),
+        notes=(*notes, *ignored_notes(unknown)),
+        limits=limits,
     )
+
+
+def check_parameter_count(query: Sequence[tuple[str, str]], limits: SearchLimits) -> None:
+    """Refuse (400 too-costly) a request with more parameters than `limits` allow."""
+    check_at_most(len(query), limits.parameters, _("This search has {count} parameters; at most {limit} are allowed."))

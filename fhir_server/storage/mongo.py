@@ -8,23 +8,27 @@ or duplicate a version. No pymongo exception leaves this module (see `mongo_erro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import (
     BulkWriteError,
     ConnectionFailure,
     DuplicateKeyError,
+    ExecutionTimeout,
+    NetworkTimeout,
     OperationFailure,
     PyMongoError,
 )
 
-from ..errors import StorageUnavailable, VersionConflict
+from ..errors import StorageUnavailable, TooCostly, VersionConflict
 from ..i18n import _
 from .codec import BodyCodec, PlainCodec
 from .filters import flatten
@@ -35,11 +39,42 @@ _WRITE_CONFLICT = 112
 _DUPLICATE_KEY = 11000
 
 
+_TIME_LIMITED: ContextVar[bool] = ContextVar("time_limited", default=False)
+"""Whether the queries under way run under `time_limit` (a network timeout then means the limit ran out)."""
+
+
+def _out_of_time() -> TooCostly:
+    return TooCostly(
+        _("The search took longer than this server allows; narrow it down (fewer values, a shorter chain).")
+    )
+
+
+@contextmanager
+def time_limit(milliseconds: int) -> Iterator[None]:
+    """Operations in the block share a deadline (PyMongo's client-side operation timeout): each command is
+    sent with the time left as `maxTimeMS`, so the database stops it there too (code 50, ExecutionTimeout)."""
+    if milliseconds <= 0:
+        yield
+        return
+    token = _TIME_LIMITED.set(True)
+    try:
+        with pymongo.timeout(milliseconds / 1000):
+            yield
+    finally:
+        _TIME_LIMITED.reset(token)
+
+
 @asynccontextmanager
 async def mongo_errors(reference: str) -> AsyncIterator[None]:
     """Turn driver errors into FhirError before they leave storage/."""
     try:
         yield
+    except ExecutionTimeout as exc:
+        raise _out_of_time() from exc
+    except NetworkTimeout as exc:
+        if _TIME_LIMITED.get():
+            raise _out_of_time() from exc
+        raise StorageUnavailable(_("The database did not answer.")) from exc
     except DuplicateKeyError as exc:
         raise VersionConflict(_("{reference} was changed by another request.").format(reference=reference)) from exc
     except BulkWriteError as exc:
@@ -421,6 +456,9 @@ class MongoResourceStore:
         """
         assert query.driver is not None
         return dict(query.driver) if "keys" in query.driver else {"type": query.resource_type, **query.driver}
+
+    def time_limit(self, milliseconds: int) -> AbstractContextManager[None]:
+        return time_limit(milliseconds)
 
     async def narrow(self, query: CurrentQuery) -> CurrentQuery:
         prefix = f"{query.resource_type}/"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -181,6 +182,11 @@ class ResourceStore(Protocol):
     async def find(self, query: CurrentQuery, limit: int) -> list[StoredResource]: ...
 
     async def count(self, query: CurrentQuery) -> int: ...
+
+    def time_limit(self, milliseconds: int) -> AbstractContextManager[None]:
+        """Within the block, every query together gets `milliseconds` of database time (0: no limit):
+        each is sent with what is left as its `maxTimeMS`, and one that runs out raises TooCostly."""
+        ...
 
     async def narrow(self, query: CurrentQuery) -> CurrentQuery:
         """The same query with its driver's index candidates looked up once (`ids`), so a count and

@@ -59,12 +59,13 @@ def compile_parameter(
 ) -> dict[str, Any]:
     """The filter for `definition[:modifier]=v1,v2,...`; raises InvalidRequest naming the parameter."""
     code = definition.code
+    if modifier != "missing":
+        _check_modifier(definition, modifier)  # even without values: an unsupported modifier is never ignored
     present = [value for value in values if value]
     if not present:
         return {}
     if modifier == "missing":
         return _missing(code, present)
-    _check_modifier(definition, modifier)
     context = _Context(now, value_set_codes, resolve_component, base_url)
     if modifier in ("not", "not-in"):  # no entry matches: includes resources without the element
         positive = "in" if modifier == "not-in" else None
@@ -119,14 +120,14 @@ def _condition(definition: SearchParameterDef, modifier: str | None, value: str,
     kind, code = definition.type, definition.code
     if kind == "token":
         if modifier == "text":
-            return text_condition(value)
+            return text_condition(value, code)
         if modifier == "of-type":
             return of_type_condition(value, code)
         if modifier == "in":
             return in_condition(value, code, context.value_set_codes)
         return token_condition(value, code)
     if kind == "string":
-        return string_condition(value, modifier)
+        return string_condition(value, modifier, code)
     if kind == "date":
         return date_condition(value, code, context.now)
     if kind == "number":
@@ -137,7 +138,7 @@ def _condition(definition: SearchParameterDef, modifier: str | None, value: str,
     if kind == "reference":
         return reference_condition(value, code, modifier, definition.targets, context.base_url)
     if kind == "uri":
-        return uri_condition(value, modifier)
+        return uri_condition(value, modifier, code)
     if kind == "composite":
         return composite_condition(
             definition,

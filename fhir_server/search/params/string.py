@@ -6,15 +6,14 @@ as a range scan; `:exact` compares the stored original `e`.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from ..escaping import literal_pattern
 from ..normalize import normalize_string
 
 
-def string_condition(value: str, modifier: str | None) -> dict[str, Any]:
+def string_condition(value: str, modifier: str | None, parameter: str) -> dict[str, Any]:
     """The entry condition for `value`: starts-with, `:exact` equality or `:contains` substring."""
     if modifier == "exact":
         return {"e": value}
-    pattern = re.escape(normalize_string(value))
-    return {"v": {"$regex": pattern if modifier == "contains" else "^" + pattern}}
+    return {"v": {"$regex": literal_pattern(normalize_string(value), parameter, anchored=modifier != "contains")}}

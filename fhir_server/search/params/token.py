@@ -6,13 +6,12 @@ Values arrive split on unescaped commas with the other backslash escapes kept, s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from ...errors import InvalidRequest
 from ...i18n import _
-from ..escaping import split_escaped
+from ..escaping import literal_pattern, split_escaped
 from ..normalize import normalize_string
 
 ValueSetCodes = Callable[[str], list[tuple[str | None, str]]]
@@ -51,9 +50,9 @@ def token_condition(value: str, parameter: str) -> dict[str, Any]:
     return condition
 
 
-def text_condition(value: str) -> dict[str, Any]:
+def text_condition(value: str, parameter: str) -> dict[str, Any]:
     """`:text`: the normalized display/text starts with the normalized value."""
-    return {"t": {"$regex": "^" + re.escape(normalize_string(value))}}
+    return {"t": {"$regex": literal_pattern(normalize_string(value), parameter, anchored=True)}}
 
 
 def of_type_condition(value: str, parameter: str) -> dict[str, Any]:

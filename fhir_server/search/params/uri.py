@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from ..escaping import literal_pattern
 
 
 def _ancestors(value: str) -> list[str]:
@@ -19,10 +20,10 @@ def _ancestors(value: str) -> list[str]:
     return list(dict.fromkeys(prefixes))
 
 
-def uri_condition(value: str, modifier: str | None) -> dict[str, Any]:
+def uri_condition(value: str, modifier: str | None, parameter: str) -> dict[str, Any]:
     """The entry condition on `u`: `:above` lists the value's ancestors so the index still answers it."""
     if modifier == "below":
-        return {"u": {"$regex": "^" + re.escape(value)}}
+        return {"u": {"$regex": literal_pattern(value, parameter, anchored=True)}}
     if modifier == "above":
         return {"u": {"$in": _ancestors(value)}}
     return {"u": value}
