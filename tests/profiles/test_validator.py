@@ -32,6 +32,7 @@ def _examples() -> dict[str, dict[str, Any]]:
 
 ALL_EXAMPLES = _examples()
 PATIENT = ALL_EXAMPLES["Patient-example.json"]
+XHTML_DIV = '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'
 
 
 def _issues(resource: Any) -> list[tuple[str, str | None]]:
@@ -45,6 +46,11 @@ def _patient(**fields: Any) -> dict[str, Any]:
             patient = {k: v for k, v in patient.items() if not k.startswith(choice)}
     patient.update(fields)
     return patient
+
+
+def _refers(reference: str) -> dict[str, Any]:
+    """An extension holding a reference, to make a contained resource referenced (dom-3)."""
+    return {"url": "http://example.org/ref", "valueReference": {"reference": reference}}
 
 
 def _observation(**fields: Any) -> dict[str, Any]:
@@ -97,7 +103,7 @@ def test_unknown_elements() -> None:
     assert _issues(ext) == [("structure", "Patient.extension[0].colour")]
     meta = _patient(meta={"versionid": "1"})
     assert _issues(meta) == [("structure", "Patient.meta.versionid")]
-    assert _issues(_patient(text={"status": "generated", "div": "<div/>", "lang": "en"})) == [
+    assert _issues(_patient(text={"status": "generated", "div": XHTML_DIV, "lang": "en"})) == [
         ("structure", "Patient.text.lang")
     ]
     # resourceType is only a property of resources
@@ -128,9 +134,13 @@ def test_bundle_entries_and_contained() -> None:
     assert _issues(bundle) == [("invalid", "Bundle.entry[0].resource.resourceType")]
     bundle["entry"][0]["resource"] = {"id": "a"}
     assert _issues(bundle) == [("invalid", "Bundle.entry[0].resource")]
-    contained = _patient(contained=[{"resourceType": "Observation", "id": "o1", "code": {"text": "x"}}])
+    contained = _patient(
+        contained=[{"resourceType": "Observation", "id": "o1", "code": {"text": "x"}}], extension=[_refers("#o1")]
+    )
     assert _issues(contained) == [("required", "Patient.contained[0].status")]
-    bad_date = _patient(contained=[{"resourceType": "Patient", "birthDate": "2020-02-30"}])
+    bad_date = _patient(
+        contained=[{"resourceType": "Patient", "id": "p1", "birthDate": "2020-02-30"}], extension=[_refers("#p1")]
+    )
     assert _issues(bad_date) == [("value", "Patient.contained[0].birthDate")]
     params = {
         "resourceType": "Parameters",
@@ -238,7 +248,7 @@ def test_required_binding_code() -> None:
     issues = validate_resource(_patient(gender="robot"))
     assert [(i.code, i.expression) for i in issues] == [("code-invalid", "Patient.gender")]
     assert "robot" in issues[0].diagnostics
-    assert _issues(_patient(text={"status": "made-up", "div": "<div>x</div>"})) == [
+    assert _issues(_patient(text={"status": "made-up", "div": XHTML_DIV})) == [
         ("code-invalid", "Patient.text.status")
     ]
     assert _issues(_observation(status="done")) == [("code-invalid", "Observation.status")]
