@@ -248,9 +248,7 @@ def test_required_binding_code() -> None:
     issues = validate_resource(_patient(gender="robot"))
     assert [(i.code, i.expression) for i in issues] == [("code-invalid", "Patient.gender")]
     assert "robot" in issues[0].diagnostics
-    assert _issues(_patient(text={"status": "made-up", "div": XHTML_DIV})) == [
-        ("code-invalid", "Patient.text.status")
-    ]
+    assert _issues(_patient(text={"status": "made-up", "div": XHTML_DIV})) == [("code-invalid", "Patient.text.status")]
     assert _issues(_observation(status="done")) == [("code-invalid", "Observation.status")]
     assert _issues(_observation(valueQuantity={"value": 1, "comparator": "=="})) == [
         ("code-invalid", "Observation.valueQuantity.comparator")
@@ -327,3 +325,46 @@ def test_diagnostics_are_text() -> None:
     issue = validate_resource(_patient(foo=1))[0]
     assert issue.severity == "error" and "foo" in issue.diagnostics
     assert issue.to_json()["expression"] == ["Patient.foo"]
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f"])
+def test_control_characters_are_refused(character: str) -> None:
+    issues = validate_resource(_patient(name=[{"family": f"Chal{character}mers"}], gender="male"))
+    assert [(i.code, i.expression) for i in issues] == [("value", "Patient.name[0].family")]
+    assert "control character" in issues[0].diagnostics
+    assert _issues(_patient(id=f"a{character}b")) == [("value", "Patient.id")]
+    assert _issues(_patient(photo=[{"url": f"http://x/{character}"}])) == [("value", "Patient.photo[0].url")]
+
+
+def test_tab_carriage_return_and_line_feed_are_allowed() -> None:
+    assert _issues(_patient(name=[{"family": "Chal\tmers", "text": "line one\r\nline two"}])) == []
+
+
+def test_contained_resource_rules() -> None:
+    def contained(resource: dict[str, Any], *, referenced: bool = True) -> list[tuple[str, str | None]]:
+        patient = {"resourceType": "Patient", "contained": [resource]}
+        if referenced:
+            patient["extension"] = [_refers(f"#{resource.get('id')}")]
+        return _issues(patient)
+
+    org = {"resourceType": "Organization", "id": "o1", "name": "Clinic"}
+    assert contained(org) == []
+    assert contained({k: v for k, v in org.items() if k != "id"}, referenced=False) == [
+        ("required", "Patient.contained[0].id")
+    ]
+    assert contained(org, referenced=False) == [("invariant", "Patient.contained[0]")]  # dom-3
+    back = {**org, "partOf": {"reference": "#"}}  # refers to its container: dom-3 holds
+    assert contained(back, referenced=False) == []
+    nested = {**org, "contained": [{"resourceType": "Organization", "id": "o2", "name": "x"}]}
+    assert ("invariant", "Patient.contained[0].contained") in contained(nested)  # dom-2
+    assert contained({**org, "meta": {"versionId": "1"}}) == [("invariant", "Patient.contained[0].meta.versionId")]
+    stamped = {**org, "meta": {"lastUpdated": "2020-01-01T00:00:00Z"}}
+    assert contained(stamped) == [("invariant", "Patient.contained[0].meta.lastUpdated")]  # dom-4
+    labelled = {**org, "meta": {"security": [{"system": "http://x", "code": "R"}]}}
+    assert contained(labelled) == [("invariant", "Patient.contained[0].meta.security")]  # dom-5
+    in_bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": {"resourceType": "Patient", "contained": [org]}}],
+    }
+    assert _issues(in_bundle) == [("invariant", "Bundle.entry[0].resource.contained[0]")]
