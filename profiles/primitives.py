@@ -40,7 +40,7 @@ BAD_FORMAT = ("value", lambda: _("Value is not a valid {type}"))
 BAD_DATE = ("value", lambda: _("Value is not a real calendar date"))
 TOO_LONG = ("value", lambda: _("Value is longer than a {type} may be"))
 NOT_XHTML = ("value", lambda: _("Narrative div must be XHTML starting with <div"))
-CONTROL = ("value", lambda: _("Value contains a control character (only tab, carriage return and line feed may be)"))
+CONTROL = ("value", lambda: _("Value contains a control character other than tab, carriage return or line feed"))
 
 
 def _boolean(value: object) -> Problem:
