@@ -5,12 +5,8 @@ commit it only if the current version is still the one read. With `If-Match` a l
 is a 412; without it the write is retried on the new current version, so concurrent
 updates produce consecutive versions with no gap and no lost write.
 
-A version must fit in one MongoDB document (16 MiB), together with its search index entries,
-which can be several times the size of the resource (a Patient with 20,000 names has 180,000).
-`next_version` refuses a bigger one with 413 before anything is written: the body alone before
-its index is extracted, then the estimate of the whole document. The time such a resource takes
-goes mostly to the database indexing its entries (twice: current and history), then to the
-extraction; both grow with the entries, which this bound also bounds.
+`next_version` refuses a version too big to store (stored_size.py) before anything is written:
+the body alone before its index is extracted, then the body with its index.
 """
 
 from __future__ import annotations
@@ -24,7 +20,7 @@ from typing import Any
 import orjson
 
 from ..auth.policy import AccessPolicy
-from ..errors import PayloadTooLarge, PreconditionFailed, StorageUnavailable, VersionConflict
+from ..errors import PreconditionFailed, StorageUnavailable, VersionConflict
 from ..i18n import _
 from ..search.extract import extract_index
 from ..search.plan import plan_filter
@@ -34,13 +30,9 @@ from .identity import format_instant, now
 from .observers import commit_writes
 from .results import WriteResult
 from .search import access_filter, current_meets
+from .stored_size import check_stored_size
 
 _MAX_ATTEMPTS = 200
-
-MAX_STORED_BYTES = 15 * 1024 * 1024
-"""The estimated size of a version's stored document may not exceed this (MongoDB's limit is 16 MiB)."""
-_BSON_OVERHEAD = 16
-"""Bytes BSON may take beyond JSON per index entry or key (array index names, lengths, type bytes)."""
 
 BuildBody = Callable[[StoredResource | None], dict[str, Any] | None]
 """Given the current version (or None), return the next body, or None for a deletion."""
@@ -63,28 +55,6 @@ def search_fields(resource: dict[str, Any] | None) -> dict[str, Any]:
         return {"idx": [], "keys": [], "sort": {}, "compartments": []}
     index = extract_index(resource)
     return {"idx": index.entries, "keys": index.keys, "sort": index.sort, "compartments": index.compartments}
-
-
-def _too_large(resource_type: str, size: int, entries: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        _(
-            "The {type} would be stored as about {size} bytes with its {entries} search index entries, over the "
-            "limit of {limit} bytes; split it into smaller resources."
-        ).format(type=resource_type, size=size, entries=entries, limit=MAX_STORED_BYTES),
-        expression=resource_type,
-    )
-
-
-def check_stored_size(resource_type: str, body: bytes, fields: dict[str, Any] | None) -> None:
-    """Raise PayloadTooLarge (413) when `body` with its search `fields` (None: not extracted yet) would
-    not fit in a stored document; the estimate errs on the large side."""
-    size, entries = len(body), 0
-    if fields is not None and size <= MAX_STORED_BYTES:
-        entries = len(fields["idx"])
-        index = orjson.dumps(fields, default=str)
-        size += len(index) + _BSON_OVERHEAD * (entries + len(fields["keys"]))
-    if size > MAX_STORED_BYTES:
-        raise _too_large(resource_type, size, entries)
 
 
 def _precondition_failed(reference: str, expected: int, current: StoredResource | None) -> PreconditionFailed:

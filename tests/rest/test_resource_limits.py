@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from fhir_server.engine.writing import MAX_STORED_BYTES
+from fhir_server.engine.stored_size import MAX_INDEX_ENTRIES, MAX_STORED_BYTES
 from tests.conftest import new_patient
 
 NS = 'xmlns="http://www.w3.org/1999/xhtml"'
@@ -24,13 +24,23 @@ def _total(client: httpx.Client, **params: str) -> int:
     return total
 
 
-def test_a_resource_too_big_to_store_is_413_and_nothing_is_written(client: httpx.Client) -> None:
+def test_a_resource_with_too_many_index_entries_is_413_and_nothing_is_written(client: httpx.Client) -> None:
     family = "Oversize" + uuid.uuid4().hex[:8]
     response = client.post("/Patient", json={"resourceType": "Patient", "name": _many_names(family, 40_000)})
     assert response.status_code == 413, response.text[:500]
     [issue] = response.json()["issue"]
     assert issue["code"] == "too-costly" and issue["expression"] == ["Patient"]
-    assert str(MAX_STORED_BYTES) in issue["diagnostics"]
+    assert str(MAX_INDEX_ENTRIES) in issue["diagnostics"]
+    assert _total(client, family=family) == 0
+
+
+def test_a_resource_whose_index_would_not_fit_a_document_is_413(client: httpx.Client) -> None:
+    family = "Oversize" + uuid.uuid4().hex[:8]
+    names = [{"family": f"{family}{i}{'a' * 2000}"} for i in range(2_000)]  # 4 MB, 6,000 entries, 28 MB stored
+    response = client.post("/Patient", json={"resourceType": "Patient", "name": [{"family": family}, *names]})
+    assert response.status_code == 413, response.text[:500]
+    [issue] = response.json()["issue"]
+    assert issue["code"] == "too-costly" and str(MAX_STORED_BYTES) in issue["diagnostics"]
     assert _total(client, family=family) == 0
 
 
