@@ -88,7 +88,7 @@ def _string(pattern: str, max_length: int, dated: bool) -> Checker:
             return EMPTY_STRING
         if max_length and len(value) > max_length:
             return TOO_LONG
-        if control(value) is not None:
+        if not value.isprintable() and control(value) is not None:  # isprintable: the fast common case
             return CONTROL
         if fullmatch is not None and fullmatch(value) is None:
             return BAD_FORMAT
