@@ -34,6 +34,7 @@ from .loading import load_folder_into
 from .logs import configure_logging
 from .oauth.commands import add_oauth_commands
 from .progress import Progress
+from .rest.http_protocol import FhirHttpProtocol
 from .storage.backup import MongoBackupStore
 
 log = logging.getLogger("fhir_server")
@@ -128,6 +129,7 @@ def _serve(settings: Settings) -> int:
         "port": settings.port,
         "log_config": None,
         "access_log": False,
+        "http": FhirHttpProtocol,  # bad and oversized requests answered with an OperationOutcome
         "timeout_graceful_shutdown": 10,
     }
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the

@@ -5,7 +5,10 @@ for the wrong JSON type or an empty string, ``value`` for a bad lexical form; th
 function returning the translated template, so the text is translated when it is reported, in the
 caller's language (and `_()` sees a literal, which the catalog check can read). The regexes come
 from the primitive StructureDefinitions (vendored in the model); a few types need more than a
-regex (number ranges, real calendar dates, base64 without catastrophic backtracking).
+regex (number ranges, real calendar dates, base64 without catastrophic backtracking), and two
+rules the regexes miss: no control characters but tab, carriage return and line feed in any
+string-based value (R4 datatypes.html#string: the regex's \\S lets them through), and narrative
+XHTML as xhtml.py checks it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import re
 from collections.abc import Callable
 
 from fhir_server.i18n import _
+from profiles.xhtml import check_div
 
 Problem = tuple[str, Callable[[], str]] | None
 Checker = Callable[[object], Problem]
@@ -22,6 +26,7 @@ Checker = Callable[[object], Problem]
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 NUMERIC = {"integer": INT32_MIN, "unsignedInt": 0, "positiveInt": 1}
 BASE64_CHARS = re.compile(r"[0-9a-zA-Z+/=]*")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 NOT_BOOLEAN = ("structure", lambda: _("Value must be a JSON boolean (true or false)"))
@@ -35,6 +40,7 @@ BAD_FORMAT = ("value", lambda: _("Value is not a valid {type}"))
 BAD_DATE = ("value", lambda: _("Value is not a real calendar date"))
 TOO_LONG = ("value", lambda: _("Value is longer than a {type} may be"))
 NOT_XHTML = ("value", lambda: _("Narrative div must be XHTML starting with <div"))
+CONTROL = ("value", lambda: _("Value contains a control character other than tab, carriage return or line feed"))
 
 
 def _boolean(value: object) -> Problem:
@@ -73,6 +79,7 @@ def _calendar_ok(value: str) -> bool:
 def _string(pattern: str, max_length: int, dated: bool) -> Checker:
     # ASCII semantics match the Java/XML-Schema regexes the spec was written for (\S, \s).
     fullmatch = re.compile(pattern, re.ASCII).fullmatch if pattern else None
+    control = CONTROL_CHARACTER.search
 
     def check(value: object) -> Problem:
         if type(value) is not str:
@@ -81,6 +88,8 @@ def _string(pattern: str, max_length: int, dated: bool) -> Checker:
             return EMPTY_STRING
         if max_length and len(value) > max_length:
             return TOO_LONG
+        if not value.isprintable() and control(value) is not None:  # isprintable: the fast common case
+            return CONTROL
         if fullmatch is not None and fullmatch(value) is None:
             return BAD_FORMAT
         if dated and not _calendar_ok(value):
@@ -107,7 +116,7 @@ def _xhtml(value: object) -> Problem:
         return NOT_STRING
     if not value:
         return EMPTY_STRING
-    return None if value.lstrip().startswith("<div") else NOT_XHTML
+    return check_div(value) if value.lstrip().startswith("<div") else NOT_XHTML
 
 
 def build_checkers(primitives: dict[str, list[object]]) -> dict[str, Checker]:

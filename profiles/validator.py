@@ -3,7 +3,11 @@
 It runs on every create and update, so it is a single pass over the JSON with precomputed
 tables (`profiles.model`): unknown elements, JSON shape, cardinality, primitive formats,
 primitive extensions (`_name`), choice types and required bindings. FHIRPath invariants are
-not evaluated. Expressions use JSON property names (`Observation.valueQuantity.value`).
+not evaluated in general; those that guard against hostile content are coded here: the rules
+of contained resources (DomainResource dom-2 to dom-5, and an id on each), narrative XHTML
+(txt-1, xhtml.py) and control characters in strings (primitives.py). dom-6 (should have a
+narrative) is a warning and not reported. Expressions use JSON property names
+(`Observation.valueQuantity.value`).
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ def is_known_type(name: str) -> bool:
     return td is not None and td.is_resource
 
 
-def _resource(m: Model, obj: dict[str, Any], path: str | None, issues: list[Issue]) -> None:
-    """Check a resource; `path` is None at the top level, else where the resource sits."""
+def _resource(m: Model, obj: dict[str, Any], path: str | None, issues: list[Issue], inside: bool = False) -> None:
+    """Check a resource; `path` is None at the top level, else where the resource sits; `inside`: it is
+    a contained resource (whose own contained ones its container's dom-2 reports)."""
     rtype = obj.get("resourceType")
     if rtype is None:
         issues.append(Issue(ERROR, "invalid", _("The resource has no resourceType"), path))
@@ -48,6 +53,57 @@ def _resource(m: Model, obj: dict[str, Any], path: str | None, issues: list[Issu
         issues.append(Issue(ERROR, "invalid", msg, f"{path}.resourceType" if path else None))
         return
     _object(m, obj, td, path or rtype, issues)
+    contained = obj.get("contained")
+    if not inside and type(contained) is list:
+        _contained(obj, contained, path or rtype, issues)
+
+
+def _contained(container: dict[str, Any], contained: list[Any], path: str, issues: list[Issue]) -> None:
+    """dom-2..dom-5 and a local id on each contained resource (R4 references.html#contained)."""
+    local_refs: set[str] = set()
+    _local_references(container, local_refs)
+    for i, resource in enumerate(contained):
+        if type(resource) is not dict:
+            continue
+        where = f"{path}.contained[{i}]"
+        rid = resource.get("id")
+        if rid is None:
+            issues.append(Issue(ERROR, "required", _("A contained resource must have an id"), f"{where}.id"))
+        elif f"#{rid}" not in local_refs and not _refers_to_container(resource):
+            msg = _("A contained resource must be referenced from elsewhere in the resource or refer to it (dom-3)")
+            issues.append(Issue(ERROR, "invariant", msg, where))
+        if "contained" in resource:
+            msg = _("A contained resource may not contain other resources (dom-2)")
+            issues.append(Issue(ERROR, "invariant", msg, f"{where}.contained"))
+        meta = resource.get("meta")
+        if type(meta) is dict:
+            for key in ("versionId", "lastUpdated"):
+                if key in meta:
+                    msg = _("A contained resource may not have meta.{name} (dom-4)").format(name=key)
+                    issues.append(Issue(ERROR, "invariant", msg, f"{where}.meta.{key}"))
+            if "security" in meta:
+                msg = _("A contained resource may not have a security label (dom-5)")
+                issues.append(Issue(ERROR, "invariant", msg, f"{where}.meta.security"))
+
+
+def _local_references(value: Any, found: set[str]) -> None:
+    """Every string starting with '#' in `value`: the local references a contained resource may be named by."""
+    if type(value) is str:
+        if value.startswith("#"):
+            found.add(value)
+    elif type(value) is dict:
+        for item in value.values():
+            _local_references(item, found)
+    elif type(value) is list:
+        for item in value:
+            _local_references(item, found)
+
+
+def _refers_to_container(resource: dict[str, Any]) -> bool:
+    """Whether a contained resource holds a reference '#' (to the resource that contains it)."""
+    found: set[str] = set()
+    _local_references(resource, found)
+    return "#" in found
 
 
 def _object(m: Model, obj: dict[str, Any], td: TypeDef, path: str, issues: list[Issue]) -> None:
@@ -144,7 +200,7 @@ def _complex(m: Model, prop: Prop, value: Any, path: str, issues: list[Issue]) -
         msg = _("Element '{name}' must not be an empty object").format(name=prop.name)
         issues.append(Issue(ERROR, "structure", msg, path))
     elif prop.children is None:  # a contained/inline resource
-        _resource(m, value, path, issues)
+        _resource(m, value, path, issues, inside=prop.name == "contained")
     else:
         _object(m, value, prop.children, path, issues)
         if prop.systems:

@@ -179,7 +179,8 @@ class Pipeline:
         except FhirError:
             log.exception("hl7 rejected message could not be stored")
         else:
-            log.info("hl7 message rejected", extra={"message_id": message_id, "problem": text})
+            problems = [f"{e.code}@{e.location}" for e in errors]  # the texts may quote field values
+            log.info("hl7 message rejected", extra={"message_id": message_id, "problems": problems})
         if not enhanced or header is None or _wants(header.accept_ack, failed=True):
             await emit(ack)
 

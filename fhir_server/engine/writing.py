@@ -4,6 +4,9 @@ Optimistic concurrency: read the current version, build the next one, and let st
 commit it only if the current version is still the one read. With `If-Match` a lost race
 is a 412; without it the write is retried on the new current version, so concurrent
 updates produce consecutive versions with no gap and no lost write.
+
+`next_version` refuses a version too big to store (stored_size.py) before anything is written:
+the body alone before its index is extracted, then the body with its index.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .identity import format_instant, now
 from .observers import commit_writes
 from .results import WriteResult
 from .search import access_filter, current_meets
+from .stored_size import check_stored_size
 
 _MAX_ATTEMPTS = 200
 
@@ -78,16 +82,21 @@ def next_version(
     if current is not None and moment <= current.last_updated:
         moment = current.last_updated + timedelta(milliseconds=1)
     stamped = None if body is None else stamp(body, resource_id, version_id, format_instant(moment))
+    encoded = None if stamped is None else orjson.dumps(stamped)
+    if encoded is not None:
+        check_stored_size(resource_type, encoded, None)
     record = StoredResource(
         resource_type=resource_type,
         id=resource_id,
         version_id=version_id,
         last_updated=moment,
         deleted=body is None,
-        body=None if stamped is None else orjson.dumps(stamped),
+        body=encoded,
         method=method,
     )
     fields, entries = search_fields(stamped), None
+    if encoded is not None:
+        check_stored_size(resource_type, encoded, fields)
     if stamped is None and current is not None and current.body:
         # A deletion is found by no search, but keeps the compartments (patient-scoped history and reads
         # still see it as theirs) and, in history, the search entries of the version it deletes.

@@ -3,12 +3,11 @@
 A FhirError carries its status and issues. Starlette's own HTTP errors (no route: 404, wrong
 method: 405) and FastAPI's request validation errors are mapped to FHIR too. Anything else
 is a fault of ours: 500, an OperationOutcome with the request id, the stack trace in the log
-only.
+only (the request context middleware, middleware.py, catches it and sends
+`unexpected_error_response`).
 """
 
 from __future__ import annotations
-
-import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,11 +16,8 @@ from starlette.responses import Response
 
 from ..errors import FhirError, Issue, MethodNotAllowed, ResourceNotFound
 from ..i18n import _
-from ..logs import current_request_id
 from .outcomes import error_outcome, operation_outcome
 from .responses import FhirResponse
-
-log = logging.getLogger("fhir_server.rest")
 
 
 async def on_fhir_error(request: Request, exc: Exception) -> Response:
@@ -54,18 +50,18 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     return FhirResponse(operation_outcome(issues), status_code=400)
 
 
-async def on_unexpected_error(request: Request, exc: Exception) -> Response:
-    request_id = current_request_id.get()
-    log.exception("unhandled error", extra={"method": request.method, "path": request.url.path})
+def unexpected_error_response(request_id: str) -> Response:
+    """The 500 for a fault of ours: the request id to quote, nothing of the fault itself.
+
+    The request context middleware sends it (and logs the fault) for any exception that reaches it.
+    """
     issue = Issue(
         "fatal", "exception", _("Internal server error (request id {request_id}).").format(request_id=request_id)
     )
-    headers = {"X-Request-Id": request_id} if request_id else None
-    return FhirResponse(operation_outcome([issue]), status_code=500, headers=headers)
+    return FhirResponse(operation_outcome([issue]), status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FhirError, on_fhir_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(Exception, on_unexpected_error)

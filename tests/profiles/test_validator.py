@@ -32,6 +32,7 @@ def _examples() -> dict[str, dict[str, Any]]:
 
 ALL_EXAMPLES = _examples()
 PATIENT = ALL_EXAMPLES["Patient-example.json"]
+XHTML_DIV = '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'
 
 
 def _issues(resource: Any) -> list[tuple[str, str | None]]:
@@ -45,6 +46,11 @@ def _patient(**fields: Any) -> dict[str, Any]:
             patient = {k: v for k, v in patient.items() if not k.startswith(choice)}
     patient.update(fields)
     return patient
+
+
+def _refers(reference: str) -> dict[str, Any]:
+    """An extension holding a reference, to make a contained resource referenced (dom-3)."""
+    return {"url": "http://example.org/ref", "valueReference": {"reference": reference}}
 
 
 def _observation(**fields: Any) -> dict[str, Any]:
@@ -97,7 +103,7 @@ def test_unknown_elements() -> None:
     assert _issues(ext) == [("structure", "Patient.extension[0].colour")]
     meta = _patient(meta={"versionid": "1"})
     assert _issues(meta) == [("structure", "Patient.meta.versionid")]
-    assert _issues(_patient(text={"status": "generated", "div": "<div/>", "lang": "en"})) == [
+    assert _issues(_patient(text={"status": "generated", "div": XHTML_DIV, "lang": "en"})) == [
         ("structure", "Patient.text.lang")
     ]
     # resourceType is only a property of resources
@@ -128,9 +134,13 @@ def test_bundle_entries_and_contained() -> None:
     assert _issues(bundle) == [("invalid", "Bundle.entry[0].resource.resourceType")]
     bundle["entry"][0]["resource"] = {"id": "a"}
     assert _issues(bundle) == [("invalid", "Bundle.entry[0].resource")]
-    contained = _patient(contained=[{"resourceType": "Observation", "id": "o1", "code": {"text": "x"}}])
+    contained = _patient(
+        contained=[{"resourceType": "Observation", "id": "o1", "code": {"text": "x"}}], extension=[_refers("#o1")]
+    )
     assert _issues(contained) == [("required", "Patient.contained[0].status")]
-    bad_date = _patient(contained=[{"resourceType": "Patient", "birthDate": "2020-02-30"}])
+    bad_date = _patient(
+        contained=[{"resourceType": "Patient", "id": "p1", "birthDate": "2020-02-30"}], extension=[_refers("#p1")]
+    )
     assert _issues(bad_date) == [("value", "Patient.contained[0].birthDate")]
     params = {
         "resourceType": "Parameters",
@@ -238,9 +248,7 @@ def test_required_binding_code() -> None:
     issues = validate_resource(_patient(gender="robot"))
     assert [(i.code, i.expression) for i in issues] == [("code-invalid", "Patient.gender")]
     assert "robot" in issues[0].diagnostics
-    assert _issues(_patient(text={"status": "made-up", "div": "<div>x</div>"})) == [
-        ("code-invalid", "Patient.text.status")
-    ]
+    assert _issues(_patient(text={"status": "made-up", "div": XHTML_DIV})) == [("code-invalid", "Patient.text.status")]
     assert _issues(_observation(status="done")) == [("code-invalid", "Observation.status")]
     assert _issues(_observation(valueQuantity={"value": 1, "comparator": "=="})) == [
         ("code-invalid", "Observation.valueQuantity.comparator")
@@ -317,3 +325,46 @@ def test_diagnostics_are_text() -> None:
     issue = validate_resource(_patient(foo=1))[0]
     assert issue.severity == "error" and "foo" in issue.diagnostics
     assert issue.to_json()["expression"] == ["Patient.foo"]
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f"])
+def test_control_characters_are_refused(character: str) -> None:
+    issues = validate_resource(_patient(name=[{"family": f"Chal{character}mers"}], gender="male"))
+    assert [(i.code, i.expression) for i in issues] == [("value", "Patient.name[0].family")]
+    assert "control character" in issues[0].diagnostics
+    assert _issues(_patient(id=f"a{character}b")) == [("value", "Patient.id")]
+    assert _issues(_patient(photo=[{"url": f"http://x/{character}"}])) == [("value", "Patient.photo[0].url")]
+
+
+def test_tab_carriage_return_and_line_feed_are_allowed() -> None:
+    assert _issues(_patient(name=[{"family": "Chal\tmers", "text": "line one\r\nline two"}])) == []
+
+
+def test_contained_resource_rules() -> None:
+    def contained(resource: dict[str, Any], *, referenced: bool = True) -> list[tuple[str, str | None]]:
+        patient = {"resourceType": "Patient", "contained": [resource]}
+        if referenced:
+            patient["extension"] = [_refers(f"#{resource.get('id')}")]
+        return _issues(patient)
+
+    org = {"resourceType": "Organization", "id": "o1", "name": "Clinic"}
+    assert contained(org) == []
+    assert contained({k: v for k, v in org.items() if k != "id"}, referenced=False) == [
+        ("required", "Patient.contained[0].id")
+    ]
+    assert contained(org, referenced=False) == [("invariant", "Patient.contained[0]")]  # dom-3
+    back = {**org, "partOf": {"reference": "#"}}  # refers to its container: dom-3 holds
+    assert contained(back, referenced=False) == []
+    nested = {**org, "contained": [{"resourceType": "Organization", "id": "o2", "name": "x"}]}
+    assert ("invariant", "Patient.contained[0].contained") in contained(nested)  # dom-2
+    assert contained({**org, "meta": {"versionId": "1"}}) == [("invariant", "Patient.contained[0].meta.versionId")]
+    stamped = {**org, "meta": {"lastUpdated": "2020-01-01T00:00:00Z"}}
+    assert contained(stamped) == [("invariant", "Patient.contained[0].meta.lastUpdated")]  # dom-4
+    labelled = {**org, "meta": {"security": [{"system": "http://x", "code": "R"}]}}
+    assert contained(labelled) == [("invariant", "Patient.contained[0].meta.security")]  # dom-5
+    in_bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": {"resourceType": "Patient", "contained": [org]}}],
+    }
+    assert _issues(in_bundle) == [("invariant", "Bundle.entry[0].resource.contained[0]")]
