@@ -99,15 +99,15 @@ class MongoAuditLog:
                     chained.append(record)
                     keyed = keyed or record.get("v") == KEYED
                 else:
-                    log.warning("audit record %s was not written by the server (%s): left out of the chain",
-                                record["_id"], refused)  # fmt: skip
+                    log.warning("audit record %s left out of the chain: not the server's (%s)", record["_id"], refused)
                     updates.append(UpdateOne({"_id": record["_id"], "seq": None}, {"$set": {"rejected": refused}}))
             links = self._chain_after(head, chained)
             for record, link in zip(chained, links, strict=True):
                 updates.append(UpdateOne({"_id": record["_id"], "seq": None}, {"$set": link}))
             moved = await self._extend_chain(
-                sealer, head, links, lambda session: self._records.bulk_write(updates, session=session)
-            )
+                sealer, head, self._moved_head(head, chained, links),
+                lambda session: self._records.bulk_write(updates, session=session),
+            )  # fmt: skip
         return len(pending) if moved else 0
 
     async def append_sealed(self, records: list[dict[str, Any]], sealer: str, *, lease: timedelta = _LEASE) -> bool:
@@ -126,8 +126,9 @@ class MongoAuditLog:
             links = self._chain_after(head, records)
             sealed = [{**record, **link} for record, link in zip(records, links, strict=True)]
             return await self._extend_chain(
-                sealer, head, links, lambda session: self._records.insert_many(sealed, session=session)
-            )
+                sealer, head, self._moved_head(head, records, links),
+                lambda session: self._records.insert_many(sealed, session=session),
+            )  # fmt: skip
 
     def _chain_after(self, head: Mapping[str, Any], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The chain fields (seq, prev, hash) of `records`, in order, appended after `head`."""
@@ -139,9 +140,19 @@ class MongoAuditLog:
                 link = self._key.link(prev, seq, record["mac"])
             else:
                 link = legacy_link(prev, seq, record["event"])  # written before keys: sealed as it would have been
-            links.append({"seq": seq, "prev": prev, "hash": link, **({"v": KEYED} if "v" in record else {})})
+            links.append({"seq": seq, "prev": prev, "hash": link})
             prev = link
         return links
+
+    def _moved_head(
+        self, head: Mapping[str, Any], records: list[dict[str, Any]], links: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The head's fields once `records` are chained by `links`, with its MAC under this key."""
+        last = links[-1] if links else head
+        keyed = (link["seq"] for record, link in zip(records, links, strict=True) if record.get("v") == KEYED)
+        moved = {"seq": last["seq"], "hash": last["hash"], "keyedFrom": head.get("keyedFrom") or next(keyed, None)}
+        moved["kid"] = self._key.kid
+        return {**moved, "mac": self._key.head_mac(moved)}
 
     async def _leased_head(self, sealer: str, lease: timedelta) -> dict[str, Any] | None:
         """The chain head, now leased to `sealer`; None while another sealer holds the lease, or when the
@@ -172,17 +183,13 @@ class MongoAuditLog:
         self,
         sealer: str,
         head: dict[str, Any],
-        links: list[dict[str, Any]],
+        moved: dict[str, Any],
         write: Callable[[AsyncClientSession], Awaitable[object]],
     ) -> bool:
-        """In one transaction: `write` the newly chained records and move the head to the last of `links`.
+        """In one transaction: `write` the newly chained records and set the head's fields to `moved`.
 
         False, with nothing written, when the head moved since it was read (a lease lost meanwhile).
         """
-        last = links[-1] if links else head
-        keyed_from = head.get("keyedFrom") or next((link["seq"] for link in links if "v" in link), None)
-        moved = {"seq": last["seq"], "hash": last["hash"], "keyedFrom": keyed_from, "kid": self._key.kid}
-        moved["mac"] = self._key.head_mac(moved)
         async with self._client.start_session() as session, await session.start_transaction():
             await write(session)
             result = await self._chain.update_one(
