@@ -13,7 +13,8 @@ from pymongo import AsyncMongoClient
 from fhir_server.audit.events import Actor, rest_event, sign_in_event
 from fhir_server.audit.requests import interaction_of
 from fhir_server.storage import EmbeddedDatabase
-from fhir_server.storage.audit import MongoAuditLog
+from fhir_server.storage.audit import AuditKey, MongoAuditLog
+from fhir_server.storage.audit_seal import AuditUncheckable
 from profiles import validate_resource
 from tests.audit.records import TEST_KEY, request_id_of
 
@@ -183,5 +184,26 @@ def test_verify_while_sealing_goes_on_finds_nothing_wrong(database: EmbeddedData
 
         _, seen = await asyncio.gather(appends(), verifies())
         assert seen and not any(seen), seen
+
+    _run(database, scenario)
+
+
+def test_a_head_moved_outside_the_server_or_sealed_under_another_key_is_not_extended(
+    database: EmbeddedDatabase,
+) -> None:
+    async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
+        await _filled(log, 5)
+        chain = mongo[log.database_name]["audit_chain"]
+        third = await mongo[log.database_name]["audit"].find_one({"seq": 3})
+        await chain.update_one({"_id": "head"}, {"$set": {"seq": 3, "hash": third["hash"]}})  # records 4, 5 hidden
+        await log.append_many([log.record(_event(9), datetime.now(UTC))])
+        assert await log.seal("s1") == 0 and not await log.append_sealed(
+            [log.record(_event(10), datetime.now(UTC))], "s1"
+        )
+        assert any("the chain head (record 3) was changed" in p for p in (await log.verify()).problems)
+        stranger = MongoAuditLog(mongo, log.database_name, AuditKey(bytes(range(1, 33))))
+        assert await stranger.seal("s1") == 0
+        with pytest.raises(AuditUncheckable, match="sealed with another key"):
+            await stranger.verify()
 
     _run(database, scenario)
