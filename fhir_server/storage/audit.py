@@ -202,13 +202,13 @@ class MongoAuditLog:
 
     async def verify(self, anchor: Mapping[str, Any] | None = None) -> ChainReport:
         """Check every record, link and the head; with `anchor` (see `read_anchor`), also that the chain
-        still holds the head it exported. AuditUncheckable when another key sealed the log."""
+        still holds the head it exported. AuditUncheckable when another key sealed the log: its head
+        names another key and no record's MAC matches this one (so a head edited to name another key
+        is reported as changed, not taken for a log this key cannot check)."""
         report = ChainReport()
         walk = ChainWalk(self._key, report, anchor)
         async with mongo_errors("audit"):
             first = await self._head()
-            if (other := wrong_key(self._key, first)) is not None:
-                raise AuditUncheckable(other)
             keyed = first.get("keyedFrom") is not None
             async for record in self._records.find({"seq": None}):
                 problem = unsealed_problem(self._key, record, keyed)
@@ -219,6 +219,8 @@ class MongoAuditLog:
             async for record in self._records.find({"seq": {"$ne": None}}).sort("seq", ASCENDING):
                 walk.take(record)
             last = await self._head()
+        if (other := wrong_key(self._key, last)) is not None and not walk.vouched:
+            raise AuditUncheckable(other)
         report.head_seq, report.head_hash = last["seq"], last["hash"]
         walk.finish(first, last)
         return report

@@ -123,6 +123,8 @@ class ChainWalk:
         self._expected, self._prev = 1, GENESIS
         self._keyed_from: int | None = None
         """The sequence number of the first version 2 record met."""
+        self.vouched = 0
+        """Version 2 records whose MAC matched: proof that this key sealed the log, whatever its head says."""
 
     def _problem(self, message: str, **values: object) -> None:
         self._report.problems.append(message.format(**values))
@@ -157,6 +159,7 @@ class ChainWalk:
                     seq=seq, id=rid,
                 )  # fmt: skip
                 return
+            self.vouched += 1
         elif "v" in record:
             self._problem(_("record {id} is not a sealed record: it was inserted outside the server"), id=rid)
             return

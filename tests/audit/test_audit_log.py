@@ -207,3 +207,13 @@ def test_a_head_moved_outside_the_server_or_sealed_under_another_key_is_not_exte
             await stranger.verify()
 
     _run(database, scenario)
+
+
+def test_a_head_made_to_name_another_key_is_reported_as_changed(database: EmbeddedDatabase) -> None:
+    async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
+        await _filled(log, 3)
+        await mongo[log.database_name]["audit_chain"].update_one({"_id": "head"}, {"$set": {"kid": "0" * 16}})
+        report = await log.verify()  # the records' MACs show this key sealed them: the head was edited
+        assert any("the chain head (record 3) was changed" in p for p in report.problems), report.problems
+
+    _run(database, scenario)
