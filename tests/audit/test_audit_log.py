@@ -217,3 +217,17 @@ def test_a_head_made_to_name_another_key_is_reported_as_changed(database: Embedd
         assert any("the chain head (record 3) was changed" in p for p in report.problems), report.problems
 
     _run(database, scenario)
+
+
+def test_a_record_of_the_server_marked_refused_in_the_database_is_reported(database: EmbeddedDatabase) -> None:
+    async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
+        await _filled(log, 2)
+        waiting = log.record(_event(7), datetime.now(UTC))
+        await log.append_many([waiting])
+        await mongo[log.database_name]["audit"].update_one({"_id": waiting["_id"]}, {"$set": {"rejected": "mac"}})
+        assert await log.seal("s1") == 0  # hidden from the sealer (and from searches): verify tells
+        problems = (await log.verify()).problems
+        assert problems == [f"record {waiting['_id']} was written by the server but marked as refused outside it: "
+                            "it is kept out of the chain"], problems  # fmt: skip
+
+    _run(database, scenario)
