@@ -59,19 +59,18 @@ def refusal(key: AuditKey, record: Mapping[str, Any], keyed: bool) -> str | None
 
 def unsealed_problem(key: AuditKey, record: Mapping[str, Any], keyed: bool) -> str | None:
     """The problem with a record that is not (yet) in the chain, or None for one the server wrote."""
-    refused = record.get("rejected")
-    if refused is not None and refusal(key, record, keyed=True) is None:
+    marked = record.get("rejected") is not None  # by the sealer; an unkeyed record is never admitted then
+    found = refusal(key, record, keyed or marked)
+    if found is None:
+        if not marked:
+            return None
         return _(
             "record {id} was written by the server but marked as refused outside it: it is kept out of the chain"
         ).format(id=record.get("_id"))
-    if refused is not None:
-        reason = _refusal_text(str(refused))
+    if marked:
         return _("record {id} was not written by the server and was left out of the chain: {reason}").format(
-            id=record.get("_id"), reason=reason
+            id=record.get("_id"), reason=_refusal_text(found)
         )
-    found = refusal(key, record, keyed)
-    if found is None:
-        return None
     return _("record {id}, not sealed yet, was not written by the server: {reason}").format(
         id=record.get("_id"), reason=_refusal_text(found)
     )
