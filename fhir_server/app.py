@@ -14,6 +14,7 @@ from adapters.hl7v2 import ListenerSettings, start_listener, start_recovery
 from adapters.hl7v2.admin import router as hl7_admin_router
 from adapters.hl7v2.outbound import sender_settings, start_sending
 
+from .audit.key import load_audit_key
 from .audit.queue import AuditQueue
 from .audit.requests import AuditMiddleware
 from .audit.routes import router as audit_router
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {settings.auth!r}")
     roles = load_roles(settings.roles_file)
     load_catalogs()  # a broken catalog stops the start here, not the first request in that language
+    audit_key = load_audit_key(settings, create=True)  # before serving: a missing key is made, a bad one stops
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,9 +73,9 @@ def create_app(settings: Settings) -> FastAPI:
         await jobs.ensure_indexes()
         files = MongoFileStore(store.client, settings.database)
         await files.ensure_indexes()
-        audit = MongoAuditLog(store.client, settings.database)
+        audit = MongoAuditLog(store.client, settings.database, audit_key)
         await audit.ensure_indexes()  # also creates the collection the write transactions insert into
-        add_write_observer(audit_writes)
+        add_write_observer(observe_writes := audit_writes(audit))
         if settings.demo_app:
             await register_demo_app(MongoClientStore(store.client, settings.database), settings)
         grants = MongoGrantStore(store.client, settings.database)
@@ -120,7 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await audit_queue.flush()
-            remove_write_observer(audit_writes)
+            remove_write_observer(observe_writes)
             await store.close()
 
     app = FastAPI(

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from .audit.key import load_audit_key
 from .audit.writes import audit_writes
 from .config import Settings
 from .engine.observers import add_write_observer, remove_write_observer
@@ -58,16 +59,20 @@ async def connected_store(settings: Settings) -> AsyncIterator[MongoResourceStor
     """A store on `settings.mongodb_uri` with its indexes ensured and the stored SearchParameters registered.
 
     Its writes are audited like the server's (one AuditEvent per resource, actor from the
-    policy, e.g. cli); the next running server seals them into the chain.
+    policy, e.g. cli, with its MAC under the server's audit key); the next running server seals
+    them into the chain.
     """
     assert settings.mongodb_uri, "call inside running_database()"
+    key = load_audit_key(settings, create=True)
     store = MongoResourceStore.connect(settings.mongodb_uri, settings.database)
+    audit = MongoAuditLog(store.client, settings.database, key)
+    observe_writes = audit_writes(audit)
     try:
         await store.ensure_indexes()
-        await MongoAuditLog(store.client, settings.database).ensure_indexes()
-        add_write_observer(audit_writes)
+        await audit.ensure_indexes()
+        add_write_observer(observe_writes)
         await load_search_parameters(store, default_registry())
         yield store
     finally:
-        remove_write_observer(audit_writes)
+        remove_write_observer(observe_writes)
         await store.close()

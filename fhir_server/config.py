@@ -17,6 +17,8 @@ class Settings:
     data_dir: Path = Path("./data")
     mongodb_uri: str | None = None
     database: str = "fhir"
+    audit_key_file: Path | None = None
+    """The key that seals the audit log (fhir_server/audit/key.py); `<data_dir>/audit.key` when unset."""
     workers: int = 1
     max_body_bytes: int = 16 * 1024 * 1024
     base_url: str | None = None

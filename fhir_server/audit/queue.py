@@ -16,7 +16,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from ..storage.audit import MongoAuditLog, audit_record
+from ..storage.audit import MongoAuditLog
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class AuditQueue:
         self._full = asyncio.Event()
 
     def put(self, event: dict[str, Any], recorded: datetime) -> None:
-        self._pending.append(audit_record(event, recorded))
+        self._pending.append(self._audit.record(event, recorded))
         if len(self._pending) >= _MOST:
             self._full.set()
 

@@ -1,8 +1,9 @@
 """The write observer of the audit log: one AuditEvent per created, updated, patched or deleted resource.
 
-Registered at start (engine/observers.py), so each event is inserted in the transaction of
-the change it records: a rolled-back write leaves no event, a committed one always has its
-event. Who acted comes from the engine call's policy (REST token, or a trusted caller's name
+Registered at start (engine/observers.py) for the process's audit log, whose key gives each record
+its MAC, so each event is inserted in the transaction of the change it records: a rolled-back write
+leaves no event, a committed one always has its event.
+Who acted comes from the engine call's policy (REST token, or a trusted caller's name
 such as cli, hl7v2, import); where from and the X-Request-Id, from the HTTP request if there is one.
 """
 
@@ -12,9 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ..auth.policy import AccessPolicy
-from ..engine.observers import writing_policy
+from ..engine.observers import Observer, writing_policy
 from ..storage import LinkedDocument, PendingWrite, ResourceStore
-from ..storage.audit import AUDIT_COLLECTION, audit_record
+from ..storage.audit import AUDIT_COLLECTION, MongoAuditLog
 from .context import actor_of, current_request
 from .events import instant, rest_event
 
@@ -33,33 +34,38 @@ def _interaction(write: PendingWrite) -> str:
     return "create" if write.replaces is None else "update"
 
 
-async def audit_writes(store: ResourceStore, writes: Sequence[PendingWrite]) -> list[LinkedDocument]:
-    """The audit records of `writes`, for the `audit` collection; marks the HTTP request as audited."""
-    request = current_request()
-    policy = writing_policy() or (request.policy if request is not None else None) or _UNKNOWN
-    actor = actor_of(policy, request.address if request is not None else None)
-    server = request.server if request is not None else SERVER
-    request_id = request.request_id if request is not None else None
-    now = datetime.now(UTC)
-    documents = [
-        LinkedDocument(
-            AUDIT_COLLECTION,
-            audit_record(
-                rest_event(
-                    _interaction(write),
-                    actor,
-                    instant(now),
-                    200,
-                    server,
-                    what=[f"{write.record.reference}/_history/{write.record.version_id}"],
-                    patient=policy.patient_compartment,
-                    request_id=request_id,
+def audit_writes(audit: MongoAuditLog) -> Observer:
+    """The write observer that records writes in `audit` (register it with `add_write_observer`)."""
+
+    async def observe(store: ResourceStore, writes: Sequence[PendingWrite]) -> list[LinkedDocument]:
+        """The audit records of `writes`, for the `audit` collection; marks the HTTP request as audited."""
+        request = current_request()
+        policy = writing_policy() or (request.policy if request is not None else None) or _UNKNOWN
+        actor = actor_of(policy, request.address if request is not None else None)
+        server = request.server if request is not None else SERVER
+        request_id = request.request_id if request is not None else None
+        now = datetime.now(UTC)
+        documents = [
+            LinkedDocument(
+                AUDIT_COLLECTION,
+                audit.record(
+                    rest_event(
+                        _interaction(write),
+                        actor,
+                        instant(now),
+                        200,
+                        server,
+                        what=[f"{write.record.reference}/_history/{write.record.version_id}"],
+                        patient=policy.patient_compartment,
+                        request_id=request_id,
+                    ),
+                    now,
                 ),
-                now,
-            ),
-        )
-        for write in writes
-    ]
-    if request is not None and documents:
-        request.written = True
-    return documents
+            )
+            for write in writes
+        ]
+        if request is not None and documents:
+            request.written = True
+        return documents
+
+    return observe

@@ -1,88 +1,64 @@
-"""The audit log in MongoDB: append-only AuditEvents, sealed into one hash chain.
+"""The audit log in MongoDB: append-only AuditEvents, sealed into one hash chain under the server's key.
 
-Appending never waits for other writers: a record is inserted as it is (inside the data
-change's transaction when it audits a write). A sealer, one at a time under a lease,
-then gives the unsealed records consecutive sequence numbers and chains them:
-`hash = sha256(prev_hash + seq + canonical event)`, all in one transaction with the chain
-head. `verify` walks the chain and reports any record edited, removed or inserted, and a
-chain cut short at its end (the head remembers the last sequence number and hash; print
-the head hash somewhere else to detect a rewrite of the head itself).
-
-`search` (audit_search.py) finds events by the stored event's own fields.
+Appending never waits for other writers: the writing process makes each record with its MAC
+(`record`) and inserts it as it is (inside the data change's transaction when it audits a write).
+A sealer, one at a time under a lease, then gives the unsealed records consecutive sequence
+numbers and chains them, all in one transaction with the chain head; a record whose MAC does not
+match (inserted into the database directly) is left out and marked `rejected`. The digests are in
+audit_seal.py, the checks of `verify` in audit_verify.py, the searches in audit_search.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
+from bson import ObjectId
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import OperationFailure
 
+from .audit_seal import GENESIS, KEYED, AuditKey, AuditUncheckable, legacy_link
 from .audit_search import PAGE_ORDER, SEARCH_INDEXES, AuditSearch, search_records
+from .audit_verify import ChainReport, ChainWalk, head_problem, refusal, unsealed_problem, wrong_key
 from .mongo import mongo_errors
 
+log = logging.getLogger(__name__)
+
 _HEAD = "head"
-GENESIS = "0" * 64
 _LEASE = timedelta(seconds=30)
 AUDIT_COLLECTION = "audit"
 
-
-def audit_record(event: dict[str, Any], recorded: datetime) -> dict[str, Any]:
-    """The stored form of one unsealed AuditEvent, the same whether appended here or by a write observer."""
-    return {"recorded": recorded, "seq": None, "event": event}
-
-
-def _chain_after(head: Mapping[str, Any], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The chain fields (seq, prev, hash) of `records`, in order, appended after `head`."""
-    seq, prev = head["seq"], head["hash"]
-    links = []
-    for record in records:
-        seq += 1
-        link = chain_hash(prev, seq, record["event"])
-        links.append({"seq": seq, "prev": prev, "hash": link})
-        prev = link
-    return links
-
-
-def chain_hash(prev: str, seq: int, event: dict[str, Any]) -> str:
-    """The link of record `seq`: covers the previous link, its position and every byte of the event."""
-    canonical = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(f"{prev}:{seq}:".encode() + canonical).hexdigest()
-
-
-@dataclass
-class ChainReport:
-    """What `verify` found: sealed and unsealed counts, the head, and every problem by sequence number."""
-
-    sealed: int = 0
-    unsealed: int = 0
-    head_seq: int = 0
-    head_hash: str = GENESIS
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def intact(self) -> bool:
-        return not self.problems
+__all__ = ["AUDIT_COLLECTION", "GENESIS", "AuditKey", "ChainReport", "MongoAuditLog"]
 
 
 class MongoAuditLog:
-    """The `audit` collection and its chain head in `audit_chain`."""
+    """The `audit` collection and its chain head in `audit_chain`, sealed under `key`."""
 
-    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str, key: AuditKey) -> None:
         self._client = client
         self.database_name = database
+        self._key = key
         self._records = client[database][AUDIT_COLLECTION]
         self._chain = client[database]["audit_chain"]
         self._sealing = asyncio.Lock()
         """One chain extension at a time in this process (the lease keeps other processes out)."""
+        self._refused: str | None = None
+        """Why this process last refused to extend the chain (logged once, not every round)."""
+
+    @property
+    def key(self) -> AuditKey:
+        return self._key
+
+    def record(self, event: dict[str, Any], recorded: datetime) -> dict[str, Any]:
+        """The stored form of one unsealed AuditEvent, with its MAC: the same whether queued or a write's."""
+        made = {"_id": ObjectId(), "v": KEYED, "recorded": recorded, "seq": None, "event": event}
+        made["mac"] = self._key.record_mac(made)
+        return made
 
     async def ensure_indexes(self) -> None:
         async with mongo_errors("audit"):
@@ -95,32 +71,47 @@ class MongoAuditLog:
                     await self._records.drop_index("recorded")  # the one before recorded_id; that serves it now
 
     async def append_many(self, records: list[dict[str, Any]]) -> None:
-        """Add several stored records (see `audit_record`) in one insert."""
+        """Add several stored records (see `record`) in one insert."""
         if records:
             async with mongo_errors("audit"):
                 await self._records.insert_many(records, ordered=False)
 
     async def seal(self, sealer: str, *, batch: int = 500, lease: timedelta = _LEASE) -> int:
-        """Chain up to `batch` unsealed records if no other sealer holds the lease; return how many."""
+        """Chain up to `batch` unsealed records if no other sealer holds the lease; return how many were
+        taken (chained, or marked `rejected` when the server did not write them)."""
         async with self._sealing, mongo_errors("audit"):
             head = await self._leased_head(sealer, lease)
             if head is None:
                 return 0
-            pending = await self._records.find({"seq": None}).sort("_id", ASCENDING).limit(batch).to_list()
+            pending = (
+                await self._records.find({"seq": None, "rejected": {"$exists": False}})
+                .sort("_id", ASCENDING)
+                .limit(batch)
+                .to_list()
+            )
             if not pending:
                 return 0
-            links = _chain_after(head, pending)
-            updates = [
-                UpdateOne({"_id": r["_id"], "seq": None}, {"$set": link})
-                for r, link in zip(pending, links, strict=True)
-            ]
+            keyed = head.get("keyedFrom") is not None
+            chained, updates = [], []
+            for record in pending:
+                refused = refusal(self._key, record, keyed)
+                if refused is None:
+                    chained.append(record)
+                    keyed = keyed or record.get("v") == KEYED
+                else:
+                    log.warning("audit record %s left out of the chain: not the server's (%s)", record["_id"], refused)
+                    updates.append(UpdateOne({"_id": record["_id"], "seq": None}, {"$set": {"rejected": refused}}))
+            links = self._chain_after(head, chained)
+            for record, link in zip(chained, links, strict=True):
+                updates.append(UpdateOne({"_id": record["_id"], "seq": None}, {"$set": link}))
             moved = await self._extend_chain(
-                sealer, head, links[-1], lambda session: self._records.bulk_write(updates, session=session)
-            )
+                sealer, head, self._moved_head(head, chained, links),
+                lambda session: self._records.bulk_write(updates, session=session),
+            )  # fmt: skip
         return len(pending) if moved else 0
 
     async def append_sealed(self, records: list[dict[str, Any]], sealer: str, *, lease: timedelta = _LEASE) -> bool:
-        """Insert `records` (see `audit_record`) already chained, if `sealer` holds or gets the lease.
+        """Insert `records` (made by `record` in this process) already chained, if `sealer` holds or gets the lease.
 
         One insert instead of an insert now and an update by the sealer later: on the embedded
         database the sealer's update cost about three times the insert. False, with nothing
@@ -132,14 +123,40 @@ class MongoAuditLog:
             head = await self._leased_head(sealer, lease)
             if head is None:
                 return False
-            links = _chain_after(head, records)
+            links = self._chain_after(head, records)
             sealed = [{**record, **link} for record, link in zip(records, links, strict=True)]
             return await self._extend_chain(
-                sealer, head, links[-1], lambda session: self._records.insert_many(sealed, session=session)
-            )
+                sealer, head, self._moved_head(head, records, links),
+                lambda session: self._records.insert_many(sealed, session=session),
+            )  # fmt: skip
+
+    def _chain_after(self, head: Mapping[str, Any], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The chain fields (seq, prev, hash) of `records`, in order, appended after `head`."""
+        seq, prev = head["seq"], head["hash"]
+        links = []
+        for record in records:
+            seq += 1
+            if record.get("v") == KEYED:
+                link = self._key.link(prev, seq, record["mac"])
+            else:
+                link = legacy_link(prev, seq, record["event"])  # written before keys: sealed as it would have been
+            links.append({"seq": seq, "prev": prev, "hash": link})
+            prev = link
+        return links
+
+    def _moved_head(
+        self, head: Mapping[str, Any], records: list[dict[str, Any]], links: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The head's fields once `records` are chained by `links`, with its MAC under this key."""
+        last = links[-1] if links else head
+        keyed = (link["seq"] for record, link in zip(records, links, strict=True) if record.get("v") == KEYED)
+        moved = {"seq": last["seq"], "hash": last["hash"], "keyedFrom": head.get("keyedFrom") or next(keyed, None)}
+        moved["kid"] = self._key.kid
+        return {**moved, "mac": self._key.head_mac(moved)}
 
     async def _leased_head(self, sealer: str, lease: timedelta) -> dict[str, Any] | None:
-        """The chain head, now leased to `sealer`; None while another sealer holds the lease."""
+        """The chain head, now leased to `sealer`; None while another sealer holds the lease, or when the
+        head was not sealed with this process's key (extending it would hide that; logged)."""
         moment = datetime.now(UTC)
         head = await self._chain.find_one_and_update(
             {"_id": _HEAD, "$or": [{"sealer": sealer}, {"leaseUntil": {"$lt": moment}}]},
@@ -147,7 +164,12 @@ class MongoAuditLog:
             return_document=ReturnDocument.AFTER,
         )
         if head is not None:
-            return head
+            refused = wrong_key(self._key, head) or head_problem(self._key, head, keyed=False)
+            if refused != self._refused:
+                self._refused = refused
+                if refused is not None:
+                    log.error("the audit log is not sealed while this lasts: %s", refused)
+            return head if refused is None else None
         if await self._chain.find_one({"_id": _HEAD}) is not None:
             return None  # another sealer holds the lease
         await self._chain.update_one(
@@ -161,66 +183,72 @@ class MongoAuditLog:
         self,
         sealer: str,
         head: dict[str, Any],
-        last: dict[str, Any],
+        moved: dict[str, Any],
         write: Callable[[AsyncClientSession], Awaitable[object]],
     ) -> bool:
-        """In one transaction: `write` the newly chained records and move the head to `last`.
+        """In one transaction: `write` the newly chained records and set the head's fields to `moved`.
 
         False, with nothing written, when the head moved since it was read (a lease lost meanwhile).
         """
         async with self._client.start_session() as session, await session.start_transaction():
             await write(session)
-            moved = await self._chain.update_one(
-                {"_id": _HEAD, "sealer": sealer, "seq": head["seq"]},
-                {"$set": {"seq": last["seq"], "hash": last["hash"]}},
-                session=session,
+            result = await self._chain.update_one(
+                {"_id": _HEAD, "sealer": sealer, "seq": head["seq"]}, {"$set": moved}, session=session
             )
-            if moved.matched_count != 1:
+            if result.matched_count != 1:
                 await session.abort_transaction()
                 return False
         return True
 
-    async def verify(self) -> ChainReport:
-        """Walk the chain in order and recompute every link.
-
-        Sealing goes on while the walk runs, so the head is read before and after it: the chain may
-        end anywhere between the two heads (every link is checked anyway), not before the first
-        (records were removed) nor after the second (records were added outside the sealer).
-        """
+    async def verify(self, anchor: Mapping[str, Any] | None = None) -> ChainReport:
+        """Check every record, link and the head; with `anchor` (see `read_anchor`), also that the chain
+        still holds the head it exported. AuditUncheckable when another key sealed the log: its head
+        names another key and no record's MAC matches this one (so a head edited to name another key
+        is reported as changed, not taken for a log this key cannot check)."""
         report = ChainReport()
+        walk = ChainWalk(self._key, report, anchor)
         async with mongo_errors("audit"):
             first = await self._head()
-            report.unsealed = await self._records.count_documents({"seq": None})
-            expected, prev = 1, GENESIS
+            keyed = first.get("keyedFrom") is not None
+            async for record in self._records.find({"seq": None}):
+                problem = unsealed_problem(self._key, record, keyed)
+                if problem is None:
+                    report.unsealed += 1
+                else:
+                    report.problems.append(problem)
             async for record in self._records.find({"seq": {"$ne": None}}).sort("seq", ASCENDING):
-                seq = record["seq"]
-                if seq != expected:
-                    report.problems.append(
-                        f"records {expected}..{seq - 1} are missing"
-                        if seq > expected
-                        else f"record {seq} appears twice"
-                    )
-                if record.get("prev") != prev:
-                    report.problems.append(f"record {seq} does not follow the record before it")
-                if chain_hash(record.get("prev", ""), seq, record["event"]) != record.get("hash"):
-                    report.problems.append(f"record {seq} was changed after it was sealed")
-                prev, expected = record.get("hash", ""), seq + 1
-                report.sealed += 1
+                walk.take(record)
             last = await self._head()
+        if (other := wrong_key(self._key, last)) is not None and not walk.vouched:
+            raise AuditUncheckable(other)
         report.head_seq, report.head_hash = last["seq"], last["hash"]
-        end = expected - 1
-        if end < first["seq"]:
-            report.problems.append(
-                f"the chain ends at record {end} but its head says {first['seq']}: records were removed"
-            )
-        elif end > last["seq"]:
-            report.problems.append(f"records after {last['seq']} were added outside the sealer")
-        elif any(end == head["seq"] and prev != head["hash"] for head in (first, last)):
-            report.problems.append(f"the last record {end} does not match the chain head")
+        walk.finish(first, last)
         return report
 
+    async def anchor(self) -> dict[str, Any]:
+        """The chain head as it is now, with this key's MAC, to keep somewhere else (see `verify`).
+
+        AuditUncheckable when another key sealed the log or the head fails its own MAC."""
+        async with mongo_errors("audit"):
+            head = await self._head()
+        refused = wrong_key(self._key, head) or head_problem(self._key, head, keyed=False)
+        if refused is not None:
+            raise AuditUncheckable(refused)
+        made = {
+            "database": self.database_name,
+            "seq": head["seq"],
+            "hash": head["hash"],
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "kid": self._key.kid,
+        }
+        return {**made, "mac": self._key.anchor_mac(made)}
+
     async def _head(self) -> dict[str, Any]:
-        return await self._chain.find_one({"_id": _HEAD}) or {"seq": 0, "hash": GENESIS}
+        """The chain head; a malformed one reads as changed (its MAC cannot match), sequence and hash kept usable."""
+        head = await self._chain.find_one({"_id": _HEAD}) or {"seq": 0, "hash": GENESIS}
+        if type(head.get("seq")) is not int or not isinstance(head.get("hash"), str):
+            return {**head, "seq": 0, "hash": "", "mac": "malformed"}
+        return head
 
     async def search(
         self, criteria: AuditSearch, limit: int = 100, cursor: str | None = None

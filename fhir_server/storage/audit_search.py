@@ -1,8 +1,9 @@
 """Searching the audit log: filters on the stored AuditEvents, newest first, paged with a cursor.
 
 The filters read the event's own fields, never copies kept beside it, so what a search shows
-is what the hash chain covers. Each searchable path has an index (path, recorded, _id) whose
-tail is the page order, and each query is hinted to the index of its most selective filter.
+is what the hash chain covers; rows the sealer refused (not written by the server) are left out.
+Each searchable path has an index (path, recorded, _id) whose tail is the page order, and each
+query is hinted to the index of its most selective filter.
 The queries avoid `$or` and `$elemMatch`: with either, SecantusDB's planner falls back to a
 collection scan. So the three places a caller can be named (user name, app, FHIR user) are
 three queries merged here, the page cursor is a `recorded <=` bound plus a skip of the ties
@@ -89,7 +90,7 @@ class AuditSearch:
     def queries(self, until: datetime | None = None) -> list[dict[str, Any]]:
         """MongoDB filters whose union is the result (one per choice of agent path); with `until`,
         only records at or before it."""
-        common: dict[str, Any] = {}
+        common: dict[str, Any] = {"rejected": {"$exists": False}}  # rows the sealer found forged are not events
         for op, moment in self.recorded:
             _add(common, {"recorded": {op: moment}})
         if until is not None:

@@ -8,6 +8,18 @@ from typing import Any
 
 from pymongo import MongoClient
 
+from fhir_server.audit.key import load_audit_key
+from fhir_server.config import Settings
+from fhir_server.storage.audit import AuditKey
+
+TEST_KEY = AuditKey(bytes(range(32)))
+"""The audit key of the tests that drive the audit log directly, without a server."""
+
+
+def server_audit_key() -> AuditKey:
+    """The key of the test servers started from the working directory (their default key file)."""
+    return load_audit_key(Settings.from_env(), create=False)
+
 
 def audit_events(uri: str, database: str, query: dict[str, Any], *, at_least: int = 1) -> list[dict[str, Any]]:
     """The AuditEvents matching `query` (on the stored record), waiting up to 5 s for `at_least` of them."""

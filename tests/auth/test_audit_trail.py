@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.audit import ChainReport, MongoAuditLog
-from tests.audit.records import audit_events, by_client, interaction, query_of, whats
+from tests.audit.records import audit_events, by_client, interaction, query_of, server_audit_key, whats
 
 from .conftest import AUTH_DATABASE, World, outcome_text
 
@@ -125,7 +125,7 @@ def test_only_administrators_read_the_audit_and_hl7_logs(connect: Connect, auth_
 def test_the_chain_verifies_after_all_that(database: EmbeddedDatabase) -> None:
     async def report() -> ChainReport:
         async with AsyncMongoClient[dict](database.uri, tz_aware=True) as mongo:
-            return await MongoAuditLog(mongo, AUTH_DATABASE).verify()
+            return await MongoAuditLog(mongo, AUTH_DATABASE, server_audit_key()).verify()
 
     deadline = time.monotonic() + 10
     found = asyncio.run(report())
