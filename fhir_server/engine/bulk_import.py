@@ -27,6 +27,7 @@ import orjson
 
 from ..auth.policy import AccessPolicy
 from ..errors import FhirError, Forbidden, InvalidRequest, Issue, PayloadTooLarge, StorageUnavailable
+from ..fhir_json import InvalidJson, loads
 from ..i18n import _
 from ..storage import ResourceStore
 from ..storage.files import CHUNK_BYTES, MongoFileStore
@@ -256,8 +257,8 @@ class _Run:
     def parse(self, number: int, raw: bytes) -> _Line | None:
         source_type = self.job.params["inputs"][self.input]["type"]
         try:
-            resource = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+            resource = loads(raw, unique_keys=True)
+        except InvalidJson as exc:
             self.error(number, InvalidRequest(_("The line is not valid JSON: {error}").format(error=exc)))
             return None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import orjson
-
 from ..auth.policy import AccessPolicy
 from ..errors import PreconditionFailed, StorageUnavailable, VersionConflict
+from ..fhir_json import dumps
 from ..i18n import _
 from ..search.extract import extract_index
 from ..search.plan import plan_filter
@@ -84,7 +83,7 @@ def next_version(
         version_id=version_id,
         last_updated=moment,
         deleted=body is None,
-        body=None if stamped is None else orjson.dumps(stamped),
+        body=None if stamped is None else dumps(stamped),
         method=method,
     )
     fields, entries = search_fields(stamped), None

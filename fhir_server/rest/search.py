@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from urllib.parse import parse_qsl
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -16,6 +15,7 @@ import profiles.summary
 from .. import engine
 from ..auth.policy import AccessPolicy
 from ..errors import ResourceNotFound
+from ..fhir_json import dumps, loads
 from ..i18n import _
 from ..search import SearchRequest, parse_search_request
 from ..search.registry import default_registry
@@ -37,7 +37,7 @@ def _shape(request: SearchRequest) -> Callable[[bytes], bytes] | None:
         rewrite = partial(profiles.summary.summarize, mode=request.summary)
     else:
         return None
-    return lambda body: orjson.dumps(rewrite(orjson.loads(body)))
+    return lambda body: dumps(rewrite(loads(body)))
 
 
 async def _search(

@@ -14,7 +14,7 @@ of strings. So beside `idx` each current resource carries `keys`, one string per
 | `v`  | string `v`              | the normalized string (`:exact` drives by it too)       |
 | `l`  | date `lo`               | `instant_key`, fixed-width UTC digits to the millisecond |
 | `h`  | date `hi`               | the same, so a prefix can drive by either bound         |
-| `n`  | number/quantity `n`     | `number_key`, an order-preserving hex form of the float |
+| `n`  | number/quantity `n`     | `number_key`, an order-preserving hex form of the value as a float |
 | `q`  | quantity `cn`           | the same, of the UCUM-canonical value                   |
 
 The type is part of the key: a search asks for one type, and the same code or patient
@@ -22,6 +22,10 @@ reference in other types would otherwise come back as candidates to throw away. 
 are cut at `TEXT_LIMIT` characters, so a key finds a superset; the full `$elemMatch` filter
 on `idx` checks every candidate. Token systems, `:text`, composites and `:contains` have no
 key: such a clause cannot drive, another clause (or a scan of the type) does.
+
+Numbers are exact decimals, keys are floats: rounding to the nearest float keeps `<=` order but
+can make two decimals one float, so a numeric range on keys always includes its ends (a superset
+again, which the `$elemMatch` filter on the exact values narrows).
 
 A range is given as plain bounds on the array, not as `$elemMatch`: SecantusDB scans the
 collection for an `$elemMatch` on it, and scans the index between both bounds for plain ones
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import struct
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 TEXT_LIMIT = 64
@@ -41,6 +46,7 @@ TEXT_LIMIT = 64
 _TEXT_KINDS = ("r", "c", "u", "v")
 _RANGE_KINDS = {"lo": "l", "hi": "h", "n": "n", "cn": "q"}
 _MILLISECOND = timedelta(milliseconds=1)
+_INCLUSIVE = {"$gt": "$gte", "$lt": "$lte"}
 
 
 def number_key(value: float) -> str:
@@ -75,9 +81,9 @@ def entry_keys(resource_type: str, entry: dict[str, Any]) -> list[str]:
     if "lo" in entry:
         return [f"{prefix}l{instant_key(entry['lo'])}", f"{prefix}h{instant_key(entry['hi'])}"]
     if "n" in entry:
-        found = [f"{prefix}n{number_key(entry['n'])}"]
+        found = [f"{prefix}n{number_key(float(entry['n']))}"]
         if "cn" in entry:
-            found.append(f"{prefix}q{number_key(entry['cn'])}")
+            found.append(f"{prefix}q{number_key(float(entry['cn']))}")
         return found
     for kind in _TEXT_KINDS:
         value = entry.get(kind)
@@ -119,6 +125,8 @@ def range_condition(prefix: str, entry_key: str, condition: Any) -> dict[str, An
         encoded = _bound(entry_key, operator, operand)
         if encoded is None:
             return None
+        if entry_key in ("n", "cn"):
+            operator = _INCLUSIVE.get(operator, operator)
         bounds[operator] = prefix + encoded
     if "$gt" not in bounds and "$gte" not in bounds:
         bounds["$gte"] = prefix
@@ -134,7 +142,7 @@ def _bound(entry_key: str, operator: str, operand: Any) -> str | None:
         # Stored instants are whole milliseconds: x >= S iff x >= ceil(S), x > S iff x > floor(S), and so on.
         up = operator in ("$gte", "$lt") and operand.microsecond % 1000 != 0
         return instant_key(operand + _MILLISECOND if up else operand)
-    if isinstance(operand, bool) or not isinstance(operand, int | float):
+    if isinstance(operand, bool) or not isinstance(operand, int | Decimal):
         return None
     return number_key(float(operand))
 
