@@ -259,7 +259,10 @@ class _Run:
         try:
             resource = loads(raw, unique_keys=True)
         except InvalidJson as exc:
-            self.error(number, InvalidRequest(_("The line is not valid JSON: {error}").format(error=exc)))
+            where = exc.duplicates[0][1] if exc.duplicates else None
+            self.error(
+                number, InvalidRequest(_("The line is not valid JSON: {error}").format(error=exc), expression=where)
+            )
             return None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             self.error(number, InvalidRequest(_("The line is not a FHIR resource."), expression="resourceType"))

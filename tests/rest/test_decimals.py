@@ -394,3 +394,25 @@ def test_invalid_json_still_gets_a_clear_400(client: httpx.Client) -> None:
         response = client.post("/Patient", content=body)
         assert response.status_code == 400, (body[:40], response.text)
         assert "not valid JSON" in response.json()["issue"][0]["diagnostics"]
+
+
+def test_bulk_import_keeps_every_digit_and_refuses_repeated_keys(client: httpx.Client) -> None:
+    system = _system()
+    observation = with_numbers(
+        {**_observation(system), "id": f"dec-import-{system[-12:]}"}, {"v": "0.1000000000000000055"}
+    )
+    repeated = '{"resourceType": "Patient", "gender": "male", "gender": "female"}'
+    headers = {"Content-Type": "application/fhir+ndjson", **ASYNC}
+    response = client.post("/$import", content=f"{observation}\n{repeated}\n", headers=headers)
+    assert response.status_code == 202, response.text
+    deadline = time.monotonic() + 60
+    while (status := client.get(response.headers["Content-Location"])).status_code == 202:
+        assert time.monotonic() < deadline, "the import did not finish"
+        time.sleep(0.1)
+    manifest = status.json()
+    assert {o["type"]: o["count"] for o in manifest["output"]} == {"Observation": 1}
+    (error,) = manifest["error"]
+    outcome = client.get(error["url"]).json()
+    assert "line 2" in outcome["issue"][0]["diagnostics"] and "Patient.gender" in outcome["issue"][0]["diagnostics"]
+    read = exact(client.get(f"/Observation/dec-import-{system[-12:]}"))
+    assert read["valueQuantity"]["value"] == "0.1000000000000000055"
