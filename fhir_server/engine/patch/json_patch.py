@@ -167,7 +167,7 @@ def _json_equal(left: Any, right: Any) -> bool:
     """JSON equality as RFC 6902 `test` defines it: booleans are not numbers, numbers equal by value (1 = 1.0)."""
     if isinstance(left, bool) or isinstance(right, bool):
         return isinstance(left, bool) and isinstance(right, bool) and left == right
-    if isinstance(left, int | Decimal) and isinstance(right, int | Decimal):
+    if isinstance(left, int | float | Decimal) and isinstance(right, int | float | Decimal):
         return left == right
     if isinstance(left, list) and isinstance(right, list):
         return len(left) == len(right) and all(_json_equal(a, b) for a, b in zip(left, right, strict=True))
