@@ -22,13 +22,13 @@ import orjson
 
 from .decimals import FhirDecimal
 
-__all__ = ["DuplicateKey", "InvalidJson", "dumps", "loads"]
+__all__ = ["InvalidJson", "dumps", "loads"]
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _LONGEST_SAFE_INT = 18  # digits: every integer this long fits in 64 bits
 
 
-class DuplicateKey(Exception):
+class _DuplicateKey(Exception):
     """Raised inside the parser at the first repeated key; `loads` then looks for every one."""
 
 
@@ -58,7 +58,7 @@ def _constant(name: str) -> Any:
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found = dict(pairs)
     if len(found) != len(pairs):
-        raise DuplicateKey
+        raise _DuplicateKey
     return found
 
 
@@ -82,7 +82,7 @@ def loads(raw: bytes | str, *, unique_keys: bool = False) -> Any:
         raise InvalidJson(str(exc)) from None
     try:
         value = _decode(_UNIQUE if unique_keys else _PLAIN, text)
-    except DuplicateKey:
+    except _DuplicateKey:
         pairs = _decode(_PAIRS, text)
         try:
             duplicates = list(_duplicates(pairs))

@@ -67,10 +67,6 @@ def parse_json(raw: bytes) -> Any:
     except InvalidJson as exc:
         if not exc.duplicates:
             raise InvalidRequest(_("The body is not valid JSON: {error}").format(error=exc)) from exc
-        issues = [
-            Issue(
-                "error", "structure", _("The key '{key}' appears more than once in one object").format(key=key), where
-            )
-            for key, where in exc.duplicates
-        ]
+        repeated = _("The key '{key}' appears more than once in one object")
+        issues = [Issue("error", "structure", repeated.format(key=key), where) for key, where in exc.duplicates]
         raise InvalidRequest(issues[0].diagnostics, issues=issues) from exc

@@ -6,16 +6,16 @@ of strings. So beside `idx` each current resource carries `keys`, one string per
 
     <Type>|<param>|<kind><value>
 
-| kind | from the entry          | value                                                   |
-| ---- | ----------------------- | ------------------------------------------------------- |
-| `c`  | token code `c`          | the code, without its system (the filter checks that)   |
-| `r`  | reference `r`           | "Type/id" or the URL                                    |
-| `u`  | uri `u`                 | the URI                                                 |
-| `v`  | string `v`              | the normalized string (`:exact` drives by it too)       |
+| kind | from the entry          | value                                                    |
+| ---- | ----------------------- | -------------------------------------------------------- |
+| `c`  | token code `c`          | the code, without its system (the filter checks that)    |
+| `r`  | reference `r`           | "Type/id" or the URL                                     |
+| `u`  | uri `u`                 | the URI                                                  |
+| `v`  | string `v`              | the normalized string (`:exact` drives by it too)        |
 | `l`  | date `lo`               | `instant_key`, fixed-width UTC digits to the millisecond |
-| `h`  | date `hi`               | the same, so a prefix can drive by either bound         |
-| `n`  | number/quantity `n`     | `number_key`, an order-preserving hex form of the value as a float |
-| `q`  | quantity `cn`           | the same, of the UCUM-canonical value                   |
+| `h`  | date `hi`               | the same, so a prefix can drive by either bound          |
+| `n`  | number/quantity `n`     | `number_key`, an order-preserving hex form of its float  |
+| `q`  | quantity `cn`           | the same, of the UCUM-canonical value                    |
 
 The type is part of the key: a search asks for one type, and the same code or patient
 reference in other types would otherwise come back as candidates to throw away. Text values
