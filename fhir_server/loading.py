@@ -6,12 +6,11 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-import orjson
-
 from . import engine
 from .auth.policy import AccessPolicy
 from .demo_accounts import ACCOUNTS_FILE, add_demo_accounts
 from .errors import ResourceDeleted, ResourceNotFound
+from .fhir_json import loads
 from .storage import MongoResourceStore, ResourceStore
 from .storage.users import MongoUserStore
 
@@ -44,7 +43,7 @@ async def load_folder(store: ResourceStore, folder: Path) -> int:
     """
     created = 0
     for path in sorted(p for p in folder.glob("*.json") if p.name != ACCOUNTS_FILE):
-        resource = orjson.loads(path.read_bytes())
+        resource = loads(path.read_bytes())
         resource_type, resource_id = resource["resourceType"], resource["id"]
         try:
             await engine.read_resource(store, _LOADER, resource_type, resource_id)

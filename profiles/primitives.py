@@ -9,6 +9,10 @@ regex (number ranges, real calendar dates, base64 without catastrophic backtrack
 rules the regexes miss: no control characters but tab, carriage return and line feed in any
 string-based value (R4 datatypes.html#string: the regex's \\S lets them through), and narrative
 XHTML as xhtml.py checks it.
+
+JSON numbers arrive as `int` or, with a fraction or an exponent, as `Decimal` (`fhir_server.fhir_json`
+reads them exactly); a decimal must fit decimal128, the type search compares values in. A `float`
+(a resource built in Python) stands for its shortest repr.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from decimal import Decimal
 
+from fhir_server.decimals import fits_decimal128
 from fhir_server.i18n import _
 from profiles.xhtml import check_div
 
@@ -37,6 +43,7 @@ NOT_STRING = ("structure", lambda: _("Value must be a JSON string"))
 EMPTY_STRING = ("structure", lambda: _("Value must not be an empty string"))
 OUT_OF_RANGE = ("value", lambda: _("Integer value is out of range for {type}"))
 BAD_FORMAT = ("value", lambda: _("Value is not a valid {type}"))
+TOO_PRECISE = ("value", lambda: _("Decimal value has more than 34 significant digits or an exponent beyond ±6143"))
 BAD_DATE = ("value", lambda: _("Value is not a real calendar date"))
 TOO_LONG = ("value", lambda: _("Value is longer than a {type} may be"))
 NOT_XHTML = ("value", lambda: _("Narrative div must be XHTML starting with <div"))
@@ -49,17 +56,19 @@ def _boolean(value: object) -> Problem:
 
 def _integer(low: int) -> Checker:
     def check(value: object) -> Problem:
-        if type(value) is not int:
-            return NOT_WHOLE if type(value) is float else NOT_INTEGER
-        return None if low <= value <= INT32_MAX else OUT_OF_RANGE
+        if type(value) is int:
+            return None if low <= value <= INT32_MAX else OUT_OF_RANGE
+        if isinstance(value, Decimal):  # a fraction or exponent, or an integer beyond 64 bits
+            return OUT_OF_RANGE if str(value).lstrip("-").isdigit() else NOT_WHOLE
+        return NOT_WHOLE if type(value) is float else NOT_INTEGER
 
     return check
 
 
 def _decimal(value: object) -> Problem:
-    if type(value) is int:
-        return None
-    if type(value) is float:
+    if type(value) is int or isinstance(value, Decimal):
+        return None if fits_decimal128(value) else TOO_PRECISE
+    if type(value) is float:  # built in Python rather than read from JSON: written as its shortest repr
         return None if math.isfinite(value) else BAD_FORMAT
     return NOT_NUMBER
 

@@ -56,6 +56,7 @@ import orjson
 
 from .. import __version__
 from ..errors import FhirError
+from ..fhir_json import InvalidJson, dumps, loads
 from ..i18n import _
 from ..search.registry import default_registry
 from ..storage import VERSION_SEARCHABLE
@@ -243,8 +244,8 @@ def _gzip_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 def _version(number: int, line: bytes) -> Version:
     where = f"{HISTORY}:{number}"
     try:
-        raw = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
+        raw = loads(line)
+    except InvalidJson as exc:
         raise BackupError(_("{where}: not JSON ({error}).").format(where=where, error=exc)) from exc
     if not isinstance(raw, dict) or set(raw) != set(_HISTORY_KEYS):
         raise BackupError(_("{where}: not a version record.").format(where=where))
@@ -267,7 +268,7 @@ def _version(number: int, line: bytes) -> Version:
         "version": number_,
         "lastUpdated": _parse_instant(raw["lastUpdated"], where),
         "deleted": raw["deleted"],
-        "body": None if resource is None else orjson.dumps(resource),
+        "body": None if resource is None else dumps(resource),
         "method": raw["method"],
     }
     if raw["replacedAt"] is not None:

@@ -27,6 +27,7 @@ import orjson
 
 from ..auth.policy import AccessPolicy
 from ..errors import FhirError, Forbidden, InvalidRequest, Issue, PayloadTooLarge, StorageUnavailable
+from ..fhir_json import InvalidJson, loads
 from ..i18n import _
 from ..storage import ResourceStore
 from ..storage.files import CHUNK_BYTES, MongoFileStore
@@ -256,9 +257,12 @@ class _Run:
     def parse(self, number: int, raw: bytes) -> _Line | None:
         source_type = self.job.params["inputs"][self.input]["type"]
         try:
-            resource = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            self.error(number, InvalidRequest(_("The line is not valid JSON: {error}").format(error=exc)))
+            resource = loads(raw, unique_keys=True)
+        except InvalidJson as exc:
+            where = exc.duplicates[0][1] if exc.duplicates else None
+            self.error(
+                number, InvalidRequest(_("The line is not valid JSON: {error}").format(error=exc), expression=where)
+            )
             return None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             self.error(number, InvalidRequest(_("The line is not a FHIR resource."), expression="resourceType"))

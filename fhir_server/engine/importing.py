@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ..auth.policy import AccessPolicy
 from ..errors import FhirError
+from ..fhir_json import InvalidJson, loads
 from ..i18n import _
 from ..storage import CurrentQuery, ResourceStore
 from .backup import ProgressSink
@@ -183,8 +182,8 @@ class Importer:
             yield from self._chunks(path, self._ndjson(path, stream))
             return
         try:
-            document = orjson.loads(stream.read())
-        except orjson.JSONDecodeError as exc:
+            document = loads(stream.read(), unique_keys=True)
+        except InvalidJson as exc:
             self._fail(Failure(path, None, _("not JSON: {error}").format(error=exc)))
             return
         documents = document if isinstance(document, list) else [document]
@@ -208,8 +207,8 @@ class Importer:
                 if not line.strip():
                     continue
                 try:
-                    yield f"line {number}", orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
+                    yield f"line {number}", loads(line, unique_keys=True)
+                except InvalidJson as exc:
                     self._fail(Failure(path, f"line {number}", _("not JSON: {error}").format(error=exc)))
 
         return self._checked(path, lines())

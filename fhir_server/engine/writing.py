@@ -17,10 +17,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import orjson
-
 from ..auth.policy import AccessPolicy
 from ..errors import PreconditionFailed, StorageUnavailable, VersionConflict
+from ..fhir_json import dumps
 from ..i18n import _
 from ..search.extract import extract_index
 from ..search.plan import plan_filter
@@ -82,7 +81,7 @@ def next_version(
     if current is not None and moment <= current.last_updated:
         moment = current.last_updated + timedelta(milliseconds=1)
     stamped = None if body is None else stamp(body, resource_id, version_id, format_instant(moment))
-    encoded = None if stamped is None else orjson.dumps(stamped)
+    encoded = None if stamped is None else dumps(stamped)
     if encoded is not None:
         check_stored_size(resource_type, encoded, None)
     record = StoredResource(

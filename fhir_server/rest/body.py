@@ -1,14 +1,17 @@
-"""Reading request bodies: media type (415), size limit (413) and JSON syntax (400)."""
+"""Reading request bodies: media type (415), size limit (413), JSON syntax and repeated keys (400).
+
+Decimals are read exactly (`fhir_json`): `1.10` stays `1.10` all the way to the database and back.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from fastapi import Request
 
-from ..errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from ..errors import InvalidRequest, Issue, PayloadTooLarge, UnsupportedMediaType
+from ..fhir_json import InvalidJson, loads
 from ..i18n import _
 
 FHIR_JSON_TYPES = ("application/fhir+json", "application/json")
@@ -54,7 +57,16 @@ async def read_json(request: Request, limit: int) -> Any:
     raw = await read_bytes(request, limit)
     if not raw.strip():
         raise InvalidRequest(_("The request has no body; a FHIR resource in JSON is expected."))
+    return parse_json(raw)
+
+
+def parse_json(raw: bytes) -> Any:
+    """`raw` as JSON with exact decimals; InvalidRequest if it is not JSON or an object repeats a key."""
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(_("The body is not valid JSON: {error}").format(error=exc)) from exc
+        return loads(raw, unique_keys=True)
+    except InvalidJson as exc:
+        if not exc.duplicates:
+            raise InvalidRequest(_("The body is not valid JSON: {error}").format(error=exc)) from exc
+        repeated = _("The key '{key}' appears more than once in one object")
+        issues = [Issue("error", "structure", repeated.format(key=key), where) for key, where in exc.duplicates]
+        raise InvalidRequest(issues[0].diagnostics, issues=issues) from exc

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -21,7 +20,7 @@ from ..auth.policy import AccessPolicy
 from ..errors import InvalidRequest, ResourceNotFound
 from ..i18n import _
 from .access import Policy
-from .body import check_media_type, read_bytes
+from .body import check_media_type, parse_json, read_bytes
 from .bundles import searchset_bundle
 from .context import base_url, settings_of, store_of
 from .preconditions import strict_handling
@@ -62,10 +61,7 @@ async def _operation_query(request: Request) -> list[tuple[str, str]]:
     if not raw.strip():
         return query
     check_media_type(request)
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(_("The body is not valid JSON: {error}").format(error=exc)) from exc
+    body = parse_json(raw)
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise InvalidRequest(_("An operation takes a Parameters resource in the body."), expression="resourceType")
     parameters = body.get("parameter") or []

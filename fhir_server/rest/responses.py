@@ -5,16 +5,16 @@ from __future__ import annotations
 from email.utils import format_datetime
 from typing import Any
 
-import orjson
 from starlette.responses import Response
 
+from ..fhir_json import dumps
 from ..storage import StoredResource
 
 FHIR_JSON = "application/fhir+json"
 
 
 class FhirResponse(Response):
-    """A response in `application/fhir+json`; takes a dict or ready-made JSON bytes."""
+    """A response in `application/fhir+json`; takes a dict (decimals written exactly) or ready-made JSON bytes."""
 
     media_type = f"{FHIR_JSON}; charset=utf-8"
 
@@ -23,7 +23,7 @@ class FhirResponse(Response):
             return b""
         if isinstance(content, bytes):
             return content
-        return orjson.dumps(content)
+        return dumps(content)
 
 
 def version_headers(record: StoredResource, base_url: str | None = None) -> dict[str, str]:

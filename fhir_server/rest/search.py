@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from urllib.parse import parse_qsl
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -21,6 +20,7 @@ from .. import engine
 from ..auth.policy import AccessPolicy
 from ..config import Settings
 from ..errors import ResourceNotFound
+from ..fhir_json import dumps, loads
 from ..i18n import _
 from ..search import SearchRequest, parse_search_request
 from ..search.limits import SearchLimits
@@ -43,7 +43,7 @@ def _shape(request: SearchRequest) -> Callable[[bytes], bytes] | None:
         rewrite = partial(profiles.summary.summarize, mode=request.summary)
     else:
         return None
-    return lambda body: orjson.dumps(rewrite(orjson.loads(body)))
+    return lambda body: dumps(rewrite(loads(body)))
 
 
 def lenient_handling(request: Request) -> bool:

@@ -13,7 +13,7 @@ entry has `p`, the parameter code; the other keys depend on the parameter type:
 |           | `ts`/`tc` the Identifier.type coding system/code (opt., for `:of-type`)             |
 | string    | `v` normalized (casefolded, accents stripped, whitespace collapsed), `e` exact      |
 | date      | `lo` inclusive start, `hi` exclusive end (UTC datetimes; open ends use the extremes) |
-| number    | `n` the value (float)                                                                |
+| number    | `n` the value (Decimal, stored as Decimal128)                                        |
 | quantity  | `n` value, `s` system, `c` code, `u` unit text, `cn`/`cc` UCUM-canonical value/code  |
 | reference | `r` "Type/id" for local references or the absolute URL / canonical URL otherwise,   |
 |           | `ty` target type (when known), `rv` version (from `/_history/n` or canonical `|v`) |

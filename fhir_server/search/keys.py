@@ -6,22 +6,26 @@ of strings. So beside `idx` each current resource carries `keys`, one string per
 
     <Type>|<param>|<kind><value>
 
-| kind | from the entry          | value                                                   |
-| ---- | ----------------------- | ------------------------------------------------------- |
-| `c`  | token code `c`          | the code, without its system (the filter checks that)   |
-| `r`  | reference `r`           | "Type/id" or the URL                                    |
-| `u`  | uri `u`                 | the URI                                                 |
-| `v`  | string `v`              | the normalized string (`:exact` drives by it too)       |
+| kind | from the entry          | value                                                    |
+| ---- | ----------------------- | -------------------------------------------------------- |
+| `c`  | token code `c`          | the code, without its system (the filter checks that)    |
+| `r`  | reference `r`           | "Type/id" or the URL                                     |
+| `u`  | uri `u`                 | the URI                                                  |
+| `v`  | string `v`              | the normalized string (`:exact` drives by it too)        |
 | `l`  | date `lo`               | `instant_key`, fixed-width UTC digits to the millisecond |
-| `h`  | date `hi`               | the same, so a prefix can drive by either bound         |
-| `n`  | number/quantity `n`     | `number_key`, an order-preserving hex form of the float |
-| `q`  | quantity `cn`           | the same, of the UCUM-canonical value                   |
+| `h`  | date `hi`               | the same, so a prefix can drive by either bound          |
+| `n`  | number/quantity `n`     | `number_key`, an order-preserving hex form of its float  |
+| `q`  | quantity `cn`           | the same, of the UCUM-canonical value                    |
 
 The type is part of the key: a search asks for one type, and the same code or patient
 reference in other types would otherwise come back as candidates to throw away. Text values
 are cut at `TEXT_LIMIT` characters, so a key finds a superset; the full `$elemMatch` filter
 on `idx` checks every candidate. Token systems, `:text`, composites and `:contains` have no
 key: such a clause cannot drive, another clause (or a scan of the type) does.
+
+Numbers are exact decimals, keys are floats: rounding to the nearest float keeps `<=` order but
+can make two decimals one float, so a numeric range on keys always includes its ends (a superset
+again, which the `$elemMatch` filter on the exact values narrows).
 
 A range is given as plain bounds on the array, not as `$elemMatch`: SecantusDB scans the
 collection for an `$elemMatch` on it, and scans the index between both bounds for plain ones
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import struct
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 TEXT_LIMIT = 64
@@ -42,6 +47,7 @@ _TEXT_KINDS = ("r", "c", "u", "v")
 _RANGE_KINDS = {"lo": "l", "hi": "h", "n": "n", "cn": "q"}
 _MILLISECOND = timedelta(milliseconds=1)
 _LAST_MILLISECOND = datetime.max.replace(microsecond=999_000, tzinfo=UTC)
+_INCLUSIVE = {"$gt": "$gte", "$lt": "$lte"}
 
 
 def number_key(value: float) -> str:
@@ -76,9 +82,9 @@ def entry_keys(resource_type: str, entry: dict[str, Any]) -> list[str]:
     if "lo" in entry:
         return [f"{prefix}l{instant_key(entry['lo'])}", f"{prefix}h{instant_key(entry['hi'])}"]
     if "n" in entry:
-        found = [f"{prefix}n{number_key(entry['n'])}"]
+        found = [f"{prefix}n{number_key(float(entry['n']))}"]
         if "cn" in entry:
-            found.append(f"{prefix}q{number_key(entry['cn'])}")
+            found.append(f"{prefix}q{number_key(float(entry['cn']))}")
         return found
     for kind in _TEXT_KINDS:
         value = entry.get(kind)
@@ -120,6 +126,8 @@ def range_condition(prefix: str, entry_key: str, condition: Any) -> dict[str, An
         encoded = _bound(entry_key, operator, operand)
         if encoded is None:
             return None
+        if entry_key in ("n", "cn"):
+            operator = _INCLUSIVE.get(operator, operator)
         bounds[operator] = prefix + encoded
     if "$gt" not in bounds and "$gte" not in bounds:
         bounds["$gte"] = prefix
@@ -137,7 +145,7 @@ def _bound(entry_key: str, operator: str, operand: Any) -> str | None:
         if up and operand > _LAST_MILLISECOND:  # no millisecond follows: a key above every instant's
             return instant_key(operand) + "0"
         return instant_key(operand + _MILLISECOND if up else operand)
-    if isinstance(operand, bool) or not isinstance(operand, int | float):
+    if isinstance(operand, bool) or not isinstance(operand, int | Decimal):
         return None
     return number_key(float(operand))
 

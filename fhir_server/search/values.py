@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
+from math import isfinite
 from typing import Any
 
+from ..decimals import nearest_decimal128
 from ..errors import InvalidRequest
 from .dates import parse_date_range
 from .fhirpath_paths import QUANTITY_TYPES, reference_type
 from .normalize import normalize_string
-from .ucum import canonicalize
+from .ucum import scale, unit_factor
 
 Entry = dict[str, Any]
 Converter = Callable[[Any, str, tuple[str, ...]], list[Entry]]
@@ -133,10 +136,16 @@ def date(value: Any, fhir_type: str, _targets: tuple[str, ...]) -> list[Entry]:
     return []
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+def _number(value: Any) -> Decimal | None:
+    """A JSON number as decimal128 holds it (exactly: validation refuses decimals that do not fit).
+
+    A float (a resource built in Python, not read from JSON) stands for its shortest repr, as JSON writes it.
+    """
+    if isinstance(value, Decimal) or type(value) is int:
+        return nearest_decimal128(value)
+    if type(value) is float and isfinite(value):
+        return nearest_decimal128(Decimal(repr(value)))
+    return None
 
 
 def number(value: Any, fhir_type: str, _targets: tuple[str, ...]) -> list[Entry]:
@@ -145,10 +154,8 @@ def number(value: Any, fhir_type: str, _targets: tuple[str, ...]) -> list[Entry]
     return [] if found is None else [{"n": found}]
 
 
-@lru_cache(maxsize=4096)
-def _ucum_factor(code: str) -> tuple[float, str] | None:
-    """The factor and canonical code of a UCUM unit; the query side scales search values the same way."""
-    return canonicalize(1.0, code)
+_ucum_factor = lru_cache(maxsize=4096)(unit_factor)
+"""The factor and canonical code of a UCUM unit; the query side scales search values the same way."""
 
 
 def quantity(value: Any, fhir_type: str, _targets: tuple[str, ...]) -> list[Entry]:
@@ -168,8 +175,8 @@ def quantity(value: Any, fhir_type: str, _targets: tuple[str, ...]) -> list[Entr
         entry["u"] = value["unit"]
     if system == UCUM and isinstance(code, str):
         canonical = _ucum_factor(code)
-        if canonical is not None:
-            entry["cn"], entry["cc"] = found * canonical[0], canonical[1]
+        if canonical is not None and (converted := scale(found, canonical[0])).is_finite():
+            entry["cn"], entry["cc"] = converted, canonical[1]
     return [entry]
 
 

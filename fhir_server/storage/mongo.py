@@ -30,7 +30,7 @@ from pymongo.errors import (
 
 from ..errors import StorageUnavailable, TooCostly, VersionConflict
 from ..i18n import _
-from .codec import BodyCodec, PlainCodec
+from .codec import DECIMAL_TYPES, BodyCodec, PlainCodec
 from .filters import flatten
 from .records import StoredResource
 from .store import ConditionLock, CurrentQuery, HistoryQuery, LinkedDocument, PendingWrite, WriteRefused
@@ -156,7 +156,7 @@ class MongoResourceStore:
     @classmethod
     def connect(cls, uri: str, database: str, codec: BodyCodec | None = None) -> MongoResourceStore:
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            uri, tz_aware=True, tzinfo=UTC, serverSelectionTimeoutMS=10000
+            uri, tz_aware=True, tzinfo=UTC, serverSelectionTimeoutMS=10000, type_registry=DECIMAL_TYPES
         )
         return cls(client, database, codec)
 

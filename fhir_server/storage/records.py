@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
+from ..fhir_json import loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,5 +30,5 @@ class StoredResource:
         return f"{self.resource_type}/{self.id}"
 
     def resource(self) -> dict[str, Any]:
-        """The resource as a dict (empty for a deletion)."""
-        return orjson.loads(self.body) if self.body else {}
+        """The resource as a dict (empty for a deletion), its decimals exact (`FhirDecimal`)."""
+        return loads(self.body) if self.body else {}

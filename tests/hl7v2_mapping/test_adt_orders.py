@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from adapters.hl7v2.mapping import map_message
 
 from .samples import entries, message, messages, resources
@@ -93,7 +95,7 @@ def test_oml_o21_ask_at_order_entry_answers() -> None:
     assert [r["reference"] for r in order["supportingInfo"]] == list(answers)
     assert len(answers) == 12
     weight = next(a for a in answers.values() if a["code"]["coding"][0]["code"] == "8339-4")
-    assert weight["valueQuantity"]["value"] == 1769.859285 and weight["valueQuantity"]["code"] == "g"
+    assert weight["valueQuantity"]["value"] == Decimal("1769.859285") and weight["valueQuantity"]["code"] == "g"
     feeding = [a for a in answers.values() if a["code"]["coding"][0]["code"] == "67704-7"]
     assert [f["identifier"][0]["value"] for f in feeding] == ["421832901-67704-7-1", "421832901-67704-7-2"]
     (specimen,) = resources(bundle, "Specimen")

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from adapters.hl7v2.mapping import map_message
+from fhir_server.fhir_json import dumps
 
 from .samples import message, resources
 
@@ -25,7 +26,7 @@ def _by_identifier(client: httpx.Client, resource_type: str, identifier: dict[st
 
 def test_preliminary_then_final_updates_the_same_resources(client: httpx.Client) -> None:
     first = map_message(message("fhirconv_LAB-ORU-1.hl7")).bundle
-    response = client.post("", json=first)
+    response = client.post("", content=dumps(first))
     assert response.status_code == 200, response.text
     (patient,) = _by_identifier(client, "Patient", {"system": "urn:hl7v2:assigning-authority:1", "value": "10006579"})
     observations = _search(client, f"/Observation?subject=Patient/{patient['id']}&_count=200")
@@ -35,7 +36,7 @@ def test_preliminary_then_final_updates_the_same_resources(client: httpx.Client)
     assert len(report["result"]) == 5
 
     second = map_message(message("fhirconv_LAB-ORU-2.hl7")).bundle
-    response = client.post("", json=second)
+    response = client.post("", content=dumps(second))
     assert response.status_code == 200, response.text
     assert len(_search(client, f"/Observation?subject=Patient/{patient['id']}&_count=200")) == 10
     (again,) = _by_identifier(client, "DiagnosticReport", report_key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from adapters.hl7v2.mapping import MappingOptions, map_message
@@ -52,7 +53,12 @@ def test_lab_oru_1_patient_reports_observations_specimen() -> None:
     assert leukocytes["status"] == "registered" and "valueQuantity" not in leukocytes
     erythrocytes = _by_code(bundle, "11273-0")
     assert erythrocytes["status"] == "preliminary"
-    assert erythrocytes["valueQuantity"] == {"value": 4.06, "unit": "tera.l-1", "system": UCUM, "code": "10*12/L"}
+    assert erythrocytes["valueQuantity"] == {
+        "value": Decimal("4.06"),
+        "unit": "tera.l-1",
+        "system": UCUM,
+        "code": "10*12/L",
+    }
     assert erythrocytes["interpretation"][0]["coding"][0]["code"] == "N"
     assert erythrocytes["effectiveDateTime"] == "2014-10-06T06:27:00+07:00"
     assert erythrocytes["identifier"] == [{"system": "urn:hl7v2:obx", "value": "82503246-11273-0-"}]
@@ -87,8 +93,14 @@ def test_unknown_orders_get_a_placeholder_and_a_review_task() -> None:
 def test_lri_cbc_ranges_flags_coded_and_text_values() -> None:
     bundle = map_message(message("fhirconv_LRI_2.0-NG_CBC_Typ_Message.hl7")).bundle
     rbc = _by_code(bundle, "26453-1")
-    assert rbc["valueQuantity"] == {"value": 4.41, "unit": "million per microliter", "system": UCUM, "code": "10*6/uL"}
-    assert rbc["referenceRange"][0]["low"]["value"] == 4.3 and rbc["referenceRange"][0]["high"]["value"] == 6.2
+    assert rbc["valueQuantity"] == {
+        "value": Decimal("4.41"),
+        "unit": "million per microliter",
+        "system": UCUM,
+        "code": "10*6/uL",
+    }
+    reference_range = rbc["referenceRange"][0]
+    assert reference_range["low"]["value"] == Decimal("4.3") and reference_range["high"]["value"] == Decimal("6.2")
     assert rbc["referenceRange"][0]["text"] == "4.3 to 6.2"
     assert _by_code(bundle, "26464-8")["interpretation"][0]["coding"][0] == {
         "system": V3,
@@ -126,13 +138,13 @@ def test_newborn_screening_dirty_data() -> None:
     assert patient["identifier"][0]["system"] == "urn:hl7v2:assigning-authority:NPI"
     assert patient["birthDate"] == "2024-10-15"
     ohp = _by_code(bundle, "38473-5")
-    assert ohp["valueQuantity"]["value"] == 65.88 and ohp["valueQuantity"]["code"] == "nmol/L"
+    assert ohp["valueQuantity"]["value"] == Decimal("65.88") and ohp["valueQuantity"]["code"] == "nmol/L"
     assert ohp["referenceRange"] == [{"high": ohp["referenceRange"][0]["high"], "text": "<85"}]
     assert ohp["referenceRange"][0]["high"]["value"] == 85
     local = _by_code(bundle, "99717-6")  # alternate triplet only (local code)
     assert local["code"]["coding"][0]["system"] == "urn:hl7v2:coding-system:L"
     assert local["interpretation"][0]["coding"][0]["code"] == "H"
-    assert _by_code(bundle, "53341-4")["valueQuantity"]["value"] == 0.02
+    assert _by_code(bundle, "53341-4")["valueQuantity"]["value"] == Decimal("0.02")
     assert _by_code(bundle, "46758-9")["valueCodeableConcept"]["coding"][0]["code"] == "LA18592-8"
     assert _by_code(bundle, "57706-4")["valueString"] == "Negative"
     assert _by_code(bundle, "57706-4")["identifier"][0]["value"].endswith("-57706-4-001.54")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from adapters.hl7v2.mapping import MappingOptions, MappingResult, map_message
 from adapters.hl7v2.mapping.datatypes import parse_dtm
 from adapters.hl7v2.mapping.segments import parse
+from fhir_server.fhir_json import dumps
 
 from .samples import resources
 
@@ -31,7 +33,7 @@ def observation(obx: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("obx", "expected"),
     [
-        ("OBX|1|NM|1-1^A^LN||0065.88|mg/dl", {"valueQuantity": {"value": 65.88, "unit": "mg/dl",
+        ("OBX|1|NM|1-1^A^LN||0065.88|mg/dl", {"valueQuantity": {"value": Decimal("65.88"), "unit": "mg/dl",
             "system": "http://unitsofmeasure.org", "code": "mg/dL"}}),
         ("OBX|1|NM|1-1^A^LN||7|widgets", {"valueQuantity": {"value": 7, "unit": "widgets"}}),
         ("OBX|1|SN|1-1^A^LN||<^5|mmol/L", {"valueQuantity": {"value": 5, "unit": "mmol/L",
@@ -50,7 +52,7 @@ def observation(obx: str) -> dict[str, Any]:
         ("OBX|1|DTM|1-1^A^LN||202404111230-0500", {"valueDateTime": "2024-04-11T12:30:00-05:00"}),
         ("OBX|1|TS|1-1^A^LN||2024041112", {"valueDateTime": "2024-04-11T12:00:00+01:00"}),
         ("OBX|1|TM|1-1^A^LN||0930", {"valueTime": "09:30:00"}),
-        ("OBX|1|NR|1-1^A^LN||3.5^7", {"valueRange": {"low": {"value": 3.5}, "high": {"value": 7}}}),
+        ("OBX|1|NR|1-1^A^LN||3.5^7", {"valueRange": {"low": {"value": Decimal("3.5")}, "high": {"value": 7}}}),
         ("OBX|1|RP|1-1^A^LN||https://x.org/img.png^^IM^PNG", {"extension": [{"url":
             "http://hl7.org/fhir/5.0/StructureDefinition/extension-Observation.value",
             "valueAttachment": {"url": "https://x.org/img.png"}}]}),
@@ -62,6 +64,16 @@ def observation(obx: str) -> dict[str, Any]:
 def test_value_types(obx: str, expected: dict[str, Any]) -> None:
     obs = observation(obx + "||||||F")
     assert {k: v for k, v in obs.items() if k.startswith("value") or k == "extension"} == expected
+
+
+@pytest.mark.parametrize(
+    ("nm", "text"), [("0065.880", "65.880"), ("1.50", "1.50"), ("+0.1000000000000000055", "0.1000000000000000055"),
+                     ("-.5", "-0.5"), ("0100", "100"), ("12.", "12")],
+)  # fmt: skip
+def test_nm_values_keep_their_digits(nm: str, text: str) -> None:
+    """An NM becomes an exact decimal: trailing zeros and every digit kept, written without a binary float."""
+    value = observation(f"OBX|1|NM|1-1^A^LN||{nm}|mg/dl||||||F")["valueQuantity"]["value"]
+    assert dumps(value).decode() == text
 
 
 @pytest.mark.parametrize(
@@ -88,7 +100,8 @@ def test_status_interpretation_range_and_alternate_code() -> None:
     assert obs["code"]["coding"][1]["system"] == "http://loinc.org"
     assert obs["status"] == "corrected"
     assert [i["coding"][0]["code"] for i in obs["interpretation"]] == ["LL", "AA"]
-    assert obs["referenceRange"][0]["low"]["value"] == 4.5 and obs["referenceRange"][0]["text"] == "4.50&5.90"
+    low = obs["referenceRange"][0]["low"]["value"]
+    assert str(low) == "4.50" and obs["referenceRange"][0]["text"] == "4.50&5.90"  # the NM's digits, not 4.5
     assert obs["identifier"] == [{"system": "urn:hl7v2:obx", "value": "FI1-470-2"}]
     assert obs["effectiveDateTime"] == "2024-01-05"
 

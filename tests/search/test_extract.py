@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from fhir_server.fhir_json import loads
 from fhir_server.search.extract import extract_index, plan
 from fhir_server.search.fhirpath_paths import compile_expression
 from fhir_server.search.normalize import normalize_string
@@ -23,7 +22,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "r4-examples.nd
 @cache
 def examples() -> dict[str, dict[str, Any]]:
     with gzip.open(EXAMPLES, "rt", encoding="utf-8") as fh:
-        resources = [json.loads(line)["resource"] for line in fh]
+        resources = [loads(line)["resource"] for line in fh]  # decimals exact, as the server reads them
     return {f"{r['resourceType']}/{r.get('id')}": r for r in resources}
 
 
@@ -92,7 +91,9 @@ def test_observation_example() -> None:
     assert entries(observation, "date") == [{"lo": day("2016-03-28"), "hi": day("2016-03-29")}]
     [quantity] = entries(observation, "value-quantity")
     assert quantity["n"] == 185 and quantity["s"] == "http://unitsofmeasure.org" and quantity["c"] == "[lb_av]"
-    assert quantity["u"] == "lbs" and quantity["cc"] == "g" and quantity["cn"] == pytest.approx(185 * 453.59237)
+    assert (
+        quantity["u"] == "lbs" and quantity["cc"] == "g" and quantity["cn"] == Decimal("83914.58845")
+    )  # 185 * 453.59237, exactly
     data = extract_index(observation)
     assert data.compartments == ["Patient/example"]
     assert data.sort["date"] == day("2016-03-28") and data.sort["subject"] == "Patient/example"
@@ -169,7 +170,7 @@ def test_timing_money_and_uri() -> None:
     assert entries(request, "occurrence") == [{"lo": datetime(1, 1, 1, tzinfo=UTC), "hi": day("2021-04-01")}]
     claim = {"resourceType": "ChargeItemDefinition", "url": "http://c.org/cid"}
     assert entries(claim, "url") == [{"u": "http://c.org/cid"}]
-    invoice = {"resourceType": "Invoice", "totalNet": {"value": 12.5, "currency": "EUR"}}
+    invoice = {"resourceType": "Invoice", "totalNet": {"value": Decimal("12.5"), "currency": "EUR"}}
     assert entries(invoice, "totalnet") == [{"n": 12.5, "s": "urn:iso:std:iso:4217", "c": "EUR"}]
 
 

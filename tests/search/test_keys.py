@@ -10,6 +10,7 @@ import random
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from fhir_server.search.normalize import normalize_string
 from fhir_server.search.plan import plan_filter
 from fhir_server.search.values import EARLIEST, LATEST
 from fhir_server.storage import EmbeddedDatabase
+from fhir_server.storage.codec import DECIMAL_TYPES
 
 NUMBERS = [
     -sys.float_info.max, -1e300, -123456.789, -100.0, -1.5, -1.0, -0.5, -1e-300, -sys.float_info.min,
@@ -109,7 +111,7 @@ ORIGIN = datetime(2020, 1, 1, tzinfo=UTC)
 
 def _entries(n: int) -> list[dict[str, Any]]:
     lo = ORIGIN + timedelta(hours=7 * n, milliseconds=n % 3)
-    value = (n - 50) * 1.25
+    value = (n - 50) * Decimal("1.25")
     name = f"Name{n % 13}" + "Z" * (n % 2) * 70
     return [
         {"p": "date", "lo": lo, "hi": lo + timedelta(seconds=1 + n % 5) if n % 4 else lo + 40 * DAY},
@@ -123,7 +125,7 @@ def _entries(n: int) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def collection(database: EmbeddedDatabase) -> Iterator[Collection[dict[str, Any]]]:
-    client: MongoClient[dict[str, Any]] = MongoClient(database.uri, tz_aware=True)
+    client: MongoClient[dict[str, Any]] = MongoClient(database.uri, tz_aware=True, type_registry=DECIMAL_TYPES)
     coll = client["search_keys_test"]["resources"]
     coll.drop()
     coll.create_index("keys")
@@ -131,6 +133,9 @@ def collection(database: EmbeddedDatabase) -> Iterator[Collection[dict[str, Any]
     for n in range(120):
         entries = _entries(n)
         docs.append({"_id": f"Observation/{n}", "idx": entries, "keys": resource_keys("Observation", entries)})
+    for n, value in enumerate(("0.1", "0.1000000000000000055")):
+        entries = [{"p": "exact", "n": Decimal(value)}]
+        docs.append({"_id": f"Observation/exact{n}", "idx": entries, "keys": resource_keys("Observation", entries)})
     coll.insert_many(docs)
     yield coll
     client.drop_database("search_keys_test")
@@ -152,12 +157,15 @@ CLAUSES = [
         "hi": {"$gt": ORIGIN + 9 * DAY},
         "$or": [{"lo": {"$lt": ORIGIN}}, {"hi": {"$gt": ORIGIN + 10 * DAY}}],
     },
-    {"p": "value", "n": {"$gte": -10.0, "$lt": 10.0}},
-    {"p": "value", "n": {"$lt": -30.0}},
-    {"p": "value", "n": {"$gt": 0.0}},
+    {"p": "value", "n": {"$gte": Decimal("-10.0"), "$lt": Decimal(10)}},
+    {"p": "value", "n": {"$lt": Decimal("-30.0")}},
+    {"p": "value", "n": {"$gt": Decimal("0.0")}},
     {"p": "value", "n": {"$lte": 0}},
-    {"p": "value", "cc": "g", "cn": {"$gte": 0.01, "$lte": 0.02}},
-    {"p": "value", "s": "http://unitsofmeasure.org", "c": "mg", "n": {"$gt": 50.0}},
+    {"p": "value", "cc": "g", "cn": {"$gte": Decimal("0.01"), "$lte": Decimal("0.02")}},
+    {"p": "value", "s": "http://unitsofmeasure.org", "c": "mg", "n": {"$gt": Decimal("50.0")}},
+    # Decimals one float apart from none: keys must take in the ends of the range.
+    {"p": "exact", "n": {"$gt": Decimal("0.1")}},
+    {"p": "exact", "n": {"$lt": Decimal("0.1000000000000000055")}},
     {"p": "name", "v": {"$regex": "^name1"}},
     {"p": "name", "v": {"$regex": "^name1" + "z" * 70}},
     {"p": "name", "e": "Name3"},

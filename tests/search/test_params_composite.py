@@ -14,6 +14,7 @@ from fhir_server.errors import InvalidRequest
 from fhir_server.search.definitions import Component, SearchParameterDef
 from fhir_server.search.params import compile_parameter
 from fhir_server.storage import EmbeddedDatabase
+from fhir_server.storage.codec import DECIMAL_TYPES
 
 LOINC, UCUM = "http://loinc.org", "http://unitsofmeasure.org"
 BASE = "http://hl7.org/fhir/SearchParameter/"
@@ -58,7 +59,7 @@ DOCS = [
 @pytest.fixture(scope="module")
 def collection(database: EmbeddedDatabase) -> Iterator[Collection[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]]
-    with MongoClient(database.uri) as client:
+    with MongoClient(database.uri, type_registry=DECIMAL_TYPES) as client:
         coll: Collection[dict[str, Any]] = client["params_tests"]["composite"]
         coll.drop()
         coll.insert_many(DOCS)

@@ -14,6 +14,7 @@ from fhir_server.errors import InvalidRequest
 from fhir_server.search.definitions import SearchParameterDef
 from fhir_server.search.params import compile_parameter
 from fhir_server.storage import EmbeddedDatabase
+from fhir_server.storage.codec import DECIMAL_TYPES
 
 PROBABILITY = SearchParameterDef("probability", "number", "urn:probability", None, ("RiskAssessment",))
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -23,7 +24,7 @@ VALUES = {"a": 99.4, "b": 99.5, "c": 100.0, "d": 100.4, "e": 100.5, "f": 150.0, 
 @pytest.fixture(scope="module")
 def collection(database: EmbeddedDatabase) -> Iterator[Collection[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]]
-    with MongoClient(database.uri) as client:
+    with MongoClient(database.uri, type_registry=DECIMAL_TYPES) as client:
         coll: Collection[dict[str, Any]] = client["params_tests"]["number"]
         coll.drop()
         coll.insert_many([{"_id": name, "idx": [{"p": "probability", "n": n}]} for name, n in VALUES.items()])

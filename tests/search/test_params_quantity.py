@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,37 +14,37 @@ from pymongo.collection import Collection
 from fhir_server.errors import InvalidRequest
 from fhir_server.search.definitions import SearchParameterDef
 from fhir_server.search.params import compile_parameter
-from fhir_server.search.ucum import canonicalize
+from fhir_server.search.values import quantity
 from fhir_server.storage import EmbeddedDatabase
+from fhir_server.storage.codec import DECIMAL_TYPES
 
 UCUM, OTHER = "http://unitsofmeasure.org", "http://other.org/units"
 VALUE = SearchParameterDef("value-quantity", "quantity", "urn:value-quantity", None, ("Observation",))
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def entry(n: float, system: str | None, code: str | None, unit: str | None) -> dict[str, Any]:
-    """An entry shaped as extraction writes it, with the canonical form for UCUM quantities."""
-    out: dict[str, Any] = {"p": "value-quantity", "n": n, "s": system, "c": code, "u": unit}
-    canonical = canonicalize(n, code) if system == UCUM and code else None
-    if canonical:
-        out["cn"], out["cc"] = canonical
-    return out
+def entry(n: str, system: str | None, code: str | None, unit: str | None) -> dict[str, Any]:
+    """The entry extraction writes, with the canonical form for UCUM quantities."""
+    value = {"value": Decimal(n), "system": system, "code": code, "unit": unit}
+    (out,) = quantity({k: v for k, v in value.items() if v is not None}, "Quantity", ())
+    return {"p": "value-quantity", **out}
 
 
 DOCS = {
-    "mg_per_l": entry(54, UCUM, "mg/L", "mg/L"),
-    "mg_per_dl": entry(5.4, UCUM, "mg/dL", "mg/dL"),
-    "other_system": entry(5.4, OTHER, "mg/dL", "mg/dL"),
-    "unit_only": entry(5.4, None, None, "mg/dL"),
-    "seven_unit_only": entry(7, None, None, "mg/dL"),
-    "kilograms": entry(100, UCUM, "kg", "kg"),
+    "mg_per_l": entry("54", UCUM, "mg/L", "mg/L"),
+    "mg_per_dl": entry("5.4", UCUM, "mg/dL", "mg/dL"),
+    "other_system": entry("5.4", OTHER, "mg/dL", "mg/dL"),
+    "unit_only": entry("5.4", None, None, "mg/dL"),
+    "seven_unit_only": entry("7", None, None, "mg/dL"),
+    "kilograms": entry("100", UCUM, "kg", "kg"),
+    "per_minute": entry("1", UCUM, "/min", "/min"),
 }
 
 
 @pytest.fixture(scope="module")
 def collection(database: EmbeddedDatabase) -> Iterator[Collection[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]]
-    with MongoClient(database.uri) as client:
+    with MongoClient(database.uri, type_registry=DECIMAL_TYPES) as client:
         coll: Collection[dict[str, Any]] = client["params_tests"]["quantity"]
         coll.drop()
         coll.insert_many([{"_id": name, "idx": [e]} for name, e in DOCS.items()])
@@ -71,6 +72,10 @@ def found(collection: Collection[dict[str, Any]], *values: str) -> set[str]:
         ("5.4", {"mg_per_dl", "other_system", "unit_only"}),
         ("ge54", {"mg_per_l", "kilograms"}),
         ("5.4||mg\\|dL", set()),
+        (f"ge60|{UCUM}|/h", {"per_minute"}),  # 1/min is exactly 60/h: rounded alike, found by ge and le
+        (f"le60|{UCUM}|/h", {"per_minute"}),
+        (f"gt60|{UCUM}|/h", set()),
+        (f"0.01666666666666666666666666666666667|{UCUM}|/s", {"per_minute"}),
     ],
 )
 def test_quantity_forms(collection: Collection[dict[str, Any]], value: str, expected: set[str]) -> None:

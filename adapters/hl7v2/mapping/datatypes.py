@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
+
+from fhir_server.decimals import FhirDecimal
 
 from .model import Context, Translate
 from .segments import Value
@@ -211,19 +213,15 @@ def coded(value: Value | None, ctx: Context, loc: str) -> dict[str, Any] | None:
     return concept
 
 
-def number(text: str) -> int | float | None:
-    """An NM value as a JSON number ('0065.88' → 65.88), or None."""
+def number(text: str) -> FhirDecimal | None:
+    """An NM value as an exact JSON number ('0065.88' → 65.88, '1.50' stays 1.50, no binary float), or None."""
     text = text.strip()
     if not _NUMBER.fullmatch(text):
         return None
-    try:
-        d = Decimal(text)
-    except InvalidOperation:
-        return None
-    return int(d) if "." not in text else float(d)
+    return FhirDecimal(str(Decimal(text)))  # the pattern admits only valid decimals; str drops leading zeros
 
 
-def quantity(value: int | float, units: Value | None) -> dict[str, Any]:
+def quantity(value: Decimal, units: Value | None) -> dict[str, Any]:
     """A Quantity with units (CWE in OBX-6): UCUM code when known, unit text kept."""
     out: dict[str, Any] = {"value": value}
     if units is None:

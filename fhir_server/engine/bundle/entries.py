@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
-
 from ...errors import InvalidRequest
+from ...fhir_json import loads
 from ...i18n import _
 from ..identity import check_id
 from ..patch_resource import PatchFormat
@@ -58,8 +57,8 @@ class BundleEntry:
             return PatchFormat.FHIRPATH_PATCH, resource
         if resource.get("resourceType") == "Binary" and resource.get("contentType") == "application/json-patch+json":
             try:
-                return PatchFormat.JSON_PATCH, orjson.loads(base64.b64decode(resource.get("data", "")))
-            except (ValueError, orjson.JSONDecodeError) as exc:
+                return PatchFormat.JSON_PATCH, loads(base64.b64decode(resource.get("data", "")), unique_keys=True)
+            except ValueError as exc:  # bad base64 or InvalidJson
                 raise InvalidRequest(_("The JSON Patch in the Binary cannot be read."), expression=self.where) from exc
         raise InvalidRequest(
             _("A PATCH entry needs a Parameters (FHIRPath Patch) or a JSON Patch Binary resource."),

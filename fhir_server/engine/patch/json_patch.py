@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+from decimal import Decimal
 from typing import Any
 
 from fhir_server.errors import InvalidRequest, Unprocessable
@@ -163,10 +164,10 @@ def _remove(document: Any, path: list[str], number: int, where: str) -> None:
 
 
 def _json_equal(left: Any, right: Any) -> bool:
-    """JSON equality as RFC 6902 `test` defines it: booleans are not numbers, 1 equals 1.0."""
+    """JSON equality as RFC 6902 `test` defines it: booleans are not numbers, numbers equal by value (1 = 1.0)."""
     if isinstance(left, bool) or isinstance(right, bool):
         return isinstance(left, bool) and isinstance(right, bool) and left == right
-    if isinstance(left, (int, float)) and isinstance(right, (int, float)):
+    if isinstance(left, int | float | Decimal) and isinstance(right, int | float | Decimal):
         return left == right
     if isinstance(left, list) and isinstance(right, list):
         return len(left) == len(right) and all(_json_equal(a, b) for a, b in zip(left, right, strict=True))

@@ -4,7 +4,8 @@ A search value carries an implicit precision: `100` means [99.5, 100.5), `100.00
 [99.995, 100.005) and `1e2` means [50, 150). `eq`/`ne` use that range; `gt`/`lt`/`ge`/`le`
 compare with the exact value (the spec's table says "greater than exactly 100"); `sa`/`eb`
 coincide with `gt`/`lt` since the stored value `n` is a point; `ap` allows 10% of the value
-(or the implicit precision, whichever is wider).
+(or the implicit precision, whichever is wider). Everything is decimal arithmetic: no binary
+float rounds a bound, so `1.10` finds 1.095 and not 1.105.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
+from ...decimals import bound, fits_decimal128
 from ...errors import InvalidRequest
 from ...i18n import _
 from ..dates import split_prefix
@@ -22,6 +24,8 @@ from .token import invalid
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _LOOKS_PREFIXED = re.compile(r"[a-z]{2}(?=[-+.\d])")
+_EXACT = Context(prec=40)
+"""Enough digits for a 34-digit value plus or minus half its last digit (or a tenth of itself): no rounding."""
 
 
 def split_comparison(value: str, parameter: str) -> tuple[str, str]:
@@ -42,38 +46,48 @@ class NumberSearch:
     """A prefixed search number: its exact value and the [low, high) range its precision implies."""
 
     prefix: str
-    value: float
-    low: float
-    high: float
+    value: Decimal
+    low: Decimal
+    high: Decimal
 
-    def scaled(self, convert: Callable[[float], float]) -> NumberSearch:
+    def scaled(self, convert: Callable[[Decimal], Decimal]) -> NumberSearch:
         """The same search in other units (`convert` must be increasing and linear, as UCUM factors are)."""
         return NumberSearch(self.prefix, convert(self.value), convert(self.low), convert(self.high))
 
 
 def parse_number(text: str, prefix: str, parameter: str) -> NumberSearch:
-    """Parse a decimal search value into its exact value and implicit precision range."""
+    """Parse a decimal search value into its exact value and implicit precision range.
+
+    The value may have up to 34 significant digits, as stored values do (decimal128).
+    """
     if not _NUMBER.fullmatch(text):
         raise invalid(text, parameter, _("a number"))
     number = Decimal(text)  # the pattern admits only valid decimals
+    if not fits_decimal128(number):
+        raise invalid(text, parameter, _("a number of at most 34 significant digits"))
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)  # finite by the pattern
     half = Decimal(5).scaleb(exponent - 1)
     if prefix == "ap":
-        half = max(half, abs(number) / 10)
-    return NumberSearch(prefix, float(number), float(number - half), float(number + half))
+        half = max(half, _EXACT.divide(abs(number), 10))
+    return NumberSearch(prefix, number, _EXACT.subtract(number, half), _EXACT.add(number, half))
 
 
 def number_condition(search: NumberSearch, key: str = "n") -> dict[str, Any]:
-    """The entry condition on the stored point `key`."""
+    """The entry condition on the stored point `key`.
+
+    Stored points are decimal128 values; a bound needing more digits (the range of a 34-digit value) is
+    rounded outward, to the nearest decimal128 that admits exactly the same points.
+    """
     prefix = search.prefix
-    if prefix in ("eq", "ap"):
-        upper = "$lt" if prefix == "eq" else "$lte"
-        return {key: {"$gte": search.low, upper: search.high}}
+    if prefix == "eq":
+        return {key: {"$gte": bound(search.low, up=True), "$lt": bound(search.high, up=True)}}
+    if prefix == "ap":
+        return {key: {"$gte": bound(search.low, up=True), "$lte": bound(search.high, up=False)}}
     if prefix == "ne":
-        return {"$or": [{key: {"$lt": search.low}}, {key: {"$gte": search.high}}]}
+        return {"$or": [{key: {"$lt": bound(search.low, up=True)}}, {key: {"$gte": bound(search.high, up=True)}}]}
     operator = {"gt": "$gt", "sa": "$gt", "lt": "$lt", "eb": "$lt", "ge": "$gte", "le": "$lte"}[prefix]
-    return {key: {operator: search.value}}
+    return {key: {operator: bound(search.value, up=operator in ("$gte", "$lt"))}}
 
 
 def all_of(*conditions: dict[str, Any]) -> dict[str, Any]:

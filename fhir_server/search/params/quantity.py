@@ -3,7 +3,8 @@
 With a UCUM system and a unit `canonicalize` understands, the search compares the canonical
 value `cn` in canonical unit `cc`, so `5.4|http://unitsofmeasure.org|mg/dL` finds `54 mg/L`.
 Otherwise it compares `n` with the system and code as written; `number||code` matches the
-code or the unit text in any system.
+code or the unit text in any system. Canonical values are rounded once to decimal128 on both
+sides (`ucum.scale`), so a quantity equal to the search value in other units stays equal.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from ...i18n import _
 from ..escaping import split_escaped
-from ..ucum import canonicalize
+from ..ucum import scale, unit_factor
 from .number import all_of, number_condition, parse_number, split_comparison
 from .token import invalid
 
@@ -29,10 +30,10 @@ def quantity_condition(value: str, parameter: str) -> dict[str, Any]:
     if len(parts) == 1:
         return number_condition(search)
     system, code = parts[1], parts[2]
-    canonical = canonicalize(1.0, code) if system == UCUM and code else None
+    canonical = unit_factor(code) if system == UCUM and code else None
     if canonical is not None:
         factor, canonical_code = canonical
-        converted = search.scaled(lambda number: number * factor)
+        converted = search.scaled(lambda number: scale(number, factor))
         return all_of({"cc": canonical_code}, number_condition(converted, "cn"))
     units: dict[str, Any] = {}
     if system:
