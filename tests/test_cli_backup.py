@@ -16,7 +16,7 @@ import pytest
 
 from fhir_server.storage import EmbeddedDatabase
 from tests.conftest import FHIR_JSON, ServerProcess, new_patient
-from tests.test_cli_import_export import FIXTURE, cli, dump, patient, write_json, write_ndjson
+from tests.test_cli_import_export import DUMPED, FIXTURE, cli, dump, patient, write_json, write_ndjson
 
 
 def _batch(*entries: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +63,9 @@ def test_backup_format(source: tuple[Path, Path, dict[str, list[Any]]]) -> None:
     assert manifest["counts"]["resources"] == len(state["resources"])
     assert manifest["counts"]["deleted"] == 1  # Patient/c (b was deleted, then written again)
     assert len(state["conditions"]) == 1 and len(state["audit"]) == len(state["history"])  # one event per version
-    assert manifest["counts"]["state"] == len(state["conditions"]) + len(state["audit"])  # no chain head: unsealed
+    assert state["import_records"]  # what each import finished
+    kept = ("conditions", "audit", "import_records")  # no chain head: unsealed; no accounts, clients or keys
+    assert manifest["counts"]["state"] == sum(len(state[name]) for name in kept)
     for name in ("history.ndjson.gz", "state.ndjson.gz"):
         content = (backup / name).read_bytes()
         assert manifest["files"][name]["bytes"] == len(content)
@@ -127,7 +129,7 @@ def _refused_and_empty(backup: Path, data_dir: Path, reason: str) -> None:
     done = cli("restore", backup, "--data-dir", data_dir)
     assert done.returncode == 1, done.stdout
     assert "restore refused" in done.stderr and reason in done.stderr, done.stderr
-    assert dump(data_dir) == {"resources": [], "history": [], "conditions": [], "audit": []}
+    assert dump(data_dir) == {name: [] for name in DUMPED}
 
 
 def test_damaged_backups_are_refused_before_anything_is_written(

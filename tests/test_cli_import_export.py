@@ -23,8 +23,11 @@ def cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+DUMPED = ("resources", "history", "conditions", "audit", "import_records", "auth_users", "auth_clients", "auth_keys")
+
+
 def dump(data_dir: Path | None = None, *, uri: str | None = None, database: str = "fhir") -> dict[str, list[Any]]:
-    """Every document of resources, history, conditions and audit, sorted by _id, from a data dir or a URI."""
+    """Every document of the collections a backup keeps (but the HL7 ones), sorted by _id, from a data dir or a URI."""
     if uri is None:
         assert data_dir is not None
         with EmbeddedDatabase(data_dir) as embedded:
@@ -32,8 +35,7 @@ def dump(data_dir: Path | None = None, *, uri: str | None = None, database: str 
     client: MongoClient[dict[str, Any]]
     with MongoClient(uri, tz_aware=True) as client:
         db = client[database]
-        names = ("resources", "history", "conditions", "audit")
-        return {name: list(db[name].find({}).sort("_id", 1)) for name in names}
+        return {name: list(db[name].find({}).sort("_id", 1)) for name in DUMPED}
 
 
 def write_ndjson(path: Path, *resources: dict[str, Any] | str) -> Path:

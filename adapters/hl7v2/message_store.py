@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from fhir_server.engine.identity import now
 from fhir_server.errors import VersionConflict
 from fhir_server.storage import MongoResourceStore
+from fhir_server.storage.backup import register_state_collection
 from fhir_server.storage.mongo import mongo_errors
 
 from .header import Header, HL7Error
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 RECEIVED, PROCESSED, ERROR = "received", "processed", "error"
 STATUSES = (RECEIVED, PROCESSED, ERROR)
 COLLECTION = "hl7_messages"
+
+register_state_collection(COLLECTION)  # backups keep the message log (retransmissions are still recognised)
 
 
 @dataclass
