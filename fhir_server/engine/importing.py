@@ -310,7 +310,11 @@ class Importer:
         outcome = file.outcome
         if not outcome.failures:
             record = {"path": str(outcome.path), "resources": outcome.resources, "at": now()}
-            await self._records.finish_file(file.digest, record)
+            try:
+                await self._records.finish_file(file.digest, record)
+            except Exception as exc:  # its pieces are recorded: a later run skips them one by one
+                log.exception("import file record failed", extra={"path": str(outcome.path)})
+                self._fail(Failure(outcome.path, None, str(exc) or exc.__class__.__name__), file)
         self._finished(outcome)
 
     def _finished(self, outcome: FileOutcome) -> None:
