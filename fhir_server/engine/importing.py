@@ -264,6 +264,8 @@ class Importer:
                 await asyncio.wait(pending)
         finally:
             remove_write_observer(_record_piece)
+        if not self._reader.cancelled():
+            self._reader.result()  # a lost database while reading: raised once the pieces in flight are done
         finished = {outcome.path for outcome in self.report.finished}
         self.report.unfinished = [path for path in files if path not in finished]
         return self.report

@@ -4,7 +4,7 @@ Collection `import_records`, one document per finished piece of an input file:
 
 - `{_id: "<sha256 of the file>"}`: the whole file, written once every piece of it is stored with
   no failure; a later run skips the file without reading it.
-- `{_id: "<sha256>:<where>"}` (`where` is "bundle", "item 2", "lines 1-200", "line 7" ...): one
+- `{_id: "<sha256>:<where>"}` (`where` is "bundle", "item 2", "entry 3", "line 1 - line 200", "line 7" ...): one
   Bundle or range of lines, inserted in the same database transaction as the versions it wrote
   (a linked document, see engine/observers.py), so a piece is recorded exactly when its writes
   are committed, never before and never without them.
