@@ -195,9 +195,9 @@ def _synthea_files(folder: Path, copies: int) -> int:
     return entries
 
 
-def _interrupted(args: list[str | Path], signum: int) -> tuple[int, list[str], str]:
+def _interrupted(args: list[str | Path], signum: int, times: int = 1) -> tuple[int, list[str], str]:
     """Run `fhir-server ARGS` in a process group of its own, and once it prints its first finished file, send
-    `signum` to the whole group, as a terminal's Ctrl-C does; (exit code, stdout lines, stderr)."""
+    `signum` (`times` times) to the whole group, as a terminal's Ctrl-C does; (exit code, stdout lines, stderr)."""
     command = [sys.executable, "-m", "fhir_server", *map(str, args)]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -205,7 +205,8 @@ def _interrupted(args: list[str | Path], signum: int) -> tuple[int, list[str], s
     assert process.stdout is not None
     first = process.stdout.readline()
     assert first.endswith("resources imported.\n"), first
-    os.killpg(process.pid, signum)
+    for _time in range(times):
+        os.killpg(process.pid, signum)
     out, err = process.communicate(timeout=120)
     return process.returncode, [first.rstrip("\n"), *out.splitlines()], err
 
@@ -264,3 +265,16 @@ def test_sigterm_stops_an_import_like_ctrl_c(tmp_path: Path) -> None:
     assert lines[-1].startswith("Import stopped:"), lines
     finished = sum(1 for line in lines if line.endswith("resources imported."))
     assert _counts(data_dir)[0] == finished < 4
+
+
+def test_a_second_ctrl_c_abandons_the_writes_in_flight_whole(tmp_path: Path) -> None:
+    inputs, data_dir = tmp_path / "in", tmp_path / "data"
+    entries = _synthea_files(inputs, 6)
+    args: list[str | Path] = ["import", inputs, "--data-dir", data_dir, "--jobs", "2"]
+    code, lines, err = _interrupted(args, signal.SIGINT, times=2)
+    assert code == 130, err
+    assert lines[-1].startswith("Import stopped:"), lines
+    assert _counts(data_dir)[0] < 6  # and each Bundle is there whole or not at all (checked by _counts)
+    resumed = cli(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _counts(data_dir) == (6, entries, entries)
