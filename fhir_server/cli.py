@@ -21,13 +21,13 @@ from adapters.hl7v2.cli import add_mllp_command
 from . import __version__
 from .app import create_app
 from .audit.cli import add_audit_command
-from .auth.policy import AccessPolicy
 from .auth.roles import load_roles
 from .cli_database import add_database_options, connected_store, running_database
+from .cli_import import run_import
 from .cli_users import add_user_command
 from .config import Settings
 from .engine.backup import BackupError, backup, restore
-from .engine.importing import Failure, Importer, export_current
+from .engine.importing import export_current
 from .errors import FhirError, StorageUnavailable
 from .i18n import _
 from .loading import load_folder_into
@@ -157,29 +157,6 @@ def _complain(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def _import(settings: Settings, paths: list[Path], jobs: int) -> int:
-    progress = Progress(_("resources"))
-
-    def failed(failure: Failure) -> None:
-        progress.note(_("failed: {failure}").format(failure=failure))
-
-    started = time.monotonic()
-    async with connected_store(settings) as store:
-        report = await Importer(store, AccessPolicy.system("cli"), jobs=jobs, progress=progress, on_failure=failed).run(
-            paths
-        )
-    progress.finish()
-    seconds = time.monotonic() - started
-    _say(
-        _("Imported {resources:,} resources from {files} files in {seconds:.1f} s ({rate:,.0f} resources/s); "
-          "{failures} failures.").format(
-            resources=report.resources, files=report.files, seconds=seconds,
-            rate=report.resources / seconds if seconds else 0, failures=len(report.failures),
-        )
-    )  # fmt: skip
-    return 1 if report.failures else 0
-
-
 async def _export(settings: Settings, folder: Path) -> int:
     progress = Progress(_("resources"))
     started = time.monotonic()
@@ -205,6 +182,8 @@ async def _backup(settings: Settings, folder: Path, settle: float) -> int:
             MongoBackupStore(store.client, store.database_name), folder, settle=settle, progress=progress
         )
     progress.finish()
+    for name in result.not_kept:
+        _complain(_("warning: collection {name} is not in the backup (unknown to this version).").format(name=name))
     counts = result.counts
     _say(
         _("Backed up {versions:,} versions of {resources:,} resources ({deleted:,} deleted) and {state:,} state "
@@ -234,11 +213,15 @@ async def _restore(settings: Settings, folder: Path) -> int:
 
 
 def data_command(command: str, settings: Settings, options: dict[str, Any]) -> int:
-    """Run `import`, `export`, `backup` or `restore` on the configured or embedded database."""
+    """Run `import`, `export`, `backup` or `restore` on the configured or embedded database.
+
+    SIGTERM ends a command like Ctrl-C: the embedded database is stopped on the way out.
+    """
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with running_database(settings) as ready:
             if command == "import":
-                return asyncio.run(_import(ready, options["paths"], options["jobs"]))
+                return asyncio.run(run_import(ready, options["paths"], options["jobs"], options["command_line"]))
             if command == "export":
                 return asyncio.run(_export(ready, options["folder"]))
             if command == "backup":
@@ -248,19 +231,21 @@ def data_command(command: str, settings: Settings, options: dict[str, Any]) -> i
         _complain(_("{command} refused: {reason}").format(command=command, reason=exc))
     except FhirError as exc:
         _complain(_("{command} failed: {reason}").format(command=command, reason=exc))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stopped) as exc:
         _complain(_("{command} interrupted.").format(command=command))
-        return 130
+        return 128 + (signal.SIGTERM if isinstance(exc, _Stopped) else signal.SIGINT)
     return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = vars(_parser().parse_args(argv))
+    command_line = list(sys.argv[1:] if argv is None else argv)
+    args = vars(_parser().parse_args(command_line))
     handler = args.pop("handler", None)
     if handler is not None:  # commands of their own modules (mllp, audit, ...)
         return int(handler(args))
     command = args.pop("command")
     options: dict[str, Any] = {k: args.pop(k) for k in ("paths", "jobs", "folder", "settle") if k in args}
+    options["command_line"] = command_line
     if command != "serve" and args.get("log_level") is None and not os.environ.get("FHIR_LOG_LEVEL"):
         args["log_level"] = "warning"  # the data commands talk through their progress and summary
     settings = Settings.from_env(**args)

@@ -67,10 +67,10 @@ class Progress:
         self.total, self.items, self.done = total, 0, 0
         self._started = time.monotonic()
 
-    def note(self, message: str) -> None:
-        """Print a line (a failure, say) above the bar."""
+    def note(self, message: str, *, stream: TextIO | None = None) -> None:
+        """Print a line (a failure, say) above the bar: on the bar's stream, or on `stream` (stdout, say)."""
         self._clear()
-        print(message, file=self._stream, flush=True)
+        print(message, file=stream or self._stream, flush=True)
         if self._tty:
             self._draw()
 

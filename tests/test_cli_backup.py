@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import orjson
 import pytest
+from pymongo import MongoClient
 
 from fhir_server.storage import EmbeddedDatabase
 from tests.conftest import FHIR_JSON, ServerProcess, new_patient
-from tests.test_cli_import_export import FIXTURE, cli, dump, patient, write_json, write_ndjson
+from tests.test_cli_import_export import DUMPED, FIXTURE, cli, dump, patient, write_json, write_ndjson
 
 
 def _batch(*entries: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +66,9 @@ def test_backup_format(source: tuple[Path, Path, dict[str, list[Any]]]) -> None:
     assert manifest["counts"]["resources"] == len(state["resources"])
     assert manifest["counts"]["deleted"] == 1  # Patient/c (b was deleted, then written again)
     assert len(state["conditions"]) == 1 and len(state["audit"]) == len(state["history"])  # one event per version
-    assert manifest["counts"]["state"] == len(state["conditions"]) + len(state["audit"])  # no chain head: unsealed
+    assert state["import_records"]  # what each import finished
+    kept = ("conditions", "audit", "import_records")  # no chain head: unsealed; no accounts, clients or keys
+    assert manifest["counts"]["state"] == sum(len(state[name]) for name in kept)
     for name in ("history.ndjson.gz", "state.ndjson.gz"):
         content = (backup / name).read_bytes()
         assert manifest["files"][name]["bytes"] == len(content)
@@ -127,7 +132,7 @@ def _refused_and_empty(backup: Path, data_dir: Path, reason: str) -> None:
     done = cli("restore", backup, "--data-dir", data_dir)
     assert done.returncode == 1, done.stdout
     assert "restore refused" in done.stderr and reason in done.stderr, done.stderr
-    assert dump(data_dir) == {"resources": [], "history": [], "conditions": [], "audit": []}
+    assert dump(data_dir) == {name: [] for name in DUMPED}
 
 
 def test_damaged_backups_are_refused_before_anything_is_written(
@@ -213,3 +218,82 @@ def test_backup_while_a_server_writes(database: EmbeddedDatabase, tmp_path: Path
         if key not in latest or latest[key]["version"] < doc["version"]:
             latest[key] = doc
     assert {d["_id"]: d["version"] for d in restored["resources"]} == {k: d["version"] for k, d in latest.items()}
+
+
+REDIRECT = "http://127.0.0.1:9/callback"
+PASSWORD = "restored horse battery"
+
+
+def _sign_in(http: httpx.Client, fhir_base: str, client_id: str, username: str, password: str) -> httpx.Response:
+    """Authorize as `client_id`, then post the sign-in form: what a browser does."""
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid fhirUser",
+              "state": "s1", "aud": fhir_base, "code_challenge": "c" * 43, "code_challenge_method": "S256"}  # fmt: skip
+    parked = http.get("/auth/authorize", params=params)
+    assert parked.status_code == 303, parked.text
+    request_id = parse_qs(urlsplit(parked.headers["location"]).query)["request"][0]
+    form = http.get("/auth/login", params={"request": request_id})
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf, form.text
+    data = {"request": request_id, "username": username, "password": password, "csrf_token": csrf.group(1)}
+    return http.post("/auth/login", data=data)
+
+
+def _kids(server: ServerProcess) -> set[str]:
+    return {key["kid"] for key in httpx.get(f"{server.base}/auth/jwks", timeout=30).json()["keys"]}
+
+
+def test_a_restored_server_keeps_its_accounts_apps_and_signing_keys(tmp_path: Path) -> None:
+    source, target = tmp_path / "source", tmp_path / "target"
+    added = cli("user", "add", "dr-restore", "--role", "physician", "--password-stdin", "--data-dir", source,
+                input=PASSWORD + "\n")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    app = cli("client", "add", "--id", "restored-app", "--redirect-uri", REDIRECT, "--scope", "openid",
+              "--scope", "fhirUser", "--data-dir", source)  # fmt: skip
+    assert app.returncode == 0, app.stderr
+    backend = cli("client", "add", "--id", "restored-backend", "--kind", "symmetric", "--redirect-uri", REDIRECT,
+                  "--data-dir", source)  # fmt: skip
+    secret = re.search(r"store it now\): (\S+)", backend.stdout)
+    assert backend.returncode == 0 and secret, backend.stdout
+    server = ServerProcess(["--data-dir", str(source)], tmp_path / "source.log", auth="smart")
+    try:
+        kids = _kids(server)  # the signing key is made at the first start
+    finally:
+        server.stop()
+    with EmbeddedDatabase(source) as embedded, MongoClient[dict[str, Any]](embedded.uri) as mongo:
+        mongo["fhir"]["practice_notes"].insert_one({"_id": "unknown to the backup"})
+    before = dump(source)
+    assert before["auth_users"] and len(before["auth_clients"]) == 2 and before["auth_keys"]
+
+    done = cli("backup", tmp_path / "backup", "--data-dir", source, "--settle", "0.2")
+    assert done.returncode == 0, done.stderr
+    assert "warning: collection practice_notes is not in the backup" in done.stderr  # not dropped in silence
+    state = gzip.decompress((tmp_path / "backup" / "state.ndjson.gz").read_bytes())
+    assert PASSWORD.encode() not in state and secret.group(1).encode() not in state  # hashes only
+    assert b"auth_key_secrets" not in state and b'"d":' not in state  # no private key: a backup cannot sign
+    restored = cli("restore", tmp_path / "backup", "--data-dir", target)
+    assert restored.returncode == 0, restored.stderr
+
+    after = dump(target)
+    for name in ("auth_users", "auth_clients", "auth_keys"):
+        assert after[name] == before[name]  # password and secret hashes exactly as stored
+    users = cli("user", "list", "--data-dir", target)
+    assert users.returncode == 0 and "dr-restore" in users.stdout, users.stdout
+    clients = cli("client", "list", "--data-dir", target)
+    assert "restored-app" in clients.stdout and "restored-backend" in clients.stdout, clients.stdout
+
+    server = ServerProcess(["--data-dir", str(target)], tmp_path / "target.log", auth="smart")
+    try:
+        assert kids <= _kids(server)  # id tokens signed before the backup still verify
+        with httpx.Client(base_url=server.base, timeout=30) as http:
+            good = _sign_in(http, f"{server.base}/fhir", "restored-app", "dr-restore", PASSWORD)
+            assert good.status_code == 303 and good.headers["location"].startswith("/auth/consent"), good.text
+        with httpx.Client(base_url=server.base, timeout=30) as http:
+            wrong = _sign_in(http, f"{server.base}/fhir", "restored-app", "dr-restore", "not " + PASSWORD)
+            assert wrong.status_code == 400
+            introspect = {"token": "not-a-token"}
+            right = http.post("/auth/introspect", data=introspect, auth=("restored-backend", secret.group(1)))
+            assert right.status_code == 200 and right.json() == {"active": False}, right.text
+            refused = http.post("/auth/introspect", data=introspect, auth=("restored-backend", "wrong-secret"))
+            assert refused.status_code == 401
+    finally:
+        server.stop()

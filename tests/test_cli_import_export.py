@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,14 +20,17 @@ from fhir_server.storage import EmbeddedDatabase
 FIXTURE = Path(__file__).parent / "fixtures" / "synthea-sample.json.gz"
 
 
-def cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def cli(*args: str | Path, timeout: float = 300, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the `fhir-server` command as a child process (stderr is not a TTY: plain progress lines)."""
     command = [sys.executable, "-m", "fhir_server", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, input=input)
+
+
+DUMPED = ("resources", "history", "conditions", "audit", "import_records", "auth_users", "auth_clients", "auth_keys")
 
 
 def dump(data_dir: Path | None = None, *, uri: str | None = None, database: str = "fhir") -> dict[str, list[Any]]:
-    """Every document of resources, history, conditions and audit, sorted by _id, from a data dir or a URI."""
+    """Every document of the collections a backup keeps (but the HL7 ones), sorted by _id, from a data dir or a URI."""
     if uri is None:
         assert data_dir is not None
         with EmbeddedDatabase(data_dir) as embedded:
@@ -32,8 +38,7 @@ def dump(data_dir: Path | None = None, *, uri: str | None = None, database: str 
     client: MongoClient[dict[str, Any]]
     with MongoClient(uri, tz_aware=True) as client:
         db = client[database]
-        names = ("resources", "history", "conditions", "audit")
-        return {name: list(db[name].find({}).sort("_id", 1)) for name in names}
+        return {name: list(db[name].find({}).sort("_id", 1)) for name in DUMPED}
 
 
 def write_ndjson(path: Path, *resources: dict[str, Any] | str) -> Path:
@@ -104,7 +109,19 @@ def test_import_good_and_bad_files(tmp_path: Path) -> None:
     assert f"{data / 'broken.json'}: not JSON" in errors
     assert "missing.ndjson: no such file or folder" in errors
 
+    assert f"{data / 'patients.ndjson'}: 3 resources imported; 2 failed." in done.stdout  # once committed
+    assert f"{data / 'more.ndjson.gz'}: 1 resources imported." in done.stdout
+
     stored = dump(data_dir)
+    again = cli("import", data, "--data-dir", data_dir)  # what was stored is skipped; the bad parts fail again
+    assert again.returncode == 1, again.stderr
+    assert "Imported 0 resources from 6 files" in again.stdout and "5 failures" in again.stdout
+    assert f"{data / 'more.ndjson.gz'}: already imported; skipped." in again.stdout
+    assert f"{data / 'patients.ndjson'}: 0 resources imported; 3 parts skipped as already imported; 2 failed." in (
+        again.stdout
+    )  # the lines stored one by one when their chunk failed are recorded one by one
+    assert f"{data / 'patients.ndjson'}: line 3: " in again.stderr
+    assert dump(data_dir) == stored  # no new version, no new audit record
     current = {doc["_id"]: doc for doc in stored["resources"]}
     assert current["Patient/p1"]["version"] == 2
     assert orjson.loads(current["Patient/p1"]["body"])["name"][0]["family"] == "One again"
@@ -160,3 +177,104 @@ def test_export_round_trip(tmp_path: Path) -> None:
     assert cli("export", tmp_path / "export2", "--data-dir", second).returncode == 0
     assert _normalized_lines(exported) == _normalized_lines(tmp_path / "export2")
     assert sorted(p.name for p in exported.iterdir()) == sorted(p.name for p in (tmp_path / "export2").iterdir())
+
+
+def _synthea_files(folder: Path, copies: int) -> int:
+    """`copies` Synthea transaction Bundles (POST entries, urn:uuid fullUrls), one per file, each a
+    different patient; returns the number of entries."""
+    folder.mkdir()
+    bundles = orjson.loads(gzip.decompress(FIXTURE.read_bytes()))
+    entries = 0
+    for number in range(copies):
+        bundle = bundles[number % len(bundles)]
+        patient = bundle["entry"][0]["resource"]
+        assert patient["resourceType"] == "Patient"
+        patient["name"][0]["family"] = f"Copy{number}"
+        write_json(folder / f"bundle-{number:02d}.json", bundle)
+        entries += len(bundle["entry"])
+    return entries
+
+
+def _interrupted(args: list[str | Path], signum: int, times: int = 1) -> tuple[int, list[str], str]:
+    """Run `fhir-server ARGS` in a process group of its own, and once it prints its first finished file, send
+    `signum` (`times` times) to the whole group, as a terminal's Ctrl-C does; (exit code, stdout lines, stderr)."""
+    command = [sys.executable, "-m", "fhir_server", *map(str, args)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert first.endswith("resources imported.\n"), first
+    for _time in range(times):
+        os.killpg(process.pid, signum)
+    out, err = process.communicate(timeout=120)
+    return process.returncode, [first.rstrip("\n"), *out.splitlines()], err
+
+
+def _counts(data_dir: Path) -> tuple[int, int, int]:
+    stored = dump(data_dir)
+    patients = sum(1 for doc in stored["resources"] if doc["type"] == "Patient")
+    pieces = sum(record["resources"] for record in stored["import_records"] if ":" in record["_id"])
+    assert pieces == len(stored["history"])  # every version belongs to one recorded piece: none half written
+    return patients, len(stored["resources"]), len(stored["history"])
+
+
+def test_an_interrupted_import_stops_at_once_and_resumes_without_duplicates(tmp_path: Path) -> None:
+    inputs, data_dir = tmp_path / "in", tmp_path / "data"
+    entries = _synthea_files(inputs, 9)
+    write_ndjson(inputs / "patients.ndjson", *(patient(f"n{n}", f"Line{n}") for n in range(450)))
+    args: list[str | Path] = ["import", inputs, "--data-dir", data_dir, "--jobs", "1"]
+
+    code, lines, err = _interrupted(args, signal.SIGINT)
+
+    assert code == 130, err
+    assert "Traceback" not in err and "failed" not in err, err  # the database was not pulled from under it
+    assert "Stopping: letting the writes in flight finish" in err
+    stopped = lines[-1]
+    assert stopped.startswith("Import stopped:") and "nothing half written" in stopped, lines
+    resume = shlex.join(["fhir-server", *map(str, args)])
+    assert stopped.endswith(f"To resume, run: {resume}"), stopped
+    finished = [line for line in lines if line.endswith("resources imported.")]
+    assert 1 <= len(finished) < 10
+    patients, resources, versions = _counts(data_dir)
+    assert patients == len(finished)  # each finished file is one patient; nothing of the others
+
+    resumed = cli(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    for line in finished:
+        assert f"{line.split(':')[0]}: already imported; skipped." in resumed.stdout
+    assert f"Skipped as already imported: {len(finished)} files" in resumed.stdout
+    patients, resources, versions = _counts(data_dir)
+    assert patients == 9 + 450  # no duplicates
+    assert resources == versions == entries + 450  # each written once
+
+    stored = dump(data_dir)
+    again = cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert "Imported 0 resources from 10 files" in again.stdout
+    assert "Skipped as already imported: 10 files" in again.stdout
+    assert again.stdout.count("already imported; skipped.") == 10
+    assert dump(data_dir) == stored  # nothing created, no version added
+
+
+def test_sigterm_stops_an_import_like_ctrl_c(tmp_path: Path) -> None:
+    inputs, data_dir = tmp_path / "in", tmp_path / "data"
+    _synthea_files(inputs, 4)
+    code, lines, err = _interrupted(["import", inputs, "--data-dir", data_dir, "--jobs", "1"], signal.SIGTERM)
+    assert code == 128 + signal.SIGTERM, err
+    assert lines[-1].startswith("Import stopped:"), lines
+    finished = sum(1 for line in lines if line.endswith("resources imported."))
+    assert _counts(data_dir)[0] == finished < 4
+
+
+def test_a_second_ctrl_c_abandons_the_writes_in_flight_whole(tmp_path: Path) -> None:
+    inputs, data_dir = tmp_path / "in", tmp_path / "data"
+    entries = _synthea_files(inputs, 6)
+    args: list[str | Path] = ["import", inputs, "--data-dir", data_dir, "--jobs", "2"]
+    code, lines, err = _interrupted(args, signal.SIGINT, times=2)
+    assert code == 130, err
+    assert lines[-1].startswith("Import stopped:"), lines
+    assert _counts(data_dir)[0] < 6  # and each Bundle is there whole or not at all (checked by _counts)
+    resumed = cli(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _counts(data_dir) == (6, entries, entries)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from fhir_server.engine.identity import now
 from fhir_server.errors import VersionConflict
 from fhir_server.storage import MongoResourceStore
+from fhir_server.storage.backup import register_state_collection
 from fhir_server.storage.mongo import mongo_errors
 
 from . import lease
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 RECEIVED, PROCESSED, ERROR = "received", "processed", "error"
 STATUSES = (RECEIVED, PROCESSED, ERROR)
 COLLECTION = "hl7_messages"
+
+# Backups keep the message log (retransmissions are still recognised); a lease means nothing after a restore,
+# so a message still `received` there is taken up by the recovery duty.
+register_state_collection(COLLECTION, reset=lease.RELEASED)
 
 
 @dataclass

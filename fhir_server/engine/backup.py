@@ -10,10 +10,14 @@ A backup is a folder:
   file stays readable and greppable. Lines are ordered by type, id, then version newest first,
   so the first line of each resource is its current version (restore checks this order).
 - `state.ndjson.gz`: one `{"collection", "document"}` per document of the server's own state
-  (the conditional-create counters in `conditions`, the audit log and its chain head, and the
-  collections adapters register with `storage.backup.register_state_collection`, such as the
-  HL7 v2 outbox `hl7_outbox`), documents in canonical extended JSON. Jobs are transient and
-  left out; SearchParameters are resources, so they are in the history.
+  (`storage.backup.SERVER_STATE`: the conditional-create counters, the audit log and its chain
+  head, user accounts and registered clients with their password and secret hashes as stored,
+  the public signing keys, the import records; and the collections adapters register with
+  `storage.backup.register_state_collection`, such as the HL7 v2 outbox and message log),
+  documents in canonical extended JSON. What is transient (jobs, tokens, sessions, codes) or
+  secret beyond need (the private signing keys) is left out (`storage.backup.LEFT_OUT`);
+  SearchParameters are resources, so they are in the history. A collection that is in neither
+  list is named in the result (`not_kept`), so a new one cannot be forgotten silently.
 - `manifest.json`, written last: format and version, the backup instant, counts, and the byte
   size and sha256 of each file. A folder without it is an unfinished backup.
 
@@ -108,6 +112,8 @@ class BackupResult:
     instant: datetime
     counts: BackupCounts
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    not_kept: list[str] = field(default_factory=list)
+    """Collections of the database the backup does not hold and does not know (see the module docstring)."""
 
 
 def _instant(moment: datetime) -> str:
@@ -213,7 +219,7 @@ async def backup(
     partial = folder / (MANIFEST + ".partial")
     partial.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
     os.replace(partial, folder / MANIFEST)
-    return BackupResult(folder, moment, counts, files)
+    return BackupResult(folder, moment, counts, files, await store.not_kept())
 
 
 # --- verification -----------------------------------------------------------------------------------

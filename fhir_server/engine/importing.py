@@ -2,25 +2,38 @@
 
 Import takes files and folders (searched recursively) of:
 
-- `.json` / `.json.gz`: a Bundle, a resource, or a JSON array of them. `transaction` and `batch`
-  Bundles run as they are (`process_bundle`); the entries of any other Bundle (collection,
-  searchset, ...) and plain resources are created-or-updated under their own ids.
+- `.json` / `.json.gz`: a Bundle, a resource, or a JSON array of them. `transaction` Bundles run
+  as they are (`process_bundle`), `batch` Bundles entry by entry; the entries of any other
+  Bundle (collection, searchset, ...) and plain resources are created-or-updated under their own ids.
 - `.ndjson` / `.ndjson.gz`: one resource per line, created-or-updated under its own id.
 
 Resources to create-or-update are sent in transaction Bundles of `chunk` PUT entries (POST for a
-resource without id); when such a transaction fails, the same entries run again as a batch, so
-only the bad ones fail, each reported with its line or entry. A bad file or line never stops the
+resource without id); when such a transaction fails, its entries run again one by one, so only
+the bad ones fail, each reported with its line or entry. A bad file or line never stops the
 rest. Up to `jobs` units of work (a Bundle, a chunk) run at once; a unit that touches a resource
 an earlier one still in flight touches waits for it, so versions keep the order of the input.
+
+Running again creates nothing twice. A file is known by the sha256 of its bytes; each piece of it
+that writes (a transaction Bundle, a batch entry, a chunk of lines, a line run on its own) is
+recorded in the same database transaction as its versions (storage/imports.py), and a file once
+all of it is stored with no failure. A later run skips what is recorded and says so, so a run
+stopped half way continues where it stopped. Content alone could not tell: a Bundle that creates
+with POST and `urn:uuid` fullUrls (Synthea) gets new server ids each time it runs.
+
+Stopping (`stop`, on Ctrl-C): nothing more is read or started, the pieces in flight finish (each
+commits whole or not at all). `abandon` (a second Ctrl-C) cancels them too; their transactions
+roll back, and their records with them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import io
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,14 +42,33 @@ from ..auth.policy import AccessPolicy
 from ..errors import FhirError
 from ..fhir_json import InvalidJson, loads
 from ..i18n import _
-from ..storage import CurrentQuery, ResourceStore
+from ..storage import CurrentQuery, LinkedDocument, PendingWrite, ResourceStore
+from ..storage.imports import IMPORT_RECORDS, MongoImportRecords, piece_record
 from .backup import ProgressSink
 from .bundle import process_bundle
+from .identity import now
+from .observers import add_write_observer, remove_write_observer
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".json.gz")
 _WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+_piece: ContextVar[tuple[str, str, str] | None] = ContextVar("fhir_server_import_piece", default=None)
+"""(file sha256, piece, path) of the piece the current task is writing."""
+
+
+async def _record_piece(_store: ResourceStore, writes: Sequence[PendingWrite]) -> Sequence[LinkedDocument]:
+    """Write observer: the record of the piece being imported, committed with its versions.
+
+    Each piece commits once (one transaction, or one entry), so its record is inserted once.
+    """
+    piece = _piece.get()
+    if piece is None or not writes:
+        return ()
+    digest, where, path = piece
+    at = max(write.record.last_updated for write in writes)
+    return (LinkedDocument(IMPORT_RECORDS, piece_record(digest, where, path, len(writes), at)),)
 
 
 @dataclass(frozen=True)
@@ -53,21 +85,59 @@ class Failure:
 
 
 @dataclass
+class FileOutcome:
+    """What became of one file: resources written, pieces skipped as already imported, failures."""
+
+    path: Path
+    resources: int = 0
+    skipped: int = 0
+    failures: int = 0
+    whole: bool = False
+    """The whole file was imported before: skipped unread."""
+
+
+@dataclass
 class ImportReport:
     files: int = 0
     resources: int = 0
     failures: list[Failure] = field(default_factory=list)
+    finished: list[FileOutcome] = field(default_factory=list)
+    """Files done with, in the order they finished (each one's writes committed)."""
+    unfinished: list[Path] = field(default_factory=list)
+    """Files not (wholly) done when the import was stopped."""
+    stopped: bool = False
+
+    @property
+    def skipped_files(self) -> int:
+        return sum(1 for outcome in self.finished if outcome.whole)
+
+    @property
+    def skipped_pieces(self) -> int:
+        return sum(outcome.skipped for outcome in self.finished)
 
 
 @dataclass
 class _Unit:
-    """One piece of work: a transaction/batch Bundle to run, or resources to create-or-update."""
+    """One piece of work: a Bundle to run, or resources to create-or-update.
+
+    `label` is the piece's name in the import records; `items` are (where, resource) with the
+    where of each line or entry (also its record name when run on its own).
+    """
 
     path: Path
+    label: str
     where: str | None = None
     bundle: dict[str, Any] | None = None
-    items: list[tuple[str | None, dict[str, Any]]] = field(default_factory=list)
+    items: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _File:
+    outcome: FileOutcome
+    digest: str
+    done: set[str]
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def _describe(exc: FhirError) -> str:
@@ -89,6 +159,14 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Failure]]:
         else:
             failures.append(Failure(path, None, _("no such file or folder")))
     return files, failures
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _open(path: Path) -> tuple[io.BufferedIOBase, io.BufferedIOBase]:
@@ -116,30 +194,53 @@ def _bundle_keys(bundle: dict[str, Any]) -> set[str]:
     return keys
 
 
+def _within(where: str | None, part: str) -> str:
+    return part if where is None else f"{where} {part}"
+
+
 class Importer:
     """Loads files through the engine; see the module docstring."""
 
     def __init__(
         self,
         store: ResourceStore,
+        records: MongoImportRecords,
         policy: AccessPolicy,
         *,
         jobs: int = 4,
         chunk: int = 200,
         progress: ProgressSink | None = None,
         on_failure: Callable[[Failure], None] | None = None,
+        on_file: Callable[[FileOutcome], None] | None = None,
     ) -> None:
-        self._store, self._policy = store, policy
+        self._store, self._records, self._policy = store, records, policy
         self._jobs = asyncio.Semaphore(max(1, jobs))
         self._chunk = chunk
         self._progress = progress
         self._on_failure = on_failure
+        self._on_file = on_file
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._finishers: set[asyncio.Task[None]] = set()
+        self._reader: asyncio.Task[None] | None = None
         self.report = ImportReport()
 
-    def _fail(self, failure: Failure) -> None:
+    def stop(self) -> None:
+        """Read and start nothing more; the pieces in flight finish (`run` returns once they have)."""
+        self.report.stopped = True
+        if self._reader is not None:
+            self._reader.cancel()
+
+    def abandon(self) -> None:
+        """Stop, and cancel the pieces in flight too: each one's transaction rolls back whole."""
+        self.stop()
+        for task in self._tasks:
+            task.cancel()
+
+    def _fail(self, failure: Failure, file: _File | None = None) -> None:
         self.report.failures.append(failure)
+        if file is not None:
+            file.outcome.failures += 1
         if self._on_failure is not None:
             self._on_failure(failure)
 
@@ -152,98 +253,161 @@ class Importer:
         files, failures = collect_files(paths)
         for failure in failures:
             self._fail(failure)
-        total = sum(p.stat().st_size for p in files)
         if self._progress is not None:
-            self._progress.total = total
+            self._progress.total = sum(p.stat().st_size for p in files)
+        add_write_observer(_record_piece)
+        try:
+            self._reader = asyncio.create_task(self._read_all(files))
+            await asyncio.wait({self._reader})
+            while pending := self._tasks | self._finishers:
+                await asyncio.wait(pending)
+        finally:
+            remove_write_observer(_record_piece)
+        if not self._reader.cancelled():
+            self._reader.result()  # a lost database while reading: raised once the pieces in flight are done
+        finished = {outcome.path for outcome in self.report.finished}
+        self.report.unfinished = [path for path in files if path not in finished]
+        return self.report
+
+    async def _read_all(self, files: Sequence[Path]) -> None:
         before = 0
         for path in files:
             self.report.files += 1
-            try:
-                stream, raw = _open(path)
-            except OSError as exc:
-                self._fail(Failure(path, None, str(exc)))
-                continue
-            try:
-                with stream, raw:
-                    for unit in self._units(path, stream):
-                        await self._submit(unit, before + raw.tell())
-            except (OSError, EOFError) as exc:
-                self._fail(Failure(path, None, _("cannot be read: {error}").format(error=exc)))
+            await self._read_file(path, before)
             before += path.stat().st_size
             self._advance(0, before)
-        if self._tasks:
-            await asyncio.wait(self._tasks)
-        return self.report
+
+    async def _read_file(self, path: Path, before: int) -> None:
+        outcome = FileOutcome(path)
+        try:
+            digest = await asyncio.to_thread(_sha256, path)
+        except OSError as exc:
+            self._fail(Failure(path, None, str(exc)), _File(outcome, "", set()))
+            self._finished(outcome)
+            return
+        whole, done = await self._records.finished(digest)
+        file = _File(outcome, digest, done)
+        if whole:
+            outcome.whole = True
+            self._finished(outcome)
+            return
+        try:
+            stream, raw = _open(path)
+            with stream, raw:
+                for unit in self._units(path, stream, file):
+                    await self._submit(unit, file, before + raw.tell())
+        except (OSError, EOFError) as exc:
+            self._fail(Failure(path, None, _("cannot be read: {error}").format(error=exc)), file)
+        finisher = asyncio.create_task(self._finish(file))
+        self._finishers.add(finisher)
+        finisher.add_done_callback(self._finishers.discard)
+
+    async def _finish(self, file: _File) -> None:
+        """Once every piece of a read file is done: record the file when all of it is stored, and report it."""
+        if file.tasks:
+            await asyncio.wait(file.tasks)
+        if any(task.cancelled() for task in file.tasks):
+            return  # abandoned: not finished
+        outcome = file.outcome
+        if not outcome.failures:
+            record = {"path": str(outcome.path), "resources": outcome.resources, "at": now()}
+            try:
+                await self._records.finish_file(file.digest, record)
+            except Exception as exc:  # its pieces are recorded: a later run skips them one by one
+                log.exception("import file record failed", extra={"path": str(outcome.path)})
+                self._fail(Failure(outcome.path, None, str(exc) or exc.__class__.__name__), file)
+        self._finished(outcome)
+
+    def _finished(self, outcome: FileOutcome) -> None:
+        self.report.finished.append(outcome)
+        if self._on_file is not None:
+            self._on_file(outcome)
 
     # --- reading ------------------------------------------------------------------------------------
 
-    def _units(self, path: Path, stream: io.BufferedIOBase) -> Iterator[_Unit]:
+    def _units(self, path: Path, stream: io.BufferedIOBase, file: _File) -> Iterator[_Unit]:
         if path.name.endswith((".ndjson", ".ndjson.gz")):
-            yield from self._chunks(path, self._ndjson(path, stream))
+            yield from self._chunks(path, self._ndjson(stream, file), file)
             return
         try:
             document = loads(stream.read(), unique_keys=True)
         except InvalidJson as exc:
-            self._fail(Failure(path, None, _("not JSON: {error}").format(error=exc)))
+            self._fail(Failure(path, None, _("not JSON: {error}").format(error=exc)), file)
             return
         documents = document if isinstance(document, list) else [document]
-        loose: list[tuple[str | None, Any]] = []
+        loose: list[tuple[str, Any]] = []
         for number, item in enumerate(documents):
             where = f"item {number}" if isinstance(document, list) else None
             if isinstance(item, dict) and item.get("resourceType") == "Bundle":
                 if item.get("type") in ("transaction", "batch"):
-                    yield _Unit(path, where, bundle=item, keys=_bundle_keys(item))
+                    label = where or "bundle"
+                    yield _Unit(path, label, where, bundle=item, keys=_bundle_keys(item))
                     continue
                 for index, entry in enumerate(item.get("entry") or ()):
-                    label = f"entry {index}" if where is None else f"{where} entry {index}"
-                    loose.append((label, entry.get("resource") if isinstance(entry, dict) else None))
+                    loose.append(
+                        (_within(where, f"entry {index}"), entry.get("resource") if isinstance(entry, dict) else None)
+                    )
             else:
-                loose.append((where, item))
-        yield from self._chunks(path, self._checked(path, loose))
+                loose.append((where or "resource", item))
+        yield from self._chunks(path, self._checked(loose, file), file)
 
-    def _ndjson(self, path: Path, stream: io.BufferedIOBase) -> Iterator[tuple[str | None, dict[str, Any]]]:
-        def lines() -> Iterator[tuple[str | None, Any]]:
+    def _ndjson(self, stream: io.BufferedIOBase, file: _File) -> Iterator[tuple[str, dict[str, Any]]]:
+        def lines() -> Iterator[tuple[str, Any]]:
             for number, line in enumerate(stream, start=1):
                 if not line.strip():
                     continue
                 try:
                     yield f"line {number}", loads(line, unique_keys=True)
                 except InvalidJson as exc:
-                    self._fail(Failure(path, f"line {number}", _("not JSON: {error}").format(error=exc)))
+                    failure = Failure(file.outcome.path, f"line {number}", _("not JSON: {error}").format(error=exc))
+                    self._fail(failure, file)
 
-        return self._checked(path, lines())
+        return self._checked(lines(), file)
 
-    def _checked(
-        self, path: Path, items: Iterable[tuple[str | None, Any]]
-    ) -> Iterator[tuple[str | None, dict[str, Any]]]:
+    def _checked(self, items: Iterable[tuple[str, Any]], file: _File) -> Iterator[tuple[str, dict[str, Any]]]:
         for where, item in items:
             if not isinstance(item, dict) or not isinstance(item.get("resourceType"), str):
-                self._fail(Failure(path, where, _("not a FHIR resource (no resourceType)")))
+                place = None if where == "resource" else where
+                self._fail(Failure(file.outcome.path, place, _("not a FHIR resource (no resourceType)")), file)
                 continue
             yield where, item
 
-    def _chunks(self, path: Path, items: Iterable[tuple[str | None, dict[str, Any]]]) -> Iterator[_Unit]:
-        unit = _Unit(path)
+    def _chunks(self, path: Path, items: Iterable[tuple[str, dict[str, Any]]], file: _File) -> Iterator[_Unit]:
+        unit: list[tuple[str, dict[str, Any]]] = []
+        keys: set[str] = set()
+
+        def made() -> _Unit:
+            label = unit[0][0] if len(unit) == 1 else f"{unit[0][0]} - {unit[-1][0]}"
+            return _Unit(path, label, items=unit, keys=keys)
+
         for where, resource in items:
             key = _resource_key(resource)
-            if len(unit.items) >= self._chunk or (key is not None and key in unit.keys):
-                yield unit
-                unit = _Unit(path)
-            unit.items.append((where, resource))
+            if len(unit) >= self._chunk or (key is not None and key in keys):
+                yield made()
+                unit, keys = [], set()
+            unit.append((where, resource))
             if key is not None:
-                unit.keys.add(key)
-        if unit.items:
-            yield unit
+                keys.add(key)
+        if unit:
+            yield made()
 
     # --- writing ------------------------------------------------------------------------------------
 
-    async def _submit(self, unit: _Unit, done: int) -> None:
+    async def _submit(self, unit: _Unit, file: _File, done: int) -> None:
+        if unit.label in file.done:
+            file.outcome.skipped += 1
+            return
         await self._jobs.acquire()
-        earlier = {self._inflight[k] for k in unit.keys if k in self._inflight}
-        if earlier:
-            await asyncio.wait(earlier)
-        task = asyncio.create_task(self._run(unit, done))
+        try:
+            earlier = {self._inflight[k] for k in unit.keys if k in self._inflight}
+            if earlier:
+                await asyncio.wait(earlier)
+        except BaseException:  # stopped while waiting: the slot is not used
+            self._jobs.release()
+            raise
+        task = asyncio.create_task(self._run(unit, file, done))
         self._tasks.add(task)
+        file.tasks.append(task)
         for key in unit.keys:
             self._inflight[key] = task
 
@@ -255,57 +419,95 @@ class Importer:
 
         task.add_done_callback(finished)
 
-    async def _run(self, unit: _Unit, done: int) -> None:
+    async def _run(self, unit: _Unit, file: _File, done: int) -> None:
         try:
-            if unit.bundle is not None:
-                written = await self._run_bundle(unit)
+            if unit.bundle is not None and unit.bundle.get("type") == "transaction":
+                written = await self._run_transaction(unit, file)
+            elif unit.bundle is not None:
+                written = await self._run_batch(unit, file)
             else:
-                written = await self._run_items(unit)
+                written = await self._run_items(unit, file)
+            file.outcome.resources += written
             self._advance(written, done)
         except Exception as exc:  # a bug or a lost database must not hide the rest of the import
             log.exception("import unit failed", extra={"path": str(unit.path)})
-            self._fail(Failure(unit.path, unit.where, str(exc) or exc.__class__.__name__))
+            self._fail(Failure(unit.path, unit.where, str(exc) or exc.__class__.__name__), file)
         finally:
             self._jobs.release()
 
-    async def _run_bundle(self, unit: _Unit) -> int:
+    async def _piece(self, file: _File, label: str, bundle: dict[str, Any]) -> list[Any]:
+        """Run `bundle` as the piece `label` of `file` (recorded with its writes); its entry results."""
+        token = _piece.set((file.digest, label, str(file.outcome.path)))
+        try:
+            _type, results = await process_bundle(self._store, self._policy, bundle, None)
+        finally:
+            _piece.reset(token)
+        return results
+
+    async def _run_transaction(self, unit: _Unit, file: _File) -> int:
         assert unit.bundle is not None
         try:
-            _type, results = await process_bundle(self._store, self._policy, unit.bundle, None)
+            results = await self._piece(file, unit.label, unit.bundle)
         except FhirError as exc:
-            self._fail(Failure(unit.path, unit.where, _describe(exc)))
+            self._fail(Failure(unit.path, unit.where, _describe(exc)), file)
             return 0
         entries = unit.bundle.get("entry") or []
         written = 0
         for index, result in enumerate(results):
             if result.outcome is not None:
-                where = f"entry {index}" if unit.where is None else f"{unit.where} entry {index}"
-                self._fail(Failure(unit.path, where, _describe(result.outcome)))
+                self._fail(Failure(unit.path, _within(unit.where, f"entry {index}"), _describe(result.outcome)), file)
             elif (entries[index].get("request") or {}).get("method") in _WRITE_METHODS:
                 written += 1
         return written
 
-    async def _run_items(self, unit: _Unit) -> int:
-        entries = []
-        for _where, resource in unit.items:
-            key = _resource_key(resource)
-            request = {"method": "PUT", "url": key} if key else {"method": "POST", "url": resource["resourceType"]}
-            entries.append({"resource": resource, "request": request})
+    async def _run_batch(self, unit: _Unit, file: _File) -> int:
+        """A batch Bundle entry by entry, each recorded with its own write."""
+        assert unit.bundle is not None
+        entries = unit.bundle.get("entry")
+        if not isinstance(entries, list):  # no entries, or not a list: process_bundle says which
+            try:
+                await self._piece(file, unit.label, unit.bundle)
+            except FhirError as exc:
+                self._fail(Failure(unit.path, unit.where, _describe(exc)), file)
+            return 0
+        written = 0
+        for index, entry in enumerate(entries):
+            where = _within(unit.where, f"entry {index}")
+            if where in file.done:
+                file.outcome.skipped += 1
+                continue
+            [result] = await self._piece(file, where, {**unit.bundle, "entry": [entry]})
+            if result.outcome is not None:
+                self._fail(Failure(unit.path, where, _describe(result.outcome)), file)
+            elif isinstance(entry, dict) and (entry.get("request") or {}).get("method") in _WRITE_METHODS:
+                written += 1
+        return written
+
+    async def _run_items(self, unit: _Unit, file: _File) -> int:
+        items = [(where, resource) for where, resource in unit.items if where not in file.done]
+        file.outcome.skipped += len(unit.items) - len(items)
+        if not items:
+            return 0
+        entries = [self._entry(resource) for _where, resource in items]
         try:
-            transaction = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-            await process_bundle(self._store, self._policy, transaction, None)
+            await self._piece(file, unit.label, {"resourceType": "Bundle", "type": "transaction", "entry": entries})
             return len(entries)
         except FhirError:
             pass  # find out which entries are bad: run them one by one
-        batch = {"resourceType": "Bundle", "type": "batch", "entry": entries}
-        _type, results = await process_bundle(self._store, self._policy, batch, None)
         written = 0
-        for (where, _resource), result in zip(unit.items, results, strict=True):
+        for (where, _resource), entry in zip(items, entries, strict=True):
+            [result] = await self._piece(file, where, {"resourceType": "Bundle", "type": "batch", "entry": [entry]})
             if result.outcome is not None:
-                self._fail(Failure(unit.path, where, _describe(result.outcome)))
+                self._fail(Failure(unit.path, None if where == "resource" else where, _describe(result.outcome)), file)
             else:
                 written += 1
         return written
+
+    @staticmethod
+    def _entry(resource: dict[str, Any]) -> dict[str, Any]:
+        key = _resource_key(resource)
+        request = {"method": "PUT", "url": key} if key else {"method": "POST", "url": resource["resourceType"]}
+        return {"resource": resource, "request": request}
 
 
 async def export_current(

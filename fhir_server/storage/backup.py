@@ -18,12 +18,8 @@ from bson import json_util
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 
 from .codec import BodyCodec, PlainCodec
+from .imports import IMPORT_RECORDS
 from .mongo import mongo_errors
-
-STATE_COLLECTIONS = ("conditions", "audit", "audit_chain")
-"""The server's own state that a backup keeps: conditional-create locks and the audit log with its chain
-head. `jobs` is transient and left out; SearchParameters are resources. Adapters add theirs with
-`register_state_collection`."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +27,40 @@ class _Registered:
     written_at: str | None
     reset: dict[str, Any]
 
+
+_KEPT = _Registered(None, {})
+
+SERVER_STATE: dict[str, _Registered] = {
+    "conditions": _KEPT,
+    "audit": _KEPT,
+    "audit_chain": _KEPT,
+    "auth_users": _KEPT,
+    "auth_clients": _KEPT,
+    "auth_keys": _KEPT,
+    IMPORT_RECORDS: _Registered("at", {}),
+}
+"""The server's own state that a backup keeps, besides the versions: conditional-create counters, the
+audit log and its chain head, user accounts (password hashes as stored), registered clients (secret
+hashes as stored), the public halves of the OAuth signing keys (id tokens issued before verify after a
+restore), and what `fhir-server import` finished (a record belongs to the versions it wrote, so it
+is kept with them). SearchParameters, ValueSets and the like are resources, in the history."""
+
+LEFT_OUT = frozenset(
+    {
+        "meta",  # the search layout: a restore recomputes every search field, and records the layout anew
+        "jobs",  # bulk export/import jobs and the export files: transient, clients ask again
+        "export_chunks",
+        "auth_key_secrets",  # private signing keys: a backup cannot sign; a restored server makes a new key
+        "auth_tokens",  # access and refresh tokens: a restore ends every grant, apps authorize again
+        "auth_sessions",  # sign-in sessions, authorization requests and codes, launch contexts: minutes long
+        "auth_requests",
+        "auth_codes",
+        "auth_launches",
+        "auth_jtis",  # client-assertion replay cache: only until each assertion expires
+        "auth_lockouts",  # failed sign-in counters: they expire
+    }
+)
+"""Collections a backup leaves out on purpose; any other collection it does not keep is reported."""
 
 _REGISTERED: dict[str, _Registered] = {}
 """Adapters' state collections, in the order registered."""
@@ -47,14 +77,14 @@ def register_state_collection(
     `reset` gives fields the value they are backed up with (a worker's lease means nothing after a restore).
     A process restores only the collections registered in it: a backup holding others is refused.
     """
-    if name in STATE_COLLECTIONS or name in ("resources", "history"):
+    if name in SERVER_STATE or name in LEFT_OUT or name in ("resources", "history"):
         raise ValueError(f"{name} is not an adapter's collection")
     _REGISTERED[name] = _Registered(written_at, dict(reset or {}))
 
 
 def state_collections() -> tuple[str, ...]:
     """Every collection a backup keeps besides the versions: the server's, then those adapters registered."""
-    return (*STATE_COLLECTIONS, *_REGISTERED)
+    return (*SERVER_STATE, *_REGISTERED)
 
 
 _BATCH = 1000
@@ -112,13 +142,20 @@ class MongoBackupStore:
         Documents of a registered collection written after `moment` are left out.
         """
         for name in state_collections():
-            registered = _REGISTERED.get(name, _Registered(None, {}))
+            registered = SERVER_STATE.get(name) or _REGISTERED[name]
             field = registered.written_at
             query = {"$or": [{field: {"$lte": moment}}, {field: None}]} if field else {}
             async with mongo_errors(name):
                 async for doc in self._db[name].find(query).sort("_id", ASCENDING).batch_size(_BATCH):
                     doc.update(registered.reset)
                     yield name, orjson.loads(json_util.dumps(doc, json_options=json_util.CANONICAL_JSON_OPTIONS))
+
+    async def not_kept(self) -> list[str]:
+        """Collections of the database that a backup neither keeps nor leaves out on purpose (sorted)."""
+        known = {"resources", "history", *state_collections(), *LEFT_OUT}
+        async with mongo_errors("backup"):
+            names = await self._db.list_collection_names()
+        return sorted(name for name in names if name not in known and not name.startswith("system."))
 
     async def is_empty(self) -> bool:
         """True when the database holds no resource, no version and no state."""

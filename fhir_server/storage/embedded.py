@@ -2,7 +2,8 @@
 
 SecantusDB is GPL-2.0, so it is only ever run as a separate program (`python -m secantus`),
 never imported. The child gets a parent-death signal so that even a `kill -9` of the server
-leaves no orphan database behind.
+leaves no orphan database behind, and a session of its own, so that a Ctrl-C at the terminal
+reaches only the server, which finishes its writes before it stops the database.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class EmbeddedDatabase:
         try:
             self._process = subprocess.Popen(
                 command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent, start_new_session=True,
             )  # fmt: skip
         except FileNotFoundError as exc:
             raise StorageUnavailable(
