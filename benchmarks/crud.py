@@ -4,7 +4,10 @@ Starts the embedded database and `fhir-server serve` on it, then for each concur
 create, read, vread and update of ~1 KB Patients over HTTP (the server) and with PyMongo's async driver
 on another database of the same database server (the floor), and compares the two.
 
-Usage: ``python benchmarks/crud.py [--clients 1,8,32] [--seconds 5] [--workers 1]``
+With `--sync both` it runs everything twice, on an embedded database that does not fsync its journal
+at each commit (as before issue 11) and on one that does (as shipped), and compares the two.
+
+Usage: ``python benchmarks/crud.py [--clients 1,8,32] [--seconds 5] [--workers 1] [--sync on|off|both]``
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any, Protocol
 
 import orjson
 import uvloop
-from harness import fhir_server
+from harness import SYNC_MODES, add_sync_option, fhir_server, sync_label
 from pymongo import AsyncMongoClient
 from rawhttp import RawHttpPool, RawResponse
 
@@ -299,8 +302,9 @@ def summary(server: Bench, floor: Bench, levels: list[int]) -> None:
         print(f"target {operation} >= {minimum:.0%} of the floor at {clients} clients: {ratio:.0%} {verdict}")
 
 
-async def benchmark(base: str, uri: str, levels: list[int], seconds: float) -> None:
-    """Warm both targets up, then run every concurrency level on the server and on the floor in turn."""
+async def benchmark(base: str, uri: str, levels: list[int], seconds: float) -> Bench:
+    """Warm both targets up, then run every concurrency level on the server and on the floor in turn; return
+    the server's figures."""
     headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
     host, port = base.removeprefix("http://").split(":")
     http = RawHttpPool(host, int(port), max(levels), headers)
@@ -314,6 +318,21 @@ async def benchmark(base: str, uri: str, levels: list[int], seconds: float) -> N
                 await bench.run(clients, seconds)
         summary(server, floor, levels)
     await http.close()
+    return server
+
+
+def compare(unsynced: Bench, synced: Bench, levels: list[int]) -> None:
+    """Print the server's throughput and median latency without and with a journal fsync at each commit."""
+    print(f"\n{'operation':9} {'clients':>7} {'unsynced ops/s':>15} {'synced ops/s':>13} {'synced/unsynced':>16}"
+          f" {'p50 unsynced':>13} {'p50 synced':>11}")  # fmt: skip
+    for operation in OPERATIONS:
+        for clients in levels:
+            before, after = unsynced.results[(operation, clients)], synced.results[(operation, clients)]
+            ratio = after.rate / before.rate
+            print(
+                f"{operation:9} {clients:>7} {before.rate:>15,.0f} {after.rate:>13,.0f} {ratio:>15.0%}"
+                f" {before.percentile_ms(0.5):>10.2f} ms {after.percentile_ms(0.5):>8.2f} ms"
+            )
 
 
 def main() -> None:
@@ -321,15 +340,23 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32", help="comma-separated concurrency levels (default 1,8,32)")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each phase (default 5)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
+    add_sync_option(parser)
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        EmbeddedDatabase(Path(tmp)) as database,
-        fhir_server(database.uri, workers=args.workers) as server,
-    ):
-        print(f"server {server.base} (workers={args.workers}), database {database.uri}, {args.seconds:g} s per phase\n")
-        uvloop.run(benchmark(server.base, database.uri, levels, args.seconds))
+    servers: dict[bool, Bench] = {}
+    for sync in SYNC_MODES[args.sync]:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            EmbeddedDatabase(Path(tmp), sync_on_commit=sync) as database,
+            fhir_server(database.uri, workers=args.workers) as server,
+        ):
+            print(
+                f"\n== {sync_label(sync)}: server {server.base} (workers={args.workers}), database {database.uri},"
+                f" {args.seconds:g} s per phase\n"
+            )
+            servers[sync] = uvloop.run(benchmark(server.base, database.uri, levels, args.seconds))
+    if len(servers) == 2:
+        compare(servers[False], servers[True], levels)
 
 
 if __name__ == "__main__":

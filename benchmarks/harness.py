@@ -1,7 +1,9 @@
-"""What the benchmark scripts share: a `fhir-server serve` process on a given database."""
+"""What the benchmark scripts share: a `fhir-server serve` process on a given database, and the choice of
+commit durability for the embedded database they start."""
 
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
 import sys
@@ -13,6 +15,23 @@ from typing import NamedTuple
 import httpx
 
 from fhir_server.storage.embedded import free_loopback_port
+
+SYNC_MODES = {"on": (True,), "off": (False,), "both": (False, True)}
+"""`--sync`: which embedded databases to measure on, in order (journal fsynced at each commit or not)."""
+
+
+def add_sync_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sync",
+        choices=tuple(SYNC_MODES),
+        default="on",
+        help="fsync the embedded database's journal at each commit: on (as shipped), off (as before, "
+        "an acknowledged write could be lost by a crash), both (off then on, compared; default on)",
+    )
+
+
+def sync_label(sync: bool) -> str:
+    return "synced commits" if sync else "unsynced commits"
 
 
 class RunningServer(NamedTuple):

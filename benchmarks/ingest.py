@@ -15,7 +15,11 @@ With `--conditional`, every Patient, Organization and Practitioner entry becomes
 (`ifNoneExist` on its first identifier), as in Synthea's shared-resources export: concurrent clients then
 race on the same Practitioners and Organizations, and the transactions take condition locks.
 
-Usage: ``python benchmarks/ingest.py [--folder /work/shared/synthea] [--conditional] [--skip-import]``
+With `--sync both` it runs everything twice, on an embedded database that does not fsync its journal
+at each commit (as before issue 11) and on one that does (as shipped), and compares the two.
+
+Usage: ``python benchmarks/ingest.py [--folder /work/shared/synthea] [--conditional] [--skip-import]
+[--sync on|off|both]``
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from harness import fhir_server
+from harness import SYNC_MODES, add_sync_option, fhir_server, sync_label
 from pymongo import AsyncMongoClient
 from rawhttp import RawHttpPool
 
@@ -111,18 +115,11 @@ def conditional(bundle: bytes) -> bytes:
     return orjson.dumps(parsed)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--folder", type=Path, default=SYNTHEA, help="a folder of transaction Bundles")
-    parser.add_argument("--conditional", action="store_true", help="conditional creates of shared resources")
-    parser.add_argument("--skip-import", action="store_true", help="only the HTTP runs and the floor")
-    args = parser.parse_args()
-    paths = sorted(args.folder.glob("*.json"))
-    bundles = [conditional(p.read_bytes()) if args.conditional else p.read_bytes() for p in paths]
-    resources = sum(len(orjson.loads(b).get("entry", ())) for b in bundles)
-    print(f"{len(bundles)} Bundles, {resources:,} resources, {sum(map(len, bundles)) / 1e6:.1f} MB\n", flush=True)
+def measure(args: argparse.Namespace, bundles: list[bytes], resources: int, sync: bool) -> list[tuple[str, float]]:
+    """Every path and the floor on a fresh embedded database; print them and return (path, resources/s) rows."""
+    print(f"== {sync_label(sync)}\n", flush=True)
     rows: list[tuple[str, float]] = []
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedDatabase(Path(tmp)) as database:
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedDatabase(Path(tmp), sync_on_commit=sync) as database:
         for clients in (1, 4):
             name = f"ingest_http_{clients}"
             with fhir_server(database.uri, name) as server:
@@ -147,7 +144,26 @@ def main() -> None:
         print(f"{label:40} {rate:>12,.0f} {rate / floor_rate:>9.0%}")
     best_http = max(rate for label, rate in rows if label.startswith("HTTP"))
     verdict = "PASS" if best_http >= TARGET else "MISS"
-    print(f"\ntarget >= {TARGET:,.0f} resources/s over HTTP: {best_http:,.0f} {verdict}")
+    print(f"\ntarget >= {TARGET:,.0f} resources/s over HTTP: {best_http:,.0f} {verdict}\n")
+    return [*rows, ("floor", floor_rate)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--folder", type=Path, default=SYNTHEA, help="a folder of transaction Bundles")
+    parser.add_argument("--conditional", action="store_true", help="conditional creates of shared resources")
+    parser.add_argument("--skip-import", action="store_true", help="only the HTTP runs and the floor")
+    add_sync_option(parser)
+    args = parser.parse_args()
+    paths = sorted(args.folder.glob("*.json"))
+    bundles = [conditional(p.read_bytes()) if args.conditional else p.read_bytes() for p in paths]
+    resources = sum(len(orjson.loads(b).get("entry", ())) for b in bundles)
+    print(f"{len(bundles)} Bundles, {resources:,} resources, {sum(map(len, bundles)) / 1e6:.1f} MB\n", flush=True)
+    runs = {sync: measure(args, bundles, resources, sync) for sync in SYNC_MODES[args.sync]}
+    if len(runs) == 2:
+        print(f"{'path':40} {'unsynced':>12} {'synced':>12} {'synced/unsynced':>16}  (resources/s)")
+        for (label, before), (_, after) in zip(runs[False], runs[True], strict=True):
+            print(f"{label:40} {before:>12,.0f} {after:>12,.0f} {after / before:>15.0%}")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pymongo import AsyncMongoClient
-
 from ..auth.policy import AccessPolicy
 from ..cli_database import add_database_options, running_database
 from ..config import Settings
@@ -25,6 +23,7 @@ from ..logs import configure_logging
 from ..storage import MongoResourceStore
 from ..storage.clients import ClientExists, MongoClientStore
 from ..storage.launches import MongoLaunchStore
+from ..storage.mongo import connect_client
 from .launch import create_launch
 from .launch_context import LaunchRefused
 from .registration import RegistrationError, client_metadata, registration
@@ -80,7 +79,7 @@ async def _client_command(settings: Settings, args: dict[str, Any]) -> int:
     assert settings.mongodb_uri
     if args["command"] == "launch":
         return await _launch_command(settings, args)
-    async with AsyncMongoClient[dict[str, Any]](settings.mongodb_uri, tz_aware=True) as mongo:
+    async with connect_client(settings.mongodb_uri) as mongo:
         clients = MongoClientStore(mongo, settings.database)
         action = args["client_command"]
         if action == "list":

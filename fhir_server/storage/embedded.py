@@ -43,9 +43,10 @@ def _die_with_parent() -> None:
 class EmbeddedDatabase:
     """A SecantusDB server on a free loopback port with its files under `data_dir`."""
 
-    def __init__(self, data_dir: Path, *, startup_timeout: float = 60.0) -> None:
+    def __init__(self, data_dir: Path, *, startup_timeout: float = 60.0, sync_on_commit: bool = True) -> None:
         self.data_dir = data_dir
         self.startup_timeout = startup_timeout
+        self.sync_on_commit = sync_on_commit
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -62,6 +63,8 @@ class EmbeddedDatabase:
             sys.executable, "-m", "secantus",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--storage-path", str(storage), "--log-level", "WARNING",
+            # fsync the journal before each commit returns: an acknowledged write survives kill -9 and power loss
+            *(["--sync-on-commit"] if self.sync_on_commit else []),
         ]  # fmt: skip
         log_file = (self.data_dir / "secantus.log").open("ab")
         try:

@@ -136,6 +136,24 @@ def _by_collection(linked: Sequence[LinkedDocument]) -> dict[str, list[dict[str,
     return grouped
 
 
+def connect_client(uri: str) -> AsyncMongoClient[dict[str, Any]]:
+    """A client whose every write, transactions included, is acknowledged only once a majority has journaled it.
+
+    `w: "majority", j: true` is the client's default write concern, which sessions and transactions
+    inherit; it overrides a `w` or `journal` in the URI, so an acknowledged write survives the crash
+    of the primary and of any minority of the replica set.
+    """
+    return AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        tzinfo=UTC,
+        serverSelectionTimeoutMS=10000,
+        type_registry=DECIMAL_TYPES,
+        w="majority",
+        journal=True,
+    )
+
+
 def _key(resource_type: str, resource_id: str) -> str:
     return f"{resource_type}/{resource_id}"
 
@@ -155,10 +173,7 @@ class MongoResourceStore:
 
     @classmethod
     def connect(cls, uri: str, database: str, codec: BodyCodec | None = None) -> MongoResourceStore:
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            uri, tz_aware=True, tzinfo=UTC, serverSelectionTimeoutMS=10000, type_registry=DECIMAL_TYPES
-        )
-        return cls(client, database, codec)
+        return cls(connect_client(uri), database, codec)
 
     async def close(self) -> None:
         await self.client.close()
