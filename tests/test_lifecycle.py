@@ -236,3 +236,15 @@ def test_database_that_cannot_restart_makes_healthz_unhealthy_until_it_can(tmp_p
     finally:
         assert server.stop() == 0
     assert not _databases(data_dir)
+
+
+def test_startup_failing_half_way_exits_and_leaves_no_database(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    missing = tmp_path / "missing-cert.pem"  # the MLLP listener fails after the database connection is open
+    result = _serve(
+        "--port", free_loopback_port(), "--mllp-port", free_loopback_port(), "--mllp-tls-cert", missing,
+        "--data-dir", data_dir,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Application startup failed" in result.stderr
+    assert not _databases(data_dir)
