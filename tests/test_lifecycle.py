@@ -139,6 +139,12 @@ def test_data_directory_of_a_running_server_is_refused_untouched(tmp_path: Path)
         assert len(errors) == 1
         pid = running.process.pid
         assert f"The data directory {data_dir} is in use by another fhir-server (pid {pid})." in errors[0]
+        importing = subprocess.run(
+            [sys.executable, "-m", "fhir_server", "import", "--data-dir", str(data_dir), "examples/demo"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert importing.returncode == 1
+        assert f"import failed: The data directory {data_dir} is in use" in importing.stderr
         assert (log.read_bytes(), log.stat().st_mtime_ns, sorted(p.name for p in data_dir.iterdir())) == before
         assert _databases(data_dir) == databases
         assert (data_dir / LOCK_FILE).read_text().strip() == str(running.process.pid)
