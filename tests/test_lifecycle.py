@@ -50,6 +50,10 @@ def _database_port(pid: int) -> int:
     return int(argv[argv.index("--port") + 1])
 
 
+def _lock_pids(data_dir: Path) -> list[int]:
+    return [int(word) for word in (data_dir / LOCK_FILE).read_text().split()]
+
+
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -147,7 +151,7 @@ def test_data_directory_of_a_running_server_is_refused_untouched(tmp_path: Path)
         assert f"import failed: The data directory {data_dir} is in use" in importing.stderr
         assert (log.read_bytes(), log.stat().st_mtime_ns, sorted(p.name for p in data_dir.iterdir())) == before
         assert _databases(data_dir) == databases
-        assert (data_dir / LOCK_FILE).read_text().strip() == str(running.process.pid)
+        assert _lock_pids(data_dir) == [running.process.pid, *databases]
         with httpx.Client(base_url=f"{running.base}/fhir", headers=FHIR_JSON) as http:
             created = http.post("/Patient", json=new_patient(family="StillServed"))
             assert created.status_code == 201
@@ -162,15 +166,37 @@ def test_lock_left_by_a_killed_server_does_not_block_a_new_start(tmp_path: Path)
     killed.process.send_signal(signal.SIGKILL)
     killed.process.wait()
     killed.log.close()
-    assert (data_dir / LOCK_FILE).read_text().strip() == str(killed.process.pid)  # the file stays behind
+    assert _lock_pids(data_dir)[0] == killed.process.pid  # the file stays behind
 
     second = ServerProcess(["--data-dir", str(data_dir)], tmp_path / "second.log")
     try:
         assert httpx.post(f"{second.base}/fhir/Patient", json=new_patient(), headers=FHIR_JSON).status_code == 201
-        assert (data_dir / LOCK_FILE).read_text().strip() == str(second.process.pid)
+        assert _lock_pids(data_dir) == [second.process.pid, *_databases(data_dir)]
     finally:
         assert second.stop() == 0
     assert not _databases(data_dir)
+
+
+def test_database_outliving_a_killed_server_is_named_then_the_directory_is_free(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    killed = ServerProcess(["--data-dir", str(data_dir)], tmp_path / "killed.log")
+    database = _databases(data_dir)[0]
+    try:
+        os.kill(database, signal.SIGSTOP)  # a database that does not act on the SIGTERM its server's death sends
+        killed.process.send_signal(signal.SIGKILL)
+        killed.process.wait()
+        killed.log.close()
+
+        refused = _serve("--port", free_loopback_port(), "--data-dir", data_dir)
+
+        assert refused.returncode == 1, refused.stderr[-3000:]
+        [error] = _error_lines(refused.stderr)
+        assert f"The data directory {data_dir} is still used by the database (pid {database}) of a fhir-server" in error
+    finally:
+        os.kill(database, signal.SIGKILL)  # what the message asks the operator to do
+    _wait_for(lambda: not _databases(data_dir), "the orphaned database gone")
+    second = ServerProcess(["--data-dir", str(data_dir)], tmp_path / "second.log")
+    assert second.stop() == 0
 
 
 def _unusable_data_dir(tmp_path: Path, how: str) -> Path:

@@ -1,4 +1,5 @@
-"""One server per data directory: an OS lock on `fhir-server.lock`, which holds the owner's pid.
+"""One server per data directory: an OS lock on `fhir-server.lock`, which holds the owner's pid
+(and, on a second line, its database's).
 
 The lock is an `flock`, so the kernel releases it when its holders die, even by `kill -9`: a
 leftover file never blocks a new start. The embedded database child inherits the lock, so the
@@ -52,12 +53,19 @@ class DataDirectoryLock:
             raise unusable(self.data_dir, exc) from exc
         try:
             self._lock(fd)
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
         except BaseException:
             os.close(fd)
             raise
         self._fd = fd
+        self._write(os.getpid())
+
+    def note_database(self, pid: int) -> None:
+        """Record the database child's pid on the second line: the one to stop if it outlives the server."""
+        self._write(os.getpid(), pid)
+
+    def _write(self, *pids: int) -> None:
+        os.ftruncate(self.fileno, 0)
+        os.pwrite(self.fileno, "".join(f"{pid}\n" for pid in pids).encode(), 0)
 
     def _lock(self, fd: int) -> None:
         deadline = time.monotonic() + _GRACE
@@ -66,13 +74,20 @@ class DataDirectoryLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
-                owner = _owner(fd)
-                if (owner is not None and _alive(owner)) or time.monotonic() >= deadline:
+                owner, database = (_pids(fd) + [None, None])[:2]
+                if owner is not None and _alive(owner):
                     raise StorageUnavailable(
                         _("The data directory {path} is in use by another fhir-server (pid {pid}).").format(
-                            path=self.data_dir, pid=owner if owner is not None else "?"
+                            path=self.data_dir, pid=owner
                         )
                     ) from None
+                if time.monotonic() >= deadline:  # the dead server's database did not exit
+                    raise StorageUnavailable(
+                        _("The data directory {path} is still used by the database (pid {pid}) of a fhir-server "
+                          "that no longer runs; stop that process, then start again.").format(
+                            path=self.data_dir, pid=database if database is not None else "?"
+                        )
+                    ) from None  # fmt: skip
                 time.sleep(0.2)
 
     def release(self) -> None:
@@ -81,11 +96,13 @@ class DataDirectoryLock:
             os.close(fd)  # closing the last descriptor releases the flock
 
 
-def _owner(fd: int) -> int | None:
+def _pids(fd: int) -> list[int | None]:
+    """The pids the lock file names: the server's, then its database's."""
     try:
-        return int(os.pread(fd, 32, 0).decode().strip())
-    except (OSError, ValueError):
-        return None
+        text = os.pread(fd, 64, 0).decode()
+    except OSError:
+        return []
+    return [int(word) if word.isdigit() else None for word in text.split()]
 
 
 def _alive(pid: int) -> bool:

@@ -115,6 +115,7 @@ class EmbeddedDatabase:
             ) from exc
         finally:
             log_file.close()
+        self._lock.note_database(self._process.pid)
         return self._process
 
     def _wait_until_ready(self, process: subprocess.Popen[bytes]) -> None:
