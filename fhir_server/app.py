@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import Depends, FastAPI
 
@@ -37,6 +38,7 @@ from .oauth.state import open_oauth
 from .pages import PageStores, pages_router
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
 from .rest.access import admin_policy
+from .rest.health import DatabaseWatch
 from .search.registry import default_registry
 from .storage import MongoResourceStore
 from .storage.audit import MongoAuditLog
@@ -67,7 +69,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as opened:  # a startup failing half way closes what it opened
+            await _open(app, opened)
+            yield
+
+    async def _open(app: FastAPI, opened: AsyncExitStack) -> None:
         store = MongoResourceStore.connect(uri, settings.database)
+        opened.push_async_callback(store.close)
         await store.ensure_indexes()
         jobs = MongoJobStore(store.client, settings.database)
         await jobs.ensure_indexes()
@@ -76,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         audit = MongoAuditLog(store.client, settings.database, audit_key)
         await audit.ensure_indexes()  # also creates the collection the write transactions insert into
         add_write_observer(observe_writes := audit_writes(audit))
+        opened.callback(remove_write_observer, observe_writes)
         if settings.demo_app:
             await register_demo_app(MongoClientStore(store.client, settings.database), settings)
         grants = MongoGrantStore(store.client, settings.database)
@@ -92,15 +101,16 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
         sealer = new_sealer()
         app.state.audit_queue = audit_queue = AuditQueue(audit, sealer)
+        opened.push_async_callback(audit_queue.flush)
         app.state.grants, app.state.roles = grants, roles
         app.state.oauth = await open_oauth(store.client, settings.database)
         app.state.pages = await PageStores.open(store.client, settings)
-        mllp = (  # first: a port in use stops the startup before any background work begins
-            await start_listener(store, ListenerSettings.from_settings(settings))
-            if settings.mllp_port is not None
-            else None
-        )
+        if settings.mllp_port is not None:  # first: a port in use stops the startup before any background work
+            mllp = await start_listener(store, ListenerSettings.from_settings(settings))
+            opened.push_async_callback(_close, mllp)
+        app.state.database_watch = watch = DatabaseWatch()
         background = [
+            asyncio.create_task(watch.run(store)),
             asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
             asyncio.create_task(reindex_worker(store, jobs)),
             asyncio.create_task(export_worker(store, jobs, files, timedelta(seconds=settings.export_ttl_seconds))),
@@ -108,22 +118,11 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(keep_audit_sealed(audit, sealer)),
             asyncio.create_task(audit_queue.run()),
         ]
+        opened.push_async_callback(_stop, background)
         if settings.hl7_outbound:
             background.append(await start_sending(store, sender_settings(settings)))
-        if mllp is not None:
+        if settings.mllp_port is not None:
             background.append(start_recovery(store, ListenerSettings.from_settings(settings)))
-        try:
-            yield
-        finally:
-            if mllp is not None:
-                mllp.close()
-                await mllp.wait_closed()
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
-            await audit_queue.flush()
-            remove_write_observer(observe_writes)
-            await store.close()
 
     app = FastAPI(
         title="fhir-server",
@@ -149,6 +148,26 @@ def create_app(settings: Settings) -> FastAPI:
         mount_demo_app(app, settings.demo_app)
     app.include_router(pages_router())
     return app
+
+
+async def _close(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()
+
+
+async def _stop(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel `tasks` and wait for them, cancelling again any that went on.
+
+    On Python 3.11 a cancellation that arrives as an `asyncio.wait_for` inside the driver
+    completes is lost (the task goes on as if nothing happened): this once left shutdown
+    waiting forever on a job worker.
+    """
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def app_from_env() -> FastAPI:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -15,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
+from adapters.hl7v2 import ListenerSettings
 from adapters.hl7v2.cli import add_mllp_command
 
 from . import __version__
@@ -33,6 +37,7 @@ from .i18n import _
 from .loading import load_folder_into
 from .logs import configure_logging
 from .oauth.commands import add_oauth_commands
+from .ports import PortUnavailable, check_free, reserve
 from .progress import Progress
 from .rest.http_protocol import FhirHttpProtocol
 from .storage.backup import MongoBackupStore
@@ -113,17 +118,29 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def serve(settings: Settings) -> int:
-    """Run the server; start and stop the embedded database around it when no URI is configured."""
-    with ExitStack() as database:
+    """Run the server; start and stop the embedded database around it when no URI is configured.
+
+    The ports and the data directory are claimed first, in that order, so that a port in use or a
+    data directory in use ends the command at once with one line and nothing started or touched.
+    """
+    try:
+        http = reserve(settings.host, settings.port)
+    except PortUnavailable as exc:
+        log.error(str(exc))
+        return 1
+    with http, ExitStack() as database:
         try:
+            if settings.mllp_port is not None:
+                mllp = ListenerSettings.from_settings(settings)
+                check_free(mllp.host, mllp.port)
             settings = database.enter_context(running_database(settings))
-        except StorageUnavailable as exc:
+        except (PortUnavailable, StorageUnavailable) as exc:
             log.error(str(exc))
             return 1
-        return _serve(settings)
+        return _serve(settings, http)
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, http: socket.socket) -> int:
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -139,14 +156,21 @@ def _serve(settings: Settings) -> int:
         if settings.load_dir and settings.mongodb_uri:
             roles = load_roles(settings.roles_file)
             asyncio.run(load_folder_into(settings.mongodb_uri, settings.database, settings.load_dir, roles))
+        log.info("serving", extra={"host": settings.host, "port": settings.port, "workers": settings.workers})
         if settings.workers > 1:
             os.environ.update(settings.to_env())
-            uvicorn.run("fhir_server.app:app_from_env", factory=True, workers=settings.workers, **options)
+            config = uvicorn.Config("fhir_server.app:app_from_env", factory=True, workers=settings.workers, **options)
+            workers = Multiprocess(config, sockets=[http])
+            workers.run()
+            started = all(worker.process.exitcode != STARTUP_FAILURE for worker in workers.processes)
         else:
-            uvicorn.run(create_app(settings), **options)
+            server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
+            server.run(sockets=[http])
+            started = server.started
     except (_Stopped, KeyboardInterrupt):
         log.info("server stopped")
-    return 0
+        return 0
+    return 0 if started else 1
 
 
 def _say(message: str) -> None:

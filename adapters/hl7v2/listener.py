@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fhir_server.config import Settings
+from fhir_server.ports import unavailable
 from fhir_server.storage import MongoResourceStore
 
 from .code_maps import DEFAULT_TTL, ConceptMapCache
@@ -159,14 +160,17 @@ async def start_listener(
     await pipeline.ensure_indexes()
     context = tls_context(settings.certfile, settings.keyfile) if settings.certfile else None
     server = MLLPServer(pipeline, settings)
-    listening = await asyncio.start_server(
-        server.handle,
-        settings.host,
-        settings.port,
-        ssl=context,
-        limit=settings.max_frame_bytes,
-        reuse_port=settings.reuse_port or None,
-    )
+    try:
+        listening = await asyncio.start_server(
+            server.handle,
+            settings.host,
+            settings.port,
+            ssl=context,
+            limit=settings.max_frame_bytes,
+            reuse_port=settings.reuse_port or None,
+        )
+    except OSError as exc:
+        raise unavailable(settings.host, settings.port, exc) from exc
     log.info("mllp listening", extra={"host": settings.host, "port": settings.port, "tls": context is not None})
     return listening
 
