@@ -10,7 +10,7 @@ from ..auth.policy import AccessPolicy
 from .access import Policy
 from .bundles import history_bundle
 from .context import base_url, settings_of, store_of
-from .preconditions import strict_handling
+from .preconditions import lenient_handling
 from .responses import FhirResponse
 
 router = APIRouter()
@@ -26,7 +26,7 @@ async def _history(
         list(request.query_params.multi_items()),
         default_count=settings.default_page_size,
         max_count=settings.max_page_size,
-        strict=strict_handling(request),
+        strict=not lenient_handling(request),
     )
     page = await engine.history(store_of(request), policy, history_request)
     base = base_url(request)

@@ -53,6 +53,17 @@ def preferred_return(request: Request) -> str:
     return "representation"
 
 
+def _handling(request: Request) -> str | None:
+    prefer = request.headers.get("prefer", "").replace(" ", "").lower()
+    asked = [part for part in prefer.replace(";", ",").split(",") if part.startswith("handling=")]
+    return asked[0].removeprefix("handling=") if asked else None
+
+
 def strict_handling(request: Request) -> bool:
     """`Prefer: handling=strict` asks for unknown parameters to be errors (search.html#errors)."""
-    return "handling=strict" in request.headers.get("prefer", "").replace(" ", "").lower()
+    return _handling(request) == "strict"
+
+
+def lenient_handling(request: Request) -> bool:
+    """`Prefer: handling=lenient`: unknown parameters are ignored (and named), not refused (search.html#errors)."""
+    return _handling(request) == "lenient"

@@ -30,6 +30,7 @@ from .body import check_media_type, read_bytes
 from .bundles import searchset_bundle
 from .context import base_url, settings_of, store_of
 from .disconnect import unless_disconnected
+from .preconditions import lenient_handling
 from .responses import FhirResponse
 
 router = APIRouter()
@@ -44,12 +45,6 @@ def _shape(request: SearchRequest) -> Callable[[bytes], bytes] | None:
     else:
         return None
     return lambda body: dumps(rewrite(loads(body)))
-
-
-def lenient_handling(request: Request) -> bool:
-    """`Prefer: handling=lenient`: unknown parameters are ignored (and named), not refused (search.html#errors)."""
-    prefer = request.headers.get("prefer", "").replace(" ", "").lower()
-    return any(part == "handling=lenient" for part in prefer.replace(";", ",").split(","))
 
 
 def search_limits(settings: Settings) -> SearchLimits:

@@ -21,8 +21,9 @@ from .bundles import searchset_bundle
 from .context import base_url, settings_of, store_of
 from .disconnect import unless_disconnected
 from .paths import BASE_PATH
+from .preconditions import lenient_handling
 from .responses import FhirResponse
-from .search import _shape, lenient_handling, search_limits
+from .search import _shape, search_limits
 
 router = APIRouter()
 

@@ -73,3 +73,13 @@ def test_bad_history_parameters_are_400(client: httpx.Client, patient: dict) -> 
     assert client.get(path, params={"_count": "-1"}).status_code == 400
     assert client.get(path, params={"_cursor": "!!!"}).status_code == 400
     assert client.get("/Nonsense/_history").status_code == 404
+
+
+def test_unknown_history_parameters_are_refused_unless_lenient(client: httpx.Client, patient: dict) -> None:
+    path = f"/Patient/{patient['id']}/_history"
+    refused = client.get(path, params={"_snice": "2020"})
+    assert refused.status_code == 400
+    assert refused.json()["issue"][0]["expression"] == ["_snice"]
+    lenient = client.get(path, params={"_snice": "2020"}, headers={"Prefer": "handling=lenient"})
+    assert lenient.status_code == 200
+    assert lenient.json()["type"] == "history"

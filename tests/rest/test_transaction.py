@@ -157,13 +157,16 @@ def test_batch_entries_are_independent(client: httpx.Client) -> None:
         {"request": {"method": "GET", "url": "Patient/does-not-exist"}},
         {"request": {"method": "GET", "url": f"Patient?identifier={system}|"}},
         {"request": {"method": "FETCH", "url": "Patient"}},
+        {"request": {"method": "GET", "url": f"Patient?identifer={system}|"}},
         kind="batch",
     )
     result = client.post("", json=bundle).json()
     assert result["type"] == "batch-response"
     statuses = [e["response"]["status"] for e in result["entry"]]
-    assert statuses == ["201 Created", "400", "404", "200 OK", "400"]
+    assert statuses == ["201 Created", "400", "404", "200 OK", "400", "400"]
     assert result["entry"][1]["response"]["outcome"]["issue"][0]["code"] == "code-invalid"
+    misspelt = result["entry"][5]["response"]["outcome"]["issue"][0]  # never a search for every patient
+    assert (misspelt["code"], misspelt["expression"]) == ("not-supported", ["identifer"])
     assert len(result["entry"][3]["resource"]["entry"]) == 1
 
 

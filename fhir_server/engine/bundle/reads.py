@@ -49,7 +49,7 @@ async def read_entry(store: ResourceStore, policy: AccessPolicy, entry: BundleEn
         if entry.resource_id is None:
             request = parse_search_request(
                 entry.resource_type, entry.query, default_registry(), default_count=PAGE_SIZE, max_count=1000,
-                strict=False,
+                strict=True,
             )  # fmt: skip
             return EntryResult("200 OK", search=await search_type(store, policy, request, base_url=base))
         if entry.version is not None:
