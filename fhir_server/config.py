@@ -66,6 +66,14 @@ class Settings:
     mllp_tls_key: Path | None = None
     mllp_idle_timeout: float = 300.0
     mllp_max_connections: int = 100
+    mllp_processing_ids: str = "P"
+    """Processing ids (MSH-11: P production, T training/test, D debugging) the listener accepts, comma-separated;
+    others are refused (AR 202), so test messages never land in clinical records."""
+    mllp_senders_file: Path | None = None
+    """JSON rules per sender (MSH-4 or MSH-3): time zone of times without an offset, invalid values refused or
+    skipped (`adapters/hl7v2/senders.py`)."""
+    hl7_authorities_file: Path | None = None
+    """JSON table: assigning authority (namespace ID or OID) → identifier system URI."""
     dynamic_registration: bool = False
     access_token_seconds: int = 3600
     offline_refresh_seconds: int = 90 * 24 * 3600
