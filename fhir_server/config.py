@@ -54,6 +54,10 @@ class Settings:
     """Seconds a connection to a lab may stay unused before it is closed."""
     hl7_tls_cafile: Path | None = None
     """CA certificates trusted for `mllps://` labs; the system's when unset."""
+    hl7_sending_facility: str = ""
+    """MSH-4 of order messages, unless the lab's Endpoint sets `MSH-4: ...`."""
+    hl7_placer_length: int = 15
+    """Longest placer order number (ORC-2/OBR-2) the server makes up for an order without one."""
     auth: str = "smart"
     """`smart`: every FHIR request needs a bearer token; `open`: no authorization (development only)."""
     roles_file: Path | None = None
