@@ -27,7 +27,7 @@ from .listener import ListenerSettings, default_mapper, start_listener, start_re
 from .message_store import PROCESSED
 from .outbound import sender_settings, start_sending
 from .pipeline import Pipeline
-from .senders import Reading
+from .senders import Reading, ReadingConfigError
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
             if values.get("mllp_action") == "reprocess":
                 return asyncio.run(_reprocess(ready, values.get("message_id"), bool(values.get("failed"))))
             asyncio.run(_serve(ready, ListenerSettings.from_settings(ready)))
-    except StorageUnavailable as exc:
+    except (StorageUnavailable, ReadingConfigError) as exc:
         log.error(str(exc))
         return 1
     except KeyboardInterrupt:

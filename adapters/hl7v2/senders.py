@@ -32,6 +32,10 @@ from .header import DEFAULT_PROCESSING_IDS, PROCESSING_IDS, Header
 INVALID_VALUES = {"reject": False, "warn": True}
 
 
+class ReadingConfigError(ValueError):
+    """A senders or authorities file, or the processing ids, that cannot be used; the text says what to fix."""
+
+
 @dataclass(frozen=True)
 class SenderRules:
     """How one sender's messages are read."""
@@ -59,9 +63,9 @@ def _json_object(path: Path, what: str) -> dict[str, Any]:
     try:
         data = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
-        raise ValueError(f"{what} {path}: {exc}") from exc
+        raise ReadingConfigError(f"{what} {path}: {exc}") from exc
     if not isinstance(data, dict):
-        raise ValueError(f"{what} {path}: a JSON object is expected")
+        raise ReadingConfigError(f"{what} {path}: a JSON object is expected")
     return data
 
 
@@ -72,14 +76,14 @@ def load_senders(path: Path | None) -> Senders:
     rules: dict[str, SenderRules] = {}
     for name, entry in _json_object(path, "senders file").items():
         if not isinstance(entry, dict) or set(entry) - {"timezone", "invalid_values"}:
-            raise ValueError(f"senders file {path}: {name}: only 'timezone' and 'invalid_values' are known")
+            raise ReadingConfigError(f"senders file {path}: {name}: only 'timezone' and 'invalid_values' are known")
         try:
             zone = ZoneInfo(entry["timezone"]) if entry.get("timezone") else None
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"senders file {path}: {name}: unknown time zone {entry['timezone']!r}") from exc
+            raise ReadingConfigError(f"senders file {path}: {name}: unknown time zone {entry['timezone']!r}") from exc
         mode = entry.get("invalid_values", "reject")
         if mode not in INVALID_VALUES:
-            raise ValueError(f"senders file {path}: {name}: invalid_values is 'reject' or 'warn'")
+            raise ReadingConfigError(f"senders file {path}: {name}: invalid_values is 'reject' or 'warn'")
         rules[name] = SenderRules(zone, INVALID_VALUES[mode])
     return Senders(rules)
 
@@ -91,7 +95,7 @@ def load_authorities(path: Path | None) -> dict[str, str]:
     table = _json_object(path, "authorities file")
     bad = [key for key, system in table.items() if not isinstance(system, str) or ":" not in system]
     if bad:
-        raise ValueError(f"authorities file {path}: {bad[0]}: the system must be a URI")
+        raise ReadingConfigError(f"authorities file {path}: {bad[0]}: the system must be a URI")
     return table
 
 
@@ -108,5 +112,5 @@ class Reading:
         """`FHIR_MLLP_PROCESSING_IDS`, `FHIR_MLLP_SENDERS_FILE`, `FHIR_HL7_AUTHORITIES_FILE`."""
         ids = frozenset(p.strip().upper() for p in settings.mllp_processing_ids.split(",") if p.strip())
         if not ids or ids - PROCESSING_IDS:
-            raise ValueError(f"mllp_processing_ids: {settings.mllp_processing_ids!r} is not a list of P, T, D")
+            raise ReadingConfigError(f"mllp_processing_ids: {settings.mllp_processing_ids!r} is not a list of P, T, D")
         return cls(ids, load_senders(settings.mllp_senders_file), load_authorities(settings.hl7_authorities_file))
