@@ -54,6 +54,10 @@ class Settings:
     """Seconds a connection to a lab may stay unused before it is closed."""
     hl7_tls_cafile: Path | None = None
     """CA certificates trusted for `mllps://` labs; the system's when unset."""
+    hl7_sending_facility: str = ""
+    """MSH-4 of order messages, unless the lab's Endpoint sets `MSH-4: ...`."""
+    hl7_placer_length: int = 15
+    """Longest placer order number (ORC-2/OBR-2) the server makes up for an order without one."""
     auth: str = "smart"
     """`smart`: every FHIR request needs a bearer token; `open`: no authorization (development only)."""
     roles_file: Path | None = None
@@ -66,6 +70,14 @@ class Settings:
     mllp_tls_key: Path | None = None
     mllp_idle_timeout: float = 300.0
     mllp_max_connections: int = 100
+    mllp_processing_ids: str = "P"
+    """Processing ids (MSH-11: P production, T training/test, D debugging) the listener accepts, comma-separated;
+    others are refused (AR 202), so test messages never land in clinical records."""
+    mllp_senders_file: Path | None = None
+    """JSON rules per sender (MSH-4 or MSH-3): time zone of times without an offset, invalid values refused or
+    skipped (`adapters/hl7v2/senders.py`)."""
+    hl7_authorities_file: Path | None = None
+    """JSON table: assigning authority (namespace ID or OID) → identifier system URI."""
     dynamic_registration: bool = False
     access_token_seconds: int = 3600
     offline_refresh_seconds: int = 90 * 24 * 3600

@@ -27,6 +27,7 @@ from .listener import ListenerSettings, default_mapper, start_listener, start_re
 from .message_store import PROCESSED
 from .outbound import sender_settings, start_sending
 from .pipeline import Pipeline
+from .senders import Reading, ReadingConfigError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
             if values.get("mllp_action") == "reprocess":
                 return asyncio.run(_reprocess(ready, values.get("message_id"), bool(values.get("failed"))))
             asyncio.run(_serve(ready, ListenerSettings.from_settings(ready)))
-    except StorageUnavailable as exc:
+    except (StorageUnavailable, ReadingConfigError) as exc:
         log.error(str(exc))
         return 1
     except KeyboardInterrupt:
@@ -85,7 +86,7 @@ def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
 async def _reprocess(settings: Settings, message_id: str | None, failed: bool) -> int:
     """Reprocess one message or every failed one; print each outcome; exit code 1 if any still fails."""
     async with connected_store(settings) as store:
-        pipeline = Pipeline(store, default_mapper(), settings.base_url)
+        pipeline = Pipeline(store, default_mapper(), settings.base_url, reading=Reading.from_settings(settings))
         ids = [message_id] if message_id else await pipeline.messages.failed_ids()
         still_failing = 0
         for current in ids:

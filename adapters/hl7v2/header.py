@@ -23,7 +23,11 @@ CHARSETS = {
 }
 """MSH-18 values (HL7 table 0211) this receiver decodes, and their Python codecs."""
 
-PROCESSING_IDS = {"P", "T", "D"}
+PROCESSING_IDS = frozenset({"P", "T", "D"})
+"""HL7 table 0103."""
+DEFAULT_PROCESSING_IDS = frozenset({"P"})
+"""What a listener accepts unless configured otherwise: production only, so test and debug messages
+never land in clinical records."""
 ENVELOPE = {"FHS", "BHS", "BTS", "FTS"}
 
 
@@ -111,9 +115,19 @@ def decode(payload: bytes) -> Decoded:
 
 
 def segments(text: str) -> list[str]:
-    """Segments of a message or batch: CR, LF or CRLF ends, BOM and blank lines dropped."""
-    text = text.lstrip(BOM).replace("\r\n", "\r").replace("\n", "\r")
-    return [line for line in (s.strip(" \t\x00") for s in text.split("\r")) if line]
+    """Segments of a message or batch: CR, LF or CRLF ends, blank lines dropped, and a BOM dropped wherever a
+    segment starts or ends with one (files joined together, or split by a sender at each `MSH|`)."""
+    text = text.replace("\r\n", "\r").replace("\n", "\r")
+    return [line for line in (s.strip(" \t\x00" + BOM) for s in text.split("\r")) if line]
+
+
+def bom_fragment(text: str) -> bool:
+    """Whether a frame holds only a BOM behind an empty MSH: `mllp_send --loose` splits a file at each
+    `MSH|^~\\&|`, so the BOM in front of the first one goes out alone as `MSH|^~\\&|<BOM>`."""
+    text = text.strip(" \t\r\n\x00")
+    if not text.startswith("MSH") or not text.endswith(BOM) or len(text) < 5:
+        return False
+    return not text[4:].rstrip(BOM).replace(text[3], "").strip("^~\\&#")
 
 
 @dataclass
@@ -170,7 +184,9 @@ def _count_check(name: str, segment: str, actual: int, what: str) -> list[HL7Err
     return [HL7Error("100", f"{name}^1^1", text, "W")]
 
 
-def parse_header(message: str) -> tuple[Header | None, list[HL7Error]]:
+def parse_header(
+    message: str, processing_ids: frozenset[str] = DEFAULT_PROCESSING_IDS
+) -> tuple[Header | None, list[HL7Error]]:
     """The MSH of a message and every header problem: missing fields, processing id, version."""
     first = message.split("\r", 1)[0]
     if not first.startswith("MSH") or len(first) < 8:
@@ -190,10 +206,10 @@ def parse_header(message: str) -> tuple[Header | None, list[HL7Error]]:
         control_id=value(10), processing_id=value(11), version=value(12), accept_ack=value(15).upper(),
         app_ack=value(16).upper(), charset=value(18),
     )  # fmt: skip
-    return header, check(header)
+    return header, check(header, processing_ids)
 
 
-def check(header: Header) -> list[HL7Error]:
+def check(header: Header, processing_ids: frozenset[str] = DEFAULT_PROCESSING_IDS) -> list[HL7Error]:
     """Header rules every message must pass before anything else is done with it."""
     errors: list[HL7Error] = []
     comp = header.encoding[:1] or "^"
@@ -201,14 +217,10 @@ def check(header: Header) -> list[HL7Error]:
         errors.append(HL7Error("101", "MSH^1^9", _("The message type (MSH-9) is missing.")))
     if not header.control_id:
         errors.append(HL7Error("101", "MSH^1^10", _("The message control id (MSH-10) is missing.")))
-    if header.processing_id[:1] not in PROCESSING_IDS:
-        errors.append(
-            HL7Error(
-                "202",
-                "MSH^1^11",
-                _("The processing id (MSH-11) {value} is not P, T or D.").format(value=header.processing_id or '""'),
-            )
-        )
+    if header.processing_id[:1] not in processing_ids:
+        text = _("The processing id (MSH-11) {value} is not accepted by this receiver (it accepts {accepted}).")
+        accepted = ", ".join(sorted(processing_ids))
+        errors.append(HL7Error("202", "MSH^1^11", text.format(value=header.processing_id or '""', accepted=accepted)))
     if not header.version.startswith("2."):
         errors.append(
             HL7Error(

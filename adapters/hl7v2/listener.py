@@ -25,6 +25,7 @@ from .code_maps import DEFAULT_TTL, ConceptMapCache
 from .framing import FrameDecoder, frame
 from .pipeline import Mapper, Pipeline
 from .recovery import recover_messages
+from .senders import Reading
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class ListenerSettings:
     concept_map_ttl: float = DEFAULT_TTL
     reuse_port: bool = False
     """Several processes listen on one port and the kernel spreads connections (`serve --workers N`)."""
+    reading: Reading = Reading()
+    """Accepted processing ids, per-sender rules, the assigning-authority table."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ListenerSettings:
@@ -60,6 +63,7 @@ class ListenerSettings:
             max_connections=settings.mllp_max_connections,
             base_url=settings.base_url,
             reuse_port=settings.workers > 1,
+            reading=Reading.from_settings(settings),
         )
 
 
@@ -148,7 +152,7 @@ def default_mapper() -> Mapper:
 def new_pipeline(store: MongoResourceStore, settings: ListenerSettings, mapper: Mapper | None = None) -> Pipeline:
     """The pipeline of a listener (or of its recovery duty) with these settings."""
     code_maps = ConceptMapCache(store, settings.concept_map_ttl)
-    return Pipeline(store, mapper or default_mapper(), settings.base_url, code_maps)
+    return Pipeline(store, mapper or default_mapper(), settings.base_url, code_maps, settings.reading)
 
 
 async def start_listener(

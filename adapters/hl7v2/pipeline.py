@@ -1,7 +1,8 @@
 """From a received frame to stored message, FHIR transaction and ACKs.
 
-Per message: header checks (AR/CR on failure), mapping by the injected mapper with local codes
-translated through stored ConceptMaps (AR/CR for unsupported types), durable storage with duplicate
+Per message: header checks (AR/CR on failure, among them a processing id this listener does not accept),
+mapping by the injected mapper with local codes translated through stored ConceptMaps and the sender's rules
+(`senders.py`: time zone, unstorable values refused or skipped; AR/CR for unsupported types), durable storage with duplicate
 detection, the commit ack in enhanced mode, the transaction Bundle plus a Provenance through the
 engine (`process_bundle`: all or nothing; two messages for one new patient, on any connection of any
 process, create one Patient, as the transaction's conditional creates take a lock in the database),
@@ -22,6 +23,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from fhir_server.engine.bundle import process_bundle
@@ -34,12 +36,13 @@ from . import lease
 from .access import HL7_POLICY
 from .ack import batch_reply, build_ack
 from .code_maps import ConceptMapCache
-from .header import Header, HL7Error, decode, parse_header, split
+from .header import Header, HL7Error, bom_fragment, decode, parse_header, split
 from .known_orders import KnownOrders, find_known_orders
 from .mapping.model import MappingOptions
 from .message_store import ERROR, PROCESSED, RECEIVED, MessageRecord, MessageStore
 from .provenance import provenance_entry
 from .recovery import written_by
+from .senders import Reading
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +99,10 @@ class Pipeline:
         mapper: Mapper,
         base: str | None = None,
         code_maps: ConceptMapCache | None = None,
+        reading: Reading | None = None,
     ) -> None:
         self.store = store
+        self.reading = reading or Reading()
         self.mapper = mapper
         self.base = base
         self.messages = MessageStore(store)
@@ -111,10 +116,14 @@ class Pipeline:
     async def handle_frame(self, payload: bytes, send: Callable[[bytes], Awaitable[None]]) -> None:
         """Answer one MLLP frame: a message (ACKs sent as they happen) or a batch (one batch reply)."""
         decoded = decode(payload)
-        batch = split(decoded.text)
 
         async def send_text(text: str) -> None:
             await send(text.encode(decoded.codec, errors="replace"))
+
+        if bom_fragment(decoded.text):
+            await self._bom_fragment(send_text)
+            return
+        batch = split(decoded.text)
 
         if not batch.is_batch:
             message = batch.messages[0] if batch.messages else ""
@@ -137,7 +146,7 @@ class Pipeline:
         self, message: str, charset: str, notes: list[HL7Error], emit: Emit, batch_id: str | None = None
     ) -> None:
         """Check, store, process and acknowledge one message."""
-        header, problems = parse_header(message)
+        header, problems = parse_header(message, self.reading.processing_ids)
         problems = [*(n for n in notes if n.severity == "E"), *problems]
         warnings = [n for n in notes if n.severity != "E"]
         extra = {"batch": batch_id} if batch_id else {}
@@ -164,6 +173,13 @@ class Pipeline:
         if header.enhanced:
             await self._commit_ack(message_id, header, warnings, emit)
         await self._process(message_id, message, header, result, warnings, emit)
+
+    async def _bom_fragment(self, emit: Emit) -> None:
+        """The BOM a sender split off in front of its first `MSH|` (`mllp_send --loose`): nothing to store;
+        accepted with a note, since the sender waits for an answer before it sends the message itself."""
+        log.info("hl7 lone byte order mark ignored")
+        note = HL7Error("0", "MSH^1", _("A byte order mark sent on its own before the message was ignored."), "I")
+        await emit(build_ack(None, "AA", [note], now()))
 
     async def _reject(
         self, raw: str, header: Header | None, charset: str, errors: list[HL7Error], emit: Emit, **extra: Any
@@ -229,7 +245,7 @@ class Pipeline:
 
     async def recover(self, record: MessageRecord) -> None:
         """Process a message claimed from a processor that died; the application ack is recorded, not sent."""
-        header, problems = parse_header(record.raw)
+        header, problems = parse_header(record.raw, self.reading.processing_ids)
         if header is None or problems:  # only a stored text changed by hand: it was accepted with this header
             await self.messages.finish(record.id, ERROR, error=" ".join(p.text for p in problems))
             return
@@ -253,14 +269,18 @@ class Pipeline:
         hold, load those ConceptMaps and look those orders up, and map again with what was found."""
         translate = self.code_maps.translator(header.sending_app)
         orders = KnownOrders()
-        result = self._run_mapper(message, MappingOptions(translate=translate, order_exists=orders))
+        rules = self.reading.senders.of(header)
+        options = MappingOptions(
+            default_timezone=rules.timezone, accept_invalid=rules.accept_invalid, authorities=self.reading.authorities
+        )
+        result = self._run_mapper(message, replace(options, translate=translate, order_exists=orders))
         known = await find_known_orders(self.store, orders.asked) if orders.asked else set()
         if translate.missing or known:
             if translate.missing:
                 await self.code_maps.load(translate.missing)
                 translate = self.code_maps.translator(header.sending_app)
             orders = KnownOrders(known)
-            result = self._run_mapper(message, MappingOptions(translate=translate, order_exists=orders))
+            result = self._run_mapper(message, replace(options, translate=translate, order_exists=orders))
         return result
 
     def _run_mapper(self, message: str, options: MappingOptions) -> MappingResultLike | None:
@@ -348,7 +368,7 @@ class Pipeline:
             raise KeyError(message_id)
         if record.status == PROCESSED:
             return record
-        header, problems = parse_header(record.raw)
+        header, problems = parse_header(record.raw, self.reading.processing_ids)
         if header is None or problems:
             raise ValueError(" ".join(p.text for p in problems))
         await self._process(message_id, record.raw, header, await self._map(record.raw, header), [], None)

@@ -9,11 +9,15 @@ from pathlib import Path
 
 import orjson
 
+from adapters.hl7v2.senders import Reading
 from fhir_server.auth.policy import AccessPolicy
 from fhir_server.engine import read_resource
 from fhir_server.storage import EmbeddedDatabase
 
 from . import FIXTURES, Client, listening, mllp_send_command, msg, segment
+
+TEST_TOO = Reading(processing_ids=frozenset({"P", "T"}))
+"""A listener that also takes test messages: most public samples are marked MSH-11 T."""
 
 
 def test_mllp_send_peer_with_lf_files(database: EmbeddedDatabase) -> None:
@@ -29,7 +33,7 @@ def test_mllp_send_peer_with_lf_files(database: EmbeddedDatabase) -> None:
         return [ack for ack in out.decode().split("\n") if ack.strip()]
 
     async def scenario() -> None:
-        async with listening(database) as running:
+        async with listening(database, reading=TEST_TOO) as running:
             acks = await run(running.port, "fhirconv_ORU-R01-RMGEAD.hl7")  # LF segment ends
             assert len(acks) == 1 and segment(acks[0], "MSA")[1:3] == ["AA", "CNTRL-3456"]
             stored = await running.messages.list()
@@ -49,7 +53,7 @@ def test_mllp_send_peer_with_lf_files(database: EmbeddedDatabase) -> None:
 
 def test_bom_lf_and_latin1(database: EmbeddedDatabase) -> None:
     async def scenario() -> None:
-        async with listening(database) as running:
+        async with listening(database, reading=TEST_TOO) as running:  # the sample is a test message (MSH-11 T)
             client = await Client.connect(running.port)
             raw = (FIXTURES / "fhirconv_LAB-ORU-1.hl7").read_bytes()
             assert raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw

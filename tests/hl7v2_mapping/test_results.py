@@ -132,7 +132,11 @@ def test_rmgead_structured_numeric_and_underscore_range() -> None:
 
 
 def test_newborn_screening_dirty_data() -> None:
-    result = map_message(message("reportstream_sample_oru_CDPH_NBS_20241021-001.hl7"))
+    text = message("reportstream_sample_oru_CDPH_NBS_20241021-001.hl7")
+    refused = map_message(text)  # by default an OBX-14 that cannot be stored refuses the message
+    assert refused.bundle is None
+    assert {e.location for e in refused.errors if e.severity == "E"} == {"OBX^4^14", "OBX^13^14"}
+    result = map_message(text, MappingOptions(accept_invalid=True))  # a sender allowed to store without them
     bundle = result.bundle
     (patient,) = resources(bundle, "Patient")
     assert patient["identifier"][0]["system"] == "urn:hl7v2:assigning-authority:NPI"

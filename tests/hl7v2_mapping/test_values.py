@@ -87,11 +87,27 @@ def test_nm_values_keep_their_digits(nm: str, text: str) -> None:
         ("OBX|1|XYZ|1-1^A^LN||what", "OBX^1^2"),
     ],
 )
-def test_bad_values_are_skipped_with_a_102_warning(obx: str, location: str) -> None:
-    result = oru(obx + "||||||F")
+def test_bad_values_are_skipped_with_a_102_warning_when_the_sender_allows_it(obx: str, location: str) -> None:
+    result = oru(obx + "||||||F", MappingOptions(accept_invalid=True))
     (obs,) = resources(result.bundle, "Observation")
     assert not any(k.startswith("value") for k in obs)
     assert any(e.code == "102" and e.location == location and e.severity == "W" for e in result.errors)
+
+
+@pytest.mark.parametrize(
+    ("obx", "location"),
+    [
+        ("OBX|1|NM|1-1^A^LN||one hundred||||||F", "OBX^1^5"),
+        ("OBX|1|SN|1-1^A^LN||~~^abc||||||F", "OBX^1^5"),
+        ("OBX|1|DT|1-1^A^LN||2024-04-11||||||F", "OBX^1^5"),
+        ("OBX|1|NM|1-1^A^LN||5||||||F|||2024-01-05 08:00", "OBX^1^14"),
+        ("OBX|1|NM|1-1^A^LN||5||||||F|||20241305", "OBX^1^14"),
+    ],
+)
+def test_values_that_cannot_be_stored_as_sent_refuse_the_message(obx: str, location: str) -> None:
+    result = oru(obx)
+    assert result.bundle is None
+    assert [(e.code, e.location, e.severity) for e in result.errors if e.severity == "E"] == [("102", location, "E")]
 
 
 def test_status_interpretation_range_and_alternate_code() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -19,10 +21,37 @@ _OID = re.compile(r"[0-2](\.(0|[1-9]\d*))+")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 
-def parse_dtm(text: str, default_tz: str | None = None) -> str | None:
+class ServerZone(tzinfo):
+    """The server's own time zone, with its daylight saving rules (the C library's, so `TZ` is honoured)."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return (dt or datetime.now()).replace(tzinfo=None).astimezone().utcoffset() or timedelta(0)
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "server"
+
+
+SERVER_ZONE = ServerZone()
+
+
+def _offset(zone: str | tzinfo, year: str, month: str, day: str, hour: str, minute: str | None) -> str:
+    """A fixed offset as given, or the offset a zone has at that local time (DST-aware)."""
+    if isinstance(zone, str):
+        return zone
+    local = datetime(int(year), int(month), int(day), int(hour), int(minute or 0), tzinfo=zone)
+    delta = local.utcoffset() or timedelta(0)
+    sign, minutes = ("-" if delta < timedelta(0) else "+"), abs(int(delta.total_seconds())) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_dtm(text: str, default_tz: str | tzinfo | None = None) -> str | None:
     """A v2 DTM as a FHIR dateTime (precision kept, seconds padded once a time is given), or None if invalid.
 
-    FHIR needs a timezone with any time: the value's own, else `default_tz`, else only the date is kept.
+    FHIR needs a timezone with any time: the value's own, else `default_tz` (a fixed offset such as `+01:00`,
+    or a zone whose offset at that local time is taken), else only the date is kept.
     """
     m = _DTM.fullmatch(text.strip())
     if not m:
@@ -35,17 +64,23 @@ def parse_dtm(text: str, default_tz: str | None = None) -> str | None:
     out = year + (f"-{month}" if month else "") + (f"-{day}" if day and month else "")
     if tz and not (int(tz[1:3]) <= 14 and int(tz[3:]) < 60):
         return None
-    zone = f"{tz[:3]}:{tz[3:]}" if tz else default_tz
-    if hour and day and zone:
+    if hour and day and month and (tz or default_tz is not None):
+        try:
+            zone = f"{tz[:3]}:{tz[3:]}" if tz else _offset(default_tz or "Z", year, month, day, hour, minute)
+        except ValueError:  # the 31st of a short month
+            return None
         out += f"T{hour}:{minute or '00'}:{second or '00'}{frac if second and frac else ''}{zone}"
     return out
 
 
 def datetime_of(value: str, ctx: Context, loc: str, required: bool = False) -> str | None:
-    """`parse_dtm` recording a 102 (W, or E when required) for invalid text; '' → None."""
+    """`parse_dtm` recording a 102 (W, or E when required) for invalid text; '' → None.
+
+    A time without an offset is read in the sender's configured zone, else at MSH-7's offset, else in the
+    server's zone: its time of day is never dropped."""
     if not value:
         return None
-    parsed = parse_dtm(value, ctx.timezone or ctx.options.default_timezone)
+    parsed = parse_dtm(value, ctx.options.default_timezone or ctx.timezone or SERVER_ZONE)
     if parsed is None:
         (ctx.error if required else ctx.warn)("102", loc, f"'{value[:40]}' is not a valid DTM")
     return parsed
@@ -57,9 +92,14 @@ def date_of(value: str, ctx: Context, loc: str) -> str | None:
     return parsed[:10] if parsed else None
 
 
-def hd_system(hd: Value) -> str | None:
-    """A stable URI for an assigning authority / namespace (HD): `urn:oid:` for ISO OIDs, else a namespace URN."""
+def hd_system(hd: Value, authorities: Mapping[str, str] | None = None) -> str | None:
+    """A stable URI for an assigning authority / namespace (HD): the authority table's system for its universal
+    ID or namespace ID when listed there (one authority written as a namespace by one feed and as an OID by
+    another), else `urn:oid:` for ISO OIDs, else a namespace URN."""
     universal, kind = hd.c(2), hd.c(3).upper()
+    for key in (universal, hd.c(1)):
+        if key and authorities and key in authorities:
+            return authorities[key]
     if universal and (kind == "ISO" or not kind) and _OID.fullmatch(universal):
         return f"urn:oid:{universal}"
     if universal and kind in ("URI", "URL") and ":" in universal:
@@ -72,14 +112,14 @@ def _type(code: str) -> dict[str, Any]:
     return {"coding": [{"system": V2_0203, "code": code}]}
 
 
-def cx(value: Value) -> dict[str, Any] | None:
+def cx(value: Value, authorities: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     """CX → Identifier (system from CX-4, else CX-9/CX-10; type from CX-5)."""
     ident = value.c(1)
     if not ident:
         return None
     out: dict[str, Any] = {"value": ident}
     for n in (4, 9, 10):
-        if system := hd_system(value.sub(n)):
+        if system := hd_system(value.sub(n), authorities):
             out["system"] = system
             break
     if value.c(5):
@@ -87,14 +127,16 @@ def cx(value: Value) -> dict[str, Any] | None:
     return out
 
 
-def ei(value: Value, type_code: str | None = None) -> dict[str, Any] | None:
+def ei(
+    value: Value, type_code: str | None = None, authorities: Mapping[str, str] | None = None
+) -> dict[str, Any] | None:
     """EI → Identifier (system from EI-2..4)."""
     ident = value.c(1)
     if not ident:
         return None
     out: dict[str, Any] = {"value": ident}
     hd = Value(value.parts[1:4], value.delims, value.sep)
-    if system := hd_system(hd):
+    if system := hd_system(hd, authorities):
         out["system"] = system
     if type_code:
         out["type"] = _type(type_code)

@@ -29,7 +29,7 @@ def _doctor(value: Value) -> str:
 def build_encounter(pv1: Segment, patient_url: str, status: str, ctx: Context) -> dict[str, Any] | None:
     """The Encounter for a PV1; None (101 warning) without a PV1-19 visit number to identify it."""
     visit = pv1.first(19)
-    identifier = cx(visit) if visit else None
+    identifier = cx(visit, ctx.options.authorities) if visit else None
     if identifier is None:
         ctx.warn("101", pv1.loc(19), "PV1-19 (visit number) is empty: no Encounter is mapped")
         return None

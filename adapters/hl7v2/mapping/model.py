@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any
 
 Coding = dict[str, Any]
@@ -38,8 +39,14 @@ class MappingOptions:
     """Local code → standard coding (ConceptMap $translate), applied to OBX-3 and OBR-4."""
     order_exists: Callable[[str, str], bool] | None = None
     """Whether a ServiceRequest with identifier (system, value) is known; None: assume unknown (emit a review Task)."""
-    default_timezone: str | None = None
-    """Offset (`+01:00`) for times without one when MSH-7 has none either; None: such times keep only the date."""
+    default_timezone: str | tzinfo | None = None
+    """The sending facility's zone (or a fixed offset such as `+01:00`) for times without an offset; None:
+    MSH-7's offset, else the server's zone."""
+    accept_invalid: bool = False
+    """A result value (OBX-5) or time (OBX-14) that cannot be stored as sent: skipped with a warning (True), or
+    the message refused (102, severity E; the default), so nothing is stored without it."""
+    authorities: Mapping[str, str] = field(default_factory=dict)
+    """Assigning authority (HD namespace ID or universal ID) → identifier system URI."""
 
 
 @dataclass

@@ -32,9 +32,18 @@ def value_of(obx: Segment, ctx: Context) -> dict[str, Any]:
     first = values[0]
     out = _single(kind, first, units, ctx, loc)
     if out is None:
-        ctx.warn("102", loc, f"'{first.text()[:40]}' is not a valid {kind} value: skipped")
+        unstorable(ctx, loc, f"'{first.text()[:40]}' is not a valid {kind} value")
         return {}
     return out
+
+
+def unstorable(ctx: Context, loc: str, problem: str) -> None:
+    """A result that cannot be stored as sent: the message is refused (102, E), unless its sender's results
+    may be stored without it (then a warning says what was skipped)."""
+    if ctx.options.accept_invalid:
+        ctx.warn("102", loc, f"{problem}: skipped")
+    else:
+        ctx.error("102", loc, f"{problem}: nothing was stored")
 
 
 def _single(kind: str, value: Value, units: Value | None, ctx: Context, loc: str) -> dict[str, Any] | None:
@@ -48,8 +57,8 @@ def _single(kind: str, value: Value, units: Value | None, ctx: Context, loc: str
         concept = cwe(value, ctx.options.translate)
         return {"valueCodeableConcept": concept} if concept else None
     if kind in ("DT", "DTM", "TS"):
-        when = datetime_of(value.c(1), ctx, loc)
-        return {"valueDateTime": when} if when else {}  # datetime_of already warned
+        when = datetime_of(value.c(1), ctx, loc, required=not ctx.options.accept_invalid)
+        return {"valueDateTime": when} if when else {}  # datetime_of already reported it
     if kind == "TM":
         m = _TM.fullmatch(value.c(1))
         if not m or int(m.group(1)) > 23 or int(m.group(2) or 0) > 59 or int(m.group(3) or 0) > 59:
@@ -163,7 +172,7 @@ def build_observation(group: ResultGroup, ctx: Context, fallback_time: str | Non
         obs["referenceRange"] = ranges
     if flags := interpretation(obx, ctx):
         obs["interpretation"] = flags
-    when = datetime_of(obx.c(14), ctx, obx.loc(14)) or fallback_time
+    when = datetime_of(obx.c(14), ctx, obx.loc(14), required=not ctx.options.accept_invalid) or fallback_time
     if when:
         obs["effectiveDateTime"] = when
     if notes := notes_of(group.notes):

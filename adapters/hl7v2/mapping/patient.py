@@ -22,15 +22,15 @@ def default_authority(message: Message) -> Value | None:
     return msh.first(4) or msh.first(3)
 
 
-def patient_identifiers(pid: Segment, message: Message) -> list[dict[str, Any]]:
+def patient_identifiers(pid: Segment, message: Message, ctx: Context) -> list[dict[str, Any]]:
     """PID-3 identifiers; those without an assigning authority get the sending facility's namespace."""
     out = []
     fallback = default_authority(message)
     for value in pid.reps(3):
-        ident = cx(value)
+        ident = cx(value, ctx.options.authorities)
         if ident is None:
             continue
-        if "system" not in ident and fallback is not None and (system := hd_system(fallback)):
+        if "system" not in ident and fallback is not None and (system := hd_system(fallback, ctx.options.authorities)):
             ident["system"] = system
         out.append(ident)
     return out
@@ -38,7 +38,7 @@ def patient_identifiers(pid: Segment, message: Message) -> list[dict[str, Any]]:
 
 def build_patient(pid: Segment, message: Message, ctx: Context) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The Patient and its key identifier; None (101 recorded) when PID-3 has no identifier."""
-    identifiers = patient_identifiers(pid, message)
+    identifiers = patient_identifiers(pid, message, ctx)
     if not identifiers:
         ctx.error("101", pid.loc(3), "PID-3 (patient identifier list) is required")
         return None

@@ -84,15 +84,28 @@ def system_name(system: str | None) -> str:
     return "L"
 
 
-def xcn(practitioner: Mapping[str, Any] | None, display: str = "") -> str:
-    """XCN: id^family^given of a Practitioner, or the reference's display as the family name."""
-    if practitioner:
-        ids = practitioner.get("identifier") or [{}]
-        names = practitioner.get("name") or [{}]
-        given = [str(g) for g in names[0].get("given") or ()]
-        return components(escape(str(ids[0].get("value", ""))), escape(str(names[0].get("family", ""))),
-                          escape(given[0] if given else ""))  # fmt: skip
-    return components("", escape(display))
+NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
+NPI_AUTHORITY = "NPI&2.16.840.1.113883.4.6&ISO"
+"""XCN-9 for an NPI: the namespace `NPI` and its OID (CMS's National Provider Identifier)."""
+
+
+def xcn(practitioner: Mapping[str, Any] | None, display: str = "", version: str = "2.5.1") -> str:
+    """XCN: id^family^given of a Practitioner (its NPI first, with XCN-9 assigning authority and XCN-13 type
+    `NPI`; XCN-13 exists from v2.3 on), or the reference's display as the family name."""
+    if not practitioner:
+        return components("", escape(display))
+    ids = [i for i in practitioner.get("identifier") or () if i.get("value")]
+    npi = [i for i in ids if i.get("system") == NPI_SYSTEM]
+    chosen = (npi or ids or [{}])[0]
+    names = practitioner.get("name") or [{}]
+    given = [str(g) for g in names[0].get("given") or ()]
+    parts = [escape(str(chosen.get("value", ""))), escape(str(names[0].get("family", ""))),
+             escape(given[0] if given else "")]  # fmt: skip
+    if npi:
+        parts += ["", "", "", "", "", NPI_AUTHORITY, "", "", "", "NPI" if version >= "2.3" else ""]
+    elif chosen.get("system"):
+        parts += ["", "", "", "", "", hd(chosen.get("system"), "&")]
+    return components(*parts)
 
 
 def ts(value: str | None) -> str:

@@ -3,24 +3,29 @@ Patient, requester, ask-at-order-entry answers and specimens, the lab's current 
 placer number.
 
 The placer order number is the ServiceRequest's placer identifier (system `urn:hl7v2:placer-order`
-or type PLAC); a ServiceRequest without one gets `urn:hl7v2:placer-order|<its id>` added, so a
-result that names the number (OBR-2) links to it the way `mapping/results.py` looks orders up.
+or type PLAC); a ServiceRequest without one gets `urn:hl7v2:placer-order|<number>` added, so a
+result that names the number (OBR-2) links to it the way `mapping/results.py` looks orders up. The
+number is made up short enough for a LIS (`OrderSettings.placer_length`) from the resource id, and
+checked against every ServiceRequest before it is used, so it is unique.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
-from fhir_server.engine import read_resource, read_version, update_resource
+from fhir_server.engine import read_resource, read_version, search_type, update_resource
 from fhir_server.errors import FhirError, PreconditionFailed, ResourceDeleted, ResourceNotFound
 from fhir_server.i18n import _
+from fhir_server.search.registry import default_registry
+from fhir_server.search.request import parse_search_request
 from fhir_server.storage import ResourceStore
 
 from ..access import HL7_POLICY
 from ..mapping.orders import PLACER_SYSTEM
 from .lab import Lab, LabConfigError, endpoint_references, is_mllp, lab_of
-from .message import OrderData, OrderError
+from .message import OrderData, OrderError, OrderSettings
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +79,18 @@ async def gather_order(store: ResourceStore, service_request: str, version: int)
         specimen = await _read(store, str((reference or {}).get("reference", "")), "Specimen")
         if specimen is not None:
             specimens.append(specimen)
-    return OrderData(request, patient, requester, answers, specimens)
+    diagnoses = [c for c in request.get("reasonCode") or () if c]
+    for reason in request.get("reasonReference") or ():
+        condition = await _read(store, str((reason or {}).get("reference", "")), "Condition")
+        if condition is not None and condition.get("code"):
+            diagnoses.append(condition["code"])
+    coverages = []
+    for insurance in request.get("insurance") or ():
+        coverage = await _read(store, str((insurance or {}).get("reference", "")), "Coverage")
+        if coverage is not None:
+            payors = [str((p or {}).get("reference", "")) for p in coverage.get("payor") or ()]
+            coverages.append((coverage, await _read(store, payors[0], "Organization") if payors else None))
+    return OrderData(request, patient, requester, answers, specimens, diagnoses, coverages)
 
 
 async def request_version(store: ResourceStore, service_request: str, version: int) -> dict[str, Any] | None:
@@ -93,8 +109,10 @@ async def patient_of(store: ResourceStore, service_request: str, version: int) -
     return subject if subject.startswith("Patient/") else None
 
 
-def placer_of(request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """The placer identifier, and whether it is new (the id under `urn:hl7v2:placer-order`)."""
+async def placer_of(
+    store: ResourceStore, request: dict[str, Any], settings: OrderSettings
+) -> tuple[dict[str, Any], bool]:
+    """The placer identifier, and whether it is new (`new_placer`)."""
     identifiers = [i for i in request.get("identifier") or () if i.get("value")]
     for identifier in identifiers:
         if identifier.get("system") == PLACER_SYSTEM:
@@ -103,7 +121,36 @@ def placer_of(request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         codes = {c.get("code") for c in (identifier.get("type") or {}).get("coding") or ()}
         if "PLAC" in codes:
             return identifier, False
-    return {"system": PLACER_SYSTEM, "value": request["id"]}, True
+    return {"system": PLACER_SYSTEM, "value": await new_placer(store, str(request["id"]), settings.placer_length)}, True
+
+
+BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def placer_candidate(resource_id: str, length: int, attempt: int) -> str:
+    """A placer number of `length` letters and digits drawn from the resource id (another one per attempt)."""
+    number = int.from_bytes(hashlib.sha256(f"{resource_id}:{attempt}".encode()).digest(), "big")
+    digits: list[str] = []
+    while len(digits) < length:
+        number, digit = divmod(number, 36)
+        digits.append(BASE36[digit])
+    return "".join(digits)
+
+
+async def new_placer(store: ResourceStore, resource_id: str, length: int) -> str:
+    """The first candidate no ServiceRequest carries yet as its placer number (the resource id itself when it
+    fits and is free). A candidate is 15 of 36 symbols by default (77 bits): a clash is rare, and skipped."""
+    candidates = [resource_id] if len(resource_id) <= length else []
+    candidates += [placer_candidate(resource_id, length, attempt) for attempt in range(20)]
+    for candidate in candidates:
+        query = [("identifier", f"{PLACER_SYSTEM}|{candidate}"), ("_count", "1"), ("_total", "none")]
+        request = parse_search_request(
+            "ServiceRequest", query, default_registry(), default_count=1, max_count=1, strict=True
+        )
+        found = (await search_type(store, HL7_POLICY, request)).page.records
+        if not found or found[0].id == resource_id:
+            return candidate
+    raise OrderError(_("No free placer order number of {length} characters was found.").format(length=length))
 
 
 async def record_placer(store: ResourceStore, service_request: str, placer: dict[str, Any]) -> None:

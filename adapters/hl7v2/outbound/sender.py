@@ -41,7 +41,7 @@ from .client import LabUnreachable, Link, Links, LinkSettings
 from .flag import flag_order
 from .gather import current_lab, gather_order, patient_of, placer_of, record_placer, request_version
 from .lab import Lab, LabConfigError
-from .message import OrderError, order_message
+from .message import OrderError, OrderSettings, order_message
 from .observer import queue_orders
 from .outbox import (
     ACKNOWLEDGED,
@@ -73,6 +73,7 @@ class SenderSettings:
     max_backoff: float = 300.0
     concurrency: int = 2
     """Entries one process sends at once (to different labs; one lab's connection takes one at a time)."""
+    orders: OrderSettings = field(default_factory=OrderSettings)
 
     @property
     def lease(self) -> timedelta:
@@ -95,7 +96,10 @@ def sender_settings(settings: Settings) -> SenderSettings:
         cafile=str(settings.hl7_tls_cafile) if settings.hl7_tls_cafile else None,
         idle_timeout=settings.hl7_idle_seconds,
     )
-    return SenderSettings(link, backoff=settings.hl7_retry_seconds, max_backoff=settings.hl7_retry_max_seconds)
+    orders = OrderSettings(settings.hl7_sending_facility, settings.hl7_placer_length)
+    return SenderSettings(
+        link, backoff=settings.hl7_retry_seconds, max_backoff=settings.hl7_retry_max_seconds, orders=orders
+    )
 
 
 class Sender:
@@ -202,9 +206,9 @@ class Sender:
         data = await gather_order(self.store, entry.service_request, version)
         fresh = False
         if placer is None:
-            placer, fresh = placer_of(data.service_request)
+            placer, fresh = await placer_of(self.store, data.service_request, self.settings.orders)
         control_id = new_control_id()
-        message = order_message(data, lab, control, control_id, placer, now())
+        message = order_message(data, lab, control, control_id, placer, now(), self.settings.orders)
         if not await self.outbox.prepare(entry, worker, control, control_id, message, placer):
             return False
         if fresh:

@@ -32,9 +32,9 @@ def test_a_change_the_lab_sees_sends_xo_and_others_send_nothing(database: Embedd
             assert [e.control for e in entries] == ["NW", "XO"]
             new, change = lab.received
             assert fields(change, "ORC")[1] == "XO" and fields(change, "ORC")[2] == fields(new, "ORC")[2]
-            assert fields(change, "OBR")[2] == fields(new, "OBR")[2] == order.split("/")[1]
+            assert fields(change, "OBR")[2] == fields(new, "OBR")[2] == fields(new, "ORC")[2]
             assert fields(change, "MSH")[10] == entries[1].control_id != fields(new, "MSH")[10]
-            assert fields(change, "TQ1")[7] == "20240601080000+0000" and fields(change, "TQ1")[9] == "S^^HL70027"
+            assert fields(change, "TQ1")[7] == "20240601080000+0000" and fields(change, "TQ1")[9] == "S^Stat^HL70485"
             assert fields(change, "NTE")[3] == "after breakfast"
             await w.change(order, authoredOn="2024-05-07", status="active")  # nothing new for the lab
             await asyncio.sleep(0.3)

@@ -74,7 +74,7 @@ def test_every_order_control_is_valid_v251(control: str, structure: str) -> None
     assert fields(text, "ORC")[1] == control
     assert fields(text, "ORC")[5:7] == ["", ""]  # ORC-5, the order status, is the filler's to give
     if structure == "OML_O21":
-        assert fields(text, "TQ1")[7:10] == ["20240601080000+0000", "20240601100000+0000", "A^^HL70027"]
+        assert fields(text, "TQ1")[7:10] == ["20240601080000+0000", "20240601100000+0000", "A^ASAP^HL70485"]
         assert fields(text, "SPM")[1:5] == ["1", "S-9", "", "SER^Serum^HL70487"]
         assert fields(text, "SPM")[17] == "20240506063000+0200" and len(fields(text, "OBR")) == 17
     else:
@@ -96,7 +96,7 @@ def test_the_inbound_mapping_reads_the_order_back() -> None:
         assert patient["name"][0]["family"] == "Müller" and patient["identifier"][0]["system"] == "urn:oid:1.2.3"
         assert fields(text, "ORC")[12] == "NPI9^Who^A"
     assert fields(_message("ORM_O01"), "ORC")[7] == "^^^^^A" and "TQ1" not in _message("ORM_O01")
-    assert fields(_message(), "TQ1")[9] == "A^^HL70027"
+    assert fields(_message(), "TQ1")[9] == "A^ASAP^HL70485"
 
 
 def test_identifier_systems_survive_the_round_trip() -> None:

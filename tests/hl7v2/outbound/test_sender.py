@@ -26,13 +26,14 @@ def test_order_is_sent_once_and_acknowledged(database: EmbeddedDatabase) -> None
             assert fields(message, "MSH")[9] == "OML^O21^OML_O21" and fields(message, "MSH")[12] == "2.5.1"
             assert fields(message, "MSH")[5:7] == ["CITYLAB", "CITYLABFAC"]
             assert fields(message, "MSH")[10] == entry.control_id
-            order_id = order.split("/")[1]
-            assert fields(message, "ORC")[1:3] == ["NW", order_id] and fields(message, "OBR")[2] == order_id
+            order_id, placer = order.split("/")[1], fields(message, "ORC")[2]
+            assert len(order_id) > 15 and 0 < len(placer) <= 15  # the id is too long for a LIS: a number is made
+            assert fields(message, "ORC")[1] == "NW" and fields(message, "OBR")[2] == placer
             assert fields(message, "OBR")[4] == "2345-7^Glucose^LN"
             assert fields(message, "PID")[3] == "MRN-7^^^&1.2.3.4&ISO" and fields(message, "PID")[5] == "Doe^Jane^Q"
             assert fields(message, "TQ1")[9].startswith("S") and fields(message, "NTE")[3] == "fasting \\F\\ 12 h"
             stored = (await read_resource(w.store, TEST_POLICY, "ServiceRequest", order_id)).resource()
-            assert {"system": PLACER_SYSTEM, "value": order_id} in [
+            assert {"system": PLACER_SYSTEM, "value": placer} in [
                 {k: i[k] for k in ("system", "value")} for i in stored["identifier"]
             ]
             assert entry.ack is not None and "MSA|AA|" in entry.ack
