@@ -200,3 +200,10 @@ def test_schema_location_on_the_root_and_comments_are_allowed() -> None:
         '  <active value="true"/>\n</Patient>'
     )
     assert parse_xml(xml.encode()) == {"resourceType": "Patient", "active": True}
+
+
+def test_deep_nesting_is_refused_before_anything_recurses() -> None:
+    deep = '<extension url="http://x.org/e">' * 300 + "</extension>" * 300
+    refused = _refused(f"<Patient {FHIR}>{deep}</Patient>")
+    assert "nested too deeply" in refused.message
+    assert refused.location is not None and refused.location.startswith("Patient.extension[0].extension[0]")

@@ -155,7 +155,10 @@ def test_update_and_transaction_in_xml(client: httpx.Client, patient: dict[str, 
 
 
 def test_operation_with_a_parameters_body_in_xml(client: httpx.Client, patient: dict[str, object]) -> None:
-    parameters = '<Parameters xmlns="http://hl7.org/fhir"><parameter><name value="_count"/><valueInteger value="1"/></parameter></Parameters>'
+    parameters = (
+        '<Parameters xmlns="http://hl7.org/fhir">'
+        '<parameter><name value="_count"/><valueInteger value="1"/></parameter></Parameters>'
+    )
     response = client.post(f"/Patient/{patient['id']}/$everything", content=parameters, headers=XML)
     assert response.status_code == 200, response.text
     assert _value(_xml(response), "type") == "searchset"
@@ -189,3 +192,18 @@ def test_unsupported_request_content_type_gets_415(client: httpx.Client) -> None
 def test_smart_discovery_under_the_base_is_not_negotiated(client: httpx.Client) -> None:
     response = client.get("/.well-known/smart-configuration", headers={"Accept": "text/html"})
     assert response.status_code == 200 and "token_endpoint" in response.json()
+
+
+def test_fhirpath_patch_in_xml(client: httpx.Client, patient: dict[str, object]) -> None:
+    operation = "".join(
+        f'<part><name value="{name}"/><{kind} value="{value}"/></part>'
+        for name, kind, value in (("type", "valueCode", "replace"), ("path", "valueString", "Patient.gender"),
+                                  ("value", "valueCode", "male"))
+    )  # fmt: skip
+    body = (
+        '<Parameters xmlns="http://hl7.org/fhir">'
+        f'<parameter><name value="operation"/>{operation}</parameter></Parameters>'
+    )
+    response = client.patch(f"/Patient/{patient['id']}", content=body, headers=XML)
+    assert response.status_code == 200, response.text
+    assert _value(_xml(response), "gender") == "male"
