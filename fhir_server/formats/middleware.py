@@ -15,7 +15,8 @@ from ..rest.responses import FhirResponse
 from .negotiation import Format, format_parameter, requested_format, response_format
 
 FHIR_BASE = "/fhir"
-_NOT_FHIR = (f"{FHIR_BASE}/.well-known/",)
+_UNDER_BASE = f"{FHIR_BASE}/"
+_NOT_FHIR = f"{FHIR_BASE}/.well-known/"
 
 
 class FormatMiddleware:
@@ -28,13 +29,15 @@ class FormatMiddleware:
             return
         path: str = scope["path"]
         chosen = Format.JSON
-        if (path + "/").startswith(FHIR_BASE + "/") and not path.startswith(_NOT_FHIR):
-            accept = b", ".join(value for name, value in scope["headers"] if name == b"accept").decode("latin-1")
-            try:
-                chosen = requested_format(format_parameter(scope.get("query_string", b"")), accept)
-            except NotAcceptable as exc:
-                response_format.set(Format.JSON)
-                await FhirResponse(error_outcome(exc), status_code=exc.status)(scope, receive, send)
-                return
+        if (path == FHIR_BASE or path.startswith(_UNDER_BASE)) and not path.startswith(_NOT_FHIR):
+            query: bytes = scope.get("query_string", b"")
+            accept = [value for name, value in scope["headers"] if name == b"accept"]
+            if accept or b"_format=" in query:
+                try:
+                    chosen = requested_format(format_parameter(query), b", ".join(accept).decode("latin-1"))
+                except NotAcceptable as exc:
+                    response_format.set(Format.JSON)
+                    await FhirResponse(error_outcome(exc), status_code=exc.status)(scope, receive, send)
+                    return
         response_format.set(chosen)
         await self.app(scope, receive, send)

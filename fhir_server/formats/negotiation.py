@@ -50,6 +50,9 @@ def requested_format(format_parameter: str | None, accept: str) -> Format:
         return found
     if accept.strip() in _DEFAULT_ACCEPT:
         return Format.JSON
+    single = _ACCEPTED.get(accept)  # the usual case: one media type, no parameters
+    if single is not None:
+        return single
     best, best_q = None, 0.0
     for media_range in accept.split(","):
         media_type, *parameters = media_range.split(";")
