@@ -29,6 +29,7 @@ from .engine.bulk_import import import_worker
 from .engine.observers import add_write_observer, remove_write_observer
 from .engine.reindex import reindex_worker, upgrade_search_layout
 from .engine.search_parameters import keep_registry_fresh, load_search_parameters
+from .formats.middleware import FormatMiddleware
 from .i18n import load_catalogs
 from .logs import configure_logging
 from .oauth.cors import PathCorsMiddleware
@@ -135,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.interactions = served_interactions()
     install_error_handlers(app)
     install_oauth_errors(app)
+    app.add_middleware(FormatMiddleware)
     app.add_middleware(PathCorsMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestContextMiddleware)

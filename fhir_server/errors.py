@@ -8,6 +8,7 @@ FhirError
  ├── Forbidden             403 forbidden
  ├── ResourceNotFound      404 not-found   (unknown id, unknown type, unknown version)
  ├── MethodNotAllowed      405 not-supported
+ ├── NotAcceptable         406 not-supported (a response format the server cannot produce)
  ├── VersionConflict       409 conflict
  ├── ResourceDeleted       410 deleted
  ├── PreconditionFailed    412 conflict    (stale If-Match)
@@ -89,6 +90,10 @@ class ResourceNotFound(FhirError):
 
 class MethodNotAllowed(FhirError):
     status, issue_code = 405, "not-supported"
+
+
+class NotAcceptable(FhirError):
+    status, issue_code = 406, "not-supported"
 
 
 class VersionConflict(FhirError):

@@ -35,7 +35,7 @@ from ..i18n import _
 from ..storage.files import MongoFileStore
 from ..storage.jobs import CANCELLED, COMPLETED, FAILED, Job, MongoJobStore
 from .access import Policy
-from .body import FHIR_JSON_TYPES, media_type, read_json
+from .body import FHIR_TYPES, media_type, read_json
 from .context import base_url, settings_of, store_of
 from .operations import _operation_query
 from .outcomes import information_outcome, operation_outcome
@@ -201,7 +201,7 @@ async def import_kick_off(request: Request, policy: Policy) -> Response:
         job = await start_upload(
             _jobs(request), _files(request), request.stream(), url, settings_of(request).import_max_bytes
         )
-    elif found in FHIR_JSON_TYPES:
+    elif found in FHIR_TYPES:
         settings = settings_of(request)
         allowed = tuple(p.strip() for p in settings.import_url_prefixes.split(",") if p.strip())
         inputs = parse_import_parameters(await read_json(request, settings.max_body_bytes), allowed)
@@ -209,7 +209,7 @@ async def import_kick_off(request: Request, policy: Policy) -> Response:
     else:
         raise UnsupportedMediaType(
             _("Content-Type '{found}' is not supported here; send one of: {accepted}.").format(
-                found=found or _("none"), accepted=", ".join((*FHIR_JSON_TYPES, *NDJSON_TYPES))
+                found=found or _("none"), accepted=", ".join((*FHIR_TYPES, *NDJSON_TYPES))
             )
         )
     return _accepted(f"{base_url(request)}/$import-poll/{job.id}")

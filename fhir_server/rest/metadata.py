@@ -82,8 +82,8 @@ def capability_statement(served: frozenset[str], base: str, registration: bool =
         "software": {"name": "fhir-server", "version": __version__},
         "implementation": {"description": "FHIR R4 server on MongoDB", "url": base},
         "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json", "json"],
-        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
+        "format": ["application/fhir+json", "json", "application/fhir+xml", "xml"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json", "application/fhir+xml"],
         "rest": [
             {
                 "mode": "server",

@@ -20,7 +20,7 @@ from ..auth.policy import AccessPolicy
 from ..errors import InvalidRequest, ResourceNotFound
 from ..i18n import _
 from .access import Policy
-from .body import check_media_type, parse_json, read_bytes
+from .body import check_media_type, parse_body, read_bytes
 from .bundles import searchset_bundle
 from .context import base_url, settings_of, store_of
 from .preconditions import strict_handling
@@ -60,8 +60,7 @@ async def _operation_query(request: Request) -> list[tuple[str, str]]:
     raw = await read_bytes(request, settings_of(request).max_body_bytes)
     if not raw.strip():
         return query
-    check_media_type(request)
-    body = parse_json(raw)
+    body = parse_body(raw, check_media_type(request))
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise InvalidRequest(_("An operation takes a Parameters resource in the body."), expression="resourceType")
     parameters = body.get("parameter") or []

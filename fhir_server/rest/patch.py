@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from .. import engine
 from ..engine import PatchFormat
+from ..formats.negotiation import XML_MEDIA_TYPES
 from .access import Policy
 from .body import check_media_type, read_json
 from .context import settings_of, store_of
@@ -19,6 +20,7 @@ PATCH_FORMATS = {
     "application/json-patch+json": PatchFormat.JSON_PATCH,
     "application/fhir+json": PatchFormat.FHIRPATH_PATCH,
     "application/json": PatchFormat.FHIRPATH_PATCH,
+    **dict.fromkeys(XML_MEDIA_TYPES, PatchFormat.FHIRPATH_PATCH),
 }
 
 

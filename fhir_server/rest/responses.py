@@ -1,4 +1,4 @@
-"""FHIR JSON responses and the headers that describe a stored version."""
+"""FHIR responses (JSON, or XML when the request asked for it) and the headers that describe a stored version."""
 
 from __future__ import annotations
 
@@ -7,20 +7,28 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..fhir_json import dumps
+from ..fhir_json import dumps, loads
+from ..formats.negotiation import FHIR_XML, Format, response_format
+from ..formats.xml_write import to_xml
 from ..storage import StoredResource
 
 FHIR_JSON = "application/fhir+json"
 
 
 class FhirResponse(Response):
-    """A response in `application/fhir+json`; takes a dict (decimals written exactly) or ready-made JSON bytes."""
+    """A resource in `application/fhir+json`; takes a dict (decimals written exactly) or ready-made JSON bytes.
+
+    When the request asked for XML (formats/negotiation.py), the resource is written in `application/fhir+xml`.
+    """
 
     media_type = f"{FHIR_JSON}; charset=utf-8"
 
     def render(self, content: Any) -> bytes:
         if content is None:
             return b""
+        if response_format.get() is Format.XML:
+            self.media_type = f"{FHIR_XML}; charset=utf-8"
+            return to_xml(loads(content) if isinstance(content, bytes) else content)
         if isinstance(content, bytes):
             return content
         return dumps(content)

@@ -70,7 +70,7 @@ def test_wrong_or_missing_resource_type(client: httpx.Client) -> None:
 
 
 def test_unsupported_media_type_is_415(client: httpx.Client) -> None:
-    response = client.post("/Patient", content=b"<Patient/>", headers={"Content-Type": "application/fhir+xml"})
+    response = client.post("/Patient", content=b"Patient: {}", headers={"Content-Type": "application/yaml"})
     assert response.status_code == 415
     assert outcome_codes(response) == ["not-supported"]
 
