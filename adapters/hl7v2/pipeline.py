@@ -2,8 +2,8 @@
 
 Per message: header checks (AR/CR on failure, among them a processing id this listener does not accept),
 mapping by the injected mapper with local codes translated through stored ConceptMaps and the sender's rules
-(`senders.py`: time zone, unstorable values refused or skipped; AR/CR for unsupported types), durable storage with duplicate
-detection, the commit ack in enhanced mode, the transaction Bundle plus a Provenance through the
+(`senders.py`: time zone, unstorable values refused or skipped; AR/CR for unsupported types), durable
+storage with duplicate detection, the commit ack in enhanced mode, the transaction Bundle plus a Provenance through the
 engine (`process_bundle`: all or nothing; two messages for one new patient, on any connection of any
 process, create one Patient, as the transaction's conditional creates take a lock in the database),
 then the application ack as MSH-15/16 ask. Every ACK is recorded before it is sent. Mapping warnings
