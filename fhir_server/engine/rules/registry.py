@@ -36,24 +36,30 @@ bookings of one practitioner on one day are serialized while other days and acto
         for actor in actors(appointment):
             await context.lock(f"booking/{actor}/{start[:10]}")
         for actor in actors(appointment):
-            criteria = [("actor", actor), ("date", f"lt{end}"), ("date", f"gt{start}")]
-            clash = await overlapping(context, criteria)  # search via the engine, minus context.resource_id
-            if clash:
-                raise VersionConflict(_("{actor} is already booked then ({other}).").format(...))
+            booked = await context.find("Appointment", [("actor", actor), ("date", f"lt{end}"), ...])
+            if any(other.id != context.resource_id and overlaps(other, appointment) for other in booked):
+                raise VersionConflict(_("{actor} is already booked then.").format(actor=actor))
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ...auth.policy import AccessPolicy
 from ...errors import FhirError
+from ...search.registry import default_registry
+from ...search.request import SearchRequest, parse_search_request
 from ...storage import ConditionLock, LinkedDocument, PendingWrite, ResourceStore, StoredResource
+from ..search import search_type
 
 Interaction = Literal["create", "update", "patch", "delete"]
 INTERACTIONS: tuple[Interaction, ...] = ("create", "update", "patch", "delete")
+
+_RULES = AccessPolicy.system("write-rules")
+"""Rules read with full access: an invariant holds over every resource, not only those the writer may see."""
 
 LOCK_PREFIX = "rule/"
 """Rule lock keys are kept apart from the conditional-create keys (hex digests) by this prefix."""
@@ -97,6 +103,18 @@ class WriteContext:
         name = LOCK_PREFIX + key
         seen = (await self.store.condition_counters([name])).get(name)
         self.locks.append(ConditionLock(name, seen))
+
+    async def find(
+        self, resource_type: str, criteria: Sequence[tuple[str, str]], limit: int = 10
+    ) -> list[StoredResource]:
+        """Up to `limit` current resources matching search `criteria` (as in a search URL; an unknown parameter
+        is an error). The versions of this commit are not stored yet (see `writes`); the current version of
+        the resource being written may be among them."""
+        request = parse_search_request(
+            resource_type, criteria, default_registry(), default_count=limit, max_count=limit, strict=True
+        )
+        narrowed = SearchRequest(request.resource_type, request.filters, limit, total="none")
+        return (await search_type(self.store, _RULES, narrowed)).page.records
 
     def add_document(self, collection: str, document: Mapping[str, Any]) -> None:
         """Insert `document` into `collection` in the write's transaction (not a resource collection)."""
@@ -183,3 +201,9 @@ async def run_write_rules(
         locks.extend(context.locks)
         documents.extend(context.documents)
     return locks, documents
+
+
+def load_rule_modules(names: str) -> None:
+    """Import the comma-separated modules `names` (a practice's own rules declare themselves on import)."""
+    for name in filter(None, (part.strip() for part in names.split(","))):
+        importlib.import_module(name)
