@@ -24,21 +24,28 @@ race-free. A rule runs again each time a write is retried after a lost race.
 Restore (engine/backup.py) does not run rules: it puts back history verbatim, versions that passed the
 rules of their day; refusing one of them now would leave a backup that cannot be restored.
 
-Example: the scheduling workflow refusing double bookings (one lock per actor and day, so two
-bookings of one practitioner on one day are serialized while other days and actors go in parallel)::
+Example: the scheduling workflow refusing double bookings. One lock per actor and day (every day the
+appointment touches), so two bookings of one practitioner on one day are serialized while other days
+and actors go in parallel; another Appointment of the same transaction Bundle is in `context.writes`::
 
     @write_rule("appointment-no-double-booking", ["Appointment"], ["create", "update", "patch"])
     async def no_double_booking(context: WriteContext) -> None:
         appointment = context.new
-        if appointment is None or appointment.get("status") in ("cancelled", "entered-in-error"):
+        if appointment is None or appointment.get("status") in ("cancelled", "entered-in-error", "noshow"):
             return
         start, end = appointment["start"], appointment["end"]
         for actor in actors(appointment):
-            await context.lock(f"booking/{actor}/{start[:10]}")
+            for day in days(start, end):
+                await context.lock(f"booking/{actor}/{day}")  # before the search it guards
         for actor in actors(appointment):
-            booked = await context.find("Appointment", [("actor", actor), ("date", f"lt{end}"), ...])
-            if any(other.id != context.resource_id and overlaps(other, appointment) for other in booked):
-                raise VersionConflict(_("{actor} is already booked then.").format(actor=actor))
+            window = [("actor", actor), ("date", f"lt{end}"), ("date", f"ge{start_minus_longest_visit}")]
+            booked = await context.find("Appointment", window, 100)
+            others = [r.resource() for r in booked if r.id != context.resource_id]
+            others += [w.record.resource() for w in context.writes if w is not context.write]
+            if any(overlaps(other, appointment) and actor in actors(other) for other in others):
+                raise VersionConflict(_("{actor} is already booked at that time.").format(actor=actor))
+
+A rule's FhirError is the answer (a VersionConflict raised by a rule is a 409, not retried).
 """
 
 from __future__ import annotations
