@@ -7,6 +7,7 @@ tests/site_rules.py, loaded by a server through the documented `FHIR_RULE_MODULE
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -255,3 +256,19 @@ def test_a_rule_lock_makes_its_check_race_free(site: Site, database: EmbeddedDat
     assert logged["_id"] == f"{entry['resource']['id']}/1"
     (lock,) = _documents(database, name, "conditions", {"_id": f"rule/{UNIQUE_SYSTEM}|{value}"})
     assert lock["n"] >= 1
+
+
+def test_restore_does_not_run_the_rules(database: EmbeddedDatabase, tmp_path: Path) -> None:
+    """A backup puts back what was stored, even what today's rules would refuse (README: write rules)."""
+    source, target = f"rules_{uuid.uuid4().hex[:8]}", f"rules_{uuid.uuid4().hex[:8]}"
+    data = tmp_path / "p.ndjson"
+    data.write_bytes(orjson.dumps({**new_patient(REFUSED_FAMILY), "id": "old"}) + b"\n")
+    where = ["--mongodb-uri", database.uri, "--database"]
+    assert _cli("import", data, *where, source).returncode == 0
+    rules = {**os.environ, "FHIR_RULE_MODULES": "tests.site_rules"}
+    refused = _cli("import", data, *where, target, env=rules)
+    assert refused.returncode == 1 and "refused by a site rule" in refused.stderr
+    assert _cli("backup", tmp_path / "backup", *where, source, "--settle", "0.2").returncode == 0
+    restored = _cli("restore", tmp_path / "backup", *where, target, env=rules)
+    assert restored.returncode == 0, restored.stderr
+    assert [doc["id"] for doc in _documents(database, target, "resources", {"type": "Patient"})] == ["old"]
