@@ -28,6 +28,7 @@ from .engine.bulk_export import export_worker
 from .engine.bulk_import import import_worker
 from .engine.observers import add_write_observer, remove_write_observer
 from .engine.reindex import reindex_worker, upgrade_search_layout
+from .engine.rules import load_rule_modules
 from .engine.search_parameters import keep_registry_fresh, load_search_parameters
 from .formats.middleware import FormatMiddleware
 from .i18n import load_catalogs
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.auth not in AUTH_MODES:
         raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {settings.auth!r}")
     roles = load_roles(settings.roles_file)
+    load_rule_modules(settings.rule_modules)
     load_catalogs()  # a broken catalog stops the start here, not the first request in that language
     audit_key = load_audit_key(settings, create=True)  # before serving: a missing key is made, a bad one stops
 

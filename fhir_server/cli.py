@@ -32,6 +32,7 @@ from .cli_users import add_user_command
 from .config import Settings
 from .engine.backup import BackupError, backup, restore
 from .engine.importing import export_current
+from .engine.rules import load_rule_modules
 from .errors import FhirError, StorageUnavailable
 from .i18n import _
 from .loading import load_folder_into
@@ -170,6 +171,9 @@ def _serve(settings: Settings, http: socket.socket) -> int:
     except (_Stopped, KeyboardInterrupt):
         log.info("server stopped")
         return 0
+    except FhirError as exc:  # a resource of --load refused: say which, rather than a traceback
+        _complain(_("{command} failed: {reason}").format(command="serve --load", reason=exc))
+        return 1
     return 0 if started else 1
 
 
@@ -274,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args["log_level"] = "warning"  # the data commands talk through their progress and summary
     settings = Settings.from_env(**args)
     configure_logging(settings.log_level)
+    load_rule_modules(settings.rule_modules)
     if command == "serve":
         return serve(settings)
     return data_command(command, settings, options)

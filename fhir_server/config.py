@@ -24,6 +24,8 @@ class Settings:
     base_url: str | None = None
     log_level: str = "info"
     load_dir: Path | None = None
+    rule_modules: str = ""
+    """Comma-separated Python modules declaring a practice's own write rules (engine/rules), imported at start."""
     default_page_size: int = 20
     max_page_size: int = 1000
     search_max_values: int = 100

@@ -19,6 +19,7 @@ from typing import Any
 
 from fhir_server.cli_database import add_database_options, connected_store, running_database
 from fhir_server.config import Settings
+from fhir_server.engine.rules import load_rule_modules
 from fhir_server.errors import FhirError, StorageUnavailable
 from fhir_server.i18n import _
 from fhir_server.logs import configure_logging
@@ -70,6 +71,7 @@ def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
     values.pop("command", None)
     settings = Settings.from_env(**{k: v for k, v in values.items() if k not in _OWN})
     configure_logging(settings.log_level)
+    load_rule_modules(settings.rule_modules)
     try:
         with running_database(settings) as ready:
             if values.get("mllp_action") == "reprocess":

@@ -20,6 +20,7 @@ from contextvars import ContextVar
 
 from ..auth.policy import AccessPolicy
 from ..storage import ConditionLock, LinkedDocument, PendingWrite, ResourceStore
+from .rules import run_write_rules
 
 Observer = Callable[[ResourceStore, Sequence[PendingWrite]], Awaitable[Sequence[LinkedDocument]]]
 """Given the store and the versions about to be committed, the documents to insert with them."""
@@ -54,13 +55,23 @@ async def commit_writes(
 ) -> None:
     """Store `writes` (made under `policy`) with the observers' documents in one transaction.
 
-    Raises VersionConflict like write_all (`locks` as there).
+    The write rules (engine/rules) run first: every engine write passes here. Raises RefusedByRule
+    when one refuses a version, VersionConflict like write_all (`locks` as there, with the rules' own).
     """
-    linked: list[LinkedDocument] = []
+    rule_locks, linked = await run_write_rules(store, writes, policy)
     token = _writing.set(policy)
     try:
         for observer in tuple(_observers):
             linked.extend(await observer(store, writes))
     finally:
         _writing.reset(token)
-    await store.write_all(writes, locks=locks, linked=linked)
+    await store.write_all(writes, locks=_distinct([*locks, *rule_locks]), linked=linked)
+
+
+def _distinct(locks: Sequence[ConditionLock]) -> list[ConditionLock]:
+    """Each lock key once (two rules, or two versions of one transaction, may take the same key): the
+    first read counter is kept, so a change since either read still fails the commit."""
+    kept: dict[str, ConditionLock] = {}
+    for lock in locks:
+        kept.setdefault(lock.key, lock)
+    return list(kept.values())

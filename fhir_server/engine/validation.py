@@ -9,7 +9,6 @@ import profiles
 from ..errors import InvalidRequest, InvalidResource, ResourceNotFound
 from ..i18n import _
 from .identity import check_id
-from .search_parameters import admit_search_parameter
 
 
 def check_resource_type(resource_type: str) -> str:
@@ -26,7 +25,8 @@ def check_incoming(body: Any, resource_type: str, url_id: str | None) -> dict[st
 
     For an update `url_id` is the id in the URL: the body must carry the same id (R4
     http.html#update). For a create the body's id, if any, is replaced by the server's.
-    Raises InvalidRequest / InvalidResource with one issue per problem.
+    Raises InvalidRequest / InvalidResource with one issue per problem. Checks that need the database
+    or other resources are write rules (engine/rules), run just before the commit.
     """
     if not isinstance(body, dict):
         raise InvalidRequest(_("The request body must be a JSON object holding a FHIR resource."))
@@ -57,6 +57,4 @@ def check_incoming(body: Any, resource_type: str, url_id: str | None) -> dict[st
     issues = [issue for issue in profiles.validate_resource(body) if issue.severity in ("error", "fatal")]
     if issues:
         raise InvalidResource(issues[0].diagnostics, issues=issues)
-    if resource_type == "SearchParameter":
-        admit_search_parameter(body)
     return body

@@ -28,6 +28,7 @@ from .access import check_write, refused_write, write_permission
 from .identity import format_instant, now
 from .observers import commit_writes
 from .results import WriteResult
+from .rules import RefusedByRule
 from .search import access_filter, current_meets
 from .stored_size import check_stored_size
 
@@ -164,14 +165,16 @@ async def commit_version(
         pending = next_version(resource_type, resource_id, body, current, method, must_match)
         try:
             await commit_writes(store, [pending], policy=policy, locks=() if lock is None else (lock,))
+        except RefusedByRule as exc:
+            raise exc.error from None
         except WriteRefused:
             permission = write_permission(method, current)
             raise refused_write(policy, permission, resource_type, resource_id, stored=False) from None
         except VersionConflict:
             if lock is not None:
                 raise
-            if if_match is not None:
-                raise _precondition_failed(reference, if_match, await store.get(resource_type, resource_id)) from None
+            if if_match is not None:  # a 412 if the version changed; a lost write rule's lock is retried
+                check_if_match(reference, if_match, await store.get(resource_type, resource_id))
             await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))
             continue
         return WriteResult(record=pending.record, created=current is None or current.deleted)

@@ -50,6 +50,7 @@ from ..conditional import condition_key, find_matches
 from ..identity import new_id
 from ..observers import commit_writes
 from ..patch_resource import apply_patch
+from ..rules import RefusedByRule
 from ..validation import check_incoming
 from ..writing import check_if_match, guard_write, next_version
 from .entries import TRANSACTION_ORDER, BundleEntry, parse_entry
@@ -226,6 +227,10 @@ async def _pending(
     return pending
 
 
+def _target(plan: _Plan, reference: str) -> _Target:
+    return next(t for t in plan.targets if f"{t.resource_type}/{t.resource_id}" == reference)
+
+
 def _condition_keys(entries: list[BundleEntry]) -> dict[int, str]:
     """The ConditionLock key of each conditional create or update, by entry index."""
     keys = {}
@@ -277,14 +282,14 @@ async def _attempt(
             pending.append(write)
     try:
         await commit_writes(store, pending, policy=policy, locks=list(plan.locks.values()))
+    except RefusedByRule as exc:
+        raise in_entry(_target(plan, exc.reference).entry, exc.error) from None
     except WriteRefused as exc:
-        target = next(t for t in plan.targets if f"{t.resource_type}/{t.resource_id}" == exc.reference)
+        target = _target(plan, exc.reference)
         permission = write_permission(target.entry.method, currents.get(exc.reference))
         refused = refused_write(policy, permission, target.resource_type, target.resource_id, stored=False)
         raise in_entry(target.entry, refused) from None
-    except VersionConflict as exc:
-        if not plan.locks and any(t.entry.if_match is not None for t in plan.targets):  # else it may be a lock
-            raise PreconditionFailed(_("A resource named with ifMatch was changed by another request.")) from exc
+    except VersionConflict as exc:  # a changed version or a lock; an ifMatch entry that lost is a 412 next time
         raise _Retry from exc
     return plan.results
 

@@ -1,0 +1,27 @@
+"""Declared write rules (see registry.py) and the rules the server ships with."""
+
+from . import search_parameter
+from .registry import (
+    INTERACTIONS,
+    Interaction,
+    RefusedByRule,
+    WriteContext,
+    WriteRule,
+    load_rule_modules,
+    rules_for,
+    run_write_rules,
+    write_rule,
+)
+
+__all__ = [
+    "INTERACTIONS",
+    "Interaction",
+    "RefusedByRule",
+    "WriteContext",
+    "WriteRule",
+    "load_rule_modules",
+    "rules_for",
+    "run_write_rules",
+    "search_parameter",
+    "write_rule",
+]
