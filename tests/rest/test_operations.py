@@ -30,9 +30,7 @@ OFFICIAL = {
         "includeAssociatedData": ("in", 0, "*", "code"), "_typeFilter": ("in", 0, "*", "string"),
     },
 }  # fmt: skip
-OFFICIAL["patient-export"] = OFFICIAL["group-export"] = {
-    **OFFICIAL["export"], "patient": ("in", 0, "*", "Reference")
-}
+OFFICIAL["patient-export"] = OFFICIAL["group-export"] = {**OFFICIAL["export"], "patient": ("in", 0, "*", "Reference")}
 EXTRA = {("Patient-everything", "patient")}
 """Parameters this server takes beyond the official definition."""
 NOT_SUPPORTED = {
