@@ -59,7 +59,9 @@ EVERYTHING = Operation(
         Parameter("_since", "in", 0, "1", "instant", "Only resources updated after this instant."),
         Parameter("_type", "in", 0, "*", "code", "Comma-separated resource types to return (default: all)."),
         Parameter("_count", "in", 0, "1", "integer", "Page size; `next` links page through the rest."),
-        Parameter("patient", "in", 0, "*", "string", "Type level only: the patients (ids or Patient/id) to return."),
+        Parameter(
+            "patient", "in", 0, "*", "string", "Type level only: the patients (ids or Patient/id) to return.", (TYPE,)
+        ),
         Parameter("return", "out", 1, "1", "Bundle", 'The bundle type is "searchset".'),
     ),
     handler=everything,

@@ -118,7 +118,7 @@ def test_an_undeclared_operation_is_not_supported(client: httpx.Client, method: 
 
 def test_bad_type_or_id_before_the_operation(client: httpx.Client) -> None:
     assert client.get("/Unknown/$everything").json()["issue"][0]["code"] == "not-found"
-    bad_id = client.post("/Group/bad!id/$export", headers={"Prefer": "respond-async"})
+    bad_id = client.post("/Group/bad!id/$export", headers=STRICT_ASYNC)
     assert bad_id.status_code == 400
 
 
@@ -147,3 +147,27 @@ def test_generated_definitions_are_read_only_and_stored_ones_still_work(client: 
     found = client.get("/OperationDefinition", params={"url": mine["url"]}).json()
     assert [e["resource"]["id"] for e in found.get("entry", [])] == ["mine-test"]
     assert client.delete("/OperationDefinition/mine-test").status_code in (200, 204)
+
+
+STRICT_ASYNC = {"Prefer": "respond-async, handling=strict"}
+
+
+def _invocation_paths(operation_id: str) -> list[tuple[str, str]]:
+    operation = next(op for op in OPERATIONS if op.id == operation_id)
+    resource_type = next(iter(operation.resource_types), "Patient").replace("Resource", "Patient")
+    paths = {"system": "/", "type": f"/{resource_type}/", "instance": f"/{resource_type}/x1/"}
+    return [(level, paths[level] + "$" + operation.code) for level in operation.levels]
+
+
+@pytest.mark.parametrize("operation_id", [op.id for op in OPERATIONS if not op.affects_state])
+def test_every_declared_input_parameter_is_understood(client: httpx.Client, operation_id: str) -> None:
+    """A declared parameter may be refused for its value, never as unknown to the operation."""
+    operation = next(op for op in OPERATIONS if op.id == operation_id)
+    for level, path in _invocation_paths(operation_id):
+        for parameter in (p for p in operation.parameters if p.use == "in" and level in (p.levels or (level,))):
+            response = client.get(path, params={parameter.name: "!"}, headers=STRICT_ASYNC)
+            issues = response.json().get("issue", []) if response.status_code >= 400 else []
+            unknown = [i for i in issues if i["code"] == "not-supported" or "nknown" in i["diagnostics"]]
+            assert not unknown, (path, parameter.name, issues)
+        refused = client.get(path, params={"no-such-parameter": "1"}, headers=STRICT_ASYNC)
+        assert refused.status_code == 400, path  # the check above can fail

@@ -45,7 +45,11 @@ ANY_TYPE = "Resource"
 
 @dataclass(frozen=True)
 class Parameter:
-    """One OperationDefinition.parameter (a simple one: no parts, no binding)."""
+    """One OperationDefinition.parameter (a simple one: no parts, no binding).
+
+    `levels`: where it is taken, when not at every level of its operation (R4 cannot say so but in
+    `documentation`).
+    """
 
     name: str
     use: str  # in | out
@@ -53,6 +57,7 @@ class Parameter:
     max: str  # "1", "*" ...
     type: str  # a FHIR type code: string, date, Reference, Bundle ...
     documentation: str
+    levels: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
