@@ -21,6 +21,7 @@ from starlette.convertors import register_url_convertor
 from starlette.responses import Response
 
 from ... import engine
+from ...auth.policy import AccessPolicy
 from ...engine.identity import check_id
 from ...errors import Issue, MethodNotAllowed, ResourceNotFound
 from ...i18n import _
@@ -59,8 +60,9 @@ def _not_supported(name: str, level: str, resource_type: str | None) -> Resource
 
 
 async def _invoke(
-    request: Request, policy: Policy, name: str, resource_type: str | None = None, resource_id: str | None = None
+    request: Request, policy: AccessPolicy, name: str, resource_type: str | None = None, resource_id: str | None = None
 ) -> Response:
+    """Check the type and id, find the declaration, check the method, call the handler."""
     if resource_type is not None:
         engine.check_resource_type(resource_type)
     if resource_id is not None:
