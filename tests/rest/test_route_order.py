@@ -43,13 +43,13 @@ PATHS = [
     ("PUT", "/Patient", "conditional-update"),
     ("DELETE", "/Patient", "conditional-delete"),
     ("GET", "/metadata", "capabilities"),
-    ("GET", "/OperationDefinition/Patient-everything", "read-operation-definition"),
-    ("PUT", "/OperationDefinition/export", "write-operation-definition"),
+    ("GET", "/OperationDefinition/Patient-everything", "operation-definition"),
+    ("PUT", "/OperationDefinition/export", "operation-definition"),
     ("GET", "/OperationDefinition/my-own", "read"),
     ("GET", "/", "search-system"),
     ("POST", "", "bundle"),
 ]
-PINNED = ("read-operation-definition", "write-operation-definition", "capabilities")
+PINNED = ("operation-definition", "capabilities")
 
 
 def _answering(routes: list[BaseRoute], method: str, path: str) -> str | None:
