@@ -271,7 +271,18 @@ IMPORT_OPERATION = Operation(
     affects_state=True,
     parameters=(
         Parameter("inputFormat", "in", 0, "1", "code", "application/fhir+ndjson."),
-        Parameter("input", "in", 0, "*", "string", "An NDJSON file: parts `type` (optional) and `url`."),
+        Parameter(
+            "input",
+            "in",
+            0,
+            "*",
+            None,
+            "An NDJSON file to fetch (without any: the body is the NDJSON).",
+            parts=(
+                Parameter("type", "in", 0, "1", "code", "The resource type of its lines."),
+                Parameter("url", "in", 1, "1", "url", "Where to fetch it (under FHIR_IMPORT_URL_PREFIXES)."),
+            ),
+        ),
     ),
     handler=import_handler,
 )

@@ -45,7 +45,7 @@ ANY_TYPE = "Resource"
 
 @dataclass(frozen=True)
 class Parameter:
-    """One OperationDefinition.parameter (a simple one: no parts, no binding).
+    """One OperationDefinition.parameter (no binding): a value of `type`, or (type None) of `parts`.
 
     `levels`: where it is taken, when not at every level of its operation (R4 cannot say so but in
     `documentation`).
@@ -55,9 +55,10 @@ class Parameter:
     use: str  # in | out
     min: int
     max: str  # "1", "*" ...
-    type: str  # a FHIR type code: string, date, Reference, Bundle ...
+    type: str | None  # a FHIR type code: string, date, Reference, Bundle ...
     documentation: str
     levels: tuple[str, ...] | None = None
+    parts: tuple[Parameter, ...] = ()
 
 
 @dataclass(frozen=True)

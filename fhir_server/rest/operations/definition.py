@@ -5,7 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from ... import __version__
-from .declaration import INSTANCE, SYSTEM, TYPE, Operation
+from .declaration import INSTANCE, SYSTEM, TYPE, Operation, Parameter
+
+
+def _parameter(parameter: Parameter) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": parameter.name,
+        "use": parameter.use,
+        "min": parameter.min,
+        "max": parameter.max,
+        "documentation": parameter.documentation,
+    }
+    if parameter.type:
+        out["type"] = parameter.type
+    if parameter.parts:
+        out["part"] = [_parameter(part) for part in parameter.parts]
+    return out
 
 
 def operation_definition(operation: Operation, base: str) -> dict[str, Any]:
@@ -26,17 +41,7 @@ def operation_definition(operation: Operation, base: str) -> dict[str, Any]:
         "system": SYSTEM in operation.levels,
         "type": TYPE in operation.levels,
         "instance": INSTANCE in operation.levels,
-        "parameter": [
-            {
-                "name": parameter.name,
-                "use": parameter.use,
-                "min": parameter.min,
-                "max": parameter.max,
-                "documentation": parameter.documentation,
-                "type": parameter.type,
-            }
-            for parameter in operation.parameters
-        ],
+        "parameter": [_parameter(parameter) for parameter in operation.parameters],
     }
     if operation.resource_types:
         definition["resource"] = list(operation.resource_types)
