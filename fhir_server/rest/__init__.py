@@ -41,9 +41,9 @@ _MODULES = (
     bundle,
 )
 """The first full match wins, but the path convertors (paths.py) keep routes from matching each
-other's paths: only `metadata` (a literal name a type segment could take) and the generated
-OperationDefinitions (operations/routes.py) must come before the generic routes.
-tests/rest/test_route_order.py pins which route answers each kind of path."""
+other's paths, so their order does not matter; only the generated OperationDefinitions
+(operations/routes.py) must come before the read of stored resources. tests/rest/test_route_order.py
+pins which route answers each kind of path, with the routes shuffled."""
 
 
 def fhir_router() -> APIRouter:

@@ -9,10 +9,11 @@ so a route using them cannot take `/$export`, `/_history`, `/_search` or `/metad
 come first: the hot read route is matched before the dozens of routes it would otherwise have
 to be ordered after (FastAPI tries routes one by one, and each try costs microseconds).
 
-`{x:segment}` (the type and id of the other routes) never starts with `$` or `_` and
-`{x:operation}` always starts with `$`, so `[type]/_history`, `[type]/_search`, `[type]/$op` and
-`[type]/[id]/$op` cannot be taken for an id or a type, whatever the order of the routes
-(tests/rest/test_route_order.py pins it). A FHIR id has neither character, nor does a type.
+`{x:segment}` (the id of the other routes) and `{x:type_segment}` (their type, which is never the
+final `metadata` either) never start with `$` or `_`, and `{x:operation}` always starts with `$`,
+so `metadata`, `[type]/_history`, `[type]/_search`, `[type]/$op` and `[type]/[id]/$op` cannot be
+taken for an id or a type, whatever the order of the routes (tests/rest/test_route_order.py pins
+it). A FHIR id has neither character, nor does a type.
 """
 
 from __future__ import annotations
@@ -57,9 +58,16 @@ class Segment(Segments):
     regex = "[^/$_][^/]*"
 
 
+class TypeSegment(Segments):
+    """A type segment: a segment that is not the literal `metadata` at the end of the path."""
+
+    regex = "(?!metadata$)[^/$_][^/]*"
+
+
 class OperationName(Segments):
     regex = r"\$[^/]*"
 
 
 register_url_convertor("segment", Segment())
+register_url_convertor("type_segment", TypeSegment())
 register_url_convertor("operation", OperationName())

@@ -1,8 +1,8 @@
 """Which route answers a path does not depend on the order the routes are listed in.
 
-Only the generated OperationDefinitions (before the read of stored resources) and `metadata`
-(a name a type segment could take) keep their place; every other FHIR route is shuffled, and
-each kind of path must still reach the same route (the path convertors of rest/paths.py).
+Only the generated OperationDefinitions keep their place (before the read of stored resources);
+every other FHIR route is shuffled, and each kind of path must still reach the same route (the
+path convertors of rest/paths.py).
 """
 
 from __future__ import annotations
@@ -43,13 +43,16 @@ PATHS = [
     ("PUT", "/Patient", "conditional-update"),
     ("DELETE", "/Patient", "conditional-delete"),
     ("GET", "/metadata", "capabilities"),
+    ("GET", "/Patient/metadata", "read"),
+    ("PUT", "/Patient/metadata", "update"),
+    ("GET", "/metadata/_history", "history-type"),
     ("GET", "/OperationDefinition/Patient-everything", "operation-definition"),
     ("PUT", "/OperationDefinition/export", "operation-definition"),
     ("GET", "/OperationDefinition/my-own", "read"),
     ("GET", "/", "search-system"),
     ("POST", "", "bundle"),
 ]
-PINNED = ("operation-definition", "capabilities")
+PINNED = ("operation-definition",)
 
 
 def _answering(routes: list[BaseRoute], method: str, path: str) -> str | None:

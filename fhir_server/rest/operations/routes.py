@@ -84,12 +84,12 @@ async def system_operation(name: str, request: Request, policy: Policy) -> Respo
     return await _invoke(request, policy, name)
 
 
-@router.api_route("/{resource_type:segment}/{name:operation}", methods=_BOTH, name="operation-type")
+@router.api_route("/{resource_type:type_segment}/{name:operation}", methods=_BOTH, name="operation-type")
 async def type_operation(resource_type: str, name: str, request: Request, policy: Policy) -> Response:
     return await _invoke(request, policy, name, resource_type)
 
 
-@router.api_route("/{resource_type:segment}/{resource_id:segment}/{name:operation}", methods=_BOTH,
+@router.api_route("/{resource_type:type_segment}/{resource_id:segment}/{name:operation}", methods=_BOTH,
                   name="operation-instance")  # fmt: skip
 async def instance_operation(
     resource_type: str, resource_id: str, name: str, request: Request, policy: Policy
