@@ -13,7 +13,6 @@ from . import (
     health,
     history,
     metadata,
-    operations,
     patch,
     read,
     reindex,
@@ -23,12 +22,13 @@ from . import (
 )
 from .errors import install_error_handlers
 from .middleware import RequestContextMiddleware
+from .operations import routes as operations
 
 _MODULES = (
+    operations,
     metadata,
     bulk,
     reindex,
-    operations,
     system_search,
     history,
     search,
@@ -40,14 +40,15 @@ _MODULES = (
     conditional,
     bundle,
 )
-"""Order matters: the first full match wins, so fixed segments (`metadata`, `_history`,
-`_search`) come before `{resource_id}`, and operations (`/Patient/{id}/$everything`) before
-the compartment search (`/{type}/{id}/{type}`)."""
+"""The first full match wins, but the path convertors (paths.py) keep routes from matching each
+other's paths, so their order does not matter; only the generated OperationDefinitions
+(operations/routes.py) must come before the read of stored resources. tests/rest/test_route_order.py
+pins which route answers each kind of path, with the routes shuffled."""
 
 
 def fhir_router() -> APIRouter:
     """All FHIR routes in one flat router, the well-formed read first (see paths.py)."""
-    return flat_router(read.well_formed_router, *(module.router for module in _MODULES))
+    return flat_router(operations.definitions_router, read.well_formed_router, *(module.router for module in _MODULES))
 
 
 def served_interactions() -> frozenset[str]:

@@ -7,8 +7,8 @@ polling URL under the FHIR base: `$export-poll/{job}` or `$import-poll/{job}`. P
 polling URL) or has expired. Output files are served from `$export-file/{job}/{file}`
 (and an import's error report from `$import-file/{job}/errors.ndjson`), streamed chunk by chunk.
 
-These routes come before `read` and the compartment search, which would take `$export-poll`
-for a resource type.
+The kick-offs are declared operations (EXPORT_*, IMPORT_OPERATION); the polling and file URLs
+are plain routes.
 
 Access: the export kick-off is checked by the engine (engine/bulk_export.py); an export job
 is polled, cancelled and downloaded only with a token of the client that started it, and
@@ -29,7 +29,7 @@ from starlette.responses import Response, StreamingResponse
 from ..auth.policy import AccessPolicy
 from ..engine.bulk_export import EXPORT, GROUP, PATIENT, SYSTEM, is_expired, parse_export_request, start_export
 from ..engine.bulk_import import ERROR_FILE, IMPORT, parse_import_parameters, start_import, start_upload
-from ..engine.identity import check_id, format_instant, now
+from ..engine.identity import format_instant, now
 from ..errors import Forbidden, InvalidRequest, Issue, ResourceNotFound, UnsupportedMediaType
 from ..i18n import _
 from ..storage.files import MongoFileStore
@@ -37,7 +37,9 @@ from ..storage.jobs import CANCELLED, COMPLETED, FAILED, Job, MongoJobStore
 from .access import Policy
 from .body import FHIR_TYPES, media_type, read_json
 from .context import base_url, settings_of, store_of
-from .operations import _operation_query
+from .operations.declaration import INSTANCE, TYPE, Operation, OperationCall, Parameter
+from .operations.declaration import SYSTEM as SYSTEM_LEVEL
+from .operations.parameters import operation_query
 from .outcomes import information_outcome, operation_outcome
 from .responses import FhirResponse
 
@@ -92,29 +94,70 @@ async def _kick_off(
 ) -> Response:
     _require_async(request, "$export")
     export_request = parse_export_request(
-        level, await _operation_query(request), lenient="handling=lenient" in _prefer(request), group_id=group_id
+        level, await operation_query(request), lenient="handling=lenient" in _prefer(request), group_id=group_id
     )
     job = await start_export(store_of(request), policy, _jobs(request), export_request, _request_url(request, path))
     return _accepted(f"{base_url(request)}/$export-poll/{job.id}")
 
 
-@router.get("/$export", name="export-system")
-@router.post("/$export", name="export-system-post")
-async def export_system(request: Request, policy: Policy) -> Response:
-    return await _kick_off(request, policy, SYSTEM, "/$export")
+async def export_handler(call: OperationCall) -> Response:
+    """The kick-off at the level it was invoked on: the system, all patients, or one Group."""
+    request, group_id = call.request, call.resource_id
+    if call.resource_type is None:
+        return await _kick_off(request, call.policy, SYSTEM, "/$export")
+    if group_id is None:
+        return await _kick_off(request, call.policy, PATIENT, "/Patient/$export")
+    return await _kick_off(request, call.policy, GROUP, f"/Group/{group_id}/$export", group_id)
 
 
-@router.get("/Patient/$export", name="export-patient")
-@router.post("/Patient/$export", name="export-patient-post")
-async def export_patient(request: Request, policy: Policy) -> Response:
-    return await _kick_off(request, policy, PATIENT, "/Patient/$export")
+def _export_parameters(patient: bool) -> tuple[Parameter, ...]:
+    """The STU2 kick-off parameters this server takes (not `_elements`, `includeAssociatedData`)."""
+    return (
+        Parameter("_outputFormat", "in", 0, "1", "string", "application/fhir+ndjson (the default) or ndjson."),
+        Parameter("_since", "in", 0, "1", "instant", "Only resources changed after this instant."),
+        Parameter("_type", "in", 0, "*", "string", "Comma-separated resource types to export."),
+        *([Parameter("patient", "in", 0, "*", "Reference", "Only these patients' data.")] if patient else []),
+        Parameter("_typeFilter", "in", 0, "*", "string", "Search queries the exported resources must match."),
+    )
 
 
-@router.get("/Group/{group_id}/$export", name="export-group")
-@router.post("/Group/{group_id}/$export", name="export-group-post")
-async def export_group(group_id: str, request: Request, policy: Policy) -> Response:
-    check_id(group_id)
-    return await _kick_off(request, policy, GROUP, f"/Group/{group_id}/$export", group_id)
+_ASYNC = " Needs `Prefer: respond-async`; answers 202 with the polling URL in Content-Location."
+EXPORT_SYSTEM = Operation(
+    code="export",
+    id="export",
+    url="http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+    title="FHIR Bulk Data System Level Export",
+    description="Export the server's data as NDJSON files." + _ASYNC,
+    levels=(SYSTEM_LEVEL,),
+    resource_types=(),
+    affects_state=False,
+    parameters=_export_parameters(patient=False),
+    handler=export_handler,
+)
+EXPORT_PATIENT = Operation(
+    code="export",
+    id="patient-export",
+    url="http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
+    title="FHIR Bulk Data Patient Level Export",
+    description="Export the data of every patient (or of `patient`) as NDJSON files." + _ASYNC,
+    levels=(TYPE,),
+    resource_types=("Patient",),
+    affects_state=False,
+    parameters=_export_parameters(patient=True),
+    handler=export_handler,
+)
+EXPORT_GROUP = Operation(
+    code="export",
+    id="group-export",
+    url="http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
+    title="FHIR Bulk Data Group Level Export",
+    description="Export the data of the patients of a Group as NDJSON files." + _ASYNC,
+    levels=(INSTANCE,),
+    resource_types=("Group",),
+    affects_state=False,
+    parameters=_export_parameters(patient=True),
+    handler=export_handler,
+)
 
 
 async def _job(request: Request, policy: AccessPolicy, job_id: str, kind: str) -> Job:
@@ -190,8 +233,8 @@ async def export_file(job_id: str, file: str, request: Request, policy: Policy) 
     return await _download(request, job, file, known)
 
 
-@router.post("/$import", name="import")
-async def import_kick_off(request: Request, policy: Policy) -> Response:
+async def import_handler(call: OperationCall) -> Response:
+    request, policy = call.request, call.policy
     policy.require_system("c")
     policy.require_system("u")
     _require_async(request, "$import")
@@ -213,6 +256,36 @@ async def import_kick_off(request: Request, policy: Policy) -> Response:
             )
         )
     return _accepted(f"{base_url(request)}/$import-poll/{job.id}")
+
+
+IMPORT_OPERATION = Operation(
+    code="import",
+    id="import",
+    title="Bulk Data Import",
+    description=(
+        "Load NDJSON: the body itself (Content-Type application/fhir+ndjson) or the files named by the "
+        "`input` parts of a Parameters resource (the Bulk Data import draft)." + _ASYNC
+    ),
+    levels=(SYSTEM_LEVEL,),
+    resource_types=(),
+    affects_state=True,
+    parameters=(
+        Parameter("inputFormat", "in", 0, "1", "code", "application/fhir+ndjson."),
+        Parameter(
+            "input",
+            "in",
+            0,
+            "*",
+            None,
+            "An NDJSON file to fetch (without any: the body is the NDJSON).",
+            parts=(
+                Parameter("type", "in", 0, "1", "code", "The resource type of its lines."),
+                Parameter("url", "in", 1, "1", "url", "Where to fetch it (under FHIR_IMPORT_URL_PREFIXES)."),
+            ),
+        ),
+    ),
+    handler=import_handler,
+)
 
 
 def _import_manifest(request: Request, job: Job) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def _criteria(request: Request) -> list[tuple[str, str]]:
     return list(request.query_params.multi_items())
 
 
-@router.put("/{resource_type}", name="conditional-update")
+@router.put("/{resource_type:type_segment}", name="conditional-update")
 async def conditional_update(resource_type: str, request: Request, policy: Policy) -> Response:
     engine.check_resource_type(resource_type)
     check_media_type(request)
@@ -32,7 +32,7 @@ async def conditional_update(resource_type: str, request: Request, policy: Polic
     return write_response(request, result)
 
 
-@router.patch("/{resource_type}", name="conditional-patch")
+@router.patch("/{resource_type:type_segment}", name="conditional-patch")
 async def conditional_patch(resource_type: str, request: Request, policy: Policy) -> Response:
     engine.check_resource_type(resource_type)
     patch_format = PATCH_FORMATS[check_media_type(request, PATCH_FORMATS)]
@@ -43,7 +43,7 @@ async def conditional_patch(resource_type: str, request: Request, policy: Policy
     return write_response(request, result)
 
 
-@router.delete("/{resource_type}", name="conditional-delete")
+@router.delete("/{resource_type:type_segment}", name="conditional-delete")
 async def conditional_delete(resource_type: str, request: Request, policy: Policy) -> Response:
     """204 whatever matched (R4: deleting nothing is a success); 412 when too many match."""
     await engine.conditional_delete(store_of(request), policy, resource_type, _criteria(request))

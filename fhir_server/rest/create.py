@@ -16,7 +16,7 @@ from .writes import write_response
 router = APIRouter()
 
 
-@router.post("/{resource_type}", name="create")
+@router.post("/{resource_type:type_segment}", name="create")
 async def create(resource_type: str, request: Request, policy: Policy) -> Response:
     engine.check_resource_type(resource_type)
     check_media_type(request)

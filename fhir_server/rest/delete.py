@@ -13,7 +13,7 @@ from .preconditions import if_match_version
 router = APIRouter()
 
 
-@router.delete("/{resource_type}/{resource_id}", name="delete")
+@router.delete("/{resource_type:type_segment}/{resource_id:segment}", name="delete")
 async def delete(resource_type: str, resource_id: str, request: Request, policy: Policy) -> Response:
     """204 whether or not there was anything to delete (R4); the ETag names the deletion's version."""
     result = await engine.delete_resource(

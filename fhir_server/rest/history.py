@@ -40,11 +40,11 @@ async def history_system(request: Request, policy: Policy) -> Response:
     return await _history(request, policy, None, None)
 
 
-@router.get("/{resource_type}/_history", name="history-type")
+@router.get("/{resource_type:type_segment}/_history", name="history-type")
 async def history_type(resource_type: str, request: Request, policy: Policy) -> Response:
     return await _history(request, policy, resource_type, None)
 
 
-@router.get("/{resource_type}/{resource_id}/_history", name="history-instance")
+@router.get("/{resource_type:type_segment}/{resource_id:segment}/_history", name="history-instance")
 async def history_instance(resource_type: str, resource_id: str, request: Request, policy: Policy) -> Response:
     return await _history(request, policy, resource_type, resource_id)

@@ -1,7 +1,8 @@
 """The CapabilityStatement: GET [base]/metadata. https://hl7.org/fhir/R4/http.html#capabilities
 
 Generated from what is really there: the interactions are the names of the routes this
-application serves, the types come from the R4 model, the search parameters from search/.
+application serves, the types come from the R4 model, the search parameters from search/, the
+operations from their declarations (rest/operations/catalog.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from ..oauth.security import rest_security
 from ..oauth.urls import ServerUrls
 from ..search.registry import SearchRegistry, default_registry
 from .context import base_url, settings_of
+from .operations.catalog import OPERATIONS
+from .operations.declaration import INSTANCE, SYSTEM, TYPE
 from .responses import FhirResponse
 
 router = APIRouter()
@@ -29,18 +32,18 @@ TYPE_INTERACTIONS = (
 SYSTEM_INTERACTIONS = {"bundle": ("transaction", "batch"), "search-system": ("search-system",),
                        "history-system": ("history-system",)}  # fmt: skip
 """System-level interaction codes by the name of the route that serves them."""
-OPERATIONS = {
-    "Patient": (
-        ("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything", "operation-patient-everything"),
-    ),
-    "DocumentReference": (("docref", "http://hl7.org/fhir/us/core/OperationDefinition/docref", "operation-docref"),),
-    "Group": (("export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export", "export-group"),),
-}
-"""Per type: (name, OperationDefinition, route name); listed when the route is served."""
-SYSTEM_OPERATIONS = (("export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export", "export-system"),)
 
 
-def _resource_entry(resource_type: str, served: frozenset[str], registry: SearchRegistry) -> dict[str, Any]:
+def _operations(level_types: tuple[tuple[str, str | None], ...], base: str) -> list[dict[str, str]]:
+    """CapabilityStatement operation entries: the declarations serving one of `level_types`."""
+    return [
+        {"name": operation.code, "definition": operation.canonical(base)}
+        for operation in OPERATIONS
+        if any(operation.applies_to(level, resource_type) for level, resource_type in level_types)
+    ]
+
+
+def _resource_entry(resource_type: str, served: frozenset[str], registry: SearchRegistry, base: str) -> dict[str, Any]:
     parameters = registry.parameters_for(resource_type)
     references = sorted(code for code, d in parameters.items() if d.type == "reference")
     searchable = "search-type" in served
@@ -57,11 +60,7 @@ def _resource_entry(resource_type: str, served: frozenset[str], registry: Search
         "conditionalDelete": "multiple" if "conditional-delete" in served else "not-supported",
         "searchInclude": [f"{resource_type}:{code}" for code in references] if searchable else [],
         "searchParam": [parameters[code].documentation() for code in sorted(parameters)] if searchable else [],
-        "operation": [
-            {"name": name, "definition": definition}
-            for name, definition, route in OPERATIONS.get(resource_type, ())
-            if route in served
-        ],
+        "operation": _operations(((TYPE, resource_type), (INSTANCE, resource_type)), base),
     }
     return {key: value for key, value in entry.items() if value != []}  # FHIR JSON has no empty arrays
 
@@ -72,7 +71,7 @@ def capability_statement(served: frozenset[str], base: str, registration: bool =
     `registration` says whether dynamic client registration is open (listed in `rest.security`).
     """
     registry = default_registry()
-    resources = [_resource_entry(resource_type, served, registry) for resource_type in profiles.RESOURCE_TYPES]
+    resources = [_resource_entry(resource_type, served, registry, base) for resource_type in profiles.RESOURCE_TYPES]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -92,11 +91,7 @@ def capability_statement(served: frozenset[str], base: str, registration: bool =
                 "interaction": [
                     {"code": code} for route, codes in SYSTEM_INTERACTIONS.items() if route in served for code in codes
                 ],
-                "operation": [
-                    {"name": name, "definition": definition}
-                    for name, definition, route in SYSTEM_OPERATIONS
-                    if route in served
-                ],
+                "operation": _operations(((SYSTEM, None),), base),
             }
         ],
     }

@@ -24,7 +24,7 @@ PATCH_FORMATS = {
 }
 
 
-@router.patch("/{resource_type}/{resource_id}", name="patch")
+@router.patch("/{resource_type:type_segment}/{resource_id:segment}", name="patch")
 async def patch(resource_type: str, resource_id: str, request: Request, policy: Policy) -> Response:
     engine.check_resource_type(resource_type)
     patch_format = PATCH_FORMATS[check_media_type(request, PATCH_FORMATS)]

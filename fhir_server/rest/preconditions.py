@@ -59,11 +59,6 @@ def _handling(request: Request) -> str | None:
     return asked[0].removeprefix("handling=") if asked else None
 
 
-def strict_handling(request: Request) -> bool:
-    """`Prefer: handling=strict` asks for unknown parameters to be errors (search.html#errors)."""
-    return _handling(request) == "strict"
-
-
 def lenient_handling(request: Request) -> bool:
     """`Prefer: handling=lenient`: unknown parameters are ignored (and named), not refused (search.html#errors)."""
     return _handling(request) == "lenient"

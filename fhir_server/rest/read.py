@@ -26,13 +26,13 @@ def _resource_response(request: Request, record: StoredResource) -> Response:
 
 
 @well_formed_router.get(INSTANCE_PATH, name="read")
-@router.get("/{resource_type}/{resource_id}", name="read")
+@router.get("/{resource_type:type_segment}/{resource_id:segment}", name="read")
 async def read(resource_type: str, resource_id: str, request: Request, policy: Policy) -> Response:
     record = await engine.read_resource(store_of(request), policy, resource_type, resource_id)
     return _resource_response(request, record)
 
 
-@router.get("/{resource_type}/{resource_id}/_history/{version_id}", name="vread")
+@router.get("/{resource_type:type_segment}/{resource_id:segment}/_history/{version_id}", name="vread")
 async def vread(resource_type: str, resource_id: str, version_id: str, request: Request, policy: Policy) -> Response:
     record = await engine.read_version(store_of(request), policy, resource_type, resource_id, version_id)
     return _resource_response(request, record)

@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from .. import engine
 from ..engine.identity import format_instant
 from ..engine.reindex import start_reindex
 from ..errors import ResourceNotFound
@@ -21,6 +20,7 @@ from ..i18n import _
 from ..storage.jobs import COMPLETED, FAILED, Job, MongoJobStore
 from .access import Policy
 from .context import base_url, store_of
+from .operations.declaration import ANY_TYPE, SYSTEM, TYPE, Operation, OperationCall
 from .responses import FhirResponse
 
 router = APIRouter()
@@ -49,17 +49,28 @@ def _parameters(job: Job) -> dict[str, Any]:
     return {"resourceType": "Parameters", "parameter": parameter}
 
 
-@router.post("/$reindex", name="reindex-system")
-async def reindex_system(request: Request, policy: Policy) -> Response:
-    policy.require_system("u")
-    return _accepted(request, await start_reindex(store_of(request), _jobs(request), None))
+async def reindex(call: OperationCall) -> Response:
+    """Start re-indexing every type (system level) or one (type level)."""
+    call.policy.require_system("u", call.resource_type or "*")
+    job = await start_reindex(store_of(call.request), _jobs(call.request), call.resource_type)
+    return _accepted(call.request, job)
 
 
-@router.post("/{resource_type}/$reindex", name="reindex-type")
-async def reindex_type(resource_type: str, request: Request, policy: Policy) -> Response:
-    engine.check_resource_type(resource_type)
-    policy.require_system("u", resource_type)
-    return _accepted(request, await start_reindex(store_of(request), _jobs(request), resource_type))
+REINDEX = Operation(
+    code="reindex",
+    id="reindex",
+    title="Re-index stored resources",
+    description=(
+        "Extract the search index entries of every stored resource (of every type, or of the type it is "
+        "invoked on) again, for SearchParameters added since. Answers 202 with the job's URL in "
+        "Content-Location; needs a `system/` scope."
+    ),
+    levels=(SYSTEM, TYPE),
+    resource_types=(ANY_TYPE,),
+    affects_state=True,
+    parameters=(),
+    handler=reindex,
+)
 
 
 @router.get("/_jobs/{job_id}", name="job-status")

@@ -114,12 +114,12 @@ async def _answer(
     return FhirResponse(bundle)
 
 
-@router.get("/{resource_type}", name="search-type")
+@router.get("/{resource_type:type_segment}", name="search-type")
 async def search_get(resource_type: str, request: Request, policy: Policy) -> Response:
     return await _search(request, policy, resource_type, list(request.query_params.multi_items()))
 
 
-@router.post("/{resource_type}/_search", name="search-type-post")
+@router.post("/{resource_type:type_segment}/_search", name="search-type-post")
 async def search_post(resource_type: str, request: Request, policy: Policy) -> Response:
     """Form-encoded parameters in the body, plus any in the URL, mean the same as a GET."""
     engine.check_resource_type(resource_type)
@@ -130,7 +130,9 @@ async def search_post(resource_type: str, request: Request, policy: Policy) -> R
     return await _search(request, policy, resource_type, query)
 
 
-@router.get("/{compartment_type}/{compartment_id}/{resource_type}", name="search-compartment")
+@router.get(
+    "/{compartment_type:type_segment}/{compartment_id:segment}/{resource_type:type_segment}", name="search-compartment"
+)
 async def search_compartment(
     compartment_type: str, compartment_id: str, resource_type: str, request: Request, policy: Policy
 ) -> Response:

@@ -15,7 +15,7 @@ from .writes import write_response
 router = APIRouter()
 
 
-@router.put("/{resource_type}/{resource_id}", name="update")
+@router.put("/{resource_type:type_segment}/{resource_id:segment}", name="update")
 async def update(resource_type: str, resource_id: str, request: Request, policy: Policy) -> Response:
     engine.check_resource_type(resource_type)
     check_media_type(request)

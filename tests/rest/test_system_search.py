@@ -112,13 +112,17 @@ def test_parameters_not_common_to_all_types(client: httpx.Client, tagged: dict) 
     assert common.status_code == 400  # Patient has no `patient` parameter
 
 
-def test_capability_statement_lists_system_search_and_operations(client: httpx.Client) -> None:
+def test_capability_statement_lists_system_search_and_operations(client: httpx.Client, base_url: str) -> None:
     rest = client.get("/metadata").json()["rest"][0]
     assert "search-system" in [i["code"] for i in rest["interaction"]]
     by_type = {r["type"]: r for r in rest["resource"]}
+    reindex = {"name": "reindex", "definition": f"{base_url}/OperationDefinition/reindex"}
     assert by_type["Patient"]["operation"] == [
-        {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}
+        {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+        {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"},
+        reindex,
     ]
     assert by_type["DocumentReference"]["operation"] == [
-        {"name": "docref", "definition": "http://hl7.org/fhir/us/core/OperationDefinition/docref"}
+        {"name": "docref", "definition": "http://hl7.org/fhir/us/core/OperationDefinition/docref"},
+        reindex,
     ]

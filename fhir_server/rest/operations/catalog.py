@@ -1,0 +1,37 @@
+"""Every `$operation` the server serves: add a declaration here (declaration.py shows how)."""
+
+from __future__ import annotations
+
+from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
+from ..docref import DOCREF
+from ..everything import EVERYTHING
+from ..reindex import REINDEX
+from .declaration import Operation
+
+OPERATIONS: tuple[Operation, ...] = (
+    EVERYTHING,
+    DOCREF,
+    EXPORT_SYSTEM,
+    EXPORT_PATIENT,
+    EXPORT_GROUP,
+    IMPORT_OPERATION,
+    REINDEX,
+)
+"""Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
+
+
+def _check(operations: tuple[Operation, ...]) -> None:
+    ids = [operation.id for operation in operations]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"OperationDefinition ids repeat: {sorted(ids)}")
+    seen: set[tuple[str, str, str]] = set()
+    for operation in operations:
+        for level in operation.levels:
+            for resource_type in operation.resource_types or ("",):
+                key = (operation.code, level, resource_type)
+                if key in seen:
+                    raise ValueError(f"${operation.code} is declared twice at {level} level on {resource_type}")
+                seen.add(key)
+
+
+_check(OPERATIONS)
