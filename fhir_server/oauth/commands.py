@@ -27,6 +27,7 @@ from ..storage.mongo import connect_client
 from .launch import create_launch
 from .launch_context import LaunchRefused
 from .registration import RegistrationError, client_metadata, registration
+from .server_base import server_base_for_cli
 
 KINDS = {"public": "none", "symmetric": "client_secret_basic", "asymmetric": "private_key_jwt"}
 _OWN = ("command", "client_command", "client_id", "name", "kind", "redirect_uris", "scopes", "launch_url", "jwks",
@@ -55,7 +56,9 @@ def add_oauth_commands(commands: Any) -> None:
     launch.add_argument("--client", dest="client_id", required=True, help=_("The app's client_id."))
     launch.add_argument("--patient", required=True, help=_("The Patient id in context."))
     launch.add_argument("--encounter", help=_("The Encounter id in context."))
-    launch.add_argument("--base-url", help=_("The FHIR base URL apps use (FHIR_BASE_URL)."))
+    launch.add_argument(
+        "--base-url", help=_("The FHIR base URL apps use (FHIR_BASE_URL; default: the one the server recorded).")
+    )
     for command in (add, listing, remove, launch):
         add_database_options(command)
     client.set_defaults(handler=run_oauth_command)
@@ -120,7 +123,7 @@ async def _launch_command(settings: Settings, args: dict[str, Any]) -> int:
     try:
         launches = MongoLaunchStore(store.client, settings.database)
         await launches.ensure_indexes()
-        base = (settings.base_url or f"http://{settings.host}:{settings.port}/fhir").rstrip("/")
+        base = await server_base_for_cli(store.client, settings)
         url = await create_launch(MongoClientStore(store.client, settings.database), launches, base,
                                   args["client_id"], args["patient"], args["encounter"], store=store,
                                   policy=AccessPolicy.system("cli"))  # fmt: skip
