@@ -23,7 +23,6 @@ from authlib.oauth2.rfc6749.errors import InvalidScopeError
 
 from ..audit.events import Actor, instant, sign_in_event
 from ..audit.key import load_audit_key
-from ..auth.accounts import is_patient_user
 from ..auth.grant import Grant
 from ..auth.policy import AccessPolicy, resource_scopes
 from ..auth.roles import load_roles
@@ -112,8 +111,8 @@ async def _user_grant(store: MongoResourceStore, settings: Settings, asked: Aske
     requested = [s for text in asked.scopes for s in split_scopes(text)] or ceiling
     scopes = _narrowed(requested, ceiling, _("the role {role}").format(role=user.role))
     patient = asked.patient
-    if is_patient_user(user.fhir_user) and (user.fhir_user or "").startswith("Patient/"):
-        own = (user.fhir_user or "").partition("/")[2]
+    if user.fhir_user is not None and user.fhir_user.startswith("Patient/"):  # a patient: their own record
+        own = user.fhir_user.partition("/")[2]
         if patient not in (None, own):
             raise TokenRefused(
                 _("{username} may only have their own record in context.").format(username=user.username)
