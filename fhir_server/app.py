@@ -36,6 +36,7 @@ from .logs import configure_logging
 from .oauth.cors import PathCorsMiddleware
 from .oauth.errors import install_oauth_errors
 from .oauth.routes import oauth_router
+from .oauth.server_base import record_server_base
 from .oauth.state import open_oauth
 from .pages import PageStores, pages_router
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
@@ -107,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
         opened.push_async_callback(audit_queue.flush)
         app.state.grants, app.state.roles = grants, roles
         app.state.oauth = await open_oauth(store.client, settings.database)
+        await record_server_base(store.client, settings)
         app.state.pages = await PageStores.open(store.client, settings)
         if settings.mllp_port is not None:  # first: a port in use stops the startup before any background work
             mllp = await start_listener(store, ListenerSettings.from_settings(settings))

@@ -38,6 +38,7 @@ from .i18n import _
 from .loading import load_folder_into
 from .logs import configure_logging
 from .oauth.commands import add_oauth_commands
+from .oauth.token_command import add_token_command
 from .ports import PortUnavailable, check_free, reserve
 from .progress import Progress
 from .rest.http_protocol import FhirHttpProtocol
@@ -106,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     add_mllp_command(commands)
     add_audit_command(commands)
     add_oauth_commands(commands)
+    add_token_command(commands)
     add_user_command(commands)
     return parser
 

@@ -18,10 +18,12 @@ from typing import Any
 
 from .auth.accounts import AccountError, check_fhir_user, check_password, check_role, check_username
 from .auth.passwords import hash_password
+from .auth.policy import AccessPolicy
 from .auth.roles import load_roles
 from .cli_database import add_database_options, running_database
 from .config import Settings
-from .errors import FhirError
+from .engine.read import read_resource
+from .errors import FhirError, ResourceDeleted, ResourceNotFound
 from .i18n import _
 from .logs import configure_logging
 from .storage import MongoResourceStore
@@ -75,7 +77,7 @@ def _say(message: str) -> None:
 async def _add(users: MongoUserStore, args: dict[str, Any], settings: Settings) -> None:
     username = check_username(args["username"])
     role = check_role(args["role"], load_roles(settings.roles_file))
-    fhir_user = check_fhir_user(args.get("fhir_user"))
+    fhir_user = args.get("fhir_user")
     password_hash = await asyncio.to_thread(hash_password, _read_password(args["password_stdin"]))
     try:
         await users.add(User(username, role, password_hash, fhir_user))
@@ -126,10 +128,29 @@ _ACTIONS: dict[str, Callable[[MongoUserStore, dict[str, Any], Settings], Corouti
 }
 
 
+async def _check_fhir_user_exists(store: MongoResourceStore, reference: str | None) -> None:
+    """Raise AccountError unless `reference` is None or names a stored Practitioner, Patient, RelatedPerson
+    or Person: a user who stands for nothing would sign in to apps that cannot find who they are."""
+    checked = check_fhir_user(reference)
+    if checked is None:
+        return
+    resource_type, _sep, resource_id = checked.partition("/")
+    try:
+        await read_resource(store, AccessPolicy.system("cli"), resource_type, resource_id)
+    except ResourceDeleted as exc:
+        raise AccountError(_("{reference} was deleted; a user must stand for a stored resource.").format(
+            reference=reference)) from exc  # fmt: skip
+    except ResourceNotFound as exc:
+        raise AccountError(_("There is no {reference}; create it first, then the user who stands for it.").format(
+            reference=reference)) from exc  # fmt: skip
+
+
 async def _run(settings: Settings, args: dict[str, Any]) -> None:
     assert settings.mongodb_uri, "inside running_database()"
     store = MongoResourceStore.connect(settings.mongodb_uri, settings.database)
     try:
+        if args["action"] == "add":
+            await _check_fhir_user_exists(store, args.get("fhir_user"))
         await _ACTIONS[args["action"]](MongoUserStore(store.client, settings.database), args, settings)
     finally:
         await store.close()

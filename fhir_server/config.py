@@ -82,6 +82,8 @@ class Settings:
     """JSON table: assigning authority (namespace ID or OID) → identifier system URI."""
     dynamic_registration: bool = False
     access_token_seconds: int = 3600
+    backend_token_seconds: int = 300
+    """Access tokens of backend services (client_credentials); at most 300 (SMART Backend Services)."""
     offline_refresh_seconds: int = 90 * 24 * 3600
     online_refresh_seconds: int = 12 * 3600
     login_max_failures: int = 5

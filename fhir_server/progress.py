@@ -2,7 +2,9 @@
 
 On a terminal it redraws one line (bar, percentage, items, rate, ETA) at most ten times a second;
 otherwise (a log file, a pipe) it prints a plain line every few seconds. The fraction done is
-given in bytes (read of the total) or items, whichever the command knows.
+given in bytes (read of the total) or items, whichever the command knows; it only goes forward
+(pieces finish out of order, each reporting where it was read, so a later report may name an
+earlier offset).
 """
 
 from __future__ import annotations
@@ -53,10 +55,10 @@ class Progress:
         return self.items / self.elapsed if self.elapsed > 0 else 0.0
 
     def advance(self, items: int = 0, *, done: int | None = None) -> None:
-        """Add `items`; set `done` (absolute) when given; redraw if it is time to."""
+        """Add `items`; raise `done` (absolute) to the given value, never lower it; redraw if it is time to."""
         self.items += items
         if done is not None:
-            self.done = done
+            self.done = max(self.done, done)
         now = time.monotonic()
         if now - self._drawn >= self._interval:
             self._drawn = now

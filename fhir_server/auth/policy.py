@@ -13,6 +13,10 @@ permission are alternatives (OR); one without either limit reaches everything.
 Permissions are SMART v2 letters: c create, r read (read, vread, instance history), u update
 (and patch), d delete, s search (search, type and system history).
 
+A token with `openid fhirUser` may also read the one resource its user stands for (the
+Practitioner or Patient named by `fhirUser`), whatever its resource scopes: SMART apps read it
+to show who is signed in. Only that resource, and only read (its current version).
+
 Trusted internal callers (the CLI, the HL7 v2 adapter, background jobs) get `system()`; a
 server running without authorization (development) gives every request `open()`. Both reach
 everything; they differ only in who they say the caller is (for audit).
@@ -99,6 +103,8 @@ class AccessPolicy:
     role: str | None = None
     patient: str | None = None
     encounter: str | None = None
+    own_record: str | None = None
+    """"Practitioner/123": the user's own resource, readable with `openid fhirUser` (see the module docstring)."""
 
     @classmethod
     def from_grant(cls, grant: Grant, roles: dict[str, list[str]]) -> AccessPolicy:
@@ -115,6 +121,7 @@ class AccessPolicy:
             role=grant.role,
             patient=grant.patient,
             encounter=grant.encounter,
+            own_record=grant.fhir_user if {"openid", "fhirUser"} <= set(scopes) else None,
         )
 
     @classmethod
@@ -142,9 +149,20 @@ class AccessPolicy:
             and (s.context == "system" or not system_only)
         ]
 
+    def _own(self, permission: str, resource_type: str) -> Reach | None:
+        """The reach of the user's own resource, when `permission` is a read of its type."""
+        if permission != "r" or self.own_record is None:
+            return None
+        own_type, _sep, own_id = self.own_record.partition("/")
+        return Reach(query=(("_id", own_id),)) if own_type == resource_type and own_id else None
+
     def allows(self, permission: str, resource_type: str) -> bool:
         """Whether some resources of `resource_type` may be reached with `permission`."""
-        return self.trusted or bool(self._usable(permission, resource_type))
+        return (
+            self.trusted
+            or bool(self._usable(permission, resource_type))
+            or self._own(permission, resource_type) is not None
+        )
 
     def require(self, permission: str, resource_type: str) -> None:
         """Raise Forbidden (403) naming the missing scope unless `permission` is granted on `resource_type`."""
@@ -211,6 +229,9 @@ class AccessPolicy:
                 return EVERYTHING
             if reach not in found:
                 found.append(reach)
+        own = self._own(permission, resource_type)
+        if own is not None and own not in found:
+            found.append(own)
         return tuple(found)
 
 

@@ -2,7 +2,8 @@
 
 https://hl7.org/fhir/smart-app-launch/app-launch.html#step-5-app-exchanges-authorization-code-for-access-token:
 public clients send only `client_id`; confidential symmetric clients use HTTP Basic
-(`client_secret_basic`); confidential asymmetric clients send a signed assertion
+(`client_secret_basic`) or send `client_id` and `client_secret` in the form
+(`client_secret_post`, RFC 6749 §2.3.1); confidential asymmetric clients send a signed assertion
 (`private_key_jwt`, see assertions.py). Exactly one method per request.
 """
 
@@ -29,6 +30,16 @@ def hash_secret(secret: str) -> str:
     return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
 
 
+async def _with_secret(oauth: OAuthState, client_id: str, secret: str) -> Client:
+    """The symmetric client `client_id` when `secret` is its secret; raise InvalidClientError otherwise."""
+    client = await oauth.clients.get(client_id) if client_id else None
+    if client is None or client.kind != SYMMETRIC or not client.secret_hash:
+        raise refused("Unknown client, or not one that authenticates with a client secret.")
+    if not hmac.compare_digest(hash_secret(secret), client.secret_hash):
+        raise refused("Wrong client secret.")
+    return client
+
+
 def _basic(header: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode()
@@ -51,18 +62,13 @@ async def authenticate_client(
     header = request.headers.get("authorization", "")
     basic = header[:6].lower() == "basic "
     assertion_type = form.get("client_assertion_type")
-    if basic and assertion_type:
+    posted = "client_secret" in form
+    if basic + posted + (assertion_type is not None) > 1:
         raise InvalidRequestError("Use one client authentication method, not several.")
-    if "client_secret" in form:
-        raise refused("client_secret_post is not supported; use HTTP Basic (client_secret_basic).")
     named = form.get("client_id")
-    if basic:
-        client_id, secret = _basic(header)
-        client = await oauth.clients.get(client_id)
-        if client is None or client.kind != SYMMETRIC or not client.secret_hash:
-            raise refused("Unknown client, or not one that authenticates with a client secret.")
-        if not hmac.compare_digest(hash_secret(secret), client.secret_hash):
-            raise refused("Wrong client secret.")
+    if basic or posted:
+        client_id, secret = _basic(header) if basic else (named or "", form["client_secret"])
+        client = await _with_secret(oauth, client_id, secret)
     elif assertion_type is not None:
         if assertion_type != JWT_BEARER:
             raise refused(f"client_assertion_type must be {JWT_BEARER}.")
@@ -75,7 +81,7 @@ async def authenticate_client(
         if found is None:
             raise refused("Unknown or missing client_id.")
         if found.kind != PUBLIC or not public:
-            raise refused("This client must authenticate (client_secret_basic or private_key_jwt).")
+            raise refused("This client must authenticate (client_secret_basic, client_secret_post or private_key_jwt).")
         client = found
     if named is not None and named != client.client_id:
         raise refused("client_id does not match the client's credentials.")

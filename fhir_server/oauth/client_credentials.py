@@ -2,8 +2,8 @@
 
 https://hl7.org/fhir/smart-app-launch/backend-services.html: only confidential asymmetric
 clients (private_key_jwt), only `system/` scopes, never more than the client was
-pre-authorized for (`Client.scopes`), and no refresh token (the client signs a new
-assertion instead).
+pre-authorized for (`Client.scopes`), no refresh token (the client signs a new
+assertion instead), and a lifetime of at most five minutes (`FHIR_BACKEND_TOKEN_SECONDS`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,14 @@ from ..storage.clients import ASYMMETRIC
 from .issuing import TokenCall, token_response
 from .requested import requested_scopes
 
+MAX_BACKEND_SECONDS = 300
+"""SMART Backend Services: an access token lives no longer than five minutes."""
+
+
+def backend_token_seconds(configured: int) -> int:
+    """The lifetime of a backend service's access token: the setting, within 1 to 300 seconds."""
+    return max(1, min(configured, MAX_BACKEND_SECONDS))
+
 
 async def grant_client_credentials(call: TokenCall) -> Response:
     client = call.client
@@ -30,4 +38,4 @@ async def grant_client_credentials(call: TokenCall) -> Response:
         raise InvalidScopeError("None of the requested scopes is pre-authorized for this client.")
     now = datetime.now(UTC)
     template = Grant("access", client.client_id, tuple(granted), now, now, uuid.uuid4().hex, subject=client.client_id)
-    return await token_response(call, template)
+    return await token_response(call, template, seconds=backend_token_seconds(call.settings.backend_token_seconds))

@@ -21,16 +21,18 @@ from ..errors import FhirError
 from ..i18n import _
 from ..logs import configure_logging
 from ..storage import MongoResourceStore
-from ..storage.clients import ClientExists, MongoClientStore
+from ..storage.clients import Client, ClientExists, MongoClientStore
 from ..storage.launches import MongoLaunchStore
 from ..storage.mongo import connect_client
 from .launch import create_launch
 from .launch_context import LaunchRefused
 from .registration import RegistrationError, client_metadata, registration
+from .server_base import server_base_for_cli
 
 KINDS = {"public": "none", "symmetric": "client_secret_basic", "asymmetric": "private_key_jwt"}
 _OWN = ("command", "client_command", "client_id", "name", "kind", "redirect_uris", "scopes", "launch_url", "jwks",
-        "jwks_uri", "patient", "encounter")  # fmt: skip
+        "jwks_uri", "patient", "encounter", "json")  # fmt: skip
+_KIND_NAMES = {method: kind for kind, method in KINDS.items()}
 
 
 def add_oauth_commands(commands: Any) -> None:
@@ -47,13 +49,16 @@ def add_oauth_commands(commands: Any) -> None:
     add.add_argument("--jwks", type=Path, help=_("A JSON file with the app's public keys (asymmetric)."))
     add.add_argument("--jwks-uri", help=_("Where the app publishes its public keys (asymmetric)."))
     listing = actions.add_parser("list", help=_("List the registered apps."))
+    listing.add_argument("--json", action="store_true", help=_("One JSON object (RFC 7591 metadata) per line."))
     remove = actions.add_parser("remove", help=_("Remove a registered app."))
     remove.add_argument("client_id", metavar="CLIENT_ID")
     launch = commands.add_parser("launch", help=_("Print the URL that launches an app for a patient."))
     launch.add_argument("--client", dest="client_id", required=True, help=_("The app's client_id."))
     launch.add_argument("--patient", required=True, help=_("The Patient id in context."))
     launch.add_argument("--encounter", help=_("The Encounter id in context."))
-    launch.add_argument("--base-url", help=_("The FHIR base URL apps use (FHIR_BASE_URL)."))
+    launch.add_argument(
+        "--base-url", help=_("The FHIR base URL apps use (FHIR_BASE_URL; default: the one the server recorded).")
+    )
     for command in (add, listing, remove, launch):
         add_database_options(command)
     client.set_defaults(handler=run_oauth_command)
@@ -83,8 +88,7 @@ async def _client_command(settings: Settings, args: dict[str, Any]) -> int:
         clients = MongoClientStore(mongo, settings.database)
         action = args["client_command"]
         if action == "list":
-            for client in await clients.all():
-                print(json.dumps(client_metadata(client), sort_keys=True))
+            _list_clients(await clients.all(), as_json=bool(args["json"]))
             return 0
         if action == "remove":
             if await clients.remove(args["client_id"]):
@@ -100,6 +104,18 @@ async def _client_command(settings: Settings, args: dict[str, Any]) -> int:
         return 0
 
 
+def _list_clients(clients: list[Client], *, as_json: bool) -> None:
+    """A tab-separated table like `user list` (id, kind, name, scopes, launch URL), or JSON lines."""
+    for client in clients:
+        metadata = client_metadata(client)
+        if as_json:
+            print(json.dumps(metadata, sort_keys=True))
+            continue
+        kind = _KIND_NAMES.get(metadata["token_endpoint_auth_method"], client.kind)
+        print("\t".join([client.client_id, kind, client.name or "-", " ".join(client.scopes) or "-",
+                         client.launch_url or "-"]))  # fmt: skip
+
+
 async def _launch_command(settings: Settings, args: dict[str, Any]) -> int:
     """Print the launch URL, once the patient (and encounter, one of the patient's) are found to exist."""
     assert settings.mongodb_uri
@@ -107,7 +123,7 @@ async def _launch_command(settings: Settings, args: dict[str, Any]) -> int:
     try:
         launches = MongoLaunchStore(store.client, settings.database)
         await launches.ensure_indexes()
-        base = (settings.base_url or f"http://{settings.host}:{settings.port}/fhir").rstrip("/")
+        base = await server_base_for_cli(store.client, settings)
         url = await create_launch(MongoClientStore(store.client, settings.database), launches, base,
                                   args["client_id"], args["patient"], args["encounter"], store=store,
                                   policy=AccessPolicy.system("cli"))  # fmt: skip

@@ -24,13 +24,13 @@ router = APIRouter()
 CAPABILITIES = (
     "launch-ehr", "launch-standalone", "authorize-post",
     "client-public", "client-confidential-symmetric", "client-confidential-asymmetric",
-    "sso-openid-connect", "context-passthrough-banner", "context-passthrough-style",
+    "sso-openid-connect", "context-banner", "context-style",
     "context-ehr-patient", "context-ehr-encounter", "context-standalone-patient",
     "permission-offline", "permission-online", "permission-patient", "permission-user",
     "permission-v1", "permission-v2",
 )  # fmt: skip
 ASSERTION_ALGS = ("RS384", "ES384")
-AUTH_METHODS = ("private_key_jwt", "client_secret_basic")
+AUTH_METHODS = ("private_key_jwt", "client_secret_basic", "client_secret_post")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 SCOPES = (
     "openid", "fhirUser", "profile", "launch", "launch/patient", "launch/encounter",

@@ -67,19 +67,21 @@ async def token_response(
     refresh_token: str | None = None,
     nonce: str | None = None,
     extra: dict[str, Any] | None = None,
+    seconds: int | None = None,
 ) -> Response:
     """Issue an access token for `template` (its kind and times are set here) and answer with it.
 
     `refresh_token` is returned as given; `nonce` goes into the id_token; `extra` adds
-    launch fields such as `need_patient_banner`.
+    launch fields such as `need_patient_banner`; `seconds` is the token's lifetime (default:
+    the access token setting).
     """
     now = datetime.now(UTC).replace(microsecond=0)
-    lifetime = timedelta(seconds=call.settings.access_token_seconds)
-    access = replace(template, kind=ACCESS, issued_at=now, expires_at=now + lifetime)
+    seconds = call.settings.access_token_seconds if seconds is None else seconds
+    access = replace(template, kind=ACCESS, issued_at=now, expires_at=now + timedelta(seconds=seconds))
     body: dict[str, Any] = {
         "access_token": await call.oauth.grants.issue(access),
         "token_type": "Bearer",
-        "expires_in": call.settings.access_token_seconds,
+        "expires_in": seconds,
         "scope": access.scope,
     }
     if access.patient:

@@ -2,7 +2,7 @@
 dynamic registration alike.
 
 https://datatracker.ietf.org/doc/html/rfc7591#section-2. `token_endpoint_auth_method` picks
-the kind of client: `none` (public), `client_secret_basic` (confidential symmetric: a secret
+the kind of client: `none` (public), `client_secret_basic` or `client_secret_post` (confidential symmetric: a secret
 is generated and shown once, only its hash kept) or `private_key_jwt` (confidential
 asymmetric: `jwks` inline or `jwks_uri`). `scope` is the client's ceiling; `launch_url` is
 where an EHR launch sends the browser (our extension).
@@ -22,8 +22,10 @@ from ..auth.scopes import ScopeError, parse_scope, split_scopes
 from ..storage.clients import ASYMMETRIC, PUBLIC, SYMMETRIC, Client
 from .client_auth import hash_secret
 
-METHOD_KINDS = {"none": PUBLIC, "client_secret_basic": SYMMETRIC, "private_key_jwt": ASYMMETRIC}
-KIND_METHODS = {kind: method for method, kind in METHOD_KINDS.items()}
+METHOD_KINDS = {"none": PUBLIC, "client_secret_basic": SYMMETRIC, "client_secret_post": SYMMETRIC,
+                "private_key_jwt": ASYMMETRIC}  # fmt: skip
+KIND_METHODS = {PUBLIC: "none", SYMMETRIC: "client_secret_basic", ASYMMETRIC: "private_key_jwt"}
+"""What a stored client is shown as; a symmetric client may use either secret method at the token endpoint."""
 _USER_GRANTS = ("authorization_code", "refresh_token")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 _UNSAFE_SCHEMES = ("javascript", "data", "vbscript", "file")

@@ -69,11 +69,11 @@ def in_database(database: EmbeddedDatabase, work: Callable[[AsyncMongoClient[dic
     return asyncio.run(run())
 
 
-def register(database: EmbeddedDatabase, kind: str = PUBLIC, **fields: Any) -> Client:
-    """A new client of `kind` stored directly; redirect URI REDIRECT unless given."""
+def register(database: EmbeddedDatabase, kind: str = PUBLIC, *, db: str = DATABASE, **fields: Any) -> Client:
+    """A new client of `kind` stored directly (in database `db`); redirect URI REDIRECT unless given."""
     fields.setdefault("redirect_uris", (REDIRECT,))
     client = Client(client_id=f"app-{uuid.uuid4().hex[:10]}", name="Test app", kind=kind, **fields)
-    in_database(database, lambda mongo: MongoClientStore(mongo, DATABASE).add(client))
+    in_database(database, lambda mongo: MongoClientStore(mongo, db).add(client))
     return client
 
 
@@ -118,11 +118,11 @@ def parked_id(response: httpx.Response) -> str:
     return parse_qs(location.query)["request"][0]
 
 
-def approve(database: EmbeddedDatabase, request_id: str, **fields: Any) -> dict[str, str]:
-    """What the consent page does on yes: a code for the parked request, the redirect's parameters."""
+def approve(database: EmbeddedDatabase, request_id: str, *, db: str = DATABASE, **fields: Any) -> dict[str, str]:
+    """What the consent page does on yes (in database `db`): a code for the parked request, the redirect parameters."""
 
     async def work(mongo: AsyncMongoClient[dict[str, Any]]) -> str:
-        store = MongoAuthorizationStore(mongo, DATABASE)
+        store = MongoAuthorizationStore(mongo, db)
         parked = await store.parked(request_id)
         assert parked is not None
         await store.unpark(request_id)

@@ -42,6 +42,17 @@ def test_scopes_within_the_pre_authorized_ones_are_granted_without_a_refresh_tok
     assert info["active"] and info["client_id"] == backend[1] and "fhirUser" not in info
 
 
+def test_backend_tokens_live_five_minutes_at_most(
+    http: httpx.Client, database: EmbeddedDatabase, backend: tuple[SigningKey, str, str]
+) -> None:
+    body = ask(http, backend, "system/Patient.rs").json()
+    assert body["expires_in"] == 300  # FHIR_BACKEND_TOKEN_SECONDS, not the 3600 s of user tokens
+    staff = issue_token(database, ("user/*.rs",))
+    info = http.post("/auth/introspect", data={"token": body["access_token"]},
+                     headers={"Authorization": f"Bearer {staff}"}).json()  # fmt: skip
+    assert info["exp"] - info["iat"] == 300
+
+
 def test_wider_scopes_are_cut_to_the_pre_authorized_ones(
     http: httpx.Client, backend: tuple[SigningKey, str, str]
 ) -> None:

@@ -40,7 +40,7 @@ def cli(database: EmbeddedDatabase, capsys: pytest.CaptureFixture[str]) -> Calla
 
 
 def listed(cli: Callable[..., Ran]) -> dict[str, dict[str, Any]]:
-    done = cli("list")
+    done = cli("list", "--json")
     assert done.returncode == 0, done.stderr
     return {c["client_id"]: c for c in map(json.loads, done.stdout.splitlines())}
 

@@ -3,6 +3,7 @@ once they are found to exist, to be visible to the caller and to belong together
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +15,7 @@ from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.clients import Client
 from tests.audit.records import audit_events
 from tests.conftest import FHIR_JSON
+from tests.test_cli_import_export import cli
 
 from .conftest import DATABASE, Pkce, approve, authorize_params, exchange, issue_token, parked_id, register
 
@@ -203,3 +205,21 @@ def test_cli_refuses_an_unknown_patient_or_another_patients_encounter(
     assert main(["launch", "--patient", other, "--encounter", encounter, *where]) == 1
     assert f"not an encounter of Patient/{other}" in capsys.readouterr().err
     assert main(["launch", "--patient", patient, "--encounter", new_encounter(fhir_base, patient), *where]) == 0
+
+
+def test_cli_launch_url_names_the_base_url_the_running_server_recorded(
+    http: httpx.Client, database: EmbeddedDatabase, app: Client, fhir_base: str, chart: tuple[str, str]
+) -> None:
+    where = ["--mongodb-uri", database.uri, "--database", DATABASE]
+    done = cli("launch", "--client", app.client_id, "--patient", chart[0], *where)
+    assert done.returncode == 0, done.stderr
+    query = {k: v[0] for k, v in parse_qs(urlsplit(done.stdout.strip()).query).items()}
+    assert query["iss"] == fhir_base  # the server's own port, not 8080
+    params = authorize_params(app, fhir_base, Pkce.new(), "launch patient/*.rs", launch=query["launch"])
+    parked_id(http.get("/auth/authorize", params=params))  # the app's aud (the iss) is accepted
+    elsewhere = cli("launch", "--client", app.client_id, "--patient", chart[0], *where,
+                    "--base-url", "https://ehr.example/fhir/")  # fmt: skip
+    assert parse_qs(urlsplit(elsewhere.stdout.strip()).query)["iss"] == ["https://ehr.example/fhir"]
+    fresh = cli("launch", "--client", app.client_id, "--patient", chart[0], "--mongodb-uri", database.uri,
+                "--database", f"never_served_{uuid.uuid4().hex[:8]}")  # fmt: skip
+    assert fresh.returncode == 1 and "pass --base-url" in fresh.stderr

@@ -157,6 +157,28 @@ def test_symmetric_client_authenticates_with_basic(
     assert response.status_code == 200 and response.json()["patient"] == "p-1"
 
 
+def test_symmetric_client_authenticates_with_client_secret_post(
+    http: httpx.Client, database: EmbeddedDatabase, fhir_base: str
+) -> None:
+    app = register(database, SYMMETRIC, secret_hash=hash_secret("s3cret"))
+    code, pkce = code_for(http, database, app, fhir_base, SCOPE, patient="p-1")
+    wrong = exchange(http, app, code, pkce, data={"client_secret": "wrong"})
+    assert "Wrong client secret" in refused(wrong, 401, "invalid_client")
+    code, pkce = code_for(http, database, app, fhir_base, SCOPE, patient="p-1")
+    response = exchange(http, app, code, pkce, data={"client_secret": "s3cret"})
+    assert response.status_code == 200, response.text
+    assert response.json()["patient"] == "p-1"
+    code, pkce = code_for(http, database, app, fhir_base, SCOPE, patient="p-1")
+    both = exchange(http, app, code, pkce, data={"client_secret": "s3cret"}, headers=basic(app.client_id, "s3cret"))
+    assert "one client authentication method" in refused(both, 400, "invalid_request")
+    public = register(database)
+    code, pkce = code_for(http, database, public, fhir_base, SCOPE, patient="p-1")
+    posing = exchange(http, public, code, pkce, data={"client_secret": "anything"})
+    assert "client secret" in refused(posing, 401, "invalid_client")
+    nameless = http.post("/auth/token", data={"grant_type": "authorization_code", "client_secret": "s3cret"})
+    refused(nameless, 401, "invalid_client")
+
+
 def test_basic_credentials_must_be_well_formed_and_not_mixed(http: httpx.Client) -> None:
     form = {"grant_type": "authorization_code"}
     refused(http.post("/auth/token", data=form, headers={"Authorization": "Basic !!!"}), 401, "invalid_client")

@@ -22,6 +22,7 @@ from fhir_server.auth.passwords import verify_password
 from fhir_server.cli import main
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.users import MongoUserStore, User
+from tests.test_cli_accounts import put
 
 
 class Ran:
@@ -55,6 +56,7 @@ def stored_user(database: EmbeddedDatabase, name: str, username: str) -> User | 
 
 def test_user_commands_bootstrap_and_manage_accounts(database: EmbeddedDatabase, user_command: Any) -> None:
     name = f"cli_users_{uuid.uuid4().hex[:8]}"
+    put(database.uri, name, {"resourceType": "Practitioner", "id": "1"})  # a user stands for a stored resource
     add = ["add", "dr-who", "--role", "physician", "--fhir-user", "Practitioner/1", "--password-stdin"]
     process = [sys.executable, "-m", "fhir_server", "user", *add, "--mongodb-uri", database.uri, "--database", name]
     added = subprocess.run(process, input="first password\n", capture_output=True, text=True, timeout=60)
