@@ -39,7 +39,7 @@
   }
 
   function show(client) {
-    text("patient-id", client.patient.id);
+    document.getElementById("details").dataset.patient = client.patient.id;
     return Promise.all([
       client.patient.read(),
       client.request("Observation?patient=" + encodeURIComponent(client.patient.id) + "&_count=50", { pageLimit: 1 }),
@@ -59,24 +59,23 @@
     });
   }
 
-  function fail(message) {
+  function fail(title, message) {
+    text("patient-name", title);
+    document.getElementById("details").hidden = true;
     var box = document.getElementById("error");
     box.hidden = false;
     box.textContent = message;
-    text("patient-name", "");
     document.body.dataset.ready = "error";
   }
 
   // The server sends error=access_denied when the user chose Deny (or allowed nothing).
   if (new URLSearchParams(window.location.search).get("error") === "access_denied") {
-    text("patient-name", "Access not given");
-    document.getElementById("details").hidden = true;
-    fail("You did not allow this app to see the record, so it shows nothing. Launch it again to choose differently.");
+    fail("Access not given",
+      "You did not allow this app to see the record, so it shows nothing. Launch it again to choose differently.");
     return;
   }
 
   FHIR.oauth2.ready().then(show).catch(function (error) {
-    document.getElementById("details").hidden = true;
-    fail("Error: " + error.message);
+    fail("Could not open the record", "Error: " + error.message);
   });
 })();
