@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from copy import copy
 from datetime import date, datetime, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation, localcontext
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
@@ -28,6 +28,8 @@ __all__ = ["format_date", "format_datetime", "format_decimal", "format_list", "f
 _FALLBACK = "en"
 _PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2}))?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_WIDE = Context(prec=80)
+"""Babel rounds in the current decimal context (28 digits by default); FHIR decimals may have 34 and more."""
 
 
 @lru_cache(maxsize=64)
@@ -93,7 +95,8 @@ def format_decimal(value: Decimal | int | str, language: str) -> str:
     decimals = max(0, -int(number.as_tuple().exponent))
     pattern = copy(locale.decimal_formats[None])
     pattern.frac_prec = (decimals, decimals)
-    return pattern.apply(number, locale, decimal_quantization=False)
+    with localcontext(_WIDE):
+        return pattern.apply(number, locale, decimal_quantization=False)
 
 
 def format_money(amount: Decimal | int | str, currency: str, language: str) -> str:
@@ -104,7 +107,10 @@ def format_money(amount: Decimal | int | str, currency: str, language: str) -> s
     """
     if not _CURRENCY.fullmatch(currency):
         raise ValueError(f"{currency!r} is not an ISO 4217 currency code")
-    return cldr_numbers.format_currency(_exact(amount), currency, locale=_locale(language), decimal_quantization=False)
+    with localcontext(_WIDE):
+        return cldr_numbers.format_currency(
+            _exact(amount), currency, locale=_locale(language), decimal_quantization=False
+        )
 
 
 def format_list(items: Sequence[str], language: str) -> str:
