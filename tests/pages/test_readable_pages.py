@@ -38,7 +38,7 @@ WORDS: dict[str, dict[str, str]] = {
         "see_obs": "See this patient's test results and measurements",
         "only_some": "To share only some kinds, untick the line above and tick them here:",
         "when": "May 5, 2024, 10:00\u202fAM", "no_date": "Date not recorded", "inpatient": "Inpatient stay",
-        "in_progress": "In progress", "checkup": "Check-up (Outpatient visit)",
+        "in_progress": "In progress", "finished": "Finished", "checkup": "Check-up (Outpatient visit)",
         "refused": "Authorization request refused",
     },
     "es": {
@@ -48,7 +48,7 @@ WORDS: dict[str, dict[str, str]] = {
         "will": "Si lo permite, {app} podrá:", "see_obs": "Ver resultados de pruebas y mediciones de este paciente",
         "only_some": "Para compartir solo algunos tipos, desmarque la línea de arriba y marque aquí los que quiera:",
         "when": "5 may 2024, 10:00", "no_date": "Fecha no registrada", "inpatient": "Ingreso hospitalario",
-        "in_progress": "En curso", "checkup": "Check-up (Consulta ambulatoria)",
+        "in_progress": "En curso", "finished": "Finalizada", "checkup": "Check-up (Consulta ambulatoria)",
         "refused": "Solicitud de autorización rechazada",
     },
     "de": {
@@ -57,7 +57,7 @@ WORDS: dict[str, dict[str, str]] = {
         "will": "Wenn Sie zustimmen, kann {app}:", "see_obs": "Befunde und Messwerte dieses Patienten sehen",
         "only_some": "Um nur einzelne Arten freizugeben, entfernen Sie das Häkchen oben und wählen Sie sie hier aus:",
         "when": "05.05.2024, 10:00", "no_date": "Datum nicht erfasst", "inpatient": "Stationärer Aufenthalt",
-        "in_progress": "Laufend", "checkup": "Check-up (Ambulanter Besuch)",
+        "in_progress": "Laufend", "finished": "Abgeschlossen", "checkup": "Check-up (Ambulanter Besuch)",
         "refused": "Autorisierungsanfrage abgelehnt",
     },
 }  # fmt: skip
@@ -140,16 +140,31 @@ def test_consent_says_in_plain_words_what_the_app_will_see(
 ) -> None:
     words = WORDS[language]
     own = patient(pages_server, "Consentida", "Eva", "1980-02-03", "female", {"type": MR, "value": "C-1"})
+    visit = post(pages_server, {"resourceType": "Encounter", "status": "finished",
+                                "subject": {"reference": f"Patient/{own}"}, "class": {"code": "AMB"},
+                                "type": [{"text": "Check-up"}],
+                                "period": {"start": "2024-05-05T10:00:00Z"}})  # fmt: skip
     username = auth_data.user("patient", f"Patient/{own}")
-    request_id = auth_data.park(auth_data.client(name="Growth Chart"), "openid fhirUser patient/Observation.rs")
+    asked = "openid fhirUser launch/patient launch/encounter patient/Observation.rs"
+    request_id = auth_data.park(auth_data.client(name="Growth Chart"), asked)
     page.goto(f"{pages_server.base}/auth/login?request={request_id}")
     sign_in(page, username)
+    page.wait_for_url("**/auth/encounter?request=*")
+    shot(page, "encounter-picker", language)
+    assert page.locator("table.encounters tbody tr").inner_text().split("\t")[1:] == [
+        words["when"],
+        words["checkup"],
+        words["finished"],
+    ]
+    page.check(f"input[name=encounter][value='{visit}']")
+    page.click("form[action='/auth/encounter'] button[type=submit]")
     page.wait_for_url("**/auth/consent?request=*")
     shot(page, "consent", language)
+    assert page.locator("p.context").nth(1).inner_text().endswith(f"{words['when']} · {words['checkup']}")
     assert page.inner_text("h2") == words["will"].format(app="Growth Chart")
-    assert page.inner_text("label[for=scope-3]") == words["see_obs"]
+    assert page.inner_text("label[for=scope-5]") == words["see_obs"]
     assert page.inner_text("fieldset.categories legend") == words["only_some"]
-    assert f"{words['born']} · {words['mrn']} C-1" in page.inner_text("p.context")
+    assert f"{words['born']} · {words['mrn']} C-1" in page.locator("p.context").first.inner_text()
     for old in ("Or, with the line above unticked", "Know which person record you are", "Observation: "):
         assert old not in page.content()
 
