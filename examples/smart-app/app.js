@@ -30,12 +30,13 @@
   }
 
   // The signed-in user's own record (the fhirUser of the id_token: a Practitioner, Patient ...), by name.
+  // Not being able to read it hides the line; the patient's record is still shown.
   function showUser(client) {
     if (!client.user.fhirUser) return Promise.resolve();
     return client.user.read().then(function (user) {
       text("user", humanName(user));
       document.getElementById("signed-in").hidden = false;
-    });
+    }, function () {});
   }
 
   function show(client) {
