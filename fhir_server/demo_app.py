@@ -41,6 +41,7 @@ async def register_demo_app(clients: MongoClientStore, settings: Settings) -> Cl
         redirect_uris=tuple(f"{origin}{PATH}/index.html" for origin in origins),
         scopes=SCOPES,
         launch_url=f"{origins[0]}{PATH}/launch.html",
+        logo_uri=f"{origins[0]}{PATH}/logo.svg",
     )
     await clients.save(client)
     return client

@@ -1,12 +1,24 @@
-// Shows the patient in context and their observations, read with the token the server granted.
+// Shows the patient in context, their observations and who signed in, read with the token the server granted.
 (function () {
   function text(id, value) {
     document.getElementById(id).textContent = value || "";
   }
 
-  function humanName(patient) {
-    var name = (patient.name || [])[0] || {};
-    return name.text || [(name.given || []).join(" "), name.family].join(" ").trim() || patient.id;
+  function humanName(resource) {
+    var name = (resource.name || [])[0] || {};
+    var words = [].concat(name.prefix || [], name.given || [], name.family || []);
+    return name.text || words.join(" ").trim() || resource.id;
+  }
+
+  // A FHIR date ("1971-05-06", or just "1971-05" or "1971") in the browser's language.
+  function localDate(value) {
+    if (!value) return "";
+    var parts = value.split("-").map(Number);
+    var day = new Date(Date.UTC(parts[0], (parts[1] || 1) - 1, parts[2] || 1));
+    var options = { timeZone: "UTC", year: "numeric" };
+    if (parts[1]) options.month = "short";
+    if (parts[2]) options.day = "numeric";
+    return new Intl.DateTimeFormat(navigator.language, options).format(day);
   }
 
   function observationLine(observation) {
@@ -17,17 +29,27 @@
     return (label || "Observation") + (value ? ": " + value : "");
   }
 
+  // The signed-in user's own record (the fhirUser of the id_token: a Practitioner, Patient ...), by name.
+  // Not being able to read it hides the line; the patient's record is still shown.
+  function showUser(client) {
+    if (!client.user.fhirUser) return Promise.resolve();
+    return client.user.read().then(function (user) {
+      text("user", humanName(user));
+      document.getElementById("signed-in").hidden = false;
+    }, function () {});
+  }
+
   function show(client) {
-    text("patient-id", client.patient.id);
-    text("user", client.user.fhirUser || "");
+    document.getElementById("details").dataset.patient = client.patient.id;
     return Promise.all([
       client.patient.read(),
-      client.request("Observation?patient=" + encodeURIComponent(client.patient.id) + "&_count=50", { pageLimit: 1 })
+      client.request("Observation?patient=" + encodeURIComponent(client.patient.id) + "&_count=50", { pageLimit: 1 }),
+      showUser(client)
     ]).then(function (results) {
       var patient = results[0];
       var bundle = results[1];
       text("patient-name", humanName(patient));
-      text("patient-birth-date", patient.birthDate);
+      text("patient-birth-date", localDate(patient.birthDate));
       var list = document.getElementById("observations");
       (bundle.entry || []).forEach(function (entry) {
         var item = document.createElement("li");
@@ -38,10 +60,23 @@
     });
   }
 
-  FHIR.oauth2.ready().then(show).catch(function (error) {
+  function fail(title, message) {
+    text("patient-name", title);
+    document.getElementById("details").hidden = true;
     var box = document.getElementById("error");
     box.hidden = false;
-    box.textContent = "Error: " + error.message;
+    box.textContent = message;
     document.body.dataset.ready = "error";
+  }
+
+  // The server sends error=access_denied when the user chose Deny (or allowed nothing).
+  if (new URLSearchParams(window.location.search).get("error") === "access_denied") {
+    fail("Access not given",
+      "You did not allow this app to see the record, so it shows nothing. Launch it again to choose differently.");
+    return;
+  }
+
+  FHIR.oauth2.ready().then(show).catch(function (error) {
+    fail("Could not open the record", "Error: " + error.message);
   });
 })();

@@ -31,7 +31,7 @@ from .server_base import server_base_for_cli
 
 KINDS = {"public": "none", "symmetric": "client_secret_basic", "asymmetric": "private_key_jwt"}
 _OWN = ("command", "client_command", "client_id", "name", "kind", "redirect_uris", "scopes", "launch_url", "jwks",
-        "jwks_uri", "patient", "encounter", "json")  # fmt: skip
+        "jwks_uri", "logo_uri", "patient", "encounter", "json")  # fmt: skip
 _KIND_NAMES = {method: kind for kind, method in KINDS.items()}
 
 
@@ -46,6 +46,7 @@ def add_oauth_commands(commands: Any) -> None:
     add.add_argument("--redirect-uri", dest="redirect_uris", action="append", default=[], help=_("Repeatable."))
     add.add_argument("--scope", dest="scopes", action="append", default=[], help=_("Scopes it may get; repeatable."))
     add.add_argument("--launch-url", help=_("Where an EHR launch opens the app."))
+    add.add_argument("--logo-uri", help=_("An image the sign-in page shows beside the app's name."))
     add.add_argument("--jwks", type=Path, help=_("A JSON file with the app's public keys (asymmetric)."))
     add.add_argument("--jwks-uri", help=_("Where the app publishes its public keys (asymmetric)."))
     listing = actions.add_parser("list", help=_("List the registered apps."))
@@ -74,6 +75,7 @@ def _metadata(args: dict[str, Any]) -> dict[str, Any]:
         "scope": " ".join(args["scopes"]),
         "launch_url": args["launch_url"],
         "jwks_uri": args["jwks_uri"],
+        "logo_uri": args["logo_uri"],
     }
     if args["jwks"] is not None:
         metadata["jwks"] = json.loads(args["jwks"].read_text(encoding="utf-8"))

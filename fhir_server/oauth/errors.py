@@ -3,30 +3,21 @@
 RFC 6749 §5.2 (token endpoint: JSON `error`, `error_description`, 400 or 401) and §4.1.2.1
 (authorize: redirect to the app with `error`, `error_description`, `state`). The error classes
 are authlib's; an error raised with `redirect_uri` set goes back to the app. Errors found
-before the redirect URI is trusted are shown to the user instead (no open redirect).
+before the redirect URI is trusted are shown to the user instead (no open redirect), on the
+sign-in pages' styled error page.
 `error_description` stays English: RFC 6749 limits it to ASCII and it is meant for developers.
 """
 
 from __future__ import annotations
 
-import html
-
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import FastAPI, Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from ..i18n import _, current_language
+from ..i18n import _
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-PAGE_HEADERS = {
-    **NO_STORE,
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 def plain(text: str) -> str:
@@ -64,13 +55,11 @@ def oauth_error_response(exc: OAuth2Error) -> Response:
 
 
 def error_page(message: str) -> Response:
-    """A plain HTML page telling the user the authorization request was refused, and why."""
-    title = html.escape(_("Authorization request refused"))
-    page = (
-        f"<!doctype html><html lang='{current_language()}'><head><meta charset='utf-8'><title>{title}</title></head>"
-        f"<body><h1>{title}</h1><p>{html.escape(message)}</p></body></html>"
-    )
-    return HTMLResponse(page, status_code=400, headers=PAGE_HEADERS)
+    """The sign-in pages' error page telling the user the authorization request was refused, and why."""
+    # Imported here: the pages import oauth (the launch page makes launches), so oauth may not import them first.
+    from ..pages.responses import error_page as page_error
+
+    return page_error(400, _("Authorization request refused"), message)
 
 
 async def _on_oauth_error(request: Request, exc: Exception) -> Response:

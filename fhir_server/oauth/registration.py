@@ -5,7 +5,8 @@ https://datatracker.ietf.org/doc/html/rfc7591#section-2. `token_endpoint_auth_me
 the kind of client: `none` (public), `client_secret_basic` or `client_secret_post` (confidential symmetric: a secret
 is generated and shown once, only its hash kept) or `private_key_jwt` (confidential
 asymmetric: `jwks` inline or `jwks_uri`). `scope` is the client's ceiling; `launch_url` is
-where an EHR launch sends the browser (our extension).
+where an EHR launch sends the browser (our extension); `logo_uri` is the app's logo, shown on the
+sign-in and consent pages.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def registration(metadata: Mapping[str, Any], *, dynamic: bool = False) -> Regis
         raise RegistrationError(
             "invalid_client_metadata", "A private_key_jwt client needs jwks or jwks_uri (one of them); others neither."
         )
-    launch_url = _text(metadata, "launch_url")
+    launch_url, logo_uri = _text(metadata, "launch_url"), _text(metadata, "logo_uri")
     secret = secrets.token_urlsafe(32) if kind == SYMMETRIC else None
     client = Client(
         client_id=client_id,
@@ -149,6 +150,7 @@ def registration(metadata: Mapping[str, Any], *, dynamic: bool = False) -> Regis
         jwks=jwks,
         jwks_uri=_web_url(jwks_uri, "jwks_uri") if jwks_uri else None,
         launch_url=_web_url(launch_url, "launch_url") if launch_url else None,
+        logo_uri=_web_url(logo_uri, "logo_uri") if logo_uri else None,
     )
     return Registration(client, secret)
 
@@ -165,5 +167,6 @@ def client_metadata(client: Client) -> dict[str, Any]:
         "response_types": ["code"],
         "scope": " ".join(client.scopes),
     }
-    optional = {"jwks": client.jwks, "jwks_uri": client.jwks_uri, "launch_url": client.launch_url}
+    optional = {"jwks": client.jwks, "jwks_uri": client.jwks_uri, "launch_url": client.launch_url,
+                "logo_uri": client.logo_uri}  # fmt: skip
     return {**metadata, **{k: v for k, v in optional.items() if v is not None}}

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ..auth.scopes import ResourceScope, narrow, parse_scope
-from ..i18n import _
+from ..i18n import _, current_language
+from ..i18n.formatting import format_list
 
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
@@ -94,39 +95,86 @@ def consent_choices(offered: Sequence[str]) -> list[ScopeChoice]:
 
 
 def scope_label(scope: str) -> str:
-    """What the scope lets the app do, in words."""
+    """What the scope lets the app see and do, as a short sentence ("See this patient's allergies")."""
     parsed = parse_scope(scope)
     if parsed is None:
         return _plain_labels().get(scope, scope)
-    return _("{what}: {actions} ({whose})").format(
-        what=_("all records") if parsed.resource_type == "*" else parsed.resource_type,
-        actions=", ".join(label for letter, label in _actions() if letter in parsed.permissions),
-        whose=_whose(parsed),
-    )
+    verbs = [verb for letters, verb in _actions() if parsed.permissions & set(letters)]
+    sentence = _sentence(parsed).format(actions=format_list(verbs, current_language()), things=_things(parsed))
+    return sentence[:1].upper() + sentence[1:] + _only(parsed)
 
 
-def _whose(parsed: ResourceScope) -> str:
+def _sentence(parsed: ResourceScope) -> str:
     if parsed.context == "patient":
-        return _("of the patient in context")
+        return _("{actions} this patient's {things}")
     if parsed.context == "user":
-        return _("that you may see")
-    return _("all patients")
+        return _("{actions} {things} your account has access to")
+    return _("{actions} {things} of all patients")
 
 
 def _actions() -> tuple[tuple[str, str], ...]:
-    return (("c", _("create")), ("r", _("read")), ("u", _("update")), ("d", _("delete")), ("s", _("search")))
+    """Permission letters and what they let the app do; reading and searching are both seeing."""
+    return (("rs", _("see")), ("c", _("add")), ("u", _("change")), ("d", _("delete")))
+
+
+def _things(parsed: ResourceScope) -> str:
+    if parsed.resource_type == "*":
+        return _("records")
+    words = _record_words().get(parsed.resource_type)
+    return words if words is not None else _("{type} records").format(type=parsed.resource_type)
+
+
+def _only(parsed: ResourceScope) -> str:
+    """For a granular scope: which of the records, in words (" (only: Vital signs)")."""
+    if not parsed.query:
+        return ""
+    codes = [value.partition("|")[2] or value for name, value in parsed.query if name == "category"]
+    if len(codes) == len(parsed.query):
+        kinds = format_list([category_label(code) for code in codes], current_language())
+        return " " + _("(only: {kinds})").format(kinds=kinds)
+    return " " + _("(only some of them)")
+
+
+def _record_words() -> dict[str, str]:
+    """Resource types as a patient or clinician names them (plural, as in "see this patient's ...")."""
+    return {
+        "Patient": _("personal details"),
+        "Observation": _("test results and measurements"),
+        "Condition": _("problems and diagnoses"),
+        "AllergyIntolerance": _("allergies"),
+        "MedicationRequest": _("prescriptions"),
+        "MedicationDispense": _("dispensed medicines"),
+        "MedicationStatement": _("medicines taken"),
+        "Medication": _("medicines"),
+        "Immunization": _("vaccinations"),
+        "Procedure": _("procedures"),
+        "Encounter": _("visits"),
+        "DiagnosticReport": _("reports"),
+        "DocumentReference": _("documents"),
+        "CarePlan": _("care plans"),
+        "CareTeam": _("care teams"),
+        "Goal": _("goals"),
+        "Appointment": _("appointments"),
+        "ServiceRequest": _("orders"),
+        "Coverage": _("insurance details"),
+        "Account": _("billing accounts"),
+        "Practitioner": _("details of doctors and staff"),
+        "Organization": _("organizations"),
+        "Location": _("locations"),
+        "Device": _("devices"),
+    }
 
 
 def _plain_labels() -> dict[str, str]:
     return {
-        "openid": _("Know who you are"),
-        "fhirUser": _("Know which person record you are"),
-        "profile": _("Know who you are"),
-        "launch": _("Open with the context of the record system"),
-        "launch/patient": _("Know which patient is in context"),
-        "launch/encounter": _("Know which encounter is in context"),
-        "offline_access": _("Keep access after you sign out, until you revoke it"),
-        "online_access": _("Keep access while you are signed in"),
+        "openid": _("Confirm who you are"),
+        "fhirUser": _("See your own details, such as your name"),
+        "profile": _("Confirm who you are"),
+        "launch": _("Open with the patient and visit you are working on"),
+        "launch/patient": _("Know which patient this is about"),
+        "launch/encounter": _("Know which visit this is about"),
+        "offline_access": _("Keep access after you sign out, until you take it back"),
+        "online_access": _("Keep access while you stay signed in"),
     }
 
 

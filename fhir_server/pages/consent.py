@@ -36,7 +36,7 @@ from .flow import (
     store_of,
 )
 from .patients import PAGES_POLICY, PatientRow, describe_patient
-from .responses import form_target, page, redirect_to_app
+from .responses import form_target, image_sources, page, redirect_to_app
 
 router = APIRouter(route_class=PageRoute)
 
@@ -81,7 +81,7 @@ async def _offer(request: Request, step: Step) -> Offer:
 async def _patient_row(request: Request, patient_id: str | None) -> PatientRow | None:
     if patient_id is None:
         return None
-    return await describe_patient(store_of(request), patient_id) or PatientRow(patient_id, patient_id, "", "")
+    return await describe_patient(store_of(request), patient_id) or PatientRow(patient_id, _("Unknown patient"), "", "")
 
 
 async def _encounter_row(request: Request, encounter_id: str | None) -> EncounterRow | None:
@@ -90,7 +90,7 @@ async def _encounter_row(request: Request, encounter_id: str | None) -> Encounte
     try:
         record = await engine.read_resource(store_of(request), PAGES_POLICY, "Encounter", encounter_id)
     except FhirError:
-        return EncounterRow(encounter_id, "", "", "", "")
+        return EncounterRow(encounter_id, _("Unknown visit"), "", "")
     return encounter_row(record.resource())
 
 
@@ -102,11 +102,12 @@ async def show_consent(request: Request) -> Response:
     return page(
         "consent.html",
         form_targets=(form_target(step.parked.redirect_uri),),
+        image_sources=image_sources(offer.client),
         title=_("Allow access"),
         request_id=step.parked.id,
         csrf=step.browser.session.csrf,
         user=step.user,
-        app=offer.client.name,
+        app=offer.client,
         patient=await _patient_row(request, offer.patient),
         encounter=await _encounter_row(request, offer.encounter),
         choices=consent_choices(offer.scopes),

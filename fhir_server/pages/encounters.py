@@ -1,8 +1,9 @@
 """A patient's encounters as the encounter picker and the staff launch page show them.
 
-Unlike patients (patients.py), encounters are read with the signed-in user's own policy: the
-scopes of their role, with the patient in context for `patient/` scopes. What the user could
-not read through the FHIR API is not offered.
+A row says when (the period's start, localized), what kind of visit (the type's words and the
+class in words) and the status in words. Unlike patients (patients.py), encounters are read with
+the signed-in user's own policy: the scopes of their role, with the patient in context for
+`patient/` scopes. What the user could not read through the FHIR API is not offered.
 """
 
 from __future__ import annotations
@@ -13,20 +14,24 @@ from typing import Any
 from .. import engine
 from ..auth.policy import AccessPolicy, resource_scopes
 from ..errors import Forbidden
+from ..i18n import _, current_language
+from ..i18n.formatting import format_datetime
 from ..search import parse_search_request
 from ..search.registry import default_registry
 from ..storage import ResourceStore
 from ..storage.users import User
+from .codes import concept_words, encounter_class_word, encounter_status_word
 from .patients import PICKER_MATCHES
 
 
 @dataclass(frozen=True)
 class EncounterRow:
+    """An encounter as shown, in the reader's language: when, what kind of visit, and its status."""
+
     id: str
-    period: str
-    type: str
+    when: str
+    kind: str
     status: str
-    encounter_class: str
 
 
 def user_policy(user: User, roles: dict[str, list[str]], patient: str | None) -> AccessPolicy:
@@ -41,28 +46,22 @@ def user_policy(user: User, roles: dict[str, list[str]], patient: str | None) ->
     )
 
 
-def _concept_text(concept: dict[str, Any]) -> str:
-    if concept.get("text"):
-        return str(concept["text"])
-    for coding in concept.get("coding") or []:
-        if coding.get("display") or coding.get("code"):
-            return str(coding.get("display") or coding.get("code"))
-    return ""
-
-
 def encounter_row(resource: dict[str, Any]) -> EncounterRow:
-    period = resource.get("period") or {}
-    start, end = str(period.get("start", "")), str(period.get("end", ""))
-    shown = f"{start[:16]} – {end[:16]}" if end and end[:16] != start[:16] else start[:16]
-    types = ", ".join(t for t in (_concept_text(c) for c in resource.get("type") or []) if t)
-    kind = resource.get("class") or {}
-    return EncounterRow(
-        id=str(resource.get("id", "")),
-        period=shown.replace("T", " "),
-        type=types,
-        status=str(resource.get("status", "")),
-        encounter_class=str(kind.get("display") or kind.get("code") or ""),
-    )
+    types = ", ".join(words for words in (concept_words(c) for c in resource.get("type") or []) if words)
+    visit = encounter_class_word(resource.get("class") or {})
+    kind = f"{types} ({visit})" if types and visit else types or visit
+    status = str(resource.get("status", ""))
+    return EncounterRow(str(resource.get("id", "")), encounter_when(resource), kind, encounter_status_word(status))
+
+
+def encounter_when(resource: dict[str, Any]) -> str:
+    """When the encounter took place: its period's start, else its end, in the reader's language."""
+    period, language = resource.get("period") or {}, current_language()
+    if period.get("start"):
+        return format_datetime(str(period["start"]), language)
+    if period.get("end"):
+        return _("Until {when}").format(when=format_datetime(str(period["end"]), language))
+    return _("Date not recorded")
 
 
 async def find_encounters(store: ResourceStore, policy: AccessPolicy, patient: str) -> list[EncounterRow]:

@@ -13,10 +13,12 @@ from starlette.responses import Response
 
 from ..audit.context import note_caller
 from ..i18n import _
+from ..storage.authorizations import AuthorizationRequest
+from ..storage.clients import Client
 from .browser import Browser, browser_of, check_csrf, end_session, field, set_session_cookie, start_session, stores_of
 from .errors import PageRoute
 from .flow import current_step, page_path, parked_request
-from .responses import page, redirect_here
+from .responses import image_sources, page, redirect_here
 from .signin import MAX_USERNAME, AccountLocked, sign_in
 
 router = APIRouter(route_class=PageRoute)
@@ -24,30 +26,39 @@ router = APIRouter(route_class=PageRoute)
 LAUNCH_PAGE = "/auth/launch-app"
 
 
-def _login_form(request_id: str, csrf: str, status: int = 200, error: str | None = None, **headers: str) -> Response:
+def _login_form(
+    request_id: str, csrf: str, app: Client | None, status: int = 200, error: str | None = None, **headers: str
+) -> Response:
+    """The sign-in form; with a request, it names the app asking (and shows its logo, if registered)."""
     return page(
-        "login.html", status, headers=headers, title=_("Sign in"), request_id=request_id, csrf=csrf, error=error
-    )
+        "login.html", status, headers=headers, image_sources=image_sources(app), title=_("Sign in"),
+        request_id=request_id, csrf=csrf, app=app, error=error,
+    )  # fmt: skip
+
+
+async def _app(request: Request, parked: AuthorizationRequest | None) -> Client | None:
+    return await stores_of(request).clients.get(parked.client_id) if parked else None
 
 
 @router.get("/login")
 async def show_login(request: Request) -> Response:
     request_id = request.query_params.get("request")
     if request_id is None:
-        return await _show_form(request, await browser_of(request), "", LAUNCH_PAGE)
+        return await _show_form(request, await browser_of(request), None, LAUNCH_PAGE)
     step = await current_step(request, request_id)
-    return await _show_form(request, step.browser, step.parked.id, page_path("consent", step.parked))
+    return await _show_form(request, step.browser, step.parked, page_path("consent", step.parked))
 
 
-async def _show_form(request: Request, browser: Browser, request_id: str, then: str) -> Response:
+async def _show_form(request: Request, browser: Browser, parked: AuthorizationRequest | None, then: str) -> Response:
     """The sign-in form, or straight on to `then` when the browser is signed in already."""
     if browser.user is not None:
         return redirect_here(then)
+    request_id, app = parked.id if parked else "", await _app(request, parked)
     if browser.session is not None:
-        return _login_form(request_id, browser.session.csrf)
+        return _login_form(request_id, browser.session.csrf, app)
     started = await start_session(request)
     assert started.session is not None
-    return set_session_cookie(request, _login_form(request_id, started.session.csrf), started)
+    return set_session_cookie(request, _login_form(request_id, started.session.csrf, app), started)
 
 
 @router.post("/login")
@@ -63,9 +74,9 @@ async def submit_login(request: Request) -> Response:
     except AccountLocked:
         retry = str(int(stores.lockouts.lock.total_seconds()))
         text = _("Too many attempts. Try again later.")
-        return _login_form(request_id, session.csrf, 429, text, **{"Retry-After": retry})
+        return _login_form(request_id, session.csrf, await _app(request, parked), 429, text, **{"Retry-After": retry})
     if user is None:
-        return _login_form(request_id, session.csrf, 400, _("Wrong username or password."))
+        return _login_form(request_id, session.csrf, await _app(request, parked), 400, _("Wrong username or password."))
     browser = await start_session(request, user.username)
     then = page_path("consent", parked) if parked else LAUNCH_PAGE
     return set_session_cookie(request, redirect_here(then), browser)

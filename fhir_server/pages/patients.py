@@ -1,4 +1,9 @@
-"""Patients as the picker and the consent page show them, found through the engine's search."""
+"""Patients as the picker and the consent page show them, found through the engine's search.
+
+A row carries what tells two namesakes apart at the front desk: the name, the birth date, the
+gender and the record number (the MRN: the identifier of type `MR`, else the first one, with
+its label). Matches come sorted by family name, given names and birth date.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,12 @@ from typing import Any
 from .. import engine
 from ..auth.policy import AccessPolicy
 from ..errors import FhirError
+from ..i18n import current_language
+from ..i18n.formatting import format_date
 from ..search import parse_search_request
 from ..search.registry import default_registry
 from ..storage import ResourceStore
+from .codes import gender_word, identifier_label, identifier_type_code
 
 PAGES_POLICY = AccessPolicy.system("pages")
 """The pages look patients up for a signed-in user before any token exists: they decide themselves who
@@ -20,16 +28,45 @@ PICKER_MATCHES = 20
 """Matches shown at once: a name that matches more needs more letters."""
 
 
+SORT = "family,given,birthdate"
+"""The picker's order; the search sorts, so the first PICKER_MATCHES are the first in this order too."""
+
+
+@dataclass(frozen=True)
+class RecordNumber:
+    """An identifier as the pages show it: what it is (`MRN`) and its value."""
+
+    label: str
+    value: str
+
+
 @dataclass(frozen=True)
 class PatientRow:
+    """A patient as shown, in the reader's language: `birth_date` and `gender` are words, not FHIR values."""
+
     id: str
     name: str
     birth_date: str
     gender: str
+    record_number: RecordNumber | None = None
 
 
 def patient_row(patient_id: str, resource: dict[str, Any]) -> PatientRow:
-    return PatientRow(patient_id, display_name(resource), resource.get("birthDate", ""), resource.get("gender", ""))
+    birth_date, gender = resource.get("birthDate"), resource.get("gender")
+    return PatientRow(
+        patient_id,
+        display_name(resource),
+        format_date(str(birth_date), current_language()) if birth_date else "",
+        gender_word(str(gender)) if gender else "",
+        record_number(resource),
+    )
+
+
+def record_number(resource: dict[str, Any]) -> RecordNumber | None:
+    """The patient's MRN (the identifier of type MR), else their first identifier with a value."""
+    identifiers = [i for i in resource.get("identifier") or [] if i.get("value")]
+    chosen = next((i for i in identifiers if identifier_type_code(i) == "MR"), identifiers[0] if identifiers else None)
+    return RecordNumber(identifier_label(chosen), str(chosen["value"])) if chosen else None
 
 
 def display_name(resource: dict[str, Any]) -> str:
@@ -45,10 +82,11 @@ def display_name(resource: dict[str, Any]) -> str:
 
 
 async def find_patients(store: ResourceStore, name: str) -> list[PatientRow]:
-    """Current patients whose name matches `name` (FHIR string search: starts with, any part of the name)."""
+    """Current patients whose name matches `name` (FHIR string search: starts with, any part of the name),
+    sorted by family name, given names and birth date; the first PICKER_MATCHES in that order."""
     request = parse_search_request(
         "Patient",
-        [("name", name), ("_count", str(PICKER_MATCHES)), ("_total", "none")],
+        [("name", name), ("_sort", SORT), ("_count", str(PICKER_MATCHES)), ("_total", "none")],
         default_registry(),
         default_count=PICKER_MATCHES,
         max_count=PICKER_MATCHES,

@@ -16,7 +16,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..i18n import _, current_language
 from ..storage.authorizations import AuthorizationRequest
+from ..storage.clients import Client
 
+_STATIC = Path(__file__).parent / "static"
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -26,13 +28,14 @@ _templates = Environment(
 _templates.globals["_"] = _
 
 
-def _security_headers(form_targets: tuple[str, ...] = ()) -> dict[str, str]:
+def _security_headers(form_targets: tuple[str, ...] = (), image_sources: tuple[str, ...] = ()) -> dict[str, str]:
     # form-action also governs the redirect that follows a form post (Chromium enforces it),
     # so the consent page names the app's redirect target as well as 'self'.
     form_action = " ".join(("'self'", *form_targets))
+    img_src = " ".join(("'self'", *image_sources))
     return {
         "Content-Security-Policy": (
-            "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+            f"default-src 'none'; style-src 'self'; img-src {img_src}; base-uri 'none'; "
             f"frame-ancestors 'none'; form-action {form_action}"
         ),
         "X-Frame-Options": "DENY",
@@ -44,12 +47,13 @@ def _security_headers(form_targets: tuple[str, ...] = ()) -> dict[str, str]:
 
 
 def page(
-    template: str, status: int = 200, *, form_targets: tuple[str, ...] = (), headers: dict[str, str] | None = None,
-    **context: Any,
+    template: str, status: int = 200, *, form_targets: tuple[str, ...] = (), image_sources: tuple[str, ...] = (),
+    headers: dict[str, str] | None = None, **context: Any,
 ) -> HTMLResponse:  # fmt: skip
     """The template rendered in the caller's language, with the security headers."""
     html = _templates.get_template(template).render(lang=current_language(), **context)
-    return HTMLResponse(html, status, headers={**_security_headers(form_targets), **(headers or {})})
+    security = _security_headers(form_targets, image_sources)
+    return HTMLResponse(html, status, headers={**security, **(headers or {})})
 
 
 def error_page(status: int, title: str, message: str) -> HTMLResponse:
@@ -76,6 +80,14 @@ def redirect_to_launch(launch_url: str) -> RedirectResponse:
     return RedirectResponse(launch_url, 303, headers=_security_headers())
 
 
+def image_sources(app: Client | None) -> tuple[str, ...]:
+    """The CSP source that lets a page show the app's registered logo: the logo's origin (none without a logo)."""
+    if app is None or not app.logo_uri:
+        return ()
+    parts = urlsplit(app.logo_uri)
+    return (f"{parts.scheme}://{parts.netloc}",)
+
+
 def form_target(redirect_uri: str) -> str:
     """The CSP source that lets a form post end in a redirect to `redirect_uri`: its origin, or its scheme."""
     parts = urlsplit(redirect_uri)
@@ -85,5 +97,18 @@ def form_target(redirect_uri: str) -> str:
 
 
 def stylesheet() -> Response:
-    css = (Path(__file__).parent / "static" / "pages.css").read_bytes()
-    return Response(css, media_type="text/css", headers={**_security_headers(), "Cache-Control": "max-age=3600"})
+    return _static("pages.css", "text/css")
+
+
+def favicon() -> Response:
+    """The icon browsers ask every site for (a blue cross; favicon.svg is its source, drawn at 16, 32, 48 px)."""
+    return _static("favicon.ico", "image/x-icon")
+
+
+def favicon_svg() -> Response:
+    return _static("favicon.svg", "image/svg+xml")
+
+
+def _static(name: str, media_type: str) -> Response:
+    body = (_STATIC / name).read_bytes()
+    return Response(body, media_type=media_type, headers={**_security_headers(), "Cache-Control": "max-age=3600"})

@@ -22,7 +22,8 @@ class Client:
     confidential-symmetric (client_secret_basic; only a hash of the secret is kept) or
     confidential-asymmetric (private_key_jwt, keys inline in `jwks` or at `jwks_uri`).
     `scopes` is the ceiling of what the client may be granted: for backend services, the
-    pre-authorized `system/` scopes. `launch_url` is where an EHR launch sends the browser.
+    pre-authorized `system/` scopes. `launch_url` is where an EHR launch sends the browser;
+    `logo_uri` (RFC 7591) is the image the sign-in and consent pages show beside the app's name.
     """
 
     client_id: str
@@ -34,6 +35,7 @@ class Client:
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
     launch_url: str | None = None
+    logo_uri: str | None = None
 
 
 class ClientExists(Exception):

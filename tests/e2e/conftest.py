@@ -52,6 +52,7 @@ class Demo:
     server: ServerProcess
     database_uri: str
     doctor: str
+    doctor_name: str
     patient_user: str
     own: Person
     other: Person
@@ -99,10 +100,11 @@ def demo(database: EmbeddedDatabase, tmp_path_factory: pytest.TempPathFactory) -
     server = ServerProcess(args, log_path, auth="smart")
     headers = {**FHIR_JSON, "Authorization": f"Bearer {asyncio.run(_system_token(database.uri))}"}
     with httpx.Client(base_url=f"{server.base}/fhir", headers=headers, timeout=30) as http:
-        practitioner = _create(http, {"resourceType": "Practitioner", "name": [{"family": "House"}]})
+        doctor_name = {"prefix": ["Dr"], "given": ["Gregory"], "family": "House"}
+        practitioner = _create(http, {"resourceType": "Practitioner", "name": [doctor_name]})
         own = _person(http, "Lindqvist", "Maja", ("Body weight", "Heart rate"))
         other = _person(http, "Okafor", "Chidi", ("Hemoglobin A1c",))
-    demo = Demo(server, database.uri, "doctor-e2e", "patient-e2e", own, other)
+    demo = Demo(server, database.uri, "doctor-e2e", "Dr Gregory House", "patient-e2e", own, other)
     demo.cli("user", "add", demo.doctor, "--role", "physician", "--fhir-user", f"Practitioner/{practitioner}",
              "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
     demo.cli("user", "add", demo.patient_user, "--role", "patient", "--fhir-user", f"Patient/{own.id}",

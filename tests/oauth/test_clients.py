@@ -50,7 +50,8 @@ def test_cli_adds_lists_and_removes_clients(
 ) -> None:
     added = cli("add", "--id", "cli-public", "--name", "Growth chart", "--redirect-uri",
                 "https://chart.example/cb", "--redirect-uri", "https://chart.example/cb2", "--scope",
-                "launch patient/*.rs", "--scope", "openid", "--launch-url", "https://chart.example/launch")  # fmt: skip
+                "launch patient/*.rs", "--scope", "openid", "--launch-url", "https://chart.example/launch",
+                "--logo-uri", "https://chart.example/logo.png")  # fmt: skip
     assert added.returncode == 0, added.stderr
     assert "cli-public" in added.stdout and "secret" not in added.stdout.lower()
     secret = cli("add", "--id", "cli-symmetric", "--kind", "symmetric", "--redirect-uri",
@@ -66,6 +67,8 @@ def test_cli_adds_lists_and_removes_clients(
     assert clients["cli-public"]["redirect_uris"] == ["https://chart.example/cb", "https://chart.example/cb2"]
     assert clients["cli-public"]["scope"] == "launch patient/*.rs openid"
     assert clients["cli-public"]["token_endpoint_auth_method"] == "none"
+    assert clients["cli-public"]["logo_uri"] == "https://chart.example/logo.png"
+    assert "logo_uri" not in clients["cli-symmetric"], "no logo registered, none listed"
     assert clients["cli-symmetric"]["token_endpoint_auth_method"] == "client_secret_basic"
     assert "client_secret" not in clients["cli-symmetric"] and "secret_hash" not in clients["cli-symmetric"]
     assert clients["cli-asymmetric"]["jwks"]["keys"][0]["kid"] == key.kid
@@ -93,6 +96,7 @@ def test_cli_adds_lists_and_removes_clients(
         (("--redirect-uri", "javascript:alert(1)"), "redirect URI"),
         (("--redirect-uri", "https://a.example/cb", "--launch-url", "ftp://a.example"), "launch_url"),
         (("--redirect-uri", "https://a.example/cb", "--id", "has space"), "client_id"),
+        (("--redirect-uri", "https://a.example/cb", "--logo-uri", "javascript:alert(1)"), "logo_uri"),
     ],
 )
 def test_cli_refuses_bad_clients(cli: Callable[..., Ran], args: tuple[str, ...], mentions: str) -> None:
@@ -149,13 +153,15 @@ def test_admin_api_refusals(http: httpx.Client, database: EmbeddedDatabase, admi
 
 def test_dynamic_registration_of_a_public_app(http: httpx.Client) -> None:
     metadata = {"client_name": "Patient app", "redirect_uris": ["https://p.example/cb"], "scope":
-                "launch/patient patient/*.rs openid fhirUser", "client_id": "chosen-by-app"}  # fmt: skip
+                "launch/patient patient/*.rs openid fhirUser", "client_id": "chosen-by-app",
+                "logo_uri": "https://p.example/logo.svg"}  # fmt: skip
     response = http.post("/auth/register", json=metadata)
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["client_id"] != "chosen-by-app" and body["token_endpoint_auth_method"] == "none"
     assert body["redirect_uris"] == ["https://p.example/cb"] and isinstance(body["client_id_issued_at"], int)
     assert "client_secret" not in body and body["grant_types"] == ["authorization_code", "refresh_token"]
+    assert body["logo_uri"] == "https://p.example/logo.svg"
 
 
 @pytest.mark.parametrize(
@@ -171,6 +177,10 @@ def test_dynamic_registration_of_a_public_app(http: httpx.Client) -> None:
         ({"redirect_uris": "https://p.example/cb"}, "invalid_client_metadata"),
         ({"redirect_uris": ["https://p.example/cb"], "response_types": ["token"]}, "invalid_client_metadata"),
         ({"redirect_uris": ["https://p.example/cb"], "client_name": 5}, "invalid_client_metadata"),
+        ({"redirect_uris": ["https://p.example/cb"], "logo_uri": "data:image/png;base64,AA"},
+         "invalid_client_metadata"),
+        ({"redirect_uris": ["https://p.example/cb"], "logo_uri": ["https://p.example/l.png"]},
+         "invalid_client_metadata"),
     ],
 )  # fmt: skip
 def test_dynamic_registration_refusals(http: httpx.Client, metadata: dict[str, Any], error: str) -> None:

@@ -71,9 +71,12 @@ class AuthData:
     def stored_user(self, username: str) -> User | None:
         return self._run(lambda mongo: MongoUserStore(mongo, DATABASE).get(username))
 
-    def client(self, scopes: tuple[str, ...] = (), name: str = "Growth Chart", launch_url: str | None = None) -> str:
+    def client(
+        self, scopes: tuple[str, ...] = (), name: str = "Growth Chart", launch_url: str | None = None,
+        logo_uri: str | None = None,
+    ) -> str:  # fmt: skip
         client_id = f"{APP}-{uuid.uuid4().hex[:8]}"
-        registered = Client(client_id, name, PUBLIC, (REDIRECT,), scopes, launch_url=launch_url)
+        registered = Client(client_id, name, PUBLIC, (REDIRECT,), scopes, launch_url=launch_url, logo_uri=logo_uri)
         self._run(lambda mongo: MongoClientStore(mongo, DATABASE).add(registered))
         return client_id
 

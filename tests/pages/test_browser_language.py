@@ -36,5 +36,5 @@ def test_a_spanish_browser_signs_in_and_sees_the_consent_page_in_spanish(
     assert page.title() == "Permitir el acceso"
     assert page.is_visible("button[name=decision][value=approve]:has-text('Permitir')")
     assert page.is_visible("button[name=decision][value=deny]:has-text('Denegar')")
-    assert "Patient: leer, buscar (del paciente en contexto)" in page.content()
+    assert "Ver datos personales de este paciente" in page.content()
     context.close()

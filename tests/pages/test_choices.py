@@ -47,8 +47,8 @@ def test_ticks_narrow_and_never_widen() -> None:
 def test_choices_carry_labels() -> None:
     choices = consent_choices(["launch/patient", "patient/Condition.rs", "user/*.cruds"])
     assert [c.scope.label for c in choices] == [
-        "Know which patient is in context",
-        "Condition: read, search (of the patient in context)",
-        "all records: create, read, update, delete, search (that you may see)",
+        "Know which patient this is about",
+        "See this patient's problems and diagnoses",
+        "See, add, change, and delete records your account has access to",
     ]
     assert [c.label for c in choices[1].categories] == ["Problem list", "Diagnoses of visits", "Health concerns"]

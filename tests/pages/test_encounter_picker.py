@@ -50,8 +50,8 @@ def test_staff_pick_a_patient_then_one_of_their_encounters(
     page = browser.get("/auth/encounter", params={"request": request_id})
     assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
     assert page.text.index(f'value="{newer}"') < page.text.index(f'value="{older}"'), "newest first"
-    assert "2024-06-01 14:30" in page.text and "Follow-up visit" in page.text and "in-progress" in page.text
-    assert "ambulatory" in page.text and f'value="{foreign}"' not in page.text
+    assert "Jun 1, 2024, 2:30\u202fPM" in page.text and "In progress" in page.text
+    assert "Follow-up visit (Outpatient visit)" in page.text and f'value="{foreign}"' not in page.text
     csrf = csrf_of(page)
     assert browser.post("/auth/encounter", data={"request": request_id, "encounter": newer}).status_code == 403
     wrong = browser.post("/auth/encounter", data={"request": request_id, "encounter": foreign, "csrf_token": csrf})
@@ -60,7 +60,8 @@ def test_staff_pick_a_patient_then_one_of_their_encounters(
     assert chosen.headers["location"] == f"/auth/consent?request={request_id}"
 
     consent = browser.get("/auth/consent", params={"request": request_id})
-    assert consent.status_code == 200 and "Encounter: 2024-06-01 14:30 (Follow-up visit)" in consent.text
+    assert consent.status_code == 200
+    assert "Visit: Jun 1, 2024, 2:30\u202fPM · Follow-up visit (Outpatient visit)" in consent.text
     code = auth_data.redeem(answer(decide(browser, request_id, "approve", ASKED.split()))["code"])
     assert code is not None and (code.patient, code.encounter) == (patient, newer)
 

@@ -81,13 +81,13 @@ def test_the_refused_authorization_page_states_its_language(
 ) -> None:
     unknown = _authorize(browser, pages_server, "no-such-app", ui_locales="de")
     assert unknown.status_code == 400
-    assert "<html lang='de'>" in unknown.text
+    assert '<html lang="de">' in unknown.text
     assert "Autorisierungsanfrage abgelehnt" in unknown.text and "unbekannte client_id" in unknown.text
     assert unknown.headers["content-language"] == "de"
     english = _authorize(browser, pages_server, "no-such-app")
-    assert "<html lang='en'>" in english.text
+    assert '<html lang="en">' in english.text
     by_header = browser.get("/auth/authorize", params={"client_id": "nope"}, headers={"Accept-Language": "es"})
-    assert "<html lang='es'>" in by_header.text and "Solicitud de autorización rechazada" in by_header.text
+    assert '<html lang="es">' in by_header.text and "Solicitud de autorización rechazada" in by_header.text
 
 
 def test_discovery_names_the_languages_of_the_pages(browser: httpx.Client) -> None:

@@ -70,7 +70,8 @@ def test_staff_launch_an_app_for_a_patient_and_encounter(
               "code_challenge_method": "S256", "launch": query["launch"]}  # fmt: skip
     parked = browser.get("/auth/authorize", params=params)
     request_id = re.sub(r".*request=", "", parked.headers["location"])
-    assert "Encounter: 2024-05-05 10:00 (Check-up)" in browser.get("/auth/consent", params={"request": request_id}).text
+    consent = browser.get("/auth/consent", params={"request": request_id}).text
+    assert "Visit: May 5, 2024, 10:00\u202fAM · Check-up (Outpatient visit)" in consent
     code = auth_data.redeem(answer(decide(browser, request_id, "approve", ["launch", "patient/*.rs"]))["code"])
     assert code is not None and (code.patient, code.encounter, code.need_patient_banner) == (patient, visit, True)
 

@@ -159,3 +159,23 @@ def test_a_user_whose_role_was_removed_cannot_consent(browser: httpx.Client, aut
     assert sign_in(browser, request_id, username).status_code == 303
     refused = browser.get("/auth/consent", params={"request": request_id})
     assert refused.status_code == 403 and "role no longer exists" in refused.text
+
+
+def test_the_sign_in_page_names_the_app_and_allows_images_from_its_logo_origin_only(
+    browser: httpx.Client, auth_data: AuthData
+) -> None:
+    logo = "https://logos.example/growth.png"
+    with_logo = browser.get(
+        "/auth/login", params={"request": auth_data.park(auth_data.client(logo_uri=logo), "openid")}
+    )
+    assert with_logo.status_code == 200
+    assert "Sign in to continue to Growth Chart." in with_logo.text and f'src="{logo}"' in with_logo.text
+    assert "img-src 'self' https://logos.example;" in with_logo.headers["content-security-policy"]
+    assert_secure(with_logo)
+    plain = httpx.get(
+        f"{browser.base_url}/auth/login", params={"request": auth_data.park(auth_data.client(), "openid")}
+    )
+    assert "Sign in to continue to Growth Chart." in plain.text and "<img" not in plain.text
+    assert "img-src 'self';" in plain.headers["content-security-policy"]
+    staff = httpx.get(f"{browser.base_url}/auth/login")
+    assert staff.status_code == 200 and "continue to" not in staff.text, "no app asks on the staff sign-in"
