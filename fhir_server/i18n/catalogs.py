@@ -17,6 +17,7 @@ placeholders (`{name}`, `%s`) differ from the message's.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import json
 import os
@@ -183,7 +184,7 @@ def update_catalog(
     path = catalog_path(language, locale_dir)
     catalog = read_catalog(language, locale_dir) if path.exists() else Catalog(locale=language.replace("-", "_"))
     before = {_key(m.id) for m in catalog if m.id}
-    catalog.update(code.template, update_creation_date=False)
+    catalog.update(copy.deepcopy(code.template), update_creation_date=False)  # update adopts its messages
     now = {_key(m.id) for m in catalog if m.id}
     filled = _fill(catalog, language, filling or {})
     name = Locale.parse(catalog.locale).english_name
