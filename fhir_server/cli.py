@@ -35,6 +35,7 @@ from .engine.importing import export_current
 from .engine.rules import load_rule_modules
 from .errors import FhirError, StorageUnavailable
 from .i18n import _
+from .i18n import counts as counted
 from .loading import load_folder_into
 from .logs import configure_logging
 from .oauth.commands import add_oauth_commands
@@ -197,9 +198,9 @@ async def _export(settings: Settings, folder: Path) -> int:
     seconds = time.monotonic() - started
     total = sum(counts.values())
     _say(
-        _("Exported {resources:,} resources of {types} types to {folder} in {seconds:.1f} s ({rate:,.0f} resources/s).")
-        .format(resources=total, types=len(counts), folder=folder, seconds=seconds,
-                rate=total / seconds if seconds else 0)
+        _("Exported {resources} of {types} to {folder} in {seconds:.1f} s ({rate:,.0f} resources/s).")
+        .format(resources=counted.resources(total), types=counted.resource_types(len(counts)), folder=folder,
+                seconds=seconds, rate=total / seconds if seconds else 0)
     )  # fmt: skip
     return 0
 
@@ -216,9 +217,10 @@ async def _backup(settings: Settings, folder: Path, settle: float) -> int:
         _complain(_("warning: collection {name} is not in the backup (unknown to this version).").format(name=name))
     counts = result.counts
     _say(
-        _("Backed up {versions:,} versions of {resources:,} resources ({deleted:,} deleted) and {state:,} state "
-          "records as of {instant} to {folder} in {seconds:.1f} s.").format(
-            versions=counts.versions, resources=counts.resources, deleted=counts.deleted, state=counts.state,
+        _("Backed up {versions} of {resources} ({deleted:,} deleted) and {state} as of {instant} to {folder} in "
+          "{seconds:.1f} s.").format(
+            versions=counted.versions(counts.versions), resources=counted.resources(counts.resources),
+            deleted=counts.deleted, state=counted.state_records(counts.state),
             instant=result.instant.isoformat(timespec="milliseconds"), folder=folder,
             seconds=time.monotonic() - started,
         )
@@ -233,9 +235,10 @@ async def _restore(settings: Settings, folder: Path) -> int:
         counts = await restore(MongoBackupStore(store.client, store.database_name), folder, progress=progress)
     progress.finish()
     _say(
-        _("Restored {versions:,} versions of {resources:,} resources ({deleted:,} deleted) and {state:,} state "
-          "records from {folder} in {seconds:.1f} s.").format(
-            versions=counts.versions, resources=counts.resources, deleted=counts.deleted, state=counts.state,
+        _("Restored {versions} of {resources} ({deleted:,} deleted) and {state} from {folder} in {seconds:.1f} s.")
+        .format(
+            versions=counted.versions(counts.versions), resources=counted.resources(counts.resources),
+            deleted=counts.deleted, state=counted.state_records(counts.state),
             folder=folder, seconds=time.monotonic() - started,
         )
     )  # fmt: skip

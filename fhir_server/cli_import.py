@@ -22,7 +22,7 @@ from .auth.policy import AccessPolicy
 from .cli_database import connected_store
 from .config import Settings
 from .engine.importing import Failure, FileOutcome, Importer, ImportReport
-from .i18n import _
+from .i18n import _, _n, counts
 from .progress import Progress
 from .storage.imports import MongoImportRecords
 
@@ -33,28 +33,35 @@ def _file_line(outcome: FileOutcome) -> str:
     """The line printed once a file's writes are all committed (or it was imported before)."""
     if outcome.whole:
         return _("{path}: already imported; skipped.").format(path=outcome.path)
-    parts = [_("{path}: {resources:,} resources imported").format(path=outcome.path, resources=outcome.resources)]
+    parts = [
+        _n("{path}: {count:,} resource imported", "{path}: {count:,} resources imported", outcome.resources).format(
+            path=outcome.path, count=outcome.resources
+        )
+    ]
     if outcome.skipped:
-        parts.append(_("{pieces:,} parts skipped as already imported").format(pieces=outcome.skipped))
+        parts.append(
+            _n(
+                "{count:,} part skipped as already imported",
+                "{count:,} parts skipped as already imported",
+                outcome.skipped,
+            ).format(count=outcome.skipped)
+        )
     if outcome.failures:
-        parts.append(_("{failures:,} failed").format(failures=outcome.failures))
+        parts.append(_n("{count:,} failed", "{count:,} failed", outcome.failures).format(count=outcome.failures))
     return "; ".join(parts) + "."
 
 
 def _summary(report: ImportReport, seconds: float) -> str:
-    line = _(
-        "Imported {resources:,} resources from {files} files in {seconds:.1f} s ({rate:,.0f} resources/s); "
-        "{failures} failures."
-    ).format(
-        resources=report.resources,
-        files=report.files,
+    line = _("Imported {resources} from {files} in {seconds:.1f} s ({rate:,.0f} resources/s); {failures}.").format(
+        resources=counts.resources(report.resources),
+        files=counts.files(report.files),
         seconds=seconds,
         rate=report.resources / seconds if seconds else 0,
-        failures=len(report.failures),
+        failures=counts.failures(len(report.failures)),
     )
     if report.skipped_files or report.skipped_pieces:
-        line += " " + _("Skipped as already imported: {files} files, {pieces} parts of files.").format(
-            files=report.skipped_files, pieces=report.skipped_pieces
+        line += " " + _("Skipped as already imported: {files}, {pieces}.").format(
+            files=counts.files(report.skipped_files), pieces=counts.file_parts(report.skipped_pieces)
         )
     return line
 

@@ -110,7 +110,7 @@ def test_import_good_and_bad_files(tmp_path: Path) -> None:
     assert "missing.ndjson: no such file or folder" in errors
 
     assert f"{data / 'patients.ndjson'}: 3 resources imported; 2 failed." in done.stdout  # once committed
-    assert f"{data / 'more.ndjson.gz'}: 1 resources imported." in done.stdout
+    assert f"{data / 'more.ndjson.gz'}: 1 resource imported." in done.stdout
 
     stored = dump(data_dir)
     again = cli("import", data, "--data-dir", data_dir)  # what was stored is skipped; the bad parts fail again

@@ -21,7 +21,7 @@ from fhir_server.cli_database import add_database_options, connected_store, runn
 from fhir_server.config import Settings
 from fhir_server.engine.rules import load_rule_modules
 from fhir_server.errors import FhirError, StorageUnavailable
-from fhir_server.i18n import _
+from fhir_server.i18n import _, _n
 from fhir_server.logs import configure_logging
 
 from .listener import ListenerSettings, default_mapper, start_listener, start_recovery
@@ -110,7 +110,13 @@ async def _reprocess(settings: Settings, message_id: str | None, failed: bool) -
                 ),
                 flush=True,
             )  # fmt: skip
-        print(_("Reprocessed {count} messages; {failing} still failing.").format(count=len(ids), failing=still_failing))
+        print(
+            _n(
+                "Reprocessed {count} message; {failing} still failing.",
+                "Reprocessed {count} messages; {failing} still failing.",
+                len(ids),
+            ).format(count=len(ids), failing=still_failing)
+        )
     return 1 if still_failing else 0
 
 

@@ -8,9 +8,10 @@ below need microseconds and must work on any 2.x message, Z-segments included.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fhir_server.i18n import _
+from fhir_server.i18n import _, _n
 
 BOM = "\ufeff"
 DEFAULT_CHARSET = "UNICODE UTF-8"
@@ -159,7 +160,7 @@ def split(text: str) -> Batch:
             if name == "BHS":
                 batches, in_batch = batches + 1, 0
             elif name == "BTS":
-                batch.errors += _count_check("BTS", segment, in_batch, _("messages"))
+                batch.errors += _count_check("BTS", segment, in_batch, _messages_text)
             elif name == "FTS":
                 expected_batches = segment
             continue
@@ -170,18 +171,33 @@ def split(text: str) -> Batch:
     if current:
         batch.messages.append("\r".join(current))
     if expected_batches is not None:
-        batch.errors += _count_check("FTS", expected_batches, batches, _("batches"))
+        batch.errors += _count_check("FTS", expected_batches, batches, _batches_text)
     return batch
 
 
-def _count_check(name: str, segment: str, actual: int, what: str) -> list[HL7Error]:
+def _messages_text(expected: int) -> str:
+    return _n(
+        "{segment}-1 says {expected} message but {actual} arrived.",
+        "{segment}-1 says {expected} messages but {actual} arrived.",
+        expected,
+    )
+
+
+def _batches_text(expected: int) -> str:
+    return _n(
+        "{segment}-1 says {expected} batch but {actual} arrived.",
+        "{segment}-1 says {expected} batches but {actual} arrived.",
+        expected,
+    )
+
+
+def _count_check(name: str, segment: str, actual: int, text: Callable[[int], str]) -> list[HL7Error]:
+    """BTS-1 / FTS-1 against what arrived; `text` words the mismatch for the stated count (a plural form)."""
     value = segment[4:].split(segment[3:4] or "|")[0].strip() if len(segment) > 3 else ""
     if not value or (value.isdigit() and int(value) == actual):
         return []
-    text = _("{segment}-1 says {expected} {what} but {actual} arrived.").format(
-        segment=name, expected=value, what=what, actual=actual
-    )
-    return [HL7Error("100", f"{name}^1^1", text, "W")]
+    problem = text(int(value) if value.isdigit() else 2).format(segment=name, expected=value, actual=actual)
+    return [HL7Error("100", f"{name}^1^1", problem, "W")]
 
 
 def parse_header(

@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from ..cli_database import add_database_options, running_database
 from ..config import Settings
 from ..errors import StorageUnavailable
-from ..i18n import _
+from ..i18n import _, _n
 from ..storage.audit import ChainReport, MongoAuditLog
 from ..storage.audit_seal import AuditUncheckable
 from ..storage.audit_verify import read_anchor
@@ -84,9 +84,10 @@ def _verify(settings: Settings, anchor_file: Path | None) -> int:
         print(_("audit verify failed: {reason}").format(reason=exc))
         return UNCHECKED
     print(
-        _("{sealed:,} sealed records ({legacy:,} of them sealed without a key), {unsealed:,} not sealed yet; "
-          "chain head {seq} {hash}").format(
-            sealed=report.sealed, legacy=report.legacy, unsealed=report.unsealed,
+        _("{sealed} ({legacy:,} of them sealed without a key), {unsealed:,} not sealed yet; chain head {seq} {hash}")
+        .format(
+            sealed=_n("{count:,} sealed record", "{count:,} sealed records", report.sealed).format(count=report.sealed),
+            legacy=report.legacy, unsealed=report.unsealed,
             seq=report.head_seq, hash=report.head_hash,
         )
     )  # fmt: skip

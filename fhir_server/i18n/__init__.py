@@ -7,8 +7,9 @@ the caller's language. The language is chosen per request (`start_request`, from
 so that the response can say `Content-Language`.
 
 The catalogs are the PO files `fhir_server/locale/<language>/LC_MESSAGES/fhir_server.po`,
-read as they are (see po.py): nothing is compiled, so a clone, an editable install and a
-wheel serve what translators edited. `python -m fhir_server.i18n.catalogs` checks them
+read with Babel at startup and compiled in memory: no `.mo` file and no build step, so a clone,
+an editable install and a wheel serve what translators edited. Counted texts go through `_n()`
+with each language's `Plural-Forms`. `python -m fhir_server.i18n.catalogs` checks the catalogs
 against the code. Outside a request (CLI, HL7 v2 listener, jobs) texts are English.
 """
 
@@ -17,23 +18,31 @@ from __future__ import annotations
 import gettext
 from contextvars import ContextVar
 from functools import lru_cache
+from io import BytesIO
 from pathlib import Path
 
+from babel.messages.catalog import Message
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
 from .negotiation import choose_language, parse_accept_language, parse_ui_locales
-from .po import Entry, parse_po
 
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LOCALE_DIR",
-    "Catalog",
     "LanguageChoice",
     "_",
+    "_n",
     "available_languages",
     "catalog_path",
     "current_language",
+    "forms",
     "load_catalogs",
     "preferred_language",
+    "read_translations",
     "start_request",
+    "translated",
     "translations",
     "ui_language",
     "use_language",
@@ -45,22 +54,35 @@ DEFAULT_LANGUAGE = "en"
 """The language of the msgids in the code, and of every answer no catalog serves better."""
 
 
-class Catalog(gettext.NullTranslations):
-    """The translated entries of one PO file; untranslated, fuzzy and obsolete ones fall through to English."""
+def forms(text: str | tuple[str, ...] | list[str] | None) -> list[str]:
+    """A catalog entry's msgid or msgstr as a list: one text, or one per plural form."""
+    if text is None:
+        return []
+    return [text] if isinstance(text, str) else list(text)
 
-    def __init__(self, entries: list[Entry]) -> None:
-        super().__init__()
-        self.messages = {e.msgid: e.msgstr for e in entries if e.msgid and e.msgctxt is None and e.translated}
 
-    @classmethod
-    def from_file(cls, path: Path) -> Catalog:
-        return cls(parse_po(path.read_text(encoding="utf-8")))
+def translated(message: Message) -> bool:
+    """Whether a catalog entry may be served: every form filled in, and not marked fuzzy."""
+    texts = forms(message.string)
+    return bool(message.id) and not message.fuzzy and bool(texts) and all(texts)
 
-    def gettext(self, message: str) -> str:
-        translated = self.messages.get(message)
-        if translated is not None:
-            return translated
-        return super().gettext(message)  # the fallback, if one was added; else the message itself
+
+def read_translations(path: Path, language: str) -> Translations:
+    """The servable entries of one PO file; untranslated, fuzzy and obsolete ones fall through to English.
+
+    The catalog is compiled in memory (Babel's `write_mo`), which also carries the header's
+    `Plural-Forms` to `ngettext`. A file Babel cannot read raises here, so a broken catalog stops
+    the server at startup.
+    """
+    with path.open("rb") as file:
+        catalog = read_po(file, locale=language.replace("-", "_"), domain=DOMAIN, abort_invalid=True)
+    for message in list(catalog):
+        if message.id and not translated(message):
+            del catalog[message.id]
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
 
 
 def catalog_path(language: str, locale_dir: Path = LOCALE_DIR) -> Path:
@@ -81,7 +103,7 @@ def translations(language: str) -> gettext.NullTranslations:
     path = catalog_path(language)
     if language == DEFAULT_LANGUAGE or not path.is_file():
         return gettext.NullTranslations()
-    return Catalog.from_file(path)
+    return read_translations(path, language)
 
 
 def load_catalogs() -> tuple[str, ...]:
@@ -149,3 +171,17 @@ def _(message: str) -> str:
         return message
     choice.used = True
     return translations(choice.language).gettext(message)
+
+
+def _n(singular: str, plural: str, count: int) -> str:
+    """The form of a counted text that `count` takes in the current caller's language (`ngettext`).
+
+    Both texts must be literals; format afterwards, with the count too:
+    `_n("{count} resource imported", "{count} resources imported", n).format(count=n)`.
+    English, and any language without the entry, uses the singular for 1 and the plural otherwise.
+    """
+    choice = _choice.get()
+    if choice is None:
+        return singular if count == 1 else plural
+    choice.used = True
+    return translations(choice.language).ngettext(singular, plural, count)

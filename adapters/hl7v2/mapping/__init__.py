@@ -6,6 +6,8 @@ ADT A01/A03/A04/A08/A11/A28/A31. https://build.fhir.org/ig/HL7/v2-to-fhir/
 
 from __future__ import annotations
 
+from fhir_server.i18n import _
+
 from .adt import ADT_EVENTS, map_adt
 from .bundle import Transaction
 from .datatypes import parse_dtm
@@ -39,10 +41,15 @@ def map_message(text: str, options: MappingOptions | None = None) -> MappingResu
     msh = message.segments[0]
     kind, event = msh.c(9, 1).upper(), msh.c(9, 2).upper()
     if kind not in SUPPORTED:
-        ctx.error("200", msh.loc(9), f"message type '{kind}' is not supported", supported=False)
+        ctx.error("200", msh.loc(9), _("message type '{kind}' is not supported").format(kind=kind), supported=False)
         return MappingResult(None, ctx.errors)
     if event not in SUPPORTED[kind]:
-        ctx.error("201", msh.loc(9), f"event '{kind}^{event}' is not supported", supported=False)
+        ctx.error(
+            "201",
+            msh.loc(9),
+            _("event '{kind}^{event}' is not supported").format(kind=kind, event=event),
+            supported=False,
+        )
         return MappingResult(None, ctx.errors)
     ctx.timezone = _timezone(message)
     tx: Transaction | None

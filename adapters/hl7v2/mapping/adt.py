@@ -7,6 +7,8 @@ A11 cancel admit → cancelled. A28/A31 (person information) carry no visit: Pat
 
 from __future__ import annotations
 
+from fhir_server.i18n import _
+
 from .bundle import Transaction
 from .datatypes import datetime_of
 from .encounter import add_encounter
@@ -27,7 +29,7 @@ def map_adt(message: Message, event: str, ctx: Context) -> Transaction | None:
         return None if patient is None else tx
     pv1 = message.first("PV1")
     if pv1 is None:
-        ctx.warn("101", "PV1", "no PV1 segment: no Encounter is mapped")
+        ctx.warn("101", "PV1", _("no PV1 segment: no Encounter is mapped"))
         return tx
     status = ENCOUNTER_STATUS[event]
     if event == "A08" and pv1.c(45):

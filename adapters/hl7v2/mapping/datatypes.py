@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fhir_server.decimals import FhirDecimal
+from fhir_server.i18n import _
 
 from .model import Context, Translate
 from .segments import Value
@@ -82,7 +83,7 @@ def datetime_of(value: str, ctx: Context, loc: str, required: bool = False) -> s
         return None
     parsed = parse_dtm(value, ctx.options.default_timezone or ctx.timezone or SERVER_ZONE)
     if parsed is None:
-        (ctx.error if required else ctx.warn)("102", loc, f"'{value[:40]}' is not a valid DTM")
+        (ctx.error if required else ctx.warn)("102", loc, _("'{value}' is not a valid DTM").format(value=value[:40]))
     return parsed
 
 
@@ -249,8 +250,9 @@ def coded(value: Value | None, ctx: Context, loc: str) -> dict[str, Any] | None:
         ctx.warn(
             "103",
             loc,
-            f"local code '{first['code']}' ({first.get('system', 'no coding system')}) has no standard code in a "
-            "ConceptMap on this server: kept untranslated",
+            _(
+                "local code '{code}' ({system}) has no standard code in a ConceptMap on this server: kept untranslated"
+            ).format(code=first["code"], system=first.get("system", _("no coding system"))),
         )
     return concept
 

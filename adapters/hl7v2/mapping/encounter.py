@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir_server.i18n import _
+
 from .bundle import Transaction, ref
 from .datatypes import cx, datetime_of, xpn
 from .model import Context
@@ -31,7 +33,7 @@ def build_encounter(pv1: Segment, patient_url: str, status: str, ctx: Context) -
     visit = pv1.first(19)
     identifier = cx(visit, ctx.options.authorities) if visit else None
     if identifier is None:
-        ctx.warn("101", pv1.loc(19), "PV1-19 (visit number) is empty: no Encounter is mapped")
+        ctx.warn("101", pv1.loc(19), _("PV1-19 (visit number) is empty: no Encounter is mapped"))
         return None
     identifier.setdefault("type", {"coding": [{"system": V2_0203, "code": "VN"}]})
     code = pv1.c(2).upper()
@@ -39,7 +41,7 @@ def build_encounter(pv1: Segment, patient_url: str, status: str, ctx: Context) -
         act, display = PATIENT_CLASS[code]
         klass = {"system": V3_ACT_CODE, "code": act, "display": display}
     elif code:
-        ctx.warn("103", pv1.loc(2), f"'{code}' is not in table 0004 (patient class)")
+        ctx.warn("103", pv1.loc(2), _("'{value}' is not in table 0004 (patient class)").format(value=code))
         klass = {"system": "http://terminology.hl7.org/CodeSystem/v2-0004", "code": code}
     else:
         klass = {"system": NULL_FLAVOR, "code": "UNK"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fhir_server.i18n import _
+
 from .datatypes import coded, cwe, datetime_of, number, quantity, sn
 from .model import Context
 from .segments import ResultGroup, Segment, Value
@@ -28,22 +30,23 @@ def value_of(obx: Segment, ctx: Context) -> dict[str, Any]:
     if kind in TEXT_TYPES:
         return {"valueString": "\n".join(v.text() for v in values)}
     if len(values) > 1:
-        ctx.warn("102", loc, f"OBX-5 repeats for type {kind}: only the first value is mapped")
+        ctx.warn("102", loc, _("OBX-5 repeats for type {type}: only the first value is mapped").format(type=kind))
     first = values[0]
     out = _single(kind, first, units, ctx, loc)
     if out is None:
-        unstorable(ctx, loc, f"'{first.text()[:40]}' is not a valid {kind} value")
+        unstorable(ctx, loc, first.text()[:40], kind)
         return {}
     return out
 
 
-def unstorable(ctx: Context, loc: str, problem: str) -> None:
-    """A result that cannot be stored as sent: the message is refused (102, E), unless its sender's results
-    may be stored without it (then a warning says what was skipped)."""
+def unstorable(ctx: Context, loc: str, value: str, kind: str) -> None:
+    """A result `value` that is not a valid `kind` cannot be stored as sent: the message is refused (102, E),
+    unless its sender's results may be stored without it (then a warning says what was skipped)."""
     if ctx.options.accept_invalid:
-        ctx.warn("102", loc, f"{problem}: skipped")
+        ctx.warn("102", loc, _("'{value}' is not a valid {type} value: skipped").format(value=value, type=kind))
     else:
-        ctx.error("102", loc, f"{problem}: nothing was stored")
+        refused = _("'{value}' is not a valid {type} value: nothing was stored")
+        ctx.error("102", loc, refused.format(value=value, type=kind))
 
 
 def _single(kind: str, value: Value, units: Value | None, ctx: Context, loc: str) -> dict[str, Any] | None:
@@ -77,7 +80,11 @@ def _single(kind: str, value: Value, units: Value | None, ctx: Context, loc: str
         if re.match(r"[a-z][a-z0-9+.-]*://\S+$", pointer, re.I):
             return {"valueAttachment": {"url": pointer}}
         return {"valueString": pointer} if pointer else None
-    ctx.warn("102", loc.rsplit("^", 1)[0] + "^2", f"OBX-2 value type '{kind}' is not supported: value skipped")
+    ctx.warn(
+        "102",
+        loc.rsplit("^", 1)[0] + "^2",
+        _("OBX-2 value type '{type}' is not supported: value skipped").format(type=kind),
+    )
     return {}
 
 
@@ -125,7 +132,7 @@ def interpretation(obx: Segment, ctx: Context) -> list[dict[str, Any]]:
         flag = value.c(1)
         code = INTERPRETATION.get(flag) or INTERPRETATION.get(flag.upper())
         if code is None:
-            ctx.warn("103", obx.loc(8), f"'{flag}' is not in table 0078 (interpretation codes)")
+            ctx.warn("103", obx.loc(8), _("'{value}' is not in table 0078 (interpretation codes)").format(value=flag))
             continue
         item: dict[str, Any] = {"system": V3_INTERPRETATION, "code": code}
         if code in INTERPRETATION_DISPLAY:
@@ -140,9 +147,9 @@ def observation_status(obx: Segment, ctx: Context) -> str:
     if code in OBSERVATION_STATUS:
         return OBSERVATION_STATUS[code]
     if code:
-        ctx.warn("103", obx.loc(11), f"'{code}' is not in table 0085 (observation result status)")
+        ctx.warn("103", obx.loc(11), _("'{value}' is not in table 0085 (observation result status)").format(value=code))
     else:
-        ctx.warn("101", obx.loc(11), "OBX-11 (observation result status) is empty: status 'unknown'")
+        ctx.warn("101", obx.loc(11), _("OBX-11 (observation result status) is empty: status 'unknown'"))
     return "unknown"
 
 
@@ -161,7 +168,7 @@ def build_observation(group: ResultGroup, ctx: Context, fallback_time: str | Non
     obx = group.obx
     code = coded(obx.first(3), ctx, obx.loc(3))
     if code is None:
-        ctx.warn("101", obx.loc(3), "OBX-3 (observation identifier) is empty: OBX skipped")
+        ctx.warn("101", obx.loc(3), _("OBX-3 (observation identifier) is empty: OBX skipped"))
         return None
     obs: dict[str, Any] = {"resourceType": "Observation", "status": observation_status(obx, ctx), "code": code}
     obs.update(value_of(obx, ctx))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir_server.i18n import _
+
 from .bundle import Transaction, ref
 from .datatypes import coded, datetime_of, ei
 from .encounter import add_encounter
@@ -92,10 +94,14 @@ def order_status(group: OrderGroup, ctx: Context) -> str:
     if status in ORDER_STATUS:
         return ORDER_STATUS[status]
     if status:
-        ctx.warn("103", group.orc.loc(5), f"'{status}' is not in table 0038 (order status)")
+        ctx.warn("103", group.orc.loc(5), _("'{value}' is not in table 0038 (order status)").format(value=status))
     if control in ORDER_CONTROL_STATUS:
         return ORDER_CONTROL_STATUS[control]
-    ctx.warn("103" if control else "101", group.orc.loc(1), f"ORC-1 order control '{control}' is not mapped")
+    ctx.warn(
+        "103" if control else "101",
+        group.orc.loc(1),
+        _("ORC-1 order control '{control}' is not mapped").format(control=control),
+    )
     return "unknown"
 
 
@@ -136,7 +142,7 @@ def map_order(message: Message, ctx: Context) -> Transaction | None:
         ids = [i for i in (placer, filler) if i]
         if not ids:
             where = group.orc.loc(2) if group.orc is not None else "ORC"
-            ctx.warn("101", where, "the order has neither a placer nor a filler order number")
+            ctx.warn("101", where, _("the order has neither a placer nor a filler order number"))
             ids = [message_key(message, index)]
         key = ids[0]
         request = build_service_request(group, ids, order_status(group, ctx), patient, ctx)

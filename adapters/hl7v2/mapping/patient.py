@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir_server.i18n import _
+
 from .bundle import Transaction
 from .datatypes import cwe, cx, date_of, datetime_of, hd_system, xad, xpn, xtn
 from .model import Context
@@ -40,7 +42,7 @@ def build_patient(pid: Segment, message: Message, ctx: Context) -> tuple[dict[st
     """The Patient and its key identifier; None (101 recorded) when PID-3 has no identifier."""
     identifiers = patient_identifiers(pid, message, ctx)
     if not identifiers:
-        ctx.error("101", pid.loc(3), "PID-3 (patient identifier list) is required")
+        ctx.error("101", pid.loc(3), _("PID-3 (patient identifier list) is required"))
         return None
     patient: dict[str, Any] = {"resourceType": "Patient", "identifier": identifiers}
     names = [n for n in (xpn(v) for v in pid.reps(5)) if n]
@@ -52,7 +54,7 @@ def build_patient(pid: Segment, message: Message, ctx: Context) -> tuple[dict[st
     if sex in GENDER:
         patient["gender"] = GENDER[sex]
     elif sex:
-        ctx.warn("103", pid.loc(8), f"'{sex}' is not in table 0001 (administrative sex)")
+        ctx.warn("103", pid.loc(8), _("'{value}' is not in table 0001 (administrative sex)").format(value=sex))
     addresses = [a for a in (xad(v) for v in pid.reps(11)) if a]
     if addresses:
         patient["address"] = addresses
@@ -66,7 +68,7 @@ def build_patient(pid: Segment, message: Message, ctx: Context) -> tuple[dict[st
     if marital in MARITAL:
         patient["maritalStatus"] = {"coding": [{"system": V3_MARITAL, "code": MARITAL[marital]}]}
     elif marital:
-        ctx.warn("103", pid.loc(16), f"'{marital}' is not in table 0002 (marital status)")
+        ctx.warn("103", pid.loc(16), _("'{value}' is not in table 0002 (marital status)").format(value=marital))
     _deceased(pid, patient, ctx)
     return patient, identifiers[0]
 
@@ -83,7 +85,7 @@ def add_patient(message: Message, ctx: Context, tx: Transaction, update: bool) -
     """Put the Patient in the transaction (conditional update for ADT, conditional create otherwise)."""
     pid = message.first("PID")
     if pid is None:
-        ctx.error("101", "PID", "the PID segment is required")
+        ctx.error("101", "PID", _("the PID segment is required"))
         return None
     built = build_patient(pid, message, ctx)
     if built is None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from fhir_server.i18n import _
+
 from .bundle import Transaction, ref
 from .datatypes import datetime_of
 from .encounter import add_encounter
@@ -40,9 +42,9 @@ def report_status(group: OrderGroup, ctx: Context) -> str:
     if code in REPORT_STATUS:
         return REPORT_STATUS[code]
     if code:
-        ctx.warn("103", group.obr.loc(25), f"'{code}' is not in table 0123 (result status)")
+        ctx.warn("103", group.obr.loc(25), _("'{value}' is not in table 0123 (result status)").format(value=code))
     else:
-        ctx.warn("101", group.obr.loc(25), "OBR-25 (result status) is empty: status 'unknown'")
+        ctx.warn("101", group.obr.loc(25), _("OBR-25 (result status) is empty: status 'unknown'"))
     return "unknown"
 
 
@@ -101,12 +103,16 @@ def map_result(message: Message, ctx: Context) -> Transaction | None:
     encounter = add_encounter(message.first("PV1"), patient, "unknown", ctx, tx, update=False)
     groups = [g for g in order_groups(message) if g.obr is not None]
     if not groups:
-        ctx.error("101", "OBR", "an ORU^R01 message needs at least one OBR")
+        ctx.error("101", "OBR", _("an ORU^R01 message needs at least one OBR"))
         return None
     for group, (ids, key) in zip(groups, _report_keys(groups, message), strict=True):
         assert group.obr is not None
         if tx.has("DiagnosticReport", key):
-            ctx.warn("207", group.obr.loc(1), f"OBR repeats report {key['value']}: the later one is kept")
+            ctx.warn(
+                "207",
+                group.obr.loc(1),
+                _("OBR repeats report {report}: the later one is kept").format(report=key["value"]),
+            )
         report: dict[str, Any] = {"resourceType": "DiagnosticReport", "identifier": [key, *ids]}
         report_url = tx.own(report, key)  # reserve the fullUrl; the content is filled in below
         order = _order_ref(group, ids, patient, report_url, ctx, tx)
@@ -115,7 +121,7 @@ def map_result(message: Message, ctx: Context) -> Transaction | None:
         report["status"] = report_status(group, ctx)
         code = order_code(group, ctx)
         if code is None:
-            ctx.warn("101", group.obr.loc(4), "OBR-4 (universal service identifier) is empty")
+            ctx.warn("101", group.obr.loc(4), _("OBR-4 (universal service identifier) is empty"))
         report["code"] = code or {"text": "unknown"}
         report["subject"] = ref(patient)
         if encounter:

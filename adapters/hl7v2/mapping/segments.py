@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from fhir_server.i18n import _
+
 _ESCAPE = re.compile(r"\\([^\\]*)\\")
 
 
@@ -133,7 +135,7 @@ def parse(text: str) -> Message:
     """Split `text` (one message, CR-separated; LF tolerated) into segments. Raises ValueError without MSH."""
     text = text.lstrip("\ufeff\r\n ")
     if not text.startswith("MSH") or len(text) < 8:
-        raise ValueError("the message does not start with an MSH segment")
+        raise ValueError(_("the message does not start with an MSH segment"))
     fs = text[3]
     enc = text[4:].split(fs, 1)[0]
     delims = Delimiters(fs, *(list(enc[:4]) + ["^", "~", "\\", "&"][len(enc[:4]) :]))
