@@ -149,6 +149,21 @@ def test_generated_definitions_are_read_only_and_stored_ones_still_work(client: 
     assert client.delete("/OperationDefinition/mine-test").status_code in (200, 204)
 
 
+def test_bundles_cannot_write_a_generated_definition_either(client: httpx.Client) -> None:
+    """The route refuses PUT; a transaction or batch entry reaches the engine without it (a write rule)."""
+    hidden = {"resourceType": "OperationDefinition", "id": "Patient-everything", "status": "draft", "kind": "operation",
+              "name": "Hidden", "code": "hidden", "system": True, "type": False, "instance": False}  # fmt: skip
+    entry = {"resource": hidden, "request": {"method": "PUT", "url": "OperationDefinition/Patient-everything"}}
+    transaction = client.post("", json={"resourceType": "Bundle", "type": "transaction", "entry": [entry]})
+    assert transaction.status_code == 405
+    assert "Patient-everything" in transaction.json()["issue"][0]["diagnostics"]
+    batch = client.post("", json={"resourceType": "Bundle", "type": "batch", "entry": [entry]}).json()
+    assert batch["entry"][0]["response"]["status"].startswith("405")
+    history = client.get("/OperationDefinition/Patient-everything/_history")
+    assert history.status_code == 404 or history.json().get("total", 0) == 0  # nothing was stored
+    assert client.get("/OperationDefinition/Patient-everything").json()["code"] == "everything"
+
+
 STRICT_ASYNC = {"Prefer": "respond-async, handling=strict"}
 
 
