@@ -24,7 +24,7 @@ from .config import Settings
 from .errors import FhirError
 from .i18n import _
 from .logs import configure_logging
-from .storage import MongoResourceStore
+from .storage.database import Database
 from .storage.users import MongoUserStore, User, UserExists
 
 _OWN = ("action", "username", "role", "fhir_user", "password_stdin")
@@ -128,11 +128,8 @@ _ACTIONS: dict[str, Callable[[MongoUserStore, dict[str, Any], Settings], Corouti
 
 async def _run(settings: Settings, args: dict[str, Any]) -> None:
     assert settings.mongodb_uri, "inside running_database()"
-    store = MongoResourceStore.connect(settings.mongodb_uri, settings.database)
-    try:
-        await _ACTIONS[args["action"]](MongoUserStore(store.client, settings.database), args, settings)
-    finally:
-        await store.close()
+    async with Database.open(settings, indexes=False) as database:
+        await _ACTIONS[args["action"]](database.users, args, settings)
 
 
 def run_user_command(args: dict[str, Any]) -> int:

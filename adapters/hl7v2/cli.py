@@ -17,11 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fhir_server.cli_database import add_database_options, connected_store, running_database
+from fhir_server.cli_database import add_database_options, connected_database, running_database
 from fhir_server.config import Settings
 from fhir_server.errors import FhirError, StorageUnavailable
 from fhir_server.i18n import _
 from fhir_server.logs import configure_logging
+from fhir_server.ports import PortUnavailable
+from fhir_server.tasks import stop_tasks
 
 from .listener import ListenerSettings, default_mapper, start_listener, start_recovery
 from .message_store import PROCESSED
@@ -74,7 +76,7 @@ def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
             if values.get("mllp_action") == "reprocess":
                 return asyncio.run(_reprocess(ready, values.get("message_id"), bool(values.get("failed"))))
             asyncio.run(_serve(ready, ListenerSettings.from_settings(ready)))
-    except StorageUnavailable as exc:
+    except (StorageUnavailable, PortUnavailable) as exc:
         log.error(str(exc))
         return 1
     except KeyboardInterrupt:
@@ -84,7 +86,8 @@ def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
 
 async def _reprocess(settings: Settings, message_id: str | None, failed: bool) -> int:
     """Reprocess one message or every failed one; print each outcome; exit code 1 if any still fails."""
-    async with connected_store(settings) as store:
+    async with connected_database(settings) as database:
+        store = database.resources
         pipeline = Pipeline(store, default_mapper(), settings.base_url)
         ids = [message_id] if message_id else await pipeline.messages.failed_ids()
         still_failing = 0
@@ -117,7 +120,8 @@ async def _serve(settings: Settings, listener: ListenerSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with connected_store(settings) as store:
+    async with connected_database(settings) as database:
+        store = database.resources
         sending = await start_sending(store, sender_settings(settings)) if settings.hl7_outbound else None
         server = await start_listener(store, listener)
         background = [start_recovery(store, listener), *([sending] if sending is not None else [])]
@@ -125,7 +129,5 @@ async def _serve(settings: Settings, listener: ListenerSettings) -> None:
             async with server:
                 await stop.wait()
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await stop_tasks(background)
         log.info("mllp stopped")
