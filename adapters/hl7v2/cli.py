@@ -23,10 +23,10 @@ from fhir_server.errors import FhirError, StorageUnavailable
 from fhir_server.i18n import _
 from fhir_server.logs import configure_logging
 from fhir_server.ports import PortUnavailable
+from fhir_server.storage.hl7_messages import PROCESSED
 from fhir_server.tasks import stop_tasks
 
 from .listener import ListenerSettings, default_mapper, start_listener, start_recovery
-from .message_store import PROCESSED
 from .outbound import sender_settings, start_sending
 from .pipeline import Pipeline
 
