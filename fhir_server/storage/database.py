@@ -23,6 +23,8 @@ from .backup import MongoBackupStore
 from .clients import MongoClientStore
 from .files import MongoFileStore
 from .grants import MongoGrantStore
+from .hl7_messages import MessageStore
+from .hl7_outbox import OutboxStore
 from .imports import MongoImportRecords
 from .jobs import MongoJobStore
 from .jtis import MongoJtiStore
@@ -55,6 +57,8 @@ class Database:
     keys: MongoKeyStore
     imports: MongoImportRecords
     backup: MongoBackupStore
+    hl7_messages: MessageStore
+    hl7_outbox: OutboxStore
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
 
@@ -64,9 +68,10 @@ class Database:
     ) -> Database:
         """The stores on `client`; nothing is sent to the database yet."""
         name = settings.database
+        resources = MongoResourceStore(client, name)
         return cls(
             client=client,
-            resources=MongoResourceStore(client, name),
+            resources=resources,
             jobs=MongoJobStore(client, name),
             files=MongoFileStore(client, name),
             grants=MongoGrantStore(client, name),
@@ -85,6 +90,8 @@ class Database:
             keys=MongoKeyStore(client, name),
             imports=MongoImportRecords(client, name),
             backup=MongoBackupStore(client, name),
+            hl7_messages=MessageStore(resources),
+            hl7_outbox=OutboxStore(resources),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
         )
 
@@ -130,3 +137,5 @@ class Database:
             await self.audit_log.ensure_indexes()
         for store in (self.grants, self.authorizations, self.launches, self.jtis, self.lockouts, self.sessions):
             await store.ensure_indexes()
+        await self.hl7_messages.ensure_indexes()
+        await self.hl7_outbox.ensure_indexes()

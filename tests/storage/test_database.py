@@ -28,7 +28,7 @@ def test_every_store_shares_one_client_and_it_is_closed_after(database: Embedded
         async with Database.open(settings, connect=connect) as opened:
             assert opened.resources.client is opened.client is made[0]
             names = await opened.client[settings.database].list_collection_names()
-            assert {"resources", "jobs", "auth_sessions", "auth_lockouts"} <= set(names)
+            assert {"resources", "jobs", "auth_sessions", "auth_lockouts", "hl7_messages", "hl7_outbox"} <= set(names)
         with pytest.raises(InvalidOperation):
             await made[0][settings.database].list_collection_names()
 
