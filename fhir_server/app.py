@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 from fastapi import Depends, FastAPI
 
@@ -43,12 +42,8 @@ from .rest import RequestContextMiddleware, fhir_router, health, install_error_h
 from .rest.access import admin_policy
 from .rest.health import DatabaseWatch
 from .search.registry import default_registry
-from .storage import MongoResourceStore
-from .storage.audit import MongoAuditLog
-from .storage.clients import MongoClientStore
-from .storage.files import MongoFileStore
-from .storage.grants import MongoGrantStore
-from .storage.jobs import MongoJobStore
+from .storage.database import Database
+from .tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +58,6 @@ def create_app(settings: Settings) -> FastAPI:
     """
     if not settings.mongodb_uri:
         raise ValueError("create_app needs settings.mongodb_uri; the CLI starts the embedded database first")
-    uri = settings.mongodb_uri
     if settings.auth not in AUTH_MODES:
         raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {settings.auth!r}")
     roles = load_roles(settings.roles_file)
@@ -78,21 +72,18 @@ def create_app(settings: Settings) -> FastAPI:
             yield
 
     async def _open(app: FastAPI, opened: AsyncExitStack) -> None:
-        store = MongoResourceStore.connect(uri, settings.database)
-        opened.push_async_callback(store.close)
-        await store.ensure_indexes()
-        jobs = MongoJobStore(store.client, settings.database)
-        await jobs.ensure_indexes()
-        files = MongoFileStore(store.client, settings.database)
-        await files.ensure_indexes()
-        audit = MongoAuditLog(store.client, settings.database, audit_key)
-        await audit.ensure_indexes()  # also creates the collection the write transactions insert into
+        database = await opened.enter_async_context(Database.open(settings, audit_key))
+        store, jobs, files, audit, grants = (
+            database.resources,
+            database.jobs,
+            database.files,
+            database.audit,
+            database.grants,
+        )
         add_write_observer(observe_writes := audit_writes(audit))
         opened.callback(remove_write_observer, observe_writes)
         if settings.demo_app:
-            await register_demo_app(MongoClientStore(store.client, settings.database), settings)
-        grants = MongoGrantStore(store.client, settings.database)
-        await grants.ensure_indexes()
+            await register_demo_app(database.clients, settings)
         if settings.auth == "open":
             log.warning(
                 "AUTHORIZATION IS OFF (auth=open): anyone who can reach this server may read and change "
@@ -107,9 +98,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.audit_queue = audit_queue = AuditQueue(audit, sealer)
         opened.push_async_callback(audit_queue.flush)
         app.state.grants, app.state.roles = grants, roles
-        app.state.oauth = await open_oauth(store.client, settings.database)
-        await record_server_base(store.client, settings)
-        app.state.pages = await PageStores.open(store.client, settings)
+        app.state.oauth = await open_oauth(database)
+        await record_server_base(database.server_address, settings)
+        app.state.pages = PageStores.of(database, roles, settings)
         if settings.mllp_port is not None:  # first: a port in use stops the startup before any background work
             mllp = await start_listener(store, ListenerSettings.from_settings(settings))
             opened.push_async_callback(_close, mllp)
@@ -123,7 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(keep_audit_sealed(audit, sealer)),
             asyncio.create_task(audit_queue.run()),
         ]
-        opened.push_async_callback(_stop, background)
+        opened.push_async_callback(stop_tasks, background)
         if settings.hl7_outbound:
             background.append(await start_sending(store, sender_settings(settings)))
         if settings.mllp_port is not None:
@@ -159,21 +150,6 @@ def create_app(settings: Settings) -> FastAPI:
 async def _close(server: asyncio.Server) -> None:
     server.close()
     await server.wait_closed()
-
-
-async def _stop(tasks: list[asyncio.Task[Any]]) -> None:
-    """Cancel `tasks` and wait for them, cancelling again any that went on.
-
-    On Python 3.11 a cancellation that arrives as an `asyncio.wait_for` inside the driver
-    completes is lost (the task goes on as if nothing happened): this once left shutdown
-    waiting forever on a job worker.
-    """
-    pending = set(tasks)
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=1.0)
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def app_from_env() -> FastAPI:

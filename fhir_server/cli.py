@@ -26,7 +26,7 @@ from . import __version__
 from .app import create_app
 from .audit.cli import add_audit_command
 from .auth.roles import load_roles
-from .cli_database import add_database_options, connected_store, running_database
+from .cli_database import add_database_options, connected_database, running_database
 from .cli_import import run_import
 from .cli_users import add_user_command
 from .config import Settings
@@ -43,7 +43,6 @@ from .oauth.token_command import add_token_command
 from .ports import PortUnavailable, check_free, reserve
 from .progress import Progress
 from .rest.http_protocol import FhirHttpProtocol
-from .storage.backup import MongoBackupStore
 
 log = logging.getLogger("fhir_server")
 
@@ -159,7 +158,7 @@ def _serve(settings: Settings, http: socket.socket) -> int:
     try:
         if settings.load_dir and settings.mongodb_uri:
             roles = load_roles(settings.roles_file)
-            asyncio.run(load_folder_into(settings.mongodb_uri, settings.database, settings.load_dir, roles))
+            asyncio.run(load_folder_into(settings, settings.load_dir, roles))
         log.info("serving", extra={"host": settings.host, "port": settings.port, "workers": settings.workers})
         if settings.workers > 1:
             os.environ.update(settings.to_env())
@@ -191,9 +190,9 @@ def _complain(message: str) -> None:
 async def _export(settings: Settings, folder: Path) -> int:
     progress = Progress(_("resources"))
     started = time.monotonic()
-    async with connected_store(settings) as store:
-        types = await MongoBackupStore(store.client, store.database_name).resource_types()
-        counts = await export_current(store, types, folder, progress=progress)
+    async with connected_database(settings) as database:
+        types = await database.backup.resource_types()
+        counts = await export_current(database.resources, types, folder, progress=progress)
     progress.finish()
     seconds = time.monotonic() - started
     total = sum(counts.values())
@@ -208,10 +207,8 @@ async def _export(settings: Settings, folder: Path) -> int:
 async def _backup(settings: Settings, folder: Path, settle: float) -> int:
     progress = Progress(_("versions"))
     started = time.monotonic()
-    async with connected_store(settings) as store:
-        result = await backup(
-            MongoBackupStore(store.client, store.database_name), folder, settle=settle, progress=progress
-        )
+    async with connected_database(settings) as database:
+        result = await backup(database.backup, folder, settle=settle, progress=progress)
     progress.finish()
     for name in result.not_kept:
         _complain(_("warning: collection {name} is not in the backup (unknown to this version).").format(name=name))
@@ -231,8 +228,8 @@ async def _backup(settings: Settings, folder: Path, settle: float) -> int:
 async def _restore(settings: Settings, folder: Path) -> int:
     progress = Progress(_("versions"))
     started = time.monotonic()
-    async with connected_store(settings) as store:
-        counts = await restore(MongoBackupStore(store.client, store.database_name), folder, progress=progress)
+    async with connected_database(settings) as database:
+        counts = await restore(database.backup, folder, progress=progress)
     progress.finish()
     _say(
         _("Restored {versions} of {resources} ({deleted:,} deleted) and {state} from {folder} in {seconds:.1f} s.")

@@ -15,8 +15,8 @@ from .engine.observers import add_write_observer, remove_write_observer
 from .engine.search_parameters import load_search_parameters
 from .i18n import _
 from .search.registry import default_registry
-from .storage import EmbeddedDatabase, MongoResourceStore
-from .storage.audit import MongoAuditLog
+from .storage import EmbeddedDatabase
+from .storage.database import Database
 
 
 def add_database_options(command: argparse.ArgumentParser, default: Any = None) -> None:
@@ -55,8 +55,8 @@ def running_database(settings: Settings) -> Iterator[Settings]:
 
 
 @asynccontextmanager
-async def connected_store(settings: Settings) -> AsyncIterator[MongoResourceStore]:
-    """A store on `settings.mongodb_uri` with its indexes ensured and the stored SearchParameters registered.
+async def connected_database(settings: Settings) -> AsyncIterator[Database]:
+    """The database on `settings.mongodb_uri` with its indexes ensured and the stored SearchParameters registered.
 
     Its writes are audited like the server's (one AuditEvent per resource, actor from the
     policy, e.g. cli, with its MAC under the server's audit key); the next running server seals
@@ -64,15 +64,11 @@ async def connected_store(settings: Settings) -> AsyncIterator[MongoResourceStor
     """
     assert settings.mongodb_uri, "call inside running_database()"
     key = load_audit_key(settings, create=True)
-    store = MongoResourceStore.connect(settings.mongodb_uri, settings.database)
-    audit = MongoAuditLog(store.client, settings.database, key)
-    observe_writes = audit_writes(audit)
-    try:
-        await store.ensure_indexes()
-        await audit.ensure_indexes()
+    async with Database.open(settings, key) as database:
+        observe_writes = audit_writes(database.audit)
         add_write_observer(observe_writes)
-        await load_search_parameters(store, default_registry())
-        yield store
-    finally:
-        remove_write_observer(observe_writes)
-        await store.close()
+        try:
+            await load_search_parameters(database.resources, default_registry())
+            yield database
+        finally:
+            remove_write_observer(observe_writes)

@@ -19,12 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .auth.policy import AccessPolicy
-from .cli_database import connected_store
+from .cli_database import connected_database
 from .config import Settings
 from .engine.importing import Failure, FileOutcome, Importer, ImportReport
 from .i18n import _, _n, counts
 from .progress import Progress
-from .storage.imports import MongoImportRecords
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -90,10 +89,10 @@ async def run_import(settings: Settings, paths: Sequence[Path], jobs: int, comma
         progress.note(_file_line(outcome), stream=sys.stdout)
 
     started = time.monotonic()
-    async with connected_store(settings) as store:
+    async with connected_database(settings) as database:
         importer = Importer(
-            store,
-            MongoImportRecords(store.client, store.database_name),
+            database.resources,
+            database.imports,
             AccessPolicy.system("cli"),
             jobs=jobs,
             progress=progress,

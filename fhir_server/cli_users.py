@@ -26,7 +26,8 @@ from .engine.read import read_resource
 from .errors import FhirError, ResourceDeleted, ResourceNotFound
 from .i18n import _
 from .logs import configure_logging
-from .storage import MongoResourceStore
+from .storage import ResourceStore
+from .storage.database import Database
 from .storage.users import MongoUserStore, User, UserExists
 
 _OWN = ("action", "username", "role", "fhir_user", "password_stdin")
@@ -128,7 +129,7 @@ _ACTIONS: dict[str, Callable[[MongoUserStore, dict[str, Any], Settings], Corouti
 }
 
 
-async def _check_fhir_user_exists(store: MongoResourceStore, reference: str | None) -> None:
+async def _check_fhir_user_exists(store: ResourceStore, reference: str | None) -> None:
     """Raise AccountError unless `reference` is None or names a stored Practitioner, Patient, RelatedPerson
     or Person: a user who stands for nothing would sign in to apps that cannot find who they are."""
     checked = check_fhir_user(reference)
@@ -147,13 +148,10 @@ async def _check_fhir_user_exists(store: MongoResourceStore, reference: str | No
 
 async def _run(settings: Settings, args: dict[str, Any]) -> None:
     assert settings.mongodb_uri, "inside running_database()"
-    store = MongoResourceStore.connect(settings.mongodb_uri, settings.database)
-    try:
+    async with Database.open(settings, indexes=False) as database:
         if args["action"] == "add":
-            await _check_fhir_user_exists(store, args.get("fhir_user"))
-        await _ACTIONS[args["action"]](MongoUserStore(store.client, settings.database), args, settings)
-    finally:
-        await store.close()
+            await _check_fhir_user_exists(database.resources, args.get("fhir_user"))
+        await _ACTIONS[args["action"]](database.users, args, settings)
 
 
 def run_user_command(args: dict[str, Any]) -> int:

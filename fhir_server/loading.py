@@ -8,31 +8,28 @@ from pathlib import Path
 
 from . import engine
 from .auth.policy import AccessPolicy
+from .config import Settings
 from .demo_accounts import ACCOUNTS_FILE, add_demo_accounts
 from .errors import ResourceDeleted, ResourceNotFound
 from .fhir_json import loads
-from .storage import MongoResourceStore, ResourceStore
-from .storage.users import MongoUserStore
+from .storage import ResourceStore
+from .storage.database import Database
 
 log = logging.getLogger(__name__)
 
 _LOADER = AccessPolicy.system("loader")
 
 
-async def load_folder_into(uri: str, database: str, folder: Path, roles: Mapping[str, object]) -> int:
-    """Connect, load `folder` (see `load_folder`) and its demo accounts, if any, and disconnect.
+async def load_folder_into(settings: Settings, folder: Path, roles: Mapping[str, object]) -> int:
+    """Open the database, load `folder` (see `load_folder`) and its demo accounts, if any, and close it.
 
     Run once, before any worker starts. Accounts come after the resources they stand for.
     """
-    store = MongoResourceStore.connect(uri, database)
-    try:
-        await store.ensure_indexes()
-        created = await load_folder(store, folder)
+    async with Database.open(settings) as database:
+        created = await load_folder(database.resources, folder)
         if (folder / ACCOUNTS_FILE).is_file():
-            await add_demo_accounts(MongoUserStore(store.client, database), folder / ACCOUNTS_FILE, roles)
+            await add_demo_accounts(database.users, folder / ACCOUNTS_FILE, roles)
         return created
-    finally:
-        await store.close()
 
 
 async def load_folder(store: ResourceStore, folder: Path) -> int:

@@ -19,10 +19,9 @@ from fhir_server.errors import InvalidRequest, ResourceNotFound
 from fhir_server.i18n import _
 from fhir_server.rest.instants import instant_param
 from fhir_server.storage import MongoResourceStore
-
-from .message_store import STATUSES, MessageRecord, MessageStore
-from .outbound.outbox import STATUSES as OUTBOX_STATUSES
-from .outbound.outbox import OutboxEntry, OutboxStore
+from fhir_server.storage.hl7_messages import STATUSES, MessageRecord, MessageStore
+from fhir_server.storage.hl7_outbox import STATUSES as OUTBOX_STATUSES
+from fhir_server.storage.hl7_outbox import OutboxEntry, OutboxStore
 
 router = APIRouter()
 

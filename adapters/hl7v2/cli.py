@@ -17,15 +17,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fhir_server.cli_database import add_database_options, connected_store, running_database
+from fhir_server.cli_database import add_database_options, connected_database, running_database
 from fhir_server.config import Settings
 from fhir_server.engine.rules import load_rule_modules
 from fhir_server.errors import FhirError, StorageUnavailable
 from fhir_server.i18n import _, _n
 from fhir_server.logs import configure_logging
+from fhir_server.ports import PortUnavailable
+from fhir_server.storage.hl7_messages import PROCESSED
+from fhir_server.tasks import stop_tasks
 
 from .listener import ListenerSettings, default_mapper, start_listener, start_recovery
-from .message_store import PROCESSED
 from .outbound import sender_settings, start_sending
 from .pipeline import Pipeline
 from .senders import Reading, ReadingConfigError
@@ -77,7 +79,7 @@ def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
             if values.get("mllp_action") == "reprocess":
                 return asyncio.run(_reprocess(ready, values.get("message_id"), bool(values.get("failed"))))
             asyncio.run(_serve(ready, ListenerSettings.from_settings(ready)))
-    except (StorageUnavailable, ReadingConfigError) as exc:
+    except (StorageUnavailable, PortUnavailable, ReadingConfigError) as exc:
         log.error(str(exc))
         return 1
     except KeyboardInterrupt:
@@ -87,7 +89,8 @@ def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
 
 async def _reprocess(settings: Settings, message_id: str | None, failed: bool) -> int:
     """Reprocess one message or every failed one; print each outcome; exit code 1 if any still fails."""
-    async with connected_store(settings) as store:
+    async with connected_database(settings) as database:
+        store = database.resources
         pipeline = Pipeline(store, default_mapper(), settings.base_url, reading=Reading.from_settings(settings))
         ids = [message_id] if message_id else await pipeline.messages.failed_ids()
         still_failing = 0
@@ -126,7 +129,8 @@ async def _serve(settings: Settings, listener: ListenerSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with connected_store(settings) as store:
+    async with connected_database(settings) as database:
+        store = database.resources
         sending = await start_sending(store, sender_settings(settings)) if settings.hl7_outbound else None
         server = await start_listener(store, listener)
         background = [start_recovery(store, listener), *([sending] if sending is not None else [])]
@@ -134,7 +138,5 @@ async def _serve(settings: Settings, listener: ListenerSettings) -> None:
             async with server:
                 await stop.wait()
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await stop_tasks(background)
         log.info("mllp stopped")

@@ -11,7 +11,7 @@ then the application ack as MSH-15/16 ask. Every ACK is recorded before it is se
 severity W under AA, and into the message log entry.
 
 A message is stored leased to this pipeline's process, which renews the lease while it processes it
-(`lease.py`). One left `received` by a process that died is processed by whoever claims it first: a
+(`leases.py`). One left `received` by a process that died is processed by whoever claims it first: a
 resend of it (answered with the commit ack it had, then the application ack) or the recovery duty
 (`recovery.py`; the application ack is then only recorded, as the connection it came on is gone).
 Either way a message whose transaction had committed before the crash is not written again.
@@ -30,16 +30,15 @@ from fhir_server.engine.bundle import process_bundle
 from fhir_server.engine.identity import now
 from fhir_server.errors import FhirError, InvalidRequest
 from fhir_server.i18n import _
-from fhir_server.storage import MongoResourceStore
+from fhir_server.storage import MongoResourceStore, leases
+from fhir_server.storage.hl7_messages import ERROR, PROCESSED, RECEIVED, MessageRecord, MessageStore
 
-from . import lease
 from .access import HL7_POLICY
 from .ack import batch_reply, build_ack
 from .code_maps import ConceptMapCache
 from .header import Header, HL7Error, bom_fragment, decode, parse_header, split
 from .known_orders import KnownOrders, find_known_orders
 from .mapping.model import MappingOptions
-from .message_store import ERROR, PROCESSED, RECEIVED, MessageRecord, MessageStore
 from .provenance import provenance_entry
 from .recovery import written_by
 from .senders import Reading
@@ -107,7 +106,7 @@ class Pipeline:
         self.base = base
         self.messages = MessageStore(store)
         self.code_maps = code_maps or ConceptMapCache(store)
-        self.worker = lease.new_worker()
+        self.worker = leases.new_worker()
         """Who holds the leases of the messages this pipeline processes."""
 
     async def ensure_indexes(self) -> None:
@@ -304,7 +303,7 @@ class Pipeline:
     ) -> tuple[str, list[HL7Error]]:
         """Write the mapped message under its lease; record the outcome and the application ack; send it if the
         mode asks. `claims`: how many processes died holding it before (see `_outcome`)."""
-        async with lease.renewed(lambda: self.messages.renew(message_id, self.worker)):
+        async with leases.renewed(lambda: self.messages.renew(message_id, self.worker)):
             errors, resources = await self._outcome(message_id, header, result, claims)
         code = "AE" if any(e.severity == "E" for e in errors) else "AA"
         text = " ".join(e.text for e in errors if e.severity == "E") or None

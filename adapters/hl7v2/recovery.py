@@ -1,7 +1,7 @@
 """The recovery duty: messages accepted but left `received` by a process that died are processed.
 
 Every process that runs the MLLP listener runs it (`listener.start_recovery`): at start and then every
-`POLL` seconds it claims the oldest `received` message whose lease is free (`lease.py`; one
+`POLL` seconds it claims the oldest `received` message whose lease is free (`leases.py`; one
 findOneAndUpdate, so two processes never take the same message) and processes it as the listener
 would have. The sender's connection is gone, so the application ack (enhanced mode) or the ACK
 (original mode) is recorded in the message log, as `mllp reprocess` does, and a resend gets it.

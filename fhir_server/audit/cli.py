@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from pymongo import AsyncMongoClient
 
 from ..cli_database import add_database_options, running_database
 from ..config import Settings
@@ -22,6 +21,7 @@ from ..i18n import _, _n
 from ..storage.audit import ChainReport, MongoAuditLog
 from ..storage.audit_seal import AuditUncheckable
 from ..storage.audit_verify import read_anchor
+from ..storage.database import Database
 from .key import load_audit_key
 
 INTACT, TAMPERED, UNCHECKED = 0, 1, 2
@@ -60,8 +60,8 @@ def _run(settings: Settings, work: Callable[[MongoAuditLog], Awaitable[_T]]) -> 
 
     async def connected(ready: Settings) -> _T:
         assert ready.mongodb_uri, "inside running_database()"
-        async with AsyncMongoClient[dict[str, Any]](ready.mongodb_uri, tz_aware=True) as client:
-            return await work(MongoAuditLog(client, ready.database, key))
+        async with Database.open(ready, key, indexes=False) as database:
+            return await work(database.audit)
 
     with running_database(settings) as ready:
         return asyncio.run(connected(ready))

@@ -43,6 +43,7 @@ from ..storage import CurrentQuery, ResourceStore
 from ..storage.files import CHUNK_BYTES, MongoFileStore
 from ..storage.jobs import CANCELLED, Job, MongoJobStore
 from .access import plain_reaches
+from .bulk_jobs import EXPORT, IMPORT
 from .identity import check_id, now
 from .job_worker import work_on_jobs
 from .read import read_resource
@@ -51,7 +52,6 @@ from .system_search import parse_type_list
 
 log = logging.getLogger(__name__)
 
-EXPORT = "export"
 PAGE = 1000
 MAX_FILE_LINES = 50_000
 LEASE = timedelta(seconds=60)
@@ -449,7 +449,6 @@ async def export_worker(
     store: ResourceStore, jobs: MongoJobStore, files: MongoFileStore, ttl: timedelta, poll: float = 0.5
 ) -> None:
     """Forever: claim a queued or abandoned export and run it; now and then purge expired bulk jobs."""
-    from .bulk_import import IMPORT
 
     async def run(job: Job, worker: str) -> None:
         await run_export(store, jobs, files, job, worker)

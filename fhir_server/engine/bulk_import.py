@@ -33,6 +33,7 @@ from ..storage import ResourceStore
 from ..storage.files import CHUNK_BYTES, MongoFileStore
 from ..storage.jobs import CANCELLED, Job, MongoJobStore
 from .bulk_export import OUTPUT_FORMATS, failure_text
+from .bulk_jobs import IMPORT
 from .bundle.transaction import process_transaction
 from .identity import check_id, now
 from .job_worker import work_on_jobs
@@ -41,7 +42,6 @@ from .update import update_resource
 
 log = logging.getLogger(__name__)
 
-IMPORT = "import"
 BATCH = 200
 LEASE = timedelta(seconds=60)
 UPLOAD_FILE = "upload.ndjson"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from ..errors import InvalidRequest
 from ..i18n import _
+from ..storage.records import now as now  # the one clock of stored instants, kept where the engine finds it
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
@@ -27,12 +28,6 @@ def check_id(resource_id: str, expression: str = "id") -> str:
             expression=expression,
         )
     return resource_id
-
-
-def now() -> datetime:
-    """The current instant at the millisecond precision the database keeps."""
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def format_instant(moment: datetime) -> str:

@@ -20,10 +20,8 @@ from ..config import Settings
 from ..errors import FhirError
 from ..i18n import _
 from ..logs import configure_logging
-from ..storage import MongoResourceStore
-from ..storage.clients import Client, ClientExists, MongoClientStore
-from ..storage.launches import MongoLaunchStore
-from ..storage.mongo import connect_client
+from ..storage.clients import Client, ClientExists
+from ..storage.database import Database
 from .launch import create_launch
 from .launch_context import LaunchRefused
 from .registration import RegistrationError, client_metadata, registration
@@ -86,8 +84,8 @@ async def _client_command(settings: Settings, args: dict[str, Any]) -> int:
     assert settings.mongodb_uri
     if args["command"] == "launch":
         return await _launch_command(settings, args)
-    async with connect_client(settings.mongodb_uri) as mongo:
-        clients = MongoClientStore(mongo, settings.database)
+    async with Database.open(settings, indexes=False) as database:
+        clients = database.clients
         action = args["client_command"]
         if action == "list":
             _list_clients(await clients.all(), as_json=bool(args["json"]))
@@ -121,16 +119,11 @@ def _list_clients(clients: list[Client], *, as_json: bool) -> None:
 async def _launch_command(settings: Settings, args: dict[str, Any]) -> int:
     """Print the launch URL, once the patient (and encounter, one of the patient's) are found to exist."""
     assert settings.mongodb_uri
-    store = MongoResourceStore.connect(settings.mongodb_uri, settings.database)
-    try:
-        launches = MongoLaunchStore(store.client, settings.database)
-        await launches.ensure_indexes()
-        base = await server_base_for_cli(store.client, settings)
-        url = await create_launch(MongoClientStore(store.client, settings.database), launches, base,
-                                  args["client_id"], args["patient"], args["encounter"], store=store,
+    async with Database.open(settings) as database:
+        base = await server_base_for_cli(database.server_address, settings)
+        url = await create_launch(database.clients, database.launches, base,
+                                  args["client_id"], args["patient"], args["encounter"], store=database.resources,
                                   policy=AccessPolicy.system("cli"))  # fmt: skip
-    finally:
-        await store.close()
     print(url)
     return 0
 

@@ -7,9 +7,6 @@ listens on, with a wildcard address (0.0.0.0, ::) replaced by the machine's host
 from __future__ import annotations
 
 import socket
-from typing import Any
-
-from pymongo import AsyncMongoClient
 
 from ..config import Settings
 from ..i18n import _
@@ -27,19 +24,19 @@ def listening_base(settings: Settings) -> str:
     return f"http://{host}:{settings.port}/fhir"
 
 
-async def record_server_base(client: AsyncMongoClient[dict[str, Any]], settings: Settings) -> None:
+async def record_server_base(address: MongoServerAddress, settings: Settings) -> None:
     """Record this server's FHIR base URL in its database (at startup)."""
-    await MongoServerAddress(client, settings.database).record(listening_base(settings))
+    await address.record(listening_base(settings))
 
 
-async def server_base_for_cli(client: AsyncMongoClient[dict[str, Any]], settings: Settings) -> str:
+async def server_base_for_cli(address: MongoServerAddress, settings: Settings) -> str:
     """The FHIR base the CLI hands out: `--base-url` (or FHIR_BASE_URL), else the one the server recorded.
 
     Raise ValueError when neither is known.
     """
     if settings.base_url:
         return settings.base_url.rstrip("/")
-    recorded = await MongoServerAddress(client, settings.database).fhir_base()
+    recorded = await address.fhir_base()
     if recorded is None:
         raise ValueError(_("No server has started on this database yet, so its base URL is unknown; pass --base-url."))
     return recorded

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Request
 from joserfc.jwk import RSAKey
-from pymongo import AsyncMongoClient
 
 from ..rest.context import base_url
 from ..storage.authorizations import MongoAuthorizationStore
 from ..storage.clients import MongoClientStore
+from ..storage.database import Database
 from ..storage.grants import MongoGrantStore
 from ..storage.jtis import MongoJtiStore
 from ..storage.keys import MongoKeyStore
@@ -35,23 +34,16 @@ class OAuthState:
     remote_jwks: RemoteJwks
 
 
-async def open_oauth(client: AsyncMongoClient[dict[str, Any]], database: str) -> OAuthState:
-    """The stores on `database`, their indexes ensured, and the signing key (made if missing)."""
-    authorizations = MongoAuthorizationStore(client, database)
-    grants = MongoGrantStore(client, database)
-    launches = MongoLaunchStore(client, database)
-    jtis = MongoJtiStore(client, database)
-    for store in (authorizations, grants, launches, jtis):
-        await store.ensure_indexes()
-    keys = MongoKeyStore(client, database)
+async def open_oauth(database: Database) -> OAuthState:
+    """The stores of `database` (opened, indexes ensured) and the signing key (made if missing)."""
     return OAuthState(
-        MongoClientStore(client, database),
-        authorizations,
-        grants,
-        launches,
-        jtis,
-        keys,
-        await signing_key(keys),
+        database.clients,
+        database.authorizations,
+        database.grants,
+        database.launches,
+        database.jtis,
+        database.keys,
+        await signing_key(database.keys),
         RemoteJwks(),
     )
 

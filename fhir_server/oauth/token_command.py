@@ -32,12 +32,8 @@ from ..config import Settings
 from ..errors import FhirError
 from ..i18n import _
 from ..logs import configure_logging
-from ..storage import MongoResourceStore
-from ..storage.audit import MongoAuditLog
-from ..storage.clients import MongoClientStore
-from ..storage.grants import ACCESS, MongoGrantStore
-from ..storage.server_address import MongoServerAddress
-from ..storage.users import MongoUserStore
+from ..storage.database import Database
+from ..storage.grants import ACCESS
 from .client_credentials import backend_token_seconds
 from .launch_context import check_launch_context
 from .requested import requested_scopes
@@ -101,9 +97,9 @@ def _narrowed(requested: list[str], ceiling: list[str], owner: str) -> tuple[str
     return granted
 
 
-async def _user_grant(store: MongoResourceStore, settings: Settings, asked: Asked, now: datetime) -> Grant:
+async def _user_grant(database: Database, settings: Settings, asked: Asked, now: datetime) -> Grant:
     assert asked.user is not None
-    user = await MongoUserStore(store.client, settings.database).get(asked.user)
+    user = await database.users.get(asked.user)
     if user is None or not user.active:
         raise TokenRefused(_("There is no active account {username!r}.").format(username=asked.user))
     roles = load_roles(settings.roles_file)
@@ -124,13 +120,13 @@ async def _user_grant(store: MongoResourceStore, settings: Settings, asked: Aske
     grant = Grant(ACCESS, CLI_CLIENT, scopes, now, now + lifetime, uuid.uuid4().hex, subject=user.username,
                   role=user.role, fhir_user=user.fhir_user, patient=patient)  # fmt: skip
     if patient is not None:  # the same checks as an EHR launch, with the user's own reach
-        await check_launch_context(store, AccessPolicy.from_grant(grant, roles), patient)
+        await check_launch_context(database.resources, AccessPolicy.from_grant(grant, roles), patient)
     return grant
 
 
-async def _client_grant(store: MongoResourceStore, settings: Settings, asked: Asked, now: datetime) -> Grant:
+async def _client_grant(database: Database, settings: Settings, asked: Asked, now: datetime) -> Grant:
     assert asked.client_id is not None
-    client = await MongoClientStore(store.client, settings.database).get(asked.client_id)
+    client = await database.clients.get(asked.client_id)
     if client is None:
         raise TokenRefused(_("No client {client_id} is registered.").format(client_id=asked.client_id))
     if asked.patient is not None:
@@ -145,11 +141,11 @@ async def _client_grant(store: MongoResourceStore, settings: Settings, asked: As
 
 
 async def _audit(
-    store: MongoResourceStore, settings: Settings, actor: Actor, patient: str | None, refusal: str | None
+    database: Database, settings: Settings, actor: Actor, patient: str | None, refusal: str | None
 ) -> None:
     """One AuditEvent for the token issued (or refused), sealed into the chain by the next running server."""
-    audit = MongoAuditLog(store.client, settings.database, load_audit_key(settings, create=True))
-    server = await MongoServerAddress(store.client, settings.database).fhir_base() or settings.base_url or "cli"
+    audit = database.audit
+    server = await database.server_address.fhir_base() or settings.base_url or "cli"
     moment = datetime.now(UTC)
     event = sign_in_event(actor, instant(moment), server.removesuffix("/fhir"), succeeded=refusal is None,
                           what="token", description=refusal or "fhir-server token",
@@ -160,22 +156,20 @@ async def _audit(
 async def issue_token(settings: Settings, asked: Asked) -> str:
     """A new access token for what `asked` names; raise TokenRefused (after auditing the refusal)."""
     assert settings.mongodb_uri, "inside running_database()"
-    store = MongoResourceStore.connect(settings.mongodb_uri, settings.database)
     now = datetime.now(UTC).replace(microsecond=0)
-    try:
+    async with Database.open(settings, load_audit_key(settings, create=True), indexes=False) as database:
         try:
             made = _user_grant if asked.user is not None else _client_grant
-            grant = await made(store, settings, asked, now)
+            grant = await made(database, settings, asked, now)
         except (TokenRefused, FhirError) as exc:
             asking = Actor(client_id=asked.client_id or CLI_CLIENT, username=asked.user)
-            await _audit(store, settings, asking, asked.patient, str(exc))
+            await _audit(database, settings, asking, asked.patient, str(exc))
             raise
-        token = await MongoGrantStore(store.client, settings.database).issue(grant)
+        token = await database.grants.issue(grant)
         user = grant.subject if grant.role is not None else None
-        await _audit(store, settings, Actor(grant.client_id, user, grant.fhir_user, grant.role), grant.patient, None)
+        actor = Actor(grant.client_id, user, grant.fhir_user, grant.role)
+        await _audit(database, settings, actor, grant.patient, None)
         return token
-    finally:
-        await store.close()
 
 
 def run_token_command(args: dict[str, Any]) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..fhir_json import loads
@@ -32,3 +32,9 @@ class StoredResource:
     def resource(self) -> dict[str, Any]:
         """The resource as a dict (empty for a deletion), its decimals exact (`FhirDecimal`)."""
         return loads(self.body) if self.body else {}
+
+
+def now() -> datetime:
+    """The current instant at the millisecond precision the database keeps."""
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

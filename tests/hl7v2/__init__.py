@@ -14,8 +14,8 @@ from typing import Any
 
 from adapters.hl7v2.framing import FrameDecoder, frame
 from adapters.hl7v2.listener import ListenerSettings, start_listener
-from adapters.hl7v2.message_store import MessageStore
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
+from fhir_server.storage.hl7_messages import MessageStore
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hl7v2"
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.embedded import free_loopback_port
 
 from . import FIXTURES, mllp_send_command, segment
@@ -43,3 +44,17 @@ def test_mllp_command_acknowledges_a_lab_result(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         log.close()
+
+
+def test_mllp_command_on_a_port_in_use_says_so_without_a_traceback(tmp_path: Path, database: EmbeddedDatabase) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [
+            sys.executable, "-m", "fhir_server", "mllp", "--host", "127.0.0.1", "--port", str(port),
+            "--mongodb-uri", database.uri, "--database", "mllp_port_in_use",
+        ]  # fmt: skip
+        ran = subprocess.run(command, capture_output=True, timeout=120)
+    assert ran.returncode == 1, ran.stderr
+    assert b"already in use" in ran.stderr and b"Traceback" not in ran.stderr, ran.stderr

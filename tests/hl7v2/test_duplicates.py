@@ -6,7 +6,6 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from adapters.hl7v2.message_store import reprocess
 from adapters.hl7v2.pipeline import Pipeline
 from fhir_server.engine.identity import now
 from fhir_server.storage import EmbeddedDatabase
@@ -60,7 +59,7 @@ def test_failed_message_is_listed_and_reprocessed(database: EmbeddedDatabase) ->
                 return small_mapper(text.replace("|X!", "|F"))
 
             pipeline = Pipeline(running.store, fixed)
-            record = await reprocess(pipeline, failed[0].id)
+            record = await pipeline.reprocess(failed[0].id)
             assert record.status == "processed" and len(record.resources) == 2 and record.attempts == 2
             assert len(record.acks) == 2 and segment(record.acks[-1], "MSA")[1] == "AA"
             assert (await running.messages.counts()) == {"received": 0, "processed": 1, "error": 0}

@@ -24,14 +24,14 @@ import httpx
 from adapters.hl7v2.access import HL7_POLICY
 from adapters.hl7v2.ack import build_ack
 from adapters.hl7v2.header import parse_header
-from adapters.hl7v2.lease import LEASE, new_worker
-from adapters.hl7v2.message_store import MessageStore, reprocess
 from adapters.hl7v2.pipeline import Pipeline
 from adapters.hl7v2.provenance import provenance_entry
 from fhir_server.engine.bundle import process_bundle
 from fhir_server.engine.identity import now
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
 from fhir_server.storage.embedded import free_loopback_port
+from fhir_server.storage.hl7_messages import MessageStore
+from fhir_server.storage.leases import LEASE, new_worker
 from tests.conftest import FHIR_JSON, ServerProcess
 
 from . import Client, listening, segment, small_mapper
@@ -52,7 +52,7 @@ def oru(control: str, mrn: str, extra_msh: str = "") -> str:
 @functools.cache
 def dead_worker() -> str:
     """The worker id of a listener process that has exited."""
-    code = "from adapters.hl7v2.lease import new_worker; print(new_worker())"
+    code = "from fhir_server.storage.leases import new_worker; print(new_worker())"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -224,7 +224,7 @@ def test_a_message_that_took_down_three_processes_is_not_taken_over_again(databa
             assert await _count(running.store, "Observation") == 0
             assert await client.send(raw) == ack  # settled: a duplicate from now on
             await client.close()
-            record = await reprocess(Pipeline(running.store, small_mapper), message_id)  # what the operator does
+            record = await Pipeline(running.store, small_mapper).reprocess(message_id)  # what the operator does
             assert record.status == "processed" and await _count(running.store, "Observation") == 1
 
     asyncio.run(scenario())

@@ -24,10 +24,11 @@ Enable with `FHIR_HL7_OUTBOUND=true` (`fhir-server serve`) or `fhir-server mllp 
 ServiceRequests for labs must run it (any number may: leases keep each message sent once).
 """
 
+from fhir_server.storage.hl7_outbox import OutboxEntry, OutboxStore
+
 from .client import LinkSettings
 from .lab import Lab, LabConfigError
 from .observer import queue_orders
-from .outbox import OutboxEntry, OutboxStore
 from .sender import Sender, SenderSettings, sender_settings, start_sending
 
 __all__ = [

@@ -21,11 +21,11 @@ from datetime import datetime
 from typing import Any
 
 from fhir_server.i18n import _
+from fhir_server.storage.hl7_outbox import CANCEL
 
 from ..ack import escape
 from .datatypes import SEX, components, cwe, cx, ei, system_name, ts, xcn, xpn
 from .lab import Lab
-from .outbox import CANCEL
 
 PRIORITY = {"routine": "R", "urgent": "A", "asap": "A", "stat": "S"}
 """ServiceRequest.priority -> HL7 table 0027 (ORC-7.6, before TQ1) and table 0485 (TQ1-9): S, A and R are the

@@ -22,11 +22,11 @@ from typing import Any
 from fhir_server.engine import read_resource
 from fhir_server.errors import InvalidRequest, ResourceDeleted, ResourceNotFound
 from fhir_server.storage import LinkedDocument, MongoResourceStore, PendingWrite, ResourceStore
+from fhir_server.storage.hl7_outbox import COLLECTION, OutboxStore, entry_document
 
 from ..access import HL7_POLICY
 from .gather import request_version
 from .lab import endpoint_references, is_mllp
-from .outbox import COLLECTION, OutboxStore, entry_document
 from .sequence import queued_control
 
 

@@ -35,15 +35,7 @@ from fhir_server.engine.identity import now
 from fhir_server.engine.observers import add_write_observer, remove_write_observer
 from fhir_server.i18n import _
 from fhir_server.storage import MongoResourceStore
-
-from ..ack import new_control_id
-from .client import LabUnreachable, Link, Links, LinkSettings
-from .flag import flag_order
-from .gather import current_lab, gather_order, patient_of, placer_of, record_placer, request_version
-from .lab import Lab, LabConfigError
-from .message import OrderError, OrderSettings, order_message
-from .observer import queue_orders
-from .outbox import (
+from fhir_server.storage.hl7_outbox import (
     ACKNOWLEDGED,
     CANCEL,
     FAILED,
@@ -55,6 +47,14 @@ from .outbox import (
     OutboxEntry,
     OutboxStore,
 )  # fmt: skip
+
+from ..ack import new_control_id
+from .client import LabUnreachable, Link, Links, LinkSettings
+from .flag import flag_order
+from .gather import current_lab, gather_order, patient_of, placer_of, record_placer, request_version
+from .lab import Lab, LabConfigError
+from .message import OrderError, OrderSettings, order_message
+from .observer import queue_orders
 from .reply import read_reply
 from .sequence import last_taken, settle_control
 

@@ -26,8 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fhir_server.i18n import _
-
-from .outbox import ACKNOWLEDGED, CANCEL, CHANGE, HOLD, NEW_ORDER, RELEASE, OutboxEntry
+from fhir_server.storage.hl7_outbox import ACKNOWLEDGED, CANCEL, CHANGE, HOLD, NEW_ORDER, RELEASE, OutboxEntry
 
 ACTIVE, ON_HOLD = "active", "on-hold"
 CANCELLED = ("revoked", "entered-in-error")

@@ -1,10 +1,10 @@
-"""Leases on received HL7 v2 messages: which process is processing one, and until when.
+"""Leases: which process is doing a piece of work (an HL7 v2 message, ...), and until when.
 
 A message is stored already leased by the process that received it (`worker`, `leaseUntil`); that
 process renews the lease while it processes the message and drops it with the outcome. A message
 still `received` whose lease ran out, or whose holder is a process of this machine that no longer
 exists, is free: whoever claims it first (one findOneAndUpdate conditioned on that) processes it.
-The same shape as the job and outbox leases (`fhir_server/storage/jobs.py`, `outbound/outbox.py`).
+The same shape as the job and outbox leases (`jobs.py`, `hl7_outbox.py`).
 
 Why the process check: a lease alone keeps a restarted server from a message its dead predecessor
 held until the lease runs out, and a sender's resend in that window would be refused. A worker id

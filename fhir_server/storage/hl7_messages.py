@@ -7,7 +7,7 @@ the resources it produced (their versions, the message's Provenance among them).
 accepted for processing carry `dedup` = MSH-3 + MSH-10 under a unique (sparse) index: a
 retransmission finds the original and gets its ACKs again.
 Rejected messages are kept without that key, so a corrected resend is not mistaken for a copy.
-An accepted message is stored leased to the process that received it (`lease.py`); a `received`
+An accepted message is stored leased to the process that received it (`leases.py`); a `received`
 message whose lease is free is claimed by a resend or by the recovery duty and processed there.
 """
 
@@ -17,19 +17,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from fhir_server.engine.identity import now
-from fhir_server.errors import VersionConflict
-from fhir_server.storage import MongoResourceStore
-from fhir_server.storage.backup import register_state_collection
-from fhir_server.storage.mongo import mongo_errors
-
-from . import lease
-from .header import Header, HL7Error
-
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
+from ..errors import VersionConflict
+from . import leases
+from .backup import register_state_collection
+from .mongo import MongoResourceStore, mongo_errors
+from .records import now
 
 RECEIVED, PROCESSED, ERROR = "received", "processed", "error"
 STATUSES = (RECEIVED, PROCESSED, ERROR)
@@ -37,7 +31,31 @@ COLLECTION = "hl7_messages"
 
 # Backups keep the message log (retransmissions are still recognised); a lease means nothing after a restore,
 # so a message still `received` there is taken up by the recovery duty.
-register_state_collection(COLLECTION, reset=lease.RELEASED)
+register_state_collection(COLLECTION, reset=leases.RELEASED)
+
+
+class MessageHeader(Protocol):
+    """The MSH fields a stored message is listed and recognised by (the adapter's parsed header)."""
+
+    @property
+    def sending_app(self) -> str: ...
+    @property
+    def sending_facility(self) -> str: ...
+    @property
+    def message_type(self) -> str: ...
+    @property
+    def control_id(self) -> str: ...
+
+
+class MessageWarning(Protocol):
+    """A warning of a processing attempt (the adapter's ERR problem)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def text(self) -> str: ...
 
 
 @dataclass
@@ -61,7 +79,7 @@ class MessageRecord:
     """`{code, location, text}` of each warning of the last processing."""
     updated: datetime | None = None
     worker: str | None = None
-    """The process holding the message's lease (see `lease.py`), while it is `received`."""
+    """The process holding the message's lease (see `leases.py`), while it is `received`."""
     claims: int = 0
     """How often it was taken over from a process that died holding it."""
 
@@ -95,7 +113,7 @@ class MessageStore:
     async def add(
         self,
         raw: str,
-        header: Header | None,
+        header: MessageHeader | None,
         charset: str,
         *,
         accepted: bool,
@@ -105,20 +123,24 @@ class MessageStore:
     ) -> tuple[str, MessageRecord | None]:
         """Store a message durably (an accepted one leased to `worker`, who processes it next); return its
         id, or the original's record when it is a duplicate."""
-        h = header or Header()
+        app, facility, kind, control = (
+            (header.sending_app, header.sending_facility, header.message_type, header.control_id)
+            if header is not None
+            else ("", "", "", "")
+        )
         doc: dict[str, Any] = {
             "_id": str(uuid.uuid4()), "received": now(), "status": status, "raw": raw, "charset": charset,
-            "sendingApp": h.sending_app, "sendingFacility": h.sending_facility, "messageType": h.message_type,
-            "controlId": h.control_id, "acks": [], "error": None, "resources": [], "attempts": 0, **extra,
+            "sendingApp": app, "sendingFacility": facility, "messageType": kind,
+            "controlId": control, "acks": [], "error": None, "resources": [], "attempts": 0, **extra,
         }  # fmt: skip
         if accepted:
-            doc["dedup"] = {"app": h.sending_app, "control": h.control_id}
-            doc.update(lease.held(worker, doc["received"]) if worker else lease.RELEASED)
+            doc["dedup"] = {"app": app, "control": control}
+            doc.update(leases.held(worker, doc["received"]) if worker else leases.RELEASED)
         try:
             async with mongo_errors(COLLECTION):
                 await self._messages.insert_one(doc)
         except VersionConflict:
-            original = await self.find_original(h.sending_app, h.control_id)
+            original = await self.find_original(app, control)
             if original is None:
                 raise
             return original.id, original
@@ -146,7 +168,7 @@ class MessageStore:
         *,
         error: str | None = None,
         resources: Sequence[str] = (),
-        warnings: Sequence[HL7Error] = (),
+        warnings: Sequence[MessageWarning] = (),
         ack: str | None = None,
     ) -> None:
         """Record the outcome of a processing attempt (it replaces the previous attempt's) and the ACK about
@@ -159,7 +181,7 @@ class MessageStore:
                 "resources": list(resources),
                 "warnings": notes,
                 "updated": now(),
-                **lease.RELEASED,
+                **leases.RELEASED,
             },
             "$inc": {"attempts": 1},
         }
@@ -169,23 +191,23 @@ class MessageStore:
             await self._messages.update_one({"_id": message_id}, change)
 
     async def claim(self, original: MessageRecord, worker: str, at: datetime) -> MessageRecord | None:
-        """Take a `received` message whose lease is free at `at` (see `lease.free`) for `worker`; None when
+        """Take a `received` message whose lease is free at `at` (see `leases.free`) for `worker`; None when
         it is processed, or leased to a live process."""
-        gone = [original.worker] if original.worker and lease.is_gone(original.worker) else []
-        return await self._claim({"_id": original.id, "status": RECEIVED, **lease.free(at, gone)}, worker, at)
+        gone = [original.worker] if original.worker and leases.is_gone(original.worker) else []
+        return await self._claim({"_id": original.id, "status": RECEIVED, **leases.free(at, gone)}, worker, at)
 
     async def claim_next(self, worker: str, at: datetime) -> MessageRecord | None:
         """Take the oldest `received` message whose lease is free at `at`, for `worker`."""
         async with mongo_errors(COLLECTION):
             holders = await self._messages.distinct("worker", {"status": RECEIVED, "leaseUntil": {"$gte": at}})
-        gone = [h for h in holders if lease.is_gone(h)]
-        return await self._claim({"status": RECEIVED, **lease.free(at, gone)}, worker, at)
+        gone = [h for h in holders if leases.is_gone(h)]
+        return await self._claim({"status": RECEIVED, **leases.free(at, gone)}, worker, at)
 
     async def _claim(self, condition: dict[str, Any], worker: str, at: datetime) -> MessageRecord | None:
         async with mongo_errors(COLLECTION):
             doc = await self._messages.find_one_and_update(
                 condition,
-                {"$set": lease.held(worker, at), "$inc": {"claims": 1}},
+                {"$set": leases.held(worker, at), "$inc": {"claims": 1}},
                 sort=[("received", 1)],
                 return_document=True,
             )
@@ -195,7 +217,7 @@ class MessageStore:
         """Extend `worker`'s lease on a message it is processing; False when the lease is no longer its."""
         async with mongo_errors(COLLECTION):
             result = await self._messages.update_one(
-                {"_id": message_id, "status": RECEIVED, "worker": worker}, {"$set": lease.held(worker, now())}
+                {"_id": message_id, "status": RECEIVED, "worker": worker}, {"$set": leases.held(worker, now())}
             )
         return result.matched_count == 1
 
@@ -233,11 +255,3 @@ class MessageStore:
     async def counts(self) -> dict[str, int]:
         """How many messages are in each status."""
         return {s: await self._messages.count_documents({"status": s}) for s in STATUSES}
-
-
-async def reprocess(pipeline: Pipeline, message_id: str) -> MessageRecord:
-    """Run a stored message (typically status `error`) through mapping and the engine again.
-
-    Its previous ACKs stay recorded; the outcome replaces status, error and resources.
-    """
-    return await pipeline.reprocess(message_id)

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from fhir_server.storage import MongoResourceStore
-from fhir_server.storage.backup import register_state_collection
-from fhir_server.storage.mongo import mongo_errors
+from .backup import register_state_collection
+from .mongo import MongoResourceStore, mongo_errors
 
 COLLECTION = "hl7_outbox"
 QUEUED, SENT, ACKNOWLEDGED, RETRYING, FAILED, WITHDRAWN = (
