@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import ssl
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from fhir_server.storage import MongoResourceStore
 
 from .code_maps import DEFAULT_TTL, ConceptMapCache
 from .framing import FrameDecoder, frame
+from .mapping import map_message
 from .pipeline import Mapper, Pipeline
 from .recovery import recover_messages
 from .senders import Reading
@@ -145,8 +145,7 @@ async def _close(writer: asyncio.StreamWriter) -> None:
 
 def default_mapper() -> Mapper:
     """The project's HL7 v2 to FHIR mapper (`adapters.hl7v2.mapping.map_message`)."""
-    mapper: Mapper = importlib.import_module("adapters.hl7v2.mapping").map_message
-    return mapper
+    return map_message
 
 
 def new_pipeline(store: MongoResourceStore, settings: ListenerSettings, mapper: Mapper | None = None) -> Pipeline:
