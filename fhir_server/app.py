@@ -50,8 +50,10 @@ log = logging.getLogger(__name__)
 AUTH_MODES = ("smart", "open")
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) -> FastAPI:
     """Build the application; the database connection opens and indexes are ensured at startup.
+
+    `roles` are the roles already loaded from `settings.roles_file` (by `serve`); None loads them here.
 
     With `settings.mllp_port` the HL7 v2 MLLP listener runs in the same process (each worker
     listens on the port with SO_REUSEPORT, so the kernel spreads the lab connections).
@@ -60,7 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         raise ValueError("create_app needs settings.mongodb_uri; the CLI starts the embedded database first")
     if settings.auth not in AUTH_MODES:
         raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {settings.auth!r}")
-    roles = load_roles(settings.roles_file)
+    roles = load_roles(settings.roles_file) if roles is None else roles
     load_rule_modules(settings.rule_modules)
     load_catalogs()  # a broken catalog stops the start here, not the first request in that language
     audit_key = load_audit_key(settings, create=True)  # before serving: a missing key is made, a bad one stops
@@ -93,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
         registry = default_registry()
         registry.layout_changed_at = await store.search_layout_changed()
         await load_search_parameters(store, registry)
+        app.state.database = database
         app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
         sealer = new_sealer()
         app.state.audit_queue = audit_queue = AuditQueue(audit, sealer)
@@ -102,7 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
         await record_server_base(database.server_address, settings)
         app.state.pages = PageStores.of(database, roles, settings)
         if settings.mllp_port is not None:  # first: a port in use stops the startup before any background work
-            mllp = await start_listener(store, ListenerSettings.from_settings(settings))
+            mllp = await start_listener(database, ListenerSettings.from_settings(settings))
             opened.push_async_callback(_close, mllp)
         app.state.database_watch = watch = DatabaseWatch()
         background = [
@@ -116,9 +119,9 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         opened.push_async_callback(stop_tasks, background)
         if settings.hl7_outbound:
-            background.append(await start_sending(store, sender_settings(settings)))
+            background.append(start_sending(database, sender_settings(settings)))
         if settings.mllp_port is not None:
-            background.append(start_recovery(store, ListenerSettings.from_settings(settings)))
+            background.append(start_recovery(database, ListenerSettings.from_settings(settings)))
 
     app = FastAPI(
         title="fhir-server",

@@ -90,8 +90,7 @@ def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
 async def _reprocess(settings: Settings, message_id: str | None, failed: bool) -> int:
     """Reprocess one message or every failed one; print each outcome; exit code 1 if any still fails."""
     async with connected_database(settings) as database:
-        store = database.resources
-        pipeline = Pipeline(store, default_mapper(), settings.base_url, reading=Reading.from_settings(settings))
+        pipeline = Pipeline(database, default_mapper(), settings.base_url, reading=Reading.from_settings(settings))
         ids = [message_id] if message_id else await pipeline.messages.failed_ids()
         still_failing = 0
         for current in ids:
@@ -130,10 +129,9 @@ async def _serve(settings: Settings, listener: ListenerSettings) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with connected_database(settings) as database:
-        store = database.resources
-        sending = await start_sending(store, sender_settings(settings)) if settings.hl7_outbound else None
-        server = await start_listener(store, listener)
-        background = [start_recovery(store, listener), *([sending] if sending is not None else [])]
+        sending = start_sending(database, sender_settings(settings)) if settings.hl7_outbound else None
+        server = await start_listener(database, listener)
+        background = [start_recovery(database, listener), *([sending] if sending is not None else [])]
         try:
             async with server:
                 await stop.wait()

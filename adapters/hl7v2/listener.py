@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fhir_server.config import Settings
 from fhir_server.ports import unavailable
-from fhir_server.storage import MongoResourceStore
+from fhir_server.storage.database import Database
 
 from .code_maps import DEFAULT_TTL, ConceptMapCache
 from .framing import FrameDecoder, frame
@@ -148,19 +148,18 @@ def default_mapper() -> Mapper:
     return map_message
 
 
-def new_pipeline(store: MongoResourceStore, settings: ListenerSettings, mapper: Mapper | None = None) -> Pipeline:
+def new_pipeline(database: Database, settings: ListenerSettings, mapper: Mapper | None = None) -> Pipeline:
     """The pipeline of a listener (or of its recovery duty) with these settings."""
-    code_maps = ConceptMapCache(store, settings.concept_map_ttl)
-    return Pipeline(store, mapper or default_mapper(), settings.base_url, code_maps, settings.reading)
+    code_maps = ConceptMapCache(database.resources, settings.concept_map_ttl)
+    return Pipeline(database, mapper or default_mapper(), settings.base_url, code_maps, settings.reading)
 
 
 async def start_listener(
-    store: MongoResourceStore, settings: ListenerSettings | None = None, mapper: Mapper | None = None
+    database: Database, settings: ListenerSettings | None = None, mapper: Mapper | None = None
 ) -> asyncio.Server:
-    """Create the message indexes and start listening; the caller closes the returned server."""
+    """Start listening (the message log's indexes are the Database's); the caller closes the returned server."""
     settings = settings or ListenerSettings()
-    pipeline = new_pipeline(store, settings, mapper)
-    await pipeline.ensure_indexes()
+    pipeline = new_pipeline(database, settings, mapper)
     context = tls_context(settings.certfile, settings.keyfile) if settings.certfile else None
     server = MLLPServer(pipeline, settings)
     try:
@@ -179,8 +178,8 @@ async def start_listener(
 
 
 def start_recovery(
-    store: MongoResourceStore, settings: ListenerSettings | None = None, mapper: Mapper | None = None
+    database: Database, settings: ListenerSettings | None = None, mapper: Mapper | None = None
 ) -> asyncio.Task[None]:
     """Process, from now on, messages left `received` by a process that died (`recovery.py`); cancel the
     task to stop. Run it wherever a listener runs."""
-    return asyncio.create_task(recover_messages(new_pipeline(store, settings or ListenerSettings(), mapper)))
+    return asyncio.create_task(recover_messages(new_pipeline(database, settings or ListenerSettings(), mapper)))

@@ -30,8 +30,9 @@ from fhir_server.engine.bundle import process_bundle
 from fhir_server.engine.identity import now
 from fhir_server.errors import FhirError, InvalidRequest
 from fhir_server.i18n import _
-from fhir_server.storage import MongoResourceStore, leases
-from fhir_server.storage.hl7_messages import ERROR, PROCESSED, RECEIVED, MessageRecord, MessageStore
+from fhir_server.storage import leases
+from fhir_server.storage.database import Database
+from fhir_server.storage.hl7_messages import ERROR, PROCESSED, RECEIVED, MessageRecord
 
 from .access import HL7_POLICY
 from .ack import batch_reply, build_ack
@@ -69,23 +70,20 @@ class Pipeline:
 
     def __init__(
         self,
-        store: MongoResourceStore,
+        database: Database,
         mapper: Mapper,
         base: str | None = None,
         code_maps: ConceptMapCache | None = None,
         reading: Reading | None = None,
     ) -> None:
-        self.store = store
+        self.store = store = database.resources
         self.reading = reading or Reading()
         self.mapper = mapper
         self.base = base
-        self.messages = MessageStore(store)
+        self.messages = database.hl7_messages
         self.code_maps = code_maps or ConceptMapCache(store)
         self.worker = leases.new_worker()
         """Who holds the leases of the messages this pipeline processes."""
-
-    async def ensure_indexes(self) -> None:
-        await self.messages.ensure_indexes()
 
     async def handle_frame(self, payload: bytes, send: Callable[[bytes], Awaitable[None]]) -> None:
         """Answer one MLLP frame: a message (ACKs sent as they happen) or a batch (one batch reply)."""
