@@ -19,15 +19,18 @@ from typing import Any
 
 from fhir_server.cli_database import add_database_options, connected_database, running_database
 from fhir_server.config import Settings
+from fhir_server.duties import MLLP, DutyContext, applicable, start_duties
+from fhir_server.duties.registry import DUTIES
 from fhir_server.engine.rules import load_rule_modules
 from fhir_server.errors import FhirError, StorageUnavailable
 from fhir_server.i18n import _, _n
 from fhir_server.logs import configure_logging
 from fhir_server.ports import PortUnavailable
+from fhir_server.storage import leases
 from fhir_server.storage.hl7_messages import PROCESSED
 from fhir_server.tasks import stop_tasks
 
-from .listener import ListenerSettings, default_mapper, start_listener, start_recovery
+from .listener import ListenerSettings, default_mapper, start_listener
 from .outbound import sender_settings, start_sending
 from .pipeline import Pipeline
 from .senders import Reading, ReadingConfigError
@@ -131,7 +134,8 @@ async def _serve(settings: Settings, listener: ListenerSettings) -> None:
     async with connected_database(settings) as database:
         sending = start_sending(database, sender_settings(settings)) if settings.hl7_outbound else None
         server = await start_listener(database, listener)
-        background = [start_recovery(database, listener), *([sending] if sending is not None else [])]
+        duties = DutyContext(database, settings, leases.new_worker())
+        background = [*start_duties(applicable(DUTIES, {MLLP}, settings), duties), *([sending] if sending else [])]
         try:
             async with server:
                 await stop.wait()

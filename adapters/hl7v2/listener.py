@@ -1,7 +1,7 @@
 """The MLLP server: asyncio, optional TLS, persistent connections.
 
 Each connection is read frame by frame and its messages are handled in arrival order (the
-ACK of one is sent before the next is handled). Beside it runs the recovery duty (`start_recovery`),
+ACK of one is sent before the next is handled). Beside it runs the recovery duty (`duties.py`),
 which finishes messages a process that died had accepted. A connection is closed when it stays idle
 too long, when a frame takes too long to complete, or when too many are open already;
 none of this touches the other connections.
@@ -24,7 +24,6 @@ from .code_maps import DEFAULT_TTL, ConceptMapCache
 from .framing import FrameDecoder, frame
 from .mapping import map_message
 from .pipeline import Mapper, Pipeline
-from .recovery import recover_messages
 from .senders import Reading
 
 log = logging.getLogger(__name__)
@@ -175,11 +174,3 @@ async def start_listener(
         raise unavailable(settings.host, settings.port, exc) from exc
     log.info("mllp listening", extra={"host": settings.host, "port": settings.port, "tls": context is not None})
     return listening
-
-
-def start_recovery(
-    database: Database, settings: ListenerSettings | None = None, mapper: Mapper | None = None
-) -> asyncio.Task[None]:
-    """Process, from now on, messages left `received` by a process that died (`recovery.py`); cancel the
-    task to stop. Run it wherever a listener runs."""
-    return asyncio.create_task(recover_messages(new_pipeline(database, settings or ListenerSettings(), mapper)))

@@ -1,6 +1,6 @@
 """The recovery duty: messages accepted but left `received` by a process that died are processed.
 
-Every process that runs the MLLP listener runs it (`listener.start_recovery`): at start and then every
+Every process that runs the MLLP listener runs it (the `hl7-recovery` duty, `duties.py`): at start and then every
 `POLL` seconds it claims the oldest `received` message whose lease is free (`leases.py`; one
 findOneAndUpdate, so two processes never take the same message) and processes it as the listener
 would have. The sender's connection is gone, so the application ack (enhanced mode) or the ACK

@@ -167,12 +167,12 @@ class Leases:
 
 
 @contextlib.asynccontextmanager
-async def renewed(renew: Callable[[], Awaitable[object]]) -> AsyncIterator[None]:
-    """Call `renew` every `RENEW_EVERY` seconds while the block runs (its lease must not run out under it)."""
+async def renewed(renew: Callable[[], Awaitable[object]], every: float = RENEW_EVERY) -> AsyncIterator[None]:
+    """Call `renew` every `every` seconds while the block runs (its lease must not run out under it)."""
 
     async def beat() -> None:
         while True:
-            await asyncio.sleep(RENEW_EVERY)
+            await asyncio.sleep(every)
             try:
                 await renew()
             except Exception:  # the database may be away for a moment: try again at the next beat
