@@ -6,12 +6,14 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 
 from fhir_server.config import Settings
 from fhir_server.duties import MLLP, SERVER, Duty, DutyContext, applicable, start_duties
 from fhir_server.duties.registry import DUTIES
+from fhir_server.engine.identity import now
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
 from fhir_server.storage.database import Database
 from fhir_server.storage.leases import new_worker
@@ -132,3 +134,18 @@ def test_each_process_takes_the_duties_that_apply_to_it() -> None:
 def test_only_a_duty_run_in_rounds_can_be_leased() -> None:
     with pytest.raises(ValueError, match="rounds"):
         Duty("loop", Rounds(), leased=True)
+
+
+def test_a_duty_held_by_a_dead_process_of_this_machine_is_taken_at_once(database: EmbeddedDatabase) -> None:
+    async def scenario(built: Database) -> None:
+        machine, _pid, rest = new_worker().split("/")
+        if machine == "-":
+            pytest.skip("this system cannot tell whether a process exists")
+        dead = f"{machine}/999999999/{rest}"  # no such process
+        assert await built.duties.claim("tick", dead, now(), timedelta(hours=1))
+        live = new_worker()
+        assert await built.duties.claim("tick", live, now())
+        assert not await built.duties.claim("tick", "elsewhere/1/x", now())  # a live holder keeps it
+        assert await built.duties.holder("tick") == live
+
+    _on_fresh_database(database, scenario)
