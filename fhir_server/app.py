@@ -6,11 +6,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 
-from adapters.hl7v2 import ListenerSettings, start_listener, start_recovery
+from adapters.hl7v2 import ListenerSettings, start_listener
 from adapters.hl7v2.admin import router as hl7_admin_router
 from adapters.hl7v2.outbound import sender_settings, start_sending
 
@@ -18,17 +17,16 @@ from .audit.key import load_audit_key
 from .audit.queue import AuditQueue
 from .audit.requests import AuditMiddleware
 from .audit.routes import router as audit_router
-from .audit.sealer import keep_audit_sealed, new_sealer
 from .audit.writes import audit_writes
 from .auth.roles import load_roles
 from .config import Settings
 from .demo_app import mount_demo_app, register_demo_app
-from .engine.bulk_export import export_worker
-from .engine.bulk_import import import_worker
+from .duties import MLLP, SERVER, DutyContext, applicable, start_duties
+from .duties.registry import DUTIES
 from .engine.observers import add_write_observer, remove_write_observer
-from .engine.reindex import reindex_worker, upgrade_search_layout
+from .engine.reindex import upgrade_search_layout
 from .engine.rules import load_rule_modules
-from .engine.search_parameters import keep_registry_fresh, load_search_parameters
+from .engine.search_parameters import load_search_parameters
 from .formats.middleware import FormatMiddleware
 from .i18n import load_catalogs
 from .logs import configure_logging
@@ -43,6 +41,7 @@ from .rest.access import admin_policy
 from .rest.health import DatabaseWatch
 from .search.registry import default_registry
 from .storage.database import Database
+from .storage.leases import new_worker
 from .tasks import stop_tasks
 
 log = logging.getLogger(__name__)
@@ -50,8 +49,10 @@ log = logging.getLogger(__name__)
 AUTH_MODES = ("smart", "open")
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) -> FastAPI:
     """Build the application; the database connection opens and indexes are ensured at startup.
+
+    `roles` are the roles already loaded from `settings.roles_file` (by `serve`); None loads them here.
 
     With `settings.mllp_port` the HL7 v2 MLLP listener runs in the same process (each worker
     listens on the port with SO_REUSEPORT, so the kernel spreads the lab connections).
@@ -60,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         raise ValueError("create_app needs settings.mongodb_uri; the CLI starts the embedded database first")
     if settings.auth not in AUTH_MODES:
         raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {settings.auth!r}")
-    roles = load_roles(settings.roles_file)
+    roles = load_roles(settings.roles_file) if roles is None else roles
     load_rule_modules(settings.rule_modules)
     load_catalogs()  # a broken catalog stops the start here, not the first request in that language
     audit_key = load_audit_key(settings, create=True)  # before serving: a missing key is made, a bad one stops
@@ -93,32 +94,30 @@ def create_app(settings: Settings) -> FastAPI:
         registry = default_registry()
         registry.layout_changed_at = await store.search_layout_changed()
         await load_search_parameters(store, registry)
+        app.state.database = database
         app.state.store, app.state.jobs, app.state.files, app.state.audit = store, jobs, files, audit
-        sealer = new_sealer()
-        app.state.audit_queue = audit_queue = AuditQueue(audit, sealer)
+        duties = DutyContext(database, settings, new_worker())
+        app.state.audit_queue = audit_queue = AuditQueue(audit, duties.worker)  # the audit-seal duty's sealer too
         opened.push_async_callback(audit_queue.flush)
         app.state.grants, app.state.roles = grants, roles
         app.state.oauth = await open_oauth(database)
         await record_server_base(database.server_address, settings)
         app.state.pages = PageStores.of(database, roles, settings)
         if settings.mllp_port is not None:  # first: a port in use stops the startup before any background work
-            mllp = await start_listener(store, ListenerSettings.from_settings(settings))
+            mllp = await start_listener(database, ListenerSettings.from_settings(settings))
             opened.push_async_callback(_close, mllp)
         app.state.database_watch = watch = DatabaseWatch()
+        runs = {SERVER, MLLP} if settings.mllp_port is not None else {SERVER}
+        # The watch and the audit queue belong to objects the routes use (health, the audit middleware), and the
+        # sender's order observer must be registered before the first write: plain tasks, not duties.
         background = [
             asyncio.create_task(watch.run(store)),
-            asyncio.create_task(keep_registry_fresh(store, jobs, registry)),
-            asyncio.create_task(reindex_worker(store, jobs)),
-            asyncio.create_task(export_worker(store, jobs, files, timedelta(seconds=settings.export_ttl_seconds))),
-            asyncio.create_task(import_worker(store, jobs, files)),
-            asyncio.create_task(keep_audit_sealed(audit, sealer)),
             asyncio.create_task(audit_queue.run()),
+            *start_duties(applicable(DUTIES, runs, settings), duties),
         ]
         opened.push_async_callback(stop_tasks, background)
         if settings.hl7_outbound:
-            background.append(await start_sending(store, sender_settings(settings)))
-        if settings.mllp_port is not None:
-            background.append(start_recovery(store, ListenerSettings.from_settings(settings)))
+            background.append(start_sending(database, sender_settings(settings)))
 
     app = FastAPI(
         title="fhir-server",

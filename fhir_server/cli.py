@@ -156,8 +156,8 @@ def _serve(settings: Settings, http: socket.socket) -> int:
     # handler it found: ours turns it into an exception so the database is stopped below.
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        roles = load_roles(settings.roles_file)
         if settings.load_dir and settings.mongodb_uri:
-            roles = load_roles(settings.roles_file)
             asyncio.run(load_folder_into(settings, settings.load_dir, roles))
         log.info("serving", extra={"host": settings.host, "port": settings.port, "workers": settings.workers})
         if settings.workers > 1:
@@ -167,7 +167,7 @@ def _serve(settings: Settings, http: socket.socket) -> int:
             workers.run()
             started = all(worker.process.exitcode != STARTUP_FAILURE for worker in workers.processes)
         else:
-            server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
+            server = uvicorn.Server(uvicorn.Config(create_app(settings, roles), **options))
             server.run(sockets=[http])
             started = server.started
     except (_Stopped, KeyboardInterrupt):

@@ -9,7 +9,7 @@ FHIR is `mapping.map_message`, injected. Orders out to labs (sender, OML^O21/ORM
 lab configuration) are in `outbound`; the outbox is `fhir_server/storage/hl7_outbox.py`.
 """
 
-from .listener import ListenerSettings, start_listener, start_recovery
+from .listener import ListenerSettings, start_listener
 from .pipeline import Pipeline
 
-__all__ = ["ListenerSettings", "Pipeline", "start_listener", "start_recovery"]
+__all__ = ["ListenerSettings", "Pipeline", "start_listener"]

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from fhir_server.errors import InvalidRequest, ResourceNotFound
 from fhir_server.i18n import _
 from fhir_server.rest.instants import instant_param
-from fhir_server.storage import MongoResourceStore
+from fhir_server.storage.database import Database
 from fhir_server.storage.hl7_messages import STATUSES, MessageRecord, MessageStore
 from fhir_server.storage.hl7_outbox import STATUSES as OUTBOX_STATUSES
 from fhir_server.storage.hl7_outbox import OutboxEntry, OutboxStore
@@ -29,8 +29,8 @@ MAX_COUNT = 1000
 
 
 def _messages(request: Request) -> MessageStore:
-    store: MongoResourceStore = request.app.state.store
-    return MessageStore(store)
+    database: Database = request.app.state.database
+    return database.hl7_messages
 
 
 def _summary(record: MessageRecord) -> dict[str, Any]:
@@ -85,8 +85,8 @@ def _outbound(entry: OutboxEntry) -> dict[str, Any]:
 
 
 def _outbox(request: Request) -> OutboxStore:
-    store: MongoResourceStore = request.app.state.store
-    return OutboxStore(store)
+    database: Database = request.app.state.database
+    return database.hl7_outbox
 
 
 @router.get("/outbox", include_in_schema=False)

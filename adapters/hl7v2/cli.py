@@ -19,15 +19,18 @@ from typing import Any
 
 from fhir_server.cli_database import add_database_options, connected_database, running_database
 from fhir_server.config import Settings
+from fhir_server.duties import MLLP, DutyContext, applicable, start_duties
+from fhir_server.duties.registry import DUTIES
 from fhir_server.engine.rules import load_rule_modules
 from fhir_server.errors import FhirError, StorageUnavailable
 from fhir_server.i18n import _, _n
 from fhir_server.logs import configure_logging
 from fhir_server.ports import PortUnavailable
+from fhir_server.storage import leases
 from fhir_server.storage.hl7_messages import PROCESSED
 from fhir_server.tasks import stop_tasks
 
-from .listener import ListenerSettings, default_mapper, start_listener, start_recovery
+from .listener import ListenerSettings, default_mapper, start_listener
 from .outbound import sender_settings, start_sending
 from .pipeline import Pipeline
 from .senders import Reading, ReadingConfigError
@@ -90,8 +93,7 @@ def run_mllp(args: dict[str, Any] | argparse.Namespace) -> int:
 async def _reprocess(settings: Settings, message_id: str | None, failed: bool) -> int:
     """Reprocess one message or every failed one; print each outcome; exit code 1 if any still fails."""
     async with connected_database(settings) as database:
-        store = database.resources
-        pipeline = Pipeline(store, default_mapper(), settings.base_url, reading=Reading.from_settings(settings))
+        pipeline = Pipeline(database, default_mapper(), settings.base_url, reading=Reading.from_settings(settings))
         ids = [message_id] if message_id else await pipeline.messages.failed_ids()
         still_failing = 0
         for current in ids:
@@ -130,10 +132,10 @@ async def _serve(settings: Settings, listener: ListenerSettings) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with connected_database(settings) as database:
-        store = database.resources
-        sending = await start_sending(store, sender_settings(settings)) if settings.hl7_outbound else None
-        server = await start_listener(store, listener)
-        background = [start_recovery(store, listener), *([sending] if sending is not None else [])]
+        sending = start_sending(database, sender_settings(settings)) if settings.hl7_outbound else None
+        server = await start_listener(database, listener)
+        duties = DutyContext(database, settings, leases.new_worker())
+        background = [*start_duties(applicable(DUTIES, {MLLP}, settings), duties), *([sending] if sending else [])]
         try:
             async with server:
                 await stop.wait()

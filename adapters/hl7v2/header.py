@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from fhir_server.i18n import _, _n
 
 BOM = "\ufeff"
-DEFAULT_CHARSET = "UNICODE UTF-8"
 CHARSETS = {
     "": "utf-8",
     "ASCII": "ascii",

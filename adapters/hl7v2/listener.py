@@ -1,7 +1,7 @@
 """The MLLP server: asyncio, optional TLS, persistent connections.
 
 Each connection is read frame by frame and its messages are handled in arrival order (the
-ACK of one is sent before the next is handled). Beside it runs the recovery duty (`start_recovery`),
+ACK of one is sent before the next is handled). Beside it runs the recovery duty (`duties.py`),
 which finishes messages a process that died had accepted. A connection is closed when it stays idle
 too long, when a frame takes too long to complete, or when too many are open already;
 none of this touches the other connections.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import ssl
 from dataclasses import dataclass
@@ -19,12 +18,12 @@ from pathlib import Path
 
 from fhir_server.config import Settings
 from fhir_server.ports import unavailable
-from fhir_server.storage import MongoResourceStore
+from fhir_server.storage.database import Database
 
 from .code_maps import DEFAULT_TTL, ConceptMapCache
 from .framing import FrameDecoder, frame
+from .mapping import map_message
 from .pipeline import Mapper, Pipeline
-from .recovery import recover_messages
 from .senders import Reading
 
 log = logging.getLogger(__name__)
@@ -145,23 +144,21 @@ async def _close(writer: asyncio.StreamWriter) -> None:
 
 def default_mapper() -> Mapper:
     """The project's HL7 v2 to FHIR mapper (`adapters.hl7v2.mapping.map_message`)."""
-    mapper: Mapper = importlib.import_module("adapters.hl7v2.mapping").map_message
-    return mapper
+    return map_message
 
 
-def new_pipeline(store: MongoResourceStore, settings: ListenerSettings, mapper: Mapper | None = None) -> Pipeline:
+def new_pipeline(database: Database, settings: ListenerSettings, mapper: Mapper | None = None) -> Pipeline:
     """The pipeline of a listener (or of its recovery duty) with these settings."""
-    code_maps = ConceptMapCache(store, settings.concept_map_ttl)
-    return Pipeline(store, mapper or default_mapper(), settings.base_url, code_maps, settings.reading)
+    code_maps = ConceptMapCache(database.resources, settings.concept_map_ttl)
+    return Pipeline(database, mapper or default_mapper(), settings.base_url, code_maps, settings.reading)
 
 
 async def start_listener(
-    store: MongoResourceStore, settings: ListenerSettings | None = None, mapper: Mapper | None = None
+    database: Database, settings: ListenerSettings | None = None, mapper: Mapper | None = None
 ) -> asyncio.Server:
-    """Create the message indexes and start listening; the caller closes the returned server."""
+    """Start listening (the message log's indexes are the Database's); the caller closes the returned server."""
     settings = settings or ListenerSettings()
-    pipeline = new_pipeline(store, settings, mapper)
-    await pipeline.ensure_indexes()
+    pipeline = new_pipeline(database, settings, mapper)
     context = tls_context(settings.certfile, settings.keyfile) if settings.certfile else None
     server = MLLPServer(pipeline, settings)
     try:
@@ -177,11 +174,3 @@ async def start_listener(
         raise unavailable(settings.host, settings.port, exc) from exc
     log.info("mllp listening", extra={"host": settings.host, "port": settings.port, "tls": context is not None})
     return listening
-
-
-def start_recovery(
-    store: MongoResourceStore, settings: ListenerSettings | None = None, mapper: Mapper | None = None
-) -> asyncio.Task[None]:
-    """Process, from now on, messages left `received` by a process that died (`recovery.py`); cancel the
-    task to stop. Run it wherever a listener runs."""
-    return asyncio.create_task(recover_messages(new_pipeline(store, settings or ListenerSettings(), mapper)))

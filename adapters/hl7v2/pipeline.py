@@ -22,25 +22,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from fhir_server.engine.bundle import process_bundle
 from fhir_server.engine.identity import now
 from fhir_server.errors import FhirError, InvalidRequest
 from fhir_server.i18n import _
-from fhir_server.storage import MongoResourceStore, leases
-from fhir_server.storage.hl7_messages import ERROR, PROCESSED, RECEIVED, MessageRecord, MessageStore
+from fhir_server.storage import leases
+from fhir_server.storage.database import Database
+from fhir_server.storage.hl7_messages import ERROR, PROCESSED, RECEIVED, MessageRecord
 
 from .access import HL7_POLICY
 from .ack import batch_reply, build_ack
 from .code_maps import ConceptMapCache
 from .header import Header, HL7Error, bom_fragment, decode, parse_header, split
 from .known_orders import KnownOrders, find_known_orders
-from .mapping.model import MappingOptions
-from .provenance import provenance_entry
-from .recovery import written_by
+from .mapping.model import MappingOptions, MappingResult
+from .provenance import provenance_entry, written_by
 from .senders import Reading
 
 log = logging.getLogger(__name__)
@@ -51,35 +51,11 @@ GIVE_UP_AT = 3
 them): it ends in `error`, for `mllp reprocess`."""
 
 
-class MappingErrorLike(Protocol):
-    """What `adapters.hl7v2.mapping.MappingError` provides."""
-
-    @property
-    def code(self) -> Any: ...
-    @property
-    def location(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def severity(self) -> str: ...
-    @property
-    def supported(self) -> bool: ...
-
-
-class MappingResultLike(Protocol):
-    """What `adapters.hl7v2.mapping.MappingResult` provides."""
-
-    @property
-    def bundle(self) -> dict[str, Any] | None: ...
-    @property
-    def errors(self) -> Sequence[MappingErrorLike]: ...
-
-
-Mapper = Callable[[str, MappingOptions], MappingResultLike]
+Mapper = Callable[[str, MappingOptions], MappingResult]
 """`mapper(message, options)`: `adapters.hl7v2.mapping.map_message` or a stand-in with its shape."""
 
 
-def _errors(result: MappingResultLike) -> list[HL7Error]:
+def _errors(result: MappingResult) -> list[HL7Error]:
     return [HL7Error(str(e.code), e.location, e.text, e.severity or "E") for e in result.errors]
 
 
@@ -94,23 +70,20 @@ class Pipeline:
 
     def __init__(
         self,
-        store: MongoResourceStore,
+        database: Database,
         mapper: Mapper,
         base: str | None = None,
         code_maps: ConceptMapCache | None = None,
         reading: Reading | None = None,
     ) -> None:
-        self.store = store
+        self.store = store = database.resources
         self.reading = reading or Reading()
         self.mapper = mapper
         self.base = base
-        self.messages = MessageStore(store)
+        self.messages = database.hl7_messages
         self.code_maps = code_maps or ConceptMapCache(store)
         self.worker = leases.new_worker()
         """Who holds the leases of the messages this pipeline processes."""
-
-    async def ensure_indexes(self) -> None:
-        await self.messages.ensure_indexes()
 
     async def handle_frame(self, payload: bytes, send: Callable[[bytes], Awaitable[None]]) -> None:
         """Answer one MLLP frame: a message (ACKs sent as they happen) or a batch (one batch reply)."""
@@ -263,7 +236,7 @@ class Pipeline:
             await self.messages.add_ack(message_id, ack)
             await emit(ack)
 
-    async def _map(self, message: str, header: Header) -> MappingResultLike | None:
+    async def _map(self, message: str, header: Header) -> MappingResult | None:
         """Map; then, if the message named code systems not (freshly) cached or orders this server may
         hold, load those ConceptMaps and look those orders up, and map again with what was found."""
         translate = self.code_maps.translator(header.sending_app)
@@ -282,7 +255,7 @@ class Pipeline:
             result = self._run_mapper(message, replace(options, translate=translate, order_exists=orders))
         return result
 
-    def _run_mapper(self, message: str, options: MappingOptions) -> MappingResultLike | None:
+    def _run_mapper(self, message: str, options: MappingOptions) -> MappingResult | None:
         """The mapper's result; None when it failed (a mapper bug must still end in an ACK)."""
         try:
             return self.mapper(message, options)
@@ -295,7 +268,7 @@ class Pipeline:
         message_id: str,
         message: str,
         header: Header,
-        result: MappingResultLike | None,
+        result: MappingResult | None,
         warnings: list[HL7Error],
         emit: Emit | None,
         *,
@@ -317,7 +290,7 @@ class Pipeline:
         return code, errors
 
     async def _outcome(
-        self, message_id: str, header: Header, result: MappingResultLike | None, claims: int
+        self, message_id: str, header: Header, result: MappingResult | None, claims: int
     ) -> tuple[list[HL7Error], list[str]]:
         """`_apply`'s outcome; but for a message taken over from a process that died, what its transaction
         wrote if that committed before the death (nothing is written twice), and an error once `GIVE_UP_AT`
@@ -331,7 +304,7 @@ class Pipeline:
         return await self._apply(message_id, header, result)
 
     async def _apply(
-        self, message_id: str, header: Header, result: MappingResultLike | None
+        self, message_id: str, header: Header, result: MappingResult | None
     ) -> tuple[list[HL7Error], list[str]]:
         """Mapping errors, or the engine's outcome of the transaction Bundle with the message's Provenance."""
         if result is None:
@@ -374,6 +347,6 @@ class Pipeline:
         return await self.messages.get(message_id) or record
 
 
-def _unsupported(result: MappingResultLike) -> list[HL7Error]:
+def _unsupported(result: MappingResult) -> list[HL7Error]:
     """The mapper's errors that reject the message type or event (table 0357: 200/201)."""
     return [HL7Error(str(e.code), e.location, e.text, "E") for e in result.errors if not e.supported]

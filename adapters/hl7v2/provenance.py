@@ -17,7 +17,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from fhir_server.engine import search_type
+from fhir_server.search.registry import default_registry
+from fhir_server.search.request import parse_search_request
+from fhir_server.storage import ResourceStore
+
+from .access import HL7_POLICY
 from .header import Header
+from .mapping.bundle import escape_token
 
 MESSAGE_SYSTEM = "urn:hl7v2:message"
 """Identifier system of a stored message (value: its `hl7_messages` id)."""
@@ -62,3 +69,16 @@ def provenance_entry(bundle: dict[str, Any], message_id: str, header: Header, re
         ],
     }
     return {"resource": provenance, "request": {"method": "POST", "url": "Provenance"}}
+
+
+async def written_by(store: ResourceStore, message_id: str) -> list[str] | None:
+    """What the committed transaction of stored message `message_id` wrote (its Provenance's targets and the
+    Provenance), or None when no transaction of it committed."""
+    query = [("entity:identifier", f"{MESSAGE_SYSTEM}|{escape_token(message_id)}"), ("_total", "none")]
+    request = parse_search_request("Provenance", query, default_registry(), default_count=1, max_count=1, strict=True)
+    records = (await search_type(store, HL7_POLICY, request)).page.records
+    if not records:
+        return None
+    provenance = records[0]
+    targets = [t["reference"] for t in provenance.resource().get("target", []) if "reference" in t]
+    return [*targets, f"{provenance.reference}/_history/{provenance.version_id}"]

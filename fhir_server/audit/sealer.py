@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 
 from ..storage.audit import MongoAuditLog
 
 log = logging.getLogger(__name__)
-
-
-def new_sealer() -> str:
-    """A name for this process as a sealer: its request queue and its sealer task share it (and the lease)."""
-    return uuid.uuid4().hex
 
 
 async def keep_audit_sealed(audit: MongoAuditLog, sealer: str, every: float = 1.0) -> None:

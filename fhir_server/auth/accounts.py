@@ -11,9 +11,6 @@ from collections.abc import Mapping
 
 from ..i18n import _
 
-USER_TYPES = ("Practitioner", "Patient", "RelatedPerson", "Person")
-"""Resource types a user may stand for (SMART `fhirUser`)."""
-
 PATIENT_USER_TYPES = ("Patient", "RelatedPerson")
 """Users of these types see their own (or their patient's) record and never get a patient picker."""
 

@@ -1,10 +1,11 @@
 """Write observers: documents for other collections, committed in the same transaction as a write.
 
 Some edges must never miss a write: the HL7 v2 order outbox (an order is queued exactly when
-its ServiceRequest version exists), an audit log later. Such an edge registers an observer at
-start; every commit of the engine asks each observer for documents to add, and storage inserts
-them in the MongoDB transaction of the versions they follow, so a rolled-back write leaves no
-entry and a committed one always has its entries. The engine knows nothing of what they mean.
+its ServiceRequest version exists) and the audit log (one AuditEvent per changed resource).
+Such an edge registers an observer at start; every commit of the engine asks each observer for
+documents to add, and storage inserts them in the MongoDB transaction of the versions they
+follow, so a rolled-back write leaves no entry and a committed one always has its entries.
+The engine knows nothing of what they mean.
 
 Observers that need to know who is writing (the audit log) ask `writing_policy()`: the policy
 of the engine call whose commit they are seeing.

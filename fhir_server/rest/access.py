@@ -65,6 +65,3 @@ async def admin_policy(request: Request) -> AccessPolicy:
 
 Policy = Annotated[AccessPolicy, Depends(policy_of)]
 """A route parameter annotated with this receives the caller's policy (or the request ends in a 401)."""
-
-AdminPolicy = Annotated[AccessPolicy, Depends(admin_policy)]
-"""Like Policy, for the admin routes: the request ends in a 403 unless the caller is an administrator."""

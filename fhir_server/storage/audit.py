@@ -18,13 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import OperationFailure
 
 from .audit_seal import GENESIS, KEYED, AuditKey, AuditUncheckable, legacy_link
 from .audit_search import PAGE_ORDER, SEARCH_INDEXES, AuditSearch, search_records
 from .audit_verify import ChainReport, ChainWalk, head_problem, refusal, unsealed_problem, wrong_key
+from .leases import Leases
 from .mongo import mongo_errors
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class MongoAuditLog:
         self._key = key
         self._records = client[database][AUDIT_COLLECTION]
         self._chain = client[database]["audit_chain"]
+        self._head_lease = Leases(self._chain, holder="sealer", duration=_LEASE)
         self._sealing = asyncio.Lock()
         """One chain extension at a time in this process (the lease keeps other processes out)."""
         self._refused: str | None = None
@@ -158,11 +160,7 @@ class MongoAuditLog:
         """The chain head, now leased to `sealer`; None while another sealer holds the lease, or when the
         head was not sealed with this process's key (extending it would hide that; logged)."""
         moment = datetime.now(UTC)
-        head = await self._chain.find_one_and_update(
-            {"_id": _HEAD, "$or": [{"sealer": sealer}, {"leaseUntil": {"$lt": moment}}]},
-            {"$set": {"sealer": sealer, "leaseUntil": moment + lease}},
-            return_document=ReturnDocument.AFTER,
-        )
+        head = await self._head_lease.claim({"_id": _HEAD}, sealer, moment, duration=lease, rejoin=True)
         if head is not None:
             refused = wrong_key(self._key, head) or head_problem(self._key, head, keyed=False)
             if refused != self._refused:

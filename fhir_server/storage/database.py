@@ -21,6 +21,7 @@ from .audit_seal import AuditKey
 from .authorizations import MongoAuthorizationStore
 from .backup import MongoBackupStore
 from .clients import MongoClientStore
+from .duty_leases import MongoDutyLeases
 from .files import MongoFileStore
 from .grants import MongoGrantStore
 from .hl7_messages import MessageStore
@@ -46,6 +47,7 @@ class Database:
     client: AsyncMongoClient[dict[str, Any]]
     resources: MongoResourceStore
     jobs: MongoJobStore
+    duties: MongoDutyLeases
     files: MongoFileStore
     grants: MongoGrantStore
     authorizations: MongoAuthorizationStore
@@ -75,6 +77,7 @@ class Database:
             client=client,
             resources=resources,
             jobs=MongoJobStore(client, name),
+            duties=MongoDutyLeases(client, name),
             files=MongoFileStore(client, name),
             grants=MongoGrantStore(client, name),
             authorizations=MongoAuthorizationStore(client, name),

@@ -100,6 +100,7 @@ class MessageStore:
 
     def __init__(self, store: MongoResourceStore) -> None:
         self._messages = store.client[store.database_name][COLLECTION]
+        self._leases = leases.Leases(self._messages)
 
     async def ensure_indexes(self) -> None:
         """The duplicate key, and the indexes of the status/time listings; safe at every start."""
@@ -194,32 +195,24 @@ class MessageStore:
         """Take a `received` message whose lease is free at `at` (see `leases.free`) for `worker`; None when
         it is processed, or leased to a live process."""
         gone = [original.worker] if original.worker and leases.is_gone(original.worker) else []
-        return await self._claim({"_id": original.id, "status": RECEIVED, **leases.free(at, gone)}, worker, at)
+        return await self._claim({"_id": original.id, "status": RECEIVED}, worker, at, gone)
 
     async def claim_next(self, worker: str, at: datetime) -> MessageRecord | None:
         """Take the oldest `received` message whose lease is free at `at`, for `worker`."""
         async with mongo_errors(COLLECTION):
             holders = await self._messages.distinct("worker", {"status": RECEIVED, "leaseUntil": {"$gte": at}})
         gone = [h for h in holders if leases.is_gone(h)]
-        return await self._claim({"status": RECEIVED, **leases.free(at, gone)}, worker, at)
+        return await self._claim({"status": RECEIVED}, worker, at, gone)
 
-    async def _claim(self, condition: dict[str, Any], worker: str, at: datetime) -> MessageRecord | None:
-        async with mongo_errors(COLLECTION):
-            doc = await self._messages.find_one_and_update(
-                condition,
-                {"$set": leases.held(worker, at), "$inc": {"claims": 1}},
-                sort=[("received", 1)],
-                return_document=True,
-            )
+    async def _claim(
+        self, condition: dict[str, Any], worker: str, at: datetime, gone: list[str]
+    ) -> MessageRecord | None:
+        doc = await self._leases.claim(condition, worker, at, gone=gone, sort=[("received", 1)], inc={"claims": 1})
         return MessageRecord.from_doc(doc) if doc else None
 
     async def renew(self, message_id: str, worker: str) -> bool:
         """Extend `worker`'s lease on a message it is processing; False when the lease is no longer its."""
-        async with mongo_errors(COLLECTION):
-            result = await self._messages.update_one(
-                {"_id": message_id, "status": RECEIVED, "worker": worker}, {"$set": leases.held(worker, now())}
-            )
-        return result.matched_count == 1
+        return await self._leases.renew({"_id": message_id, "status": RECEIVED}, worker, now())
 
     async def failed_ids(self) -> list[str]:
         """The ids of every message in status `error`, oldest first (what `mllp reprocess --failed` reruns)."""

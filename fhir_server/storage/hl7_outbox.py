@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import leases
 from .backup import register_state_collection
 from .mongo import MongoResourceStore, mongo_errors
 
@@ -33,14 +34,13 @@ QUEUED, SENT, ACKNOWLEDGED, RETRYING, FAILED, WITHDRAWN = (
 )  # fmt: skip
 STATUSES = (QUEUED, SENT, ACKNOWLEDGED, RETRYING, FAILED, WITHDRAWN)
 PENDING = (QUEUED, SENT, RETRYING)
-SETTLED = (ACKNOWLEDGED, FAILED, WITHDRAWN)
 NEW_ORDER, CHANGE, HOLD, RELEASE, CANCEL = "NW", "XO", "HD", "RL", "CA"
 """ORC-1 order control codes (HL7 table 0119)."""
 _EVENTS_KEPT = 50
 ASCENDING, DESCENDING = 1, -1
 
 # `created` is the instant of the entry's version; a lease belongs to a process of the backed-up server
-register_state_collection(COLLECTION, written_at="created", reset={"leaseUntil": None, "worker": None})
+register_state_collection(COLLECTION, written_at="created", reset=leases.RELEASED)
 
 
 @dataclass
@@ -89,6 +89,7 @@ class OutboxStore:
 
     def __init__(self, store: MongoResourceStore) -> None:
         self._entries = store.client[store.database_name][COLLECTION]
+        self._leases = leases.Leases(self._entries)
 
     async def ensure_indexes(self) -> None:
         """The claim, per-order and listing indexes; safe at every start (and creates the collection, which
@@ -111,18 +112,13 @@ class OutboxStore:
 
     async def claim(self, worker: str, now: datetime, lease: timedelta) -> OutboxEntry | None:
         """Take the entry due longest, unless another worker holds its lease."""
-        claimable = {
-            "status": {"$in": list(PENDING)},
-            "dueAt": {"$lte": now},
-            "$or": [{"leaseUntil": None}, {"leaseUntil": {"$lt": now}}],
-        }
-        async with mongo_errors(COLLECTION):
-            doc = await self._entries.find_one_and_update(
-                claimable,
-                {"$set": {"worker": worker, "leaseUntil": now + lease}},
-                sort=[("dueAt", ASCENDING)],
-                return_document=True,  # the document after the update
-            )
+        doc = await self._leases.claim(
+            {"status": {"$in": list(PENDING)}, "dueAt": {"$lte": now}},
+            worker,
+            now,
+            duration=lease,
+            sort=[("dueAt", ASCENDING)],
+        )
         return OutboxEntry.from_doc(doc) if doc else None
 
     async def prepare(
@@ -157,7 +153,7 @@ class OutboxStore:
         """
         fields: dict[str, Any] = {"status": status, "updated": now}
         if not keep_lease:
-            fields.update(leaseUntil=None, worker=None)
+            fields.update(leases.RELEASED)
         if due is not None:
             fields["dueAt"] = due
         if ack is not None:
@@ -179,21 +175,14 @@ class OutboxStore:
 
     async def postpone(self, entry: OutboxEntry, worker: str, due: datetime) -> bool:
         """Give a claimed entry back, due again at `due`, without a log event (waiting for an earlier message)."""
-        async with mongo_errors(COLLECTION):
-            result = await self._entries.update_one(
-                {"_id": entry.id, "worker": worker}, {"$set": {"dueAt": due, "leaseUntil": None, "worker": None}}
-            )
-        return result.matched_count == 1
+        return await self._leases.release({"_id": entry.id}, worker, also={"dueAt": due})
 
     async def withdraw(self, entry_id: str, now: datetime, note: str) -> bool:
         """Withdraw a message that never left (pending, never transmitted, not held by a worker)."""
         async with mongo_errors(COLLECTION):
             result = await self._entries.update_one(
-                {
-                    "_id": entry_id, "status": {"$in": [QUEUED, RETRYING]}, "transmissions": 0,
-                    "$or": [{"leaseUntil": None}, {"leaseUntil": {"$lt": now}}],
-                },
-                {"$set": {"status": WITHDRAWN, "updated": now, "error": note, "leaseUntil": None, "worker": None},
+                {"_id": entry_id, "status": {"$in": [QUEUED, RETRYING]}, "transmissions": 0, **leases.free(now)},
+                {"$set": {"status": WITHDRAWN, "updated": now, "error": note, **leases.RELEASED},
                  "$push": {"events": {"at": now, "status": WITHDRAWN, "note": note}}},
             )  # fmt: skip
         return result.modified_count == 1

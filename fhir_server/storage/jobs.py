@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, AsyncMongoClient
 
+from .leases import Leases
 from .mongo import mongo_errors
 
 QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
@@ -56,6 +57,7 @@ class MongoJobStore:
 
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
         self._jobs = client[database]["jobs"]
+        self._leases = Leases(self._jobs)
 
     async def ensure_indexes(self) -> None:
         async with mongo_errors("jobs"):
@@ -75,34 +77,31 @@ class MongoJobStore:
 
     async def claim(self, kind: str, worker: str, now: datetime, lease: timedelta) -> Job | None:
         """Take a queued job, or a running one whose lease expired (its worker died)."""
-        claimable = {
-            "kind": kind,
-            "status": {"$in": [QUEUED, RUNNING]},
-            "$or": [{"leaseUntil": None}, {"leaseUntil": {"$lt": now}}],
-        }
-        update = {"$set": {"status": RUNNING, "worker": worker, "leaseUntil": now + lease}}
-        async with mongo_errors("jobs"):
-            doc = await self._jobs.find_one_and_update(
-                claimable, update, sort=[("created", ASCENDING)], return_document=ReturnDocument.AFTER
-            )
+        doc = await self._leases.claim(
+            {"kind": kind, "status": {"$in": [QUEUED, RUNNING]}},
+            worker,
+            now,
+            duration=lease,
+            sort=[("created", ASCENDING)],
+            also={"status": RUNNING},
+        )
         return _job(doc) if doc else None
 
     async def progress(self, job: Job, worker: str, now: datetime, lease: timedelta) -> bool:
         """Save the cursor and count and renew the lease; False when the job is no longer this worker's."""
-        async with mongo_errors("jobs"):
-            result = await self._jobs.update_one(
-                {"_id": job.id, "worker": worker, "status": RUNNING},
-                {"$set": {"cursor": job.cursor, "done": job.done, "total": job.total, "leaseUntil": now + lease}},
-            )
-        return result.matched_count == 1
+        return await self._leases.renew(
+            {"_id": job.id, "status": RUNNING},
+            worker,
+            now,
+            duration=lease,
+            also={"cursor": job.cursor, "done": job.done, "total": job.total},
+        )
 
     async def finish(self, job: Job, worker: str, now: datetime, error: str | None = None) -> None:
         status = FAILED if error else COMPLETED
-        async with mongo_errors("jobs"):
-            await self._jobs.update_one(
-                {"_id": job.id, "worker": worker},
-                {"$set": {"status": status, "finished": now, "error": error, "done": job.done, "leaseUntil": None}},
-            )
+        await self._leases.release(
+            {"_id": job.id}, worker, also={"status": status, "finished": now, "error": error, "done": job.done}
+        )
 
     async def last_completed(self, kind: str) -> Job | None:
         async with mongo_errors("jobs"):
@@ -148,7 +147,5 @@ class MongoJobStore:
         cancelled meanwhile). False when it was not."""
         status = FAILED if error else COMPLETED
         fields = {"status": status, "finished": now, "error": error, "done": job.done, "total": job.total,
-                  "cursor": job.cursor, "leaseUntil": None}  # fmt: skip
-        async with mongo_errors("jobs"):
-            result = await self._jobs.update_one({"_id": job.id, "worker": worker, "status": RUNNING}, {"$set": fields})
-        return result.matched_count == 1
+                  "cursor": job.cursor}  # fmt: skip
+        return await self._leases.release({"_id": job.id, "status": RUNNING}, worker, also=fields)

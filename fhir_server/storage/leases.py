@@ -1,4 +1,12 @@
-"""Leases: which process is doing a piece of work (an HL7 v2 message, ...), and until when.
+"""Leases: which process is doing a piece of work, and until when. The one implementation of them.
+
+Every piece of background work held by one process at a time is a document with a holder field
+(`worker`) and an expiry (`leaseUntil`): a job (`jobs.py`), an order of the HL7 outbox
+(`hl7_outbox.py`), a received HL7 message (`hl7_messages.py`), the audit chain head (`audit.py`),
+and any leased duty. `Leases` over that collection claims (one findOneAndUpdate conditioned on a
+free lease: none, expired, or held by a gone worker), renews and releases them; `renewed` keeps a
+lease alive while a block runs. Claim, renew and release take the store's own condition (which
+document, in which status) and extra fields to set in the same write.
 
 A message is stored already leased by the process that received it (`worker`, `leaseUntil`); that
 process renews the lease while it processes the message and drops it with the outcome. A message
@@ -23,6 +31,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+from .mongo import mongo_errors
 
 log = logging.getLogger(__name__)
 
@@ -70,25 +83,100 @@ def held(worker: str, at: datetime) -> dict[str, Any]:
     return {"worker": worker, "leaseUntil": at + LEASE}
 
 
-def free(at: datetime, gone: Iterable[str] = ()) -> dict[str, Any]:
+def free(at: datetime, gone: Iterable[str] = (), *, holder: str = "worker") -> dict[str, Any]:
     """The condition of a lease that anyone may take at `at`: none, expired, or held by a gone worker."""
     options: list[dict[str, Any]] = [{"leaseUntil": None}, {"leaseUntil": {"$lt": at}}]
     if gone := list(gone):
-        options.append({"worker": {"$in": gone}})
+        options.append({holder: {"$in": gone}})
     return {"$or": options}
 
 
+class Leases:
+    """Claim, renew and release the leases on the documents of one collection.
+
+    `holder` names the field holding the worker id (`worker`; the audit chain head says `sealer`).
+    `duration` is how long a claim or renewal lasts unless the call says otherwise.
+    """
+
+    def __init__(
+        self, collection: AsyncCollection[dict[str, Any]], *, holder: str = "worker", duration: timedelta = LEASE
+    ) -> None:
+        self._collection = collection
+        self._holder = holder
+        self._duration = duration
+
+    def _held(self, worker: str, at: datetime, duration: timedelta | None) -> dict[str, Any]:
+        return {self._holder: worker, "leaseUntil": at + (duration or self._duration)}
+
+    async def claim(
+        self,
+        condition: dict[str, Any],
+        worker: str,
+        at: datetime,
+        *,
+        duration: timedelta | None = None,
+        gone: Iterable[str] = (),
+        rejoin: bool = False,
+        sort: list[tuple[str, int]] | None = None,
+        also: dict[str, Any] | None = None,
+        inc: dict[str, int] | None = None,
+    ) -> dict[str, Any] | None:
+        """Lease the first document matching `condition` (in `sort` order) whose lease is free at `at` to
+        `worker`, setting `also` and incrementing `inc` in the same write; return it as updated, or None
+        when none is free. `rejoin`: a lease `worker` already holds counts as free (it is renewed)."""
+        options = free(at, gone, holder=self._holder)["$or"]
+        if rejoin:
+            options.append({self._holder: worker})
+        update: dict[str, Any] = {"$set": {**(also or {}), **self._held(worker, at, duration)}}
+        if inc:
+            update["$inc"] = inc
+        async with mongo_errors(self._collection.name):
+            return await self._collection.find_one_and_update(
+                {"$and": [condition, {"$or": options}]}, update, sort=sort, return_document=ReturnDocument.AFTER
+            )
+
+    async def renew(
+        self,
+        condition: dict[str, Any],
+        worker: str,
+        at: datetime,
+        *,
+        duration: timedelta | None = None,
+        also: dict[str, Any] | None = None,
+    ) -> bool:
+        """Extend `worker`'s lease on the document matching `condition` (setting `also` with it); False when
+        the lease is no longer `worker`'s."""
+        async with mongo_errors(self._collection.name):
+            result = await self._collection.update_one(
+                {**condition, self._holder: worker},
+                {"$set": {**(also or {}), **self._held(worker, at, duration)}},
+            )
+        return result.matched_count == 1
+
+    async def release(
+        self, condition: dict[str, Any], worker: str | None, *, also: dict[str, Any] | None = None
+    ) -> bool:
+        """Drop `worker`'s lease on the document matching `condition` (any holder's when `worker` is None),
+        setting `also` in the same write; False when it was not `worker`'s."""
+        mine = condition if worker is None else {**condition, self._holder: worker}
+        async with mongo_errors(self._collection.name):
+            result = await self._collection.update_one(
+                mine, {"$set": {**(also or {}), self._holder: None, "leaseUntil": None}}
+            )
+        return result.matched_count == 1
+
+
 @contextlib.asynccontextmanager
-async def renewed(renew: Callable[[], Awaitable[object]]) -> AsyncIterator[None]:
-    """Call `renew` every `RENEW_EVERY` seconds while the block runs (its lease must not run out under it)."""
+async def renewed(renew: Callable[[], Awaitable[object]], every: float = RENEW_EVERY) -> AsyncIterator[None]:
+    """Call `renew` every `every` seconds while the block runs (its lease must not run out under it)."""
 
     async def beat() -> None:
         while True:
-            await asyncio.sleep(RENEW_EVERY)
+            await asyncio.sleep(every)
             try:
                 await renew()
             except Exception:  # the database may be away for a moment: try again at the next beat
-                log.warning("hl7 message lease not renewed", exc_info=True)
+                log.warning("lease not renewed", exc_info=True)
 
     task = asyncio.create_task(beat())
     try:

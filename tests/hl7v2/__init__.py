@@ -14,7 +14,9 @@ from typing import Any
 
 from adapters.hl7v2.framing import FrameDecoder, frame
 from adapters.hl7v2.listener import ListenerSettings, start_listener
+from fhir_server.config import Settings
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
+from fhir_server.storage.database import Database
 from fhir_server.storage.hl7_messages import MessageStore
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hl7v2"
@@ -78,9 +80,21 @@ class Running:
     """A listener on a fresh database, with the port and the message store."""
 
     port: int
-    store: MongoResourceStore
-    messages: MessageStore
+    database: Database
     server: asyncio.Server
+
+    @property
+    def store(self) -> MongoResourceStore:
+        return self.database.resources
+
+    @property
+    def messages(self) -> MessageStore:
+        return self.database.hl7_messages
+
+
+def database_of(store: MongoResourceStore) -> Database:
+    """Every store on `store`'s client and database, as the server's composition root builds them."""
+    return Database.build(store.client, Settings(database=store.database_name))
 
 
 @asynccontextmanager
@@ -89,12 +103,13 @@ async def listening(
 ) -> AsyncIterator[Running]:
     """A listener with its own pipeline on a fresh database (or on database `name`, to share one)."""
     store = MongoResourceStore.connect(database.uri, name or f"hl7_{uuid.uuid4().hex[:10]}")
-    await store.ensure_indexes()
+    built = database_of(store)
+    await built.ensure_indexes()
     config = replace(ListenerSettings(port=0), **settings)
-    server = await start_listener(store, config, mapper)
+    server = await start_listener(built, config, mapper)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield Running(port, store, MessageStore(store), server)
+        yield Running(port, built, server)
     finally:
         server.close()
         await server.wait_closed()

@@ -58,7 +58,7 @@ def test_failed_message_is_listed_and_reprocessed(database: EmbeddedDatabase) ->
             def fixed(text: str, options: Any = None) -> MappingResult:
                 return small_mapper(text.replace("|X!", "|F"))
 
-            pipeline = Pipeline(running.store, fixed)
+            pipeline = Pipeline(running.database, fixed)
             record = await pipeline.reprocess(failed[0].id)
             assert record.status == "processed" and len(record.resources) == 2 and record.attempts == 2
             assert len(record.acks) == 2 and segment(record.acks[-1], "MSA")[1] == "AA"

@@ -224,7 +224,7 @@ def test_a_message_that_took_down_three_processes_is_not_taken_over_again(databa
             assert await _count(running.store, "Observation") == 0
             assert await client.send(raw) == ack  # settled: a duplicate from now on
             await client.close()
-            record = await Pipeline(running.store, small_mapper).reprocess(message_id)  # what the operator does
+            record = await Pipeline(running.database, small_mapper).reprocess(message_id)  # what the operator does
             assert record.status == "processed" and await _count(running.store, "Observation") == 1
 
     asyncio.run(scenario())

@@ -36,11 +36,6 @@ def identifier_query(identifier: dict[str, Any]) -> str:
     return "identifier=" + quote(token, safe="|:/")
 
 
-def conditional_reference(resource_type: str, identifier: dict[str, Any]) -> str:
-    """A conditional reference `Type?identifier=system|value` (resolved against stored data only)."""
-    return f"{resource_type}?{identifier_query(identifier)}"
-
-
 @dataclass
 class Transaction:
     """Entries of a transaction Bundle; one entry per (type, key identifier) — later puts replace earlier ones."""

@@ -28,7 +28,7 @@ from fhir_server.storage.hl7_outbox import OutboxEntry, OutboxStore
 
 from .client import LinkSettings
 from .lab import Lab, LabConfigError
-from .observer import queue_orders
+from .observer import order_queue
 from .sender import Sender, SenderSettings, sender_settings, start_sending
 
 __all__ = [
@@ -39,7 +39,7 @@ __all__ = [
     "OutboxStore",
     "Sender",
     "SenderSettings",
-    "queue_orders",
+    "order_queue",
     "start_sending",
     "sender_settings",
 ]

@@ -20,8 +20,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fhir_server.engine import read_resource
+from fhir_server.engine.observers import Observer
 from fhir_server.errors import InvalidRequest, ResourceDeleted, ResourceNotFound
-from fhir_server.storage import LinkedDocument, MongoResourceStore, PendingWrite, ResourceStore
+from fhir_server.storage import LinkedDocument, PendingWrite, ResourceStore
 from fhir_server.storage.hl7_outbox import COLLECTION, OutboxStore, entry_document
 
 from ..access import HL7_POLICY
@@ -30,14 +31,22 @@ from .lab import endpoint_references, is_mllp
 from .sequence import queued_control
 
 
-async def queue_orders(store: ResourceStore, writes: Sequence[PendingWrite]) -> list[LinkedDocument]:
+def order_queue(outbox: OutboxStore) -> Observer:
+    """The write observer queueing orders into `outbox` (see `queue_orders`)."""
+
+    async def observe(store: ResourceStore, writes: Sequence[PendingWrite]) -> list[LinkedDocument]:
+        return await queue_orders(outbox, store, writes)
+
+    return observe
+
+
+async def queue_orders(
+    outbox: OutboxStore, store: ResourceStore, writes: Sequence[PendingWrite]
+) -> list[LinkedDocument]:
     """Outbox entries for the ServiceRequest versions in `writes` that need a message to a lab."""
     requests = [w.record for w in writes if w.record.resource_type == "ServiceRequest"]
     if not requests:
         return []
-    if not isinstance(store, MongoResourceStore):
-        raise TypeError("the HL7 v2 outbox lives in the MongoDB store's database")
-    outbox = OutboxStore(store)
     in_commit = {w.record.reference: w.record.resource() for w in writes if not w.record.deleted}
     documents = []
     for record in requests:

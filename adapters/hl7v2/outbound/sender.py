@@ -34,7 +34,7 @@ from fhir_server.config import Settings
 from fhir_server.engine.identity import now
 from fhir_server.engine.observers import add_write_observer, remove_write_observer
 from fhir_server.i18n import _
-from fhir_server.storage import MongoResourceStore
+from fhir_server.storage.database import Database
 from fhir_server.storage.hl7_outbox import (
     ACKNOWLEDGED,
     CANCEL,
@@ -45,7 +45,6 @@ from fhir_server.storage.hl7_outbox import (
     SENT,
     WITHDRAWN,
     OutboxEntry,
-    OutboxStore,
 )  # fmt: skip
 
 from ..ack import new_control_id
@@ -54,7 +53,7 @@ from .flag import flag_order
 from .gather import current_lab, gather_order, patient_of, placer_of, record_placer, request_version
 from .lab import Lab, LabConfigError
 from .message import OrderError, OrderSettings, order_message
-from .observer import queue_orders
+from .observer import order_queue
 from .reply import read_reply
 from .sequence import last_taken, settle_control
 
@@ -105,10 +104,10 @@ def sender_settings(settings: Settings) -> SenderSettings:
 class Sender:
     """Delivers outbox entries of one database."""
 
-    def __init__(self, store: MongoResourceStore, settings: SenderSettings) -> None:
-        self.store = store
+    def __init__(self, database: Database, settings: SenderSettings) -> None:
+        self.store = database.resources
         self.settings = settings
-        self.outbox = OutboxStore(store)
+        self.outbox = database.hl7_outbox
         self.links = Links(settings.link)
 
     async def run(self) -> None:
@@ -292,13 +291,14 @@ def _dropped(link: Link, answer: bytes | None, refused: list[bytes]) -> bool:
     return answer is None and not refused and link.lost
 
 
-async def start_sending(store: MongoResourceStore, settings: SenderSettings | None = None) -> asyncio.Task[None]:
+def start_sending(database: Database, settings: SenderSettings | None = None) -> asyncio.Task[None]:
     """Queue orders from this process's writes from now on, and send them; cancel the task to stop both.
 
-    The observer is registered before this returns, so no write after it escapes the outbox.
+    The observer is registered before this returns, so no write after it escapes the outbox (whose
+    collection and indexes the Database made, so the write transactions insert into an existing one).
     """
-    await OutboxStore(store).ensure_indexes()  # the write transactions then insert into an existing collection
-    add_write_observer(queue_orders)
-    task = asyncio.create_task(Sender(store, settings or SenderSettings()).run())
-    task.add_done_callback(lambda _task: remove_write_observer(queue_orders))
+    observer = order_queue(database.hl7_outbox)
+    add_write_observer(observer)
+    task = asyncio.create_task(Sender(database, settings or SenderSettings()).run())
+    task.add_done_callback(lambda _task: remove_write_observer(observer))
     return task

@@ -14,8 +14,10 @@ from adapters.hl7v2.framing import FrameDecoder, frame
 from adapters.hl7v2.outbound import LinkSettings, OutboxEntry, OutboxStore, SenderSettings, start_sending
 from fhir_server.engine import create_resource, read_resource, update_resource
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
+from fhir_server.storage.database import Database
 from fhir_server.storage.embedded import free_loopback_port
 from tests.conftest import TEST_POLICY
+from tests.hl7v2 import database_of
 
 FAST = SenderSettings(LinkSettings(connect_timeout=2, ack_timeout=2), poll=0.02, backoff=0.05, max_backoff=0.2)
 """Short backoffs so a retry takes a fraction of a second; timeouts a loaded machine still meets."""
@@ -105,6 +107,7 @@ class World:
 
     store: MongoResourceStore
     outbox: OutboxStore
+    database: Database
 
     async def lab(self, port: int, *, structure: str = "OML_O21", **endpoint: Any) -> str:
         """An Organization with an MLLP Endpoint at 127.0.0.1:port; returns `Organization/id`."""
@@ -171,10 +174,11 @@ def statuses(entries: list[OutboxEntry]) -> list[str]:
 async def world(database: EmbeddedDatabase, settings: SenderSettings = FAST) -> AsyncIterator[World]:
     """A fresh database, its outbox and a running sender (which also queues this process's orders)."""
     store = MongoResourceStore.connect(database.uri, f"out_{uuid.uuid4().hex[:10]}")
-    await store.ensure_indexes()
-    sending = await start_sending(store, settings)
+    built = database_of(store)
+    await built.ensure_indexes()
+    sending = start_sending(built, settings)
     try:
-        yield World(store, OutboxStore(store))
+        yield World(store, built.hl7_outbox, built)
     finally:
         sending.cancel()
         await asyncio.gather(sending, return_exceptions=True)

@@ -8,11 +8,12 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from adapters.hl7v2.outbound import OutboxStore, start_sending
+from adapters.hl7v2.outbound import start_sending
 from fhir_server.engine.backup import backup, restore
 from fhir_server.engine.identity import now
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
 from fhir_server.storage.backup import MongoBackupStore, state_collections
+from tests.hl7v2 import database_of
 
 from . import FAST, TestLab, fields, spare_port, statuses, until, world
 
@@ -38,14 +39,15 @@ def test_a_restore_keeps_pending_orders_and_their_control_ids(database: Embedded
         try:
             counts = await restore(MongoBackupStore(target.client, target.database_name), tmp_path / "backup")
             assert counts.state == result.counts.state
-            outbox = OutboxStore(target)
+            restored_database = database_of(target)
+            outbox = restored_database.hl7_outbox
             [restored] = await outbox.of_order(pending)
             assert (restored.id, restored.control_id) == (before.id, before.control_id)
             assert restored.message == before.message
             assert restored.status == "retrying" and await outbox.get("ServiceRequest/later/1") is None
             lab = TestLab("AA")
             await lab.start(port)
-            sending = await start_sending(target, FAST)
+            sending = start_sending(restored_database, FAST)
             try:
                 await until(lambda: outbox.of_order(pending), lambda e: statuses(e) == ["acknowledged"])
             finally:

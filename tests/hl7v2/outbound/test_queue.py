@@ -133,7 +133,7 @@ def test_two_workers_send_each_order_exactly_once(database: EmbeddedDatabase) ->
         lab = TestLab("AA")
         port = await lab.start()
         async with world(database) as w:
-            second = asyncio.create_task(Sender(w.store, FAST).run())
+            second = asyncio.create_task(Sender(w.database, FAST).run())
             try:
                 organization = await w.lab(port)
                 orders = await asyncio.gather(*(w.order(organization) for _ in range(12)))
