@@ -42,11 +42,12 @@ class RunningServer(NamedTuple):
 
 
 @contextmanager
-def fhir_server(uri: str, database: str = "bench", workers: int = 1) -> Iterator[RunningServer]:
-    """Run `fhir-server serve` on `uri`/`database` until the block ends; yield it once /readyz answers."""
+def fhir_server(uri: str, database: str = "bench", workers: int = 1, auth: str = "open") -> Iterator[RunningServer]:
+    """Run `fhir-server serve --auth <auth>` on `uri`/`database` until the block ends; yield it once /readyz
+    answers."""
     port = free_loopback_port()
     command = [
-        sys.executable, "-m", "fhir_server", "serve", "--port", str(port), "--auth", "open", "--mongodb-uri", uri,
+        sys.executable, "-m", "fhir_server", "serve", "--port", str(port), "--auth", auth, "--mongodb-uri", uri,
         "--database", database, "--workers", str(workers), "--log-level", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL)

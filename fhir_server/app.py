@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -70,6 +71,8 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as opened:  # a startup failing half way closes what it opened
             await _open(app, opened)
+            gc.collect()
+            gc.freeze()  # what startup built lives as long as the worker: keep it out of every collection
             yield
 
     async def _open(app: FastAPI, opened: AsyncExitStack) -> None:

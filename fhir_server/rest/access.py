@@ -2,9 +2,10 @@
 
 https://hl7.org/fhir/smart-app-launch/app-launch.html#access-token and RFC 6750 section 3:
 no token is a 401 with `WWW-Authenticate: Bearer realm="..."`; a token that is unknown,
-expired or revoked is a 401 with `error="invalid_token"`. The grant behind the token is read
-on every request (one `_id` lookup), so a revoked token stops working at once in every
-worker. Routes that must stay public (`/metadata`, discovery, health) do not depend on it.
+expired or revoked is a 401 with `error="invalid_token"`. The grant behind the token is kept
+per process for a few seconds (storage/grants.py `cached_lookup`): a revoked token stops at once
+in the worker that revoked it and within GRANT_CACHE_SECONDS in the others.
+Routes that must stay public (`/metadata`, discovery, health) do not depend on it.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ async def policy_of(request: Request) -> AccessPolicy:
         raise Unauthorized(_("Only bearer tokens are accepted: send 'Authorization: Bearer <token>'."),
                            headers=_challenge(request, "invalid_request"))  # fmt: skip
     grants: MongoGrantStore = request.app.state.grants
-    grant = await grants.lookup(token.strip())
+    grant = await grants.cached_lookup(token.strip())
     if grant is None:
         raise Unauthorized(_("The access token is unknown, expired or revoked."),
                            headers=_challenge(request, "invalid_token"))  # fmt: skip

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
 from fhir_server.storage import EmbeddedDatabase
-from fhir_server.storage.grants import MongoGrantStore
+from fhir_server.storage.clients import PUBLIC, Client, MongoClientStore
+from fhir_server.storage.grants import GRANT_CACHE_SECONDS, MongoGrantStore
 from tests.auth.conftest import AUTH_DATABASE, Mint, World, outcome_text
+
+T = TypeVar("T")
 
 
 def test_no_token_is_401_with_a_bearer_challenge(connect: Callable[..., httpx.Client], auth_base: str) -> None:
@@ -39,22 +45,46 @@ def test_expired_token_is_401(connect: Callable[..., httpx.Client]) -> None:
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
-def test_revoked_token_stops_working_at_once(auth_base: str, mint: Mint, database: EmbeddedDatabase) -> None:
+async def _in_database(uri: str, work: Callable[[AsyncMongoClient[dict[str, Any]]], Awaitable[T]]) -> T:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
+    try:
+        return await work(client)
+    finally:
+        await client.close()
+
+
+def _refused(response: httpx.Response) -> bool:
+    return response.status_code == 401 and 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_token_revoked_elsewhere_stops_working_within_the_cache_bound(
+    auth_base: str, mint: Mint, database: EmbeddedDatabase
+) -> None:
+    """Revoked by another process (here: this one, straight in the database), the server's cached grant
+    lasts at most GRANT_CACHE_SECONDS."""
     token = mint("user/*.rs", role="physician")
     headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{auth_base}/Patient", headers=headers).status_code == 200  # now in the server's cache
+    assert asyncio.run(_in_database(database.uri, lambda mongo: MongoGrantStore(mongo, AUTH_DATABASE).revoke(token)))
+    deadline = time.monotonic() + GRANT_CACHE_SECONDS + 10  # the margin is for a loaded machine, not asserted
+    while not _refused(response := httpx.get(f"{auth_base}/Patient", headers=headers)):
+        assert response.status_code == 200
+        assert time.monotonic() < deadline, "the revoked token still works after the cache bound"
+        time.sleep(0.2)
+
+
+def test_token_revoked_through_the_server_stops_at_once(auth_base: str, mint: Mint, database: EmbeddedDatabase) -> None:
+    """/auth/revoke drops the token's whole family from the cache of the worker that revoked it."""
+    client = Client(client_id=f"app-{uuid.uuid4().hex[:10]}", name="Revoking app", kind=PUBLIC,
+                    redirect_uris=("https://app.example/callback",))  # fmt: skip
+    asyncio.run(_in_database(database.uri, lambda mongo: MongoClientStore(mongo, AUTH_DATABASE).add(client)))
+    token = mint("user/*.rs", role="physician", client_id=client.client_id)
+    headers = {"Authorization": f"Bearer {token}"}
+    root = auth_base.removesuffix("/fhir")
     assert httpx.get(f"{auth_base}/Patient", headers=headers).status_code == 200
-
-    async def revoke() -> bool:
-        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(database.uri)
-        try:
-            return await MongoGrantStore(client, AUTH_DATABASE).revoke(token)
-        finally:
-            await client.close()
-
-    assert asyncio.run(revoke())
-    response = httpx.get(f"{auth_base}/Patient", headers=headers)
-    assert response.status_code == 401
-    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    revoked = httpx.post(f"{root}/auth/revoke", data={"token": token, "client_id": client.client_id})
+    assert revoked.status_code == 200
+    assert _refused(httpx.get(f"{auth_base}/Patient", headers=headers))
 
 
 @pytest.mark.parametrize("path", ["/fhir/metadata", "/healthz", "/readyz"])
