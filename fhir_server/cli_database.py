@@ -16,6 +16,7 @@ from .engine.search_parameters import load_search_parameters
 from .i18n import _
 from .search.registry import default_registry
 from .storage import EmbeddedDatabase
+from .storage.audit_seal import AuditKey
 from .storage.database import Database
 
 
@@ -55,15 +56,15 @@ def running_database(settings: Settings) -> Iterator[Settings]:
 
 
 @asynccontextmanager
-async def connected_database(settings: Settings) -> AsyncIterator[Database]:
+async def connected_database(settings: Settings, audit_key: AuditKey | None = None) -> AsyncIterator[Database]:
     """The database on `settings.mongodb_uri` with its indexes ensured and the stored SearchParameters registered.
 
     Its writes are audited like the server's (one AuditEvent per resource, actor from the
-    policy, e.g. cli, with its MAC under the server's audit key); the next running server seals
-    them into the chain.
+    policy, e.g. cli, with its MAC under the server's audit key, made if missing, or `audit_key`);
+    the next running server seals them into the chain.
     """
     assert settings.mongodb_uri, "call inside running_database()"
-    key = load_audit_key(settings, create=True)
+    key = audit_key or load_audit_key(settings, create=True)
     async with Database.open(settings, key) as database:
         observe_writes = audit_writes(database.audit)
         add_write_observer(observe_writes)
