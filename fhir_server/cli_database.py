@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .audit.key import load_audit_key
 from .audit.writes import audit_writes
@@ -14,6 +16,7 @@ from .config import Settings
 from .engine.observers import add_write_observer, remove_write_observer
 from .engine.search_parameters import load_search_parameters
 from .i18n import _
+from .logs import configure_logging
 from .search.registry import default_registry
 from .storage import EmbeddedDatabase
 from .storage.audit_seal import AuditKey
@@ -36,6 +39,30 @@ def add_database_options(command: argparse.ArgumentParser, default: Any = None) 
     command.add_argument(
         "--log-level", default=default, help=_("debug, info, warning or error (FHIR_LOG_LEVEL, default warning).")
     )
+
+
+_T = TypeVar("_T")
+
+
+def command_settings(args: Mapping[str, Any], own: Collection[str]) -> Settings:
+    """The settings of a sub-command: its parsed `args` but its `own` options (the database and logging
+    flags) over the environment, with logging configured: quiet (warning) unless `--log-level` or
+    FHIR_LOG_LEVEL asks otherwise, since these commands talk through what they print."""
+    flags = {name: value for name, value in args.items() if name not in own}
+    if flags.get("log_level") is None and not os.environ.get("FHIR_LOG_LEVEL"):
+        flags["log_level"] = "warning"
+    settings = Settings.from_env(**flags)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def run_on_database(
+    args: Mapping[str, Any], own: Collection[str], work: Callable[[Settings], Coroutine[Any, Any, _T]]
+) -> _T:
+    """`work(settings)` on the database of `command_settings(args, own)`, the embedded one started for it if
+    need be. Raises what `work` raises, and StorageUnavailable when the database cannot be started."""
+    with running_database(command_settings(args, own)) as ready:
+        return asyncio.run(work(ready))
 
 
 @contextmanager
