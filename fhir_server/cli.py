@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -25,12 +26,13 @@ from adapters.hl7v2.cli import add_mllp_command
 from . import __version__
 from .app import create_app
 from .audit.cli import add_audit_command
+from .audit.key import AuditKeyError, audit_key_path, install_audit_key
 from .auth.roles import load_roles
 from .cli_database import add_database_options, connected_database, running_database
 from .cli_import import run_import
 from .cli_users import add_user_command
 from .config import Settings
-from .engine.backup import BackupError, backup, restore
+from .engine.backup import BackupError, audit_key_file, backup, restore
 from .engine.importing import export_current
 from .engine.rules import load_rule_modules
 from .errors import FhirError, StorageUnavailable
@@ -43,6 +45,7 @@ from .oauth.token_command import add_token_command
 from .ports import PortUnavailable, check_free, reserve
 from .progress import Progress
 from .rest.http_protocol import FhirHttpProtocol
+from .storage.audit_seal import AuditKey
 
 log = logging.getLogger("fhir_server")
 
@@ -208,7 +211,7 @@ async def _backup(settings: Settings, folder: Path, settle: float) -> int:
     progress = Progress(_("versions"))
     started = time.monotonic()
     async with connected_database(settings) as database:
-        result = await backup(database.backup, folder, settle=settle, progress=progress)
+        result = await backup(database.backup, folder, audit_key=database.audit.key, settle=settle, progress=progress)
     progress.finish()
     for name in result.not_kept:
         _complain(_("warning: collection {name} is not in the backup (unknown to this version).").format(name=name))
@@ -228,7 +231,8 @@ async def _backup(settings: Settings, folder: Path, settle: float) -> int:
 async def _restore(settings: Settings, folder: Path) -> int:
     progress = Progress(_("versions"))
     started = time.monotonic()
-    async with connected_database(settings) as database:
+    # A restore writes no audit record: a key for this session only, so none is made before the backup's is installed
+    async with connected_database(settings, AuditKey(secrets.token_bytes(32))) as database:
         counts = await restore(database.backup, folder, progress=progress)
     progress.finish()
     _say(
@@ -239,6 +243,27 @@ async def _restore(settings: Settings, folder: Path) -> int:
             folder=folder, seconds=time.monotonic() - started,
         )
     )  # fmt: skip
+    return _restore_audit_key(settings, folder)
+
+
+def _restore_audit_key(settings: Settings, folder: Path) -> int:
+    """Install the backup's audit key, once its data is restored (so the database was empty): the restored
+    audit log verifies and the server seals on under the key it was sealed with."""
+    path, source = audit_key_path(settings), audit_key_file(folder)
+    if source is None:
+        _complain(_("warning: this backup holds no audit key (it was made before backups kept it): "
+                    "`audit verify` of the restored log needs the original server's audit key file at {path}.")
+                  .format(path=path))  # fmt: skip
+        return 0
+    try:
+        replaced = install_audit_key(settings, source)
+    except AuditKeyError as exc:
+        _complain(_("restore: the data is restored, but the audit key was not installed ({reason}); copy {source} "
+                    "to {path}.").format(reason=exc, source=source, path=path))  # fmt: skip
+        return 1
+    if replaced:
+        _say(_("The audit key file {path} held another key; it now holds the backup's (the database was empty).")
+             .format(path=path))  # fmt: skip
     return 0
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .audit.key import load_audit_key
 from .audit.writes import audit_writes
@@ -14,8 +16,10 @@ from .config import Settings
 from .engine.observers import add_write_observer, remove_write_observer
 from .engine.search_parameters import load_search_parameters
 from .i18n import _
+from .logs import configure_logging
 from .search.registry import default_registry
 from .storage import EmbeddedDatabase
+from .storage.audit_seal import AuditKey
 from .storage.database import Database
 
 
@@ -37,6 +41,30 @@ def add_database_options(command: argparse.ArgumentParser, default: Any = None) 
     )
 
 
+_T = TypeVar("_T")
+
+
+def command_settings(args: Mapping[str, Any], own: Collection[str]) -> Settings:
+    """The settings of a sub-command: its parsed `args` but its `own` options (the database and logging
+    flags) over the environment, with logging configured: quiet (warning) unless `--log-level` or
+    FHIR_LOG_LEVEL asks otherwise, since these commands talk through what they print."""
+    flags = {name: value for name, value in args.items() if name not in own}
+    if flags.get("log_level") is None and not os.environ.get("FHIR_LOG_LEVEL"):
+        flags["log_level"] = "warning"
+    settings = Settings.from_env(**flags)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def run_on_database(
+    args: Mapping[str, Any], own: Collection[str], work: Callable[[Settings], Coroutine[Any, Any, _T]]
+) -> _T:
+    """`work(settings)` on the database of `command_settings(args, own)`, the embedded one started for it if
+    need be. Raises what `work` raises, and StorageUnavailable when the database cannot be started."""
+    with running_database(command_settings(args, own)) as ready:
+        return asyncio.run(work(ready))
+
+
 @contextmanager
 def running_database(settings: Settings) -> Iterator[Settings]:
     """`settings` with a MongoDB URI: the configured one, or an embedded database started for the block.
@@ -55,15 +83,15 @@ def running_database(settings: Settings) -> Iterator[Settings]:
 
 
 @asynccontextmanager
-async def connected_database(settings: Settings) -> AsyncIterator[Database]:
+async def connected_database(settings: Settings, audit_key: AuditKey | None = None) -> AsyncIterator[Database]:
     """The database on `settings.mongodb_uri` with its indexes ensured and the stored SearchParameters registered.
 
     Its writes are audited like the server's (one AuditEvent per resource, actor from the
-    policy, e.g. cli, with its MAC under the server's audit key); the next running server seals
-    them into the chain.
+    policy, e.g. cli, with its MAC under the server's audit key, made if missing, or `audit_key`);
+    the next running server seals them into the chain.
     """
     assert settings.mongodb_uri, "call inside running_database()"
-    key = load_audit_key(settings, create=True)
+    key = audit_key or load_audit_key(settings, create=True)
     async with Database.open(settings, key) as database:
         observe_writes = audit_writes(database.audit)
         add_write_observer(observe_writes)

@@ -20,17 +20,16 @@ from .auth.accounts import AccountError, check_fhir_user, check_password, check_
 from .auth.passwords import hash_password
 from .auth.policy import AccessPolicy
 from .auth.roles import load_roles
-from .cli_database import add_database_options, running_database
+from .cli_database import add_database_options, run_on_database
 from .config import Settings
 from .engine.read import read_resource
 from .errors import FhirError, ResourceDeleted, ResourceNotFound
 from .i18n import _
-from .logs import configure_logging
 from .storage import ResourceStore
 from .storage.database import Database
 from .storage.users import MongoUserStore, User, UserExists
 
-_OWN = ("action", "username", "role", "fhir_user", "password_stdin")
+_OWN = ("command", "action", "username", "role", "fhir_user", "password_stdin")
 
 
 def add_user_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -156,16 +155,10 @@ async def _run(settings: Settings, args: dict[str, Any]) -> None:
 
 def run_user_command(args: dict[str, Any]) -> int:
     """Run one `user` action on the configured or embedded database; 1 with a message on stderr when refused."""
-    values = {k: v for k, v in args.items() if k != "command"}
-    if values.get("log_level") is None:
-        values["log_level"] = "warning"
-    settings = Settings.from_env(**{k: v for k, v in values.items() if k not in _OWN})
-    configure_logging(settings.log_level)
     try:
-        with running_database(settings) as ready:
-            asyncio.run(_run(ready, values))
+        run_on_database(args, _OWN, lambda ready: _run(ready, args))
     except (AccountError, FhirError) as exc:
-        print(_("user {action} refused: {reason}").format(action=values["action"], reason=exc), file=sys.stderr)
+        print(_("user {action} refused: {reason}").format(action=args["action"], reason=exc), file=sys.stderr)
         return 1
     except ValueError as exc:  # a roles file that cannot be read
         print(str(exc), file=sys.stderr)

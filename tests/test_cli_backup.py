@@ -5,6 +5,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+import secrets
+import stat
+import subprocess
 import threading
 import time
 from datetime import datetime
@@ -18,6 +21,7 @@ import pytest
 from pymongo import MongoClient
 
 from fhir_server.storage import EmbeddedDatabase
+from tests.audit.test_audit_seal import Deployment
 from tests.conftest import FHIR_JSON, ServerProcess, new_patient
 from tests.test_cli_import_export import DUMPED, FIXTURE, cli, dump, patient, write_json, write_ndjson
 
@@ -60,6 +64,9 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[s
 
 def test_backup_format(source: tuple[Path, Path, dict[str, list[Any]]]) -> None:
     _data_dir, backup, state = source
+    assert sorted(path.name for path in backup.iterdir()) == [
+        "audit.key", "history.ndjson.gz", "manifest.json", "state.ndjson.gz"
+    ]  # fmt: skip
     manifest = orjson.loads((backup / "manifest.json").read_bytes())
     assert manifest["format"] == "fhir-server-backup" and manifest["formatVersion"] == 1
     assert manifest["counts"]["versions"] == len(state["history"])
@@ -69,7 +76,9 @@ def test_backup_format(source: tuple[Path, Path, dict[str, list[Any]]]) -> None:
     assert state["import_records"]  # what each import finished
     kept = ("conditions", "audit", "import_records")  # no chain head: unsealed; no accounts, clients or keys
     assert manifest["counts"]["state"] == sum(len(state[name]) for name in kept)
-    for name in ("history.ndjson.gz", "state.ndjson.gz"):
+    assert (backup / "audit.key").read_bytes() == (_data_dir / "audit.key").read_bytes()
+    assert stat.S_IMODE((backup / "audit.key").stat().st_mode) == 0o600
+    for name in ("history.ndjson.gz", "state.ndjson.gz", "audit.key"):
         content = (backup / name).read_bytes()
         assert manifest["files"][name]["bytes"] == len(content)
         assert manifest["files"][name]["sha256"] == hashlib.sha256(content).hexdigest()
@@ -162,6 +171,14 @@ def test_damaged_backups_are_refused_before_anything_is_written(
     missing = _copy(backup, tmp_path / "missing")
     (missing / "state.ndjson.gz").unlink()
     _refused_and_empty(missing, tmp_path / "d4", "missing")
+
+    other_key = _copy(backup, tmp_path / "other-key")
+    (other_key / "audit.key").write_text(secrets.token_hex(32) + "\n", encoding="ascii")
+    _refused_and_empty(other_key, tmp_path / "d6", "audit.key does not match its sha256")
+
+    no_key = _copy(backup, tmp_path / "no-key")
+    (no_key / "audit.key").unlink()
+    _refused_and_empty(no_key, tmp_path / "d7", "audit.key is missing")
 
     unfinished = _copy(backup, tmp_path / "unfinished")
     (unfinished / "manifest.json").unlink()
@@ -297,3 +314,88 @@ def test_a_restored_server_keeps_its_accounts_apps_and_signing_keys(tmp_path: Pa
             assert refused.status_code == 401
     finally:
         server.stop()
+
+
+def _verify(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return cli("audit", "verify", "--data-dir", data_dir)
+
+
+def _sealed_on(data_dir: Path, log: Path, at_least: int, traffic: int) -> int:
+    """Run a server on the data dir's database with its audit key, write, and wait until its records are sealed."""
+    with EmbeddedDatabase(data_dir) as embedded:
+        deployment = Deployment(embedded.uri, "fhir", data_dir / "audit.key", log)
+        try:
+            deployment.start()
+            deployment.traffic(traffic)
+            return deployment.sealed(at_least).sealed
+        finally:
+            deployment.stop()
+            if deployment.mongo is not None:
+                deployment.mongo.close()
+
+
+def test_a_restored_audit_log_verifies_and_its_chain_goes_on(tmp_path: Path) -> None:
+    """The backup carries the audit key: the restored log verifies, and a server on it seals on, same chain."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    sealed = _sealed_on(source, tmp_path / "source.log", at_least=6, traffic=3)
+    done = cli("backup", tmp_path / "backup", "--data-dir", source, "--settle", "0.2")
+    assert done.returncode == 0, done.stderr
+
+    restored = cli("restore", tmp_path / "backup", "--data-dir", target)
+    assert restored.returncode == 0, restored.stderr
+    assert "audit key" not in restored.stdout + restored.stderr  # a fresh data dir: nothing replaced, no warning
+    assert (target / "audit.key").read_bytes() == (source / "audit.key").read_bytes()
+    assert stat.S_IMODE((target / "audit.key").stat().st_mode) == 0o600
+    verified = _verify(target)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"{sealed:,} sealed records" in verified.stdout and "The audit log is intact." in verified.stdout
+
+    grown = _sealed_on(target, tmp_path / "target.log", at_least=sealed + 4, traffic=2)
+    again = _verify(target)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"{grown:,} sealed records" in again.stdout and "0 of them sealed without a key" in again.stdout
+    assert "The audit log is intact." in again.stdout
+
+
+def test_restore_replaces_another_key_only_into_an_empty_database(
+    source: tuple[Path, Path, dict[str, list[Any]]], tmp_path: Path
+) -> None:
+    data_dir, backup, _state = source
+    busy = tmp_path / "busy"
+    assert cli("import", write_ndjson(tmp_path / "one.ndjson", patient("z", "Z1")), "--data-dir", busy).returncode == 0
+    own_key = (busy / "audit.key").read_bytes()
+    refused = cli("restore", backup, "--data-dir", busy)
+    assert refused.returncode == 1 and "not empty" in refused.stderr
+    assert (busy / "audit.key").read_bytes() == own_key  # its records are sealed under it: kept
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "audit.key").write_text(secrets.token_hex(32) + "\n", encoding="ascii")
+    done = cli("restore", backup, "--data-dir", empty)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if "audit key" in line] == [
+        f"The audit key file {empty / 'audit.key'} held another key; it now holds the backup's (the database was "
+        "empty)."
+    ]
+    assert (empty / "audit.key").read_bytes() == (data_dir / "audit.key").read_bytes()
+    assert _verify(empty).returncode == 0
+
+
+def test_a_backup_made_before_keys_were_kept_restores_with_a_warning(
+    source: tuple[Path, Path, dict[str, list[Any]]], tmp_path: Path
+) -> None:
+    data_dir, backup, _state = source
+    old = _copy(backup, tmp_path / "old")
+    (old / "audit.key").unlink()
+    manifest = orjson.loads((old / "manifest.json").read_bytes())
+    del manifest["files"]["audit.key"]
+    (old / "manifest.json").write_bytes(orjson.dumps(manifest))
+    target = tmp_path / "target"
+    done = cli("restore", old, "--data-dir", target)
+    assert done.returncode == 0, done.stderr
+    assert "warning: this backup holds no audit key" in done.stderr
+    assert str(target / "audit.key") in done.stderr
+    assert not (target / "audit.key").exists()  # none made: the original is what `audit verify` needs
+    assert _verify(target).returncode == 2  # no key: the check cannot be made, as the warning said
+    (target / "audit.key").write_bytes((data_dir / "audit.key").read_bytes())
+    assert _verify(target).returncode == 0

@@ -5,6 +5,8 @@ who can write the database. So the key lives in a file: `FHIR_AUDIT_KEY_FILE` wh
 deployment: the same file on every host that runs the server), else `audit.key` in the data
 directory. The server and the writing CLI commands create it (mode 0600) when it does not exist;
 `audit verify` and `audit anchor` never do: a new key would make every record look forged.
+A backup carries the key (engine/backup.py) and `restore` installs it (`install_audit_key`), so the
+restored log verifies and the chain goes on under the key it was sealed with.
 """
 
 from __future__ import annotations
@@ -64,26 +66,53 @@ def _read(path: Path, create: bool) -> AuditKey:
     return AuditKey(secret)
 
 
+def install_audit_key(settings: Settings, source: Path) -> bool:
+    """Make the key in `source` (a backup's key file) the key of `settings`; True if another key was replaced.
+
+    Only for a restore into an empty database: nothing is sealed under the key it replaces.
+    Raises AuditKeyError when `source` holds no key or the key file cannot be written.
+    """
+    key = _read(source, create=False)
+    path = audit_key_path(settings)
+    existed = path.exists()
+    try:
+        if existed and _read(path, create=False) == key:
+            return False
+    except AuditKeyError:
+        pass  # not a key (or unreadable): replaced like another key
+    _write(path, key.secret, replace=True)
+    return existed
+
+
 def _created(path: Path) -> AuditKey:
-    """A new key in `path`, written whole before it appears (two workers starting at once settle on one)."""
+    """A new key in `path` (two workers starting at once settle on one)."""
+    if _write(path, secrets.token_bytes(_BYTES), replace=False):
+        log.warning("created the audit key file %s: keep it (and a copy) away from the database", path)
+    return _read(path, create=False)
+
+
+def _write(path: Path, secret: bytes, *, replace: bool) -> bool:
+    """Write `secret` to `path` (mode 0600), whole before it appears; without `replace`, False if the file
+    appeared meanwhile (the other writer's key stands)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".audit-key-")  # mode 0600
         try:
             with os.fdopen(descriptor, "w", encoding="ascii") as out:
-                out.write(secrets.token_hex(_BYTES) + "\n")
+                out.write(secret.hex() + "\n")
                 out.flush()
                 os.fsync(out.fileno())
+            if replace:
+                os.replace(temporary, path)
+                return True
             try:
                 os.link(temporary, path)  # fails if another process created it meanwhile: use theirs
             except FileExistsError:
-                pass
-            else:
-                log.warning("created the audit key file %s: keep it (and a copy) away from the database", path)
+                return False
+            return True
         finally:
-            os.unlink(temporary)
+            Path(temporary).unlink(missing_ok=True)
     except OSError as exc:
         raise AuditKeyError(
-            _("the audit key file {path} cannot be created: {reason}").format(path=path, reason=exc)
+            _("the audit key file {path} cannot be written: {reason}").format(path=path, reason=exc)
         ) from exc
-    return _read(path, create=False)

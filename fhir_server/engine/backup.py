@@ -18,6 +18,9 @@ A backup is a folder:
   secret beyond need (the private signing keys) is left out (`storage.backup.LEFT_OUT`);
   SearchParameters are resources, so they are in the history. A collection that is in neither
   list is named in the result (`not_kept`), so a new one cannot be forgotten silently.
+- `audit.key` (mode 0600): the server's audit key (audit/key.py), the secret the audit records'
+  MACs and chain are sealed under; without it the restored log cannot be verified or extended.
+  Listed in the manifest like the other files; a backup made before it was kept has none.
 - `manifest.json`, written last: format and version, the backup instant, counts, and the byte
   size and sha256 of each file. A folder without it is an unfinished backup.
 
@@ -34,8 +37,8 @@ as good as the one at T). A registered collection with a `written_at` field keep
 written up to T (an outbox entry belongs to its ServiceRequest version), each as it is when read: an
 order sent or acknowledged after T is restored as such, so it is not sent again.
 
-Restore verifies the whole backup before writing anything (files, sizes, sha256, gzip streams
-read to the end, line structure and order, counts), refuses a database that holds anything, then
+Restore verifies the whole backup before writing anything (files, sizes, sha256, the audit key's
+included, gzip streams read to the end, line structure and order, counts), refuses a database that holds anything, then
 inserts the versions as they are, rebuilds the current versions with their search fields
 recomputed by `search_fields` (and each version's patient compartments and search entries,
 which patient-scoped and granular history filter on), and restores the state. Memory stays flat either way: everything
@@ -64,6 +67,7 @@ from ..fhir_json import InvalidJson, dumps, loads
 from ..i18n import _
 from ..search.registry import default_registry
 from ..storage import VERSION_SEARCHABLE
+from ..storage.audit_seal import AuditKey
 from ..storage.backup import MongoBackupStore, state_collections
 from .identity import now
 from .writing import search_fields
@@ -75,6 +79,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 HISTORY = "history.ndjson.gz"
 STATE = "state.ndjson.gz"
+AUDIT_KEY = "audit.key"
 _BATCH = 1000
 _ATTEMPTS = 3
 _HISTORY_KEYS = ("_id", "type", "id", "version", "lastUpdated", "deleted", "method", "replacedAt", "resource")
@@ -180,10 +185,23 @@ async def _write_history(
     return counts
 
 
+def _write_audit_key(path: Path, key: AuditKey) -> None:
+    """The key as its key file holds it (hex, one line), readable by the owner only from the start."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as out:
+        out.write(key.secret.hex() + "\n")
+
+
 async def backup(
-    store: MongoBackupStore, folder: Path, *, settle: float = 2.0, progress: ProgressSink | None = None
+    store: MongoBackupStore,
+    folder: Path,
+    *,
+    audit_key: AuditKey,
+    settle: float = 2.0,
+    progress: ProgressSink | None = None,
 ) -> BackupResult:
-    """Write a backup of everything stored up to now into `folder` (new or empty). See the module docstring."""
+    """Write a backup of everything stored up to now, and the audit key its log is sealed under, into `folder`
+    (new or empty). See the module docstring."""
     folder.mkdir(parents=True, exist_ok=True)
     if any(folder.iterdir()):
         raise BackupError(_("{folder} is not empty; a backup goes into a new or empty folder.").format(folder=folder))
@@ -207,6 +225,8 @@ async def backup(
             counts.state += 1
     files = {HISTORY: {**_file_facts(history), "lines": counts.versions}}
     files[STATE] = {**_file_facts(folder / STATE), "lines": counts.state}
+    _write_audit_key(folder / AUDIT_KEY, audit_key)
+    files[AUDIT_KEY] = _file_facts(folder / AUDIT_KEY)
     manifest = {
         "format": FORMAT,
         "formatVersion": FORMAT_VERSION,
@@ -318,7 +338,8 @@ def verify_backup(folder: Path, progress: ProgressSink | None = None) -> dict[st
         _parse_instant(manifest["instant"], MANIFEST)
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise BackupError(_("{manifest} cannot be read.").format(manifest=MANIFEST)) from exc
-    for name in (HISTORY, STATE):
+    kept_key = isinstance(files, dict) and AUDIT_KEY in files
+    for name in (HISTORY, STATE, AUDIT_KEY) if kept_key else (HISTORY, STATE):
         expected = files.get(name) if isinstance(files, dict) else None
         if not isinstance(expected, dict):
             raise BackupError(_("{manifest} does not list {file}.").format(manifest=MANIFEST, file=name))
@@ -354,6 +375,12 @@ def verify_backup(folder: Path, progress: ProgressSink | None = None) -> dict[st
 
 
 # --- restore ----------------------------------------------------------------------------------------
+
+
+def audit_key_file(folder: Path) -> Path | None:
+    """The audit key file of the (verified) backup in `folder`; None for a backup made before keys were kept."""
+    manifest = orjson.loads((folder / MANIFEST).read_bytes())
+    return folder / AUDIT_KEY if AUDIT_KEY in manifest["files"] else None
 
 
 async def _register_search_parameters(folder: Path) -> int:

@@ -3,15 +3,17 @@
 Pure ASGI and cheap for JSON: without `_format` and with no Accept (or `*/*`) it only sets the
 default. Paths outside the FHIR base, and the SMART discovery document under it, are not FHIR
 resources and are left alone. The 406 OperationOutcome is JSON: the one format always written.
+Every FHIR response says `Vary: Accept` (merged into one header with what else it varies on), so a
+cache never hands the XML answer to a client that asked for JSON.
 """
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import NotAcceptable
 from ..rest.outcomes import error_outcome
-from ..rest.responses import FhirResponse
+from ..rest.responses import FhirResponse, with_vary
 from .negotiation import Format, format_parameter, requested_format, response_format
 
 FHIR_BASE = "/fhir"
@@ -30,6 +32,7 @@ class FormatMiddleware:
         path: str = scope["path"]
         chosen = Format.JSON
         if (path == FHIR_BASE or path.startswith(_UNDER_BASE)) and not path.startswith(_NOT_FHIR):
+            send = _varying_on_accept(send)
             query: bytes = scope.get("query_string", b"")
             accept = [value for name, value in scope["headers"] if name == b"accept"]
             if accept or b"_format=" in query:
@@ -41,3 +44,12 @@ class FormatMiddleware:
                     return
         response_format.set(chosen)
         await self.app(scope, receive, send)
+
+
+def _varying_on_accept(send: Send) -> Send:
+    async def send_varying(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = with_vary(list(message.get("headers", [])), b"Accept")
+        await send(message)
+
+    return send_varying

@@ -7,19 +7,16 @@ prints the URL that opens the app with a patient (and encounter) in context.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..auth.policy import AccessPolicy
-from ..cli_database import add_database_options, running_database
+from ..cli_database import add_database_options, run_on_database
 from ..config import Settings
 from ..errors import FhirError
 from ..i18n import _
-from ..logs import configure_logging
 from ..storage.clients import Client, ClientExists
 from ..storage.database import Database
 from .launch import create_launch
@@ -131,14 +128,8 @@ async def _launch_command(settings: Settings, args: dict[str, Any]) -> int:
 def run_oauth_command(args: dict[str, Any]) -> int:
     """Run `client ...` or `launch` with the parsed arguments (a dict); the exit code."""
     own = {k: args.get(k) for k in _OWN}
-    flags = {k: v for k, v in args.items() if k not in _OWN}
-    if flags.get("log_level") is None and not os.environ.get("FHIR_LOG_LEVEL"):
-        flags["log_level"] = "warning"
-    settings = Settings.from_env(**flags)
-    configure_logging(settings.log_level)
     try:
-        with running_database(settings) as ready:
-            return asyncio.run(_client_command(ready, own))
+        return run_on_database(args, _OWN, lambda ready: _client_command(ready, own))
     except (RegistrationError, ClientExists, LaunchRefused, OSError, ValueError) as exc:
         print(_("{command} refused: {reason}").format(command=own["command"], reason=exc), file=sys.stderr)
     except FhirError as exc:

@@ -25,7 +25,7 @@ CAPABILITIES = (
     "launch-ehr", "launch-standalone", "authorize-post",
     "client-public", "client-confidential-symmetric", "client-confidential-asymmetric",
     "sso-openid-connect", "context-banner", "context-style",
-    "context-ehr-patient", "context-ehr-encounter", "context-standalone-patient",
+    "context-ehr-patient", "context-ehr-encounter", "context-standalone-patient", "context-standalone-encounter",
     "permission-offline", "permission-online", "permission-patient", "permission-user",
     "permission-v1", "permission-v2",
 )  # fmt: skip

@@ -10,8 +10,6 @@ issue or refusal is an AuditEvent (subtype `token`), like a token request at `/a
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sys
 import uuid
 from dataclasses import dataclass
@@ -27,11 +25,10 @@ from ..auth.grant import Grant
 from ..auth.policy import AccessPolicy, resource_scopes
 from ..auth.roles import load_roles
 from ..auth.scopes import ScopeError, narrow, split_scopes
-from ..cli_database import add_database_options, running_database
+from ..cli_database import add_database_options, run_on_database
 from ..config import Settings
 from ..errors import FhirError
 from ..i18n import _
-from ..logs import configure_logging
 from ..storage.database import Database
 from ..storage.grants import ACCESS
 from .client_credentials import backend_token_seconds
@@ -176,14 +173,8 @@ def run_token_command(args: dict[str, Any]) -> int:
     """Print the token and return 0; 1 with the reason on stderr when refused."""
     asked = Asked(args.get("user"), args.get("client_id"), args.get("scopes") or [], args.get("patient"),
                   args.get("lifetime"))  # fmt: skip
-    flags = {k: v for k, v in args.items() if k not in _OWN}
-    if flags.get("log_level") is None and not os.environ.get("FHIR_LOG_LEVEL"):
-        flags["log_level"] = "warning"
-    settings = Settings.from_env(**flags)
-    configure_logging(settings.log_level)
     try:
-        with running_database(settings) as ready:
-            token = asyncio.run(issue_token(ready, asked))
+        token = run_on_database(args, _OWN, lambda ready: issue_token(ready, asked))
     except (TokenRefused, FhirError, ValueError) as exc:
         print(_("token refused: {reason}").format(reason=exc), file=sys.stderr)
         return 1

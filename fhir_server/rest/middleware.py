@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..i18n import start_request
 from ..logs import current_request_id
 from .errors import unexpected_error_response
+from .responses import with_vary
 
 log = logging.getLogger("fhir_server.access")
 
@@ -88,11 +89,7 @@ def _parameter_names(query: bytes) -> list[str]:
 
 def _language_headers(headers: list[tuple[bytes, bytes]], language: str) -> list[tuple[bytes, bytes]]:
     """`headers` saying the text is in `language` (unless the handler said so) and varies with Accept-Language."""
-    out = [(name, value) for name, value in headers if name.lower() != b"vary"]
-    vary = [v.strip() for name, value in headers if name.lower() == b"vary" for v in value.split(b",") if v.strip()]
-    if not any(v.lower() in (b"accept-language", b"*") for v in vary):
-        vary.append(b"Accept-Language")
-    out.append((b"vary", b", ".join(vary)))
+    out = with_vary(headers, b"Accept-Language")
     if not any(name.lower() == b"content-language" for name, _value in headers):
         out.append((b"content-language", language.encode()))
     return out

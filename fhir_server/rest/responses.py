@@ -34,6 +34,16 @@ class FhirResponse(Response):
         return dumps(content)
 
 
+def with_vary(headers: list[tuple[bytes, bytes]], field: bytes) -> list[tuple[bytes, bytes]]:
+    """`headers` with `field` in one merged `Vary` header (kept as is if it already varies on it or on `*`)."""
+    out = [(name, value) for name, value in headers if name.lower() != b"vary"]
+    vary = [v.strip() for name, value in headers if name.lower() == b"vary" for v in value.split(b",") if v.strip()]
+    if not any(v.lower() in (field.lower(), b"*") for v in vary):
+        vary.append(field)
+    out.append((b"vary", b", ".join(vary)))
+    return out
+
+
 def version_headers(record: StoredResource, base_url: str | None = None) -> dict[str, str]:
     """ETag and Last-Modified of a version; with `base_url`, also its Location (R4 http.html#create)."""
     headers = {

@@ -35,8 +35,8 @@ def test_smart_configuration_lists_absolute_endpoints_and_every_capability(http:
     for capability in ("launch-ehr", "launch-standalone", "client-public", "client-confidential-symmetric",
                        "client-confidential-asymmetric", "sso-openid-connect", "context-banner",
                        "context-style", "context-ehr-patient", "context-ehr-encounter",
-                       "context-standalone-patient", "permission-offline", "permission-online",
-                       "permission-patient", "permission-user", "permission-v1", "permission-v2",
+                       "context-standalone-patient", "context-standalone-encounter", "permission-offline",
+                       "permission-online", "permission-patient", "permission-user", "permission-v1", "permission-v2",
                        "authorize-post"):  # fmt: skip
         assert capability in config["capabilities"]
     # SMART App Launch 2.x names; ONC (g)(10) discovery fails on the 1.0 "context-passthrough-*" ones

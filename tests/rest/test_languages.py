@@ -65,12 +65,12 @@ def test_an_answer_without_texts_names_no_language(client: httpx.Client, patient
 
 
 def test_vary_keeps_what_the_response_already_varies_on(base_url: str) -> None:
-    """The CORS middleware says `Vary: Origin` on FHIR answers; the language is added, not substituted."""
+    """FHIR answers say `Vary: Accept` (format) and `Origin` (CORS); the language is added, not substituted."""
     headers = {"Accept-Language": "es", "Origin": "https://app.example"}
     response = httpx.get(f"{base_url}/Patient/no-such-patient", headers=headers)
     assert response.status_code == 404
     assert len(response.headers.get_list("vary")) == 1
-    assert [v.strip().lower() for v in response.headers["vary"].split(",")] == ["origin", "accept-language"]
+    assert [v.strip().lower() for v in response.headers["vary"].split(",")] == ["accept", "origin", "accept-language"]
 
 
 def test_language_headers_merge_into_what_the_handler_sent() -> None:

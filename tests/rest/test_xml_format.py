@@ -207,3 +207,30 @@ def test_fhirpath_patch_in_xml(client: httpx.Client, patient: dict[str, object])
     response = client.patch(f"/Patient/{patient['id']}", content=body, headers=XML)
     assert response.status_code == 200, response.text
     assert _value(_xml(response), "gender") == "male"
+
+
+def _vary(response: httpx.Response) -> list[str]:
+    assert len(response.headers.get_list("vary")) == 1, response.headers.get_list("vary")
+    return [value.strip().lower() for value in response.headers["vary"].split(",")]
+
+
+@pytest.mark.parametrize("accept", [None, "application/fhir+json", "application/fhir+xml", "text/html"])
+def test_every_fhir_answer_varies_on_accept(
+    client: httpx.Client, patient: dict[str, object], accept: str | None
+) -> None:
+    """JSON, XML and the 406 all depend on Accept, so a cache must key on it."""
+    headers = {"Accept": accept} if accept else {}
+    response = client.get(f"/Patient/{patient['id']}", headers=headers)
+    assert response.status_code == (406 if accept == "text/html" else 200)
+    assert "accept" in _vary(response)
+
+
+def test_vary_accept_and_accept_language_are_one_header(client: httpx.Client) -> None:
+    response = client.get("/Patient/no-such-patient?_format=xml", headers={"Accept-Language": "de"})
+    assert response.status_code == 404
+    assert _vary(response)[0] == "accept" and "accept-language" in _vary(response)
+
+
+def test_discovery_does_not_vary_on_accept(client: httpx.Client) -> None:
+    response = client.get("/.well-known/smart-configuration")
+    assert "accept" not in [v.strip().lower() for v in response.headers.get("vary", "").split(",")]

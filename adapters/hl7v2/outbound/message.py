@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from fhir_server.i18n import _
@@ -167,7 +168,7 @@ def _obx(number: int, observation: dict[str, Any], lab: Lab) -> str | None:
     units = ""
     if "valueQuantity" in observation:
         quantity = observation["valueQuantity"]
-        kind, value = "NM", escape(str(quantity.get("value", "")))
+        kind, value = "NM", _nm(quantity.get("value"))
         unit = str(quantity.get("unit") or quantity.get("code") or "")
         if quantity.get("code") or unit:
             code = str(quantity.get("code") or unit)
@@ -188,6 +189,14 @@ def _obx(number: int, observation: dict[str, Any], lab: Lab) -> str | None:
         return None
     fields = ["OBX", str(number), kind, cwe(observation.get("code") or {}), "", value, units, "", "", "", "", "O"]
     return "|".join(fields)
+
+
+def _nm(value: Any) -> str:
+    """A FHIR decimal as a v2 NM: fixed-point, with its significant digits (`1.0E+2` is `100`, `1.50` stays
+    `1.50`), since NM has no exponent form; empty when there is no number."""
+    if value is None or isinstance(value, bool):
+        return ""
+    return format(value if isinstance(value, Decimal) else Decimal(str(value)), "f")
 
 
 def _occurrence(request: dict[str, Any]) -> tuple[str, str]:

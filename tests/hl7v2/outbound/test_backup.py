@@ -4,6 +4,7 @@ a write after the backup instant comes back."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from adapters.hl7v2.outbound import start_sending
 from fhir_server.engine.backup import backup, restore
 from fhir_server.engine.identity import now
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
+from fhir_server.storage.audit_seal import AuditKey
 from fhir_server.storage.backup import MongoBackupStore, state_collections
 from tests.hl7v2 import database_of
 
@@ -33,7 +35,7 @@ def test_a_restore_keeps_pending_orders_and_their_control_ids(database: Embedded
             later = {"_id": "ServiceRequest/later/1", "serviceRequest": "ServiceRequest/later", "version": 1,
                      "created": now() + timedelta(hours=1), "status": "queued"}  # fmt: skip
             await w.store.client[w.store.database_name]["hl7_outbox"].insert_one(later)
-            result = await backup(source, tmp_path / "backup", settle=0.1)
+            result = await backup(source, tmp_path / "backup", audit_key=AuditKey(secrets.token_bytes(32)), settle=0.1)
             assert result.counts.state >= 1
         target = MongoResourceStore.connect(database.uri, f"out_restored_{uuid.uuid4().hex[:8]}")
         try:

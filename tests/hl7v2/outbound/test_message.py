@@ -21,6 +21,7 @@ from adapters.hl7v2.outbound.lab import Lab, LabConfigError, lab_of
 from adapters.hl7v2.outbound.message import OrderData, OrderError, order_message
 from fhir_server.engine import read_resource
 from fhir_server.engine.bundle import process_bundle
+from fhir_server.fhir_json import loads
 from fhir_server.storage import EmbeddedDatabase
 from tests.conftest import TEST_POLICY
 
@@ -161,3 +162,22 @@ def test_a_result_for_a_sent_order_links_to_its_service_request(database: Embedd
         await lab.stop()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("sent", "nm"),
+    [("1.0E+2", "100"), ("1.50", "1.50"), ("2.5e-7", "0.00000025"), ("-3E3", "-3000"), ("37.2", "37.2")],
+)
+def test_a_quantity_answer_is_a_fixed_point_nm(sent: str, nm: str) -> None:
+    """FHIR decimals may have an exponent; v2 NM may not: the value is written fixed-point, digits kept."""
+    answer = loads(
+        b'{"resourceType": "Observation", "status": "final", "code": {"text": "Volume"},'
+        b' "valueQuantity": {"value": ' + sent.encode() + b', "unit": "mL", "system": "http://unitsofmeasure.org",'
+        b' "code": "mL"}}'
+    )
+    lab = Lab("Organization/o", "Endpoint/e", "lab", 2575, False, structure="OML_O21", version="2.5.1")
+    order = OrderData(REQUEST, PATIENT, DOCTOR, [answer], [SPECIMEN])
+    message = order_message(order, lab, "NW", "CTRL-1", PLACER, datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC))
+    obx = fields(message, "OBX")
+    assert obx[2:3] == ["NM"] and obx[5] == nm
+    assert obx[6].startswith("mL^mL^")
