@@ -40,15 +40,10 @@ def check_media_type(request: Request, accepted: Iterable[str] = FHIR_TYPES) -> 
 
 
 async def read_bytes(request: Request, limit: int) -> bytes:
-    """The raw body, read up to `limit` bytes. Raises PayloadTooLarge (413) beyond it.
-
-    The 413 says `Connection: close`: the server then closes the connection instead of reading
-    and discarding the rest of a huge upload to keep it open.
-    """
+    """The raw body, read up to `limit` bytes. Raises PayloadTooLarge (413) beyond it."""
     declared = request.headers.get("content-length")
     too_large = PayloadTooLarge(
-        _("The request body is larger than this server accepts ({limit} bytes).").format(limit=limit),
-        headers={"Connection": "close"},
+        _("The request body is larger than this server accepts ({limit} bytes).").format(limit=limit)
     )
     if declared and declared.isdigit() and int(declared) > limit:
         raise too_large
