@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from ..engine import Page
+from ..engine import Page, SearchResult
 from ..engine.identity import format_instant, now
 from ..errors import Issue
 from ..storage import StoredResource
@@ -118,3 +118,19 @@ def history_bundle(
     """A history Bundle, newest version first (http.html#history)."""
     links = _links(self_url, params, "_cursor", cursor, page.next_cursor)
     return _assemble(_bundle_head("history", page, links), [_history_entry(base, r) for r in page.records])
+
+
+def cursor_searchset(
+    base: str,
+    self_url: str,
+    params: Sequence[tuple[str, str]],
+    cursor: str | None,
+    result: SearchResult,
+    *,
+    shape: Callable[[bytes], bytes] | None = None,
+) -> bytes:
+    """The searchset Bundle of one page of `result`, paged with `_cursor` (`next` when there is more)."""
+    paging = ("_cursor", cursor, result.page.next_cursor)
+    return searchset_bundle(
+        base, self_url, params, paging, result.page, included=result.included, warnings=result.warnings, shape=shape
+    )

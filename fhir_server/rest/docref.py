@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from .. import engine
-from .bundles import searchset_bundle
+from .bundles import cursor_searchset
 from .context import base_url, settings_of, store_of
 from .operations.declaration import TYPE, Operation, OperationCall, Parameter
 from .operations.parameters import operation_query
@@ -27,16 +27,8 @@ async def docref(call: OperationCall) -> Response:
     )
     base = base_url(request)
     result = await engine.docref(store_of(request), call.policy, docref_request, base_url=base)
-    bundle = searchset_bundle(
-        base,
-        f"{base}/DocumentReference/$docref",
-        docref_request.echoed,
-        ("_cursor", docref_request.cursor, result.page.next_cursor),
-        result.page,
-        included=result.included,
-        warnings=result.warnings,
-    )
-    return FhirResponse(bundle)
+    self_url = f"{base}/DocumentReference/$docref"
+    return FhirResponse(cursor_searchset(base, self_url, docref_request.echoed, docref_request.cursor, result))
 
 
 DOCREF = Operation(

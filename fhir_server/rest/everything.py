@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from .. import engine
-from .bundles import searchset_bundle
+from .bundles import cursor_searchset
 from .context import base_url, settings_of, store_of
 from .operations.declaration import INSTANCE, TYPE, Operation, OperationCall, Parameter
 from .operations.parameters import operation_query
@@ -30,15 +30,7 @@ async def everything(call: OperationCall) -> Response:
     result = await engine.everything(store_of(request), call.policy, everything_request)
     base = base_url(request)
     self_url = f"{base}/Patient/{patient_id}/$everything" if patient_id else f"{base}/Patient/$everything"
-    bundle = searchset_bundle(
-        base,
-        self_url,
-        everything_request.echoed,
-        ("_cursor", everything_request.cursor, result.page.next_cursor),
-        result.page,
-        included=result.included,
-        warnings=result.warnings,
-    )
+    bundle = cursor_searchset(base, self_url, everything_request.echoed, everything_request.cursor, result)
     return FhirResponse(bundle)
 
 

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from .. import engine
 from ..auth.policy import AccessPolicy
 from .access import Policy
-from .bundles import searchset_bundle
+from .bundles import cursor_searchset
 from .context import base_url, settings_of, store_of
 from .disconnect import unless_disconnected
 from .paths import BASE_PATH
@@ -44,14 +44,6 @@ async def _answer(request: Request, policy: AccessPolicy) -> Response:
     )
     base = base_url(request)
     result = await engine.search_system(store_of(request), policy, system_request, base_url=base)
-    bundle = searchset_bundle(
-        base,
-        base,
-        system_request.echoed,
-        ("_cursor", system_request.cursor, result.page.next_cursor),
-        result.page,
-        included=result.included,
-        warnings=result.warnings,
-        shape=_shape(system_request.requests[0]),
-    )
+    shape = _shape(system_request.requests[0])
+    bundle = cursor_searchset(base, base, system_request.echoed, system_request.cursor, result, shape=shape)
     return FhirResponse(bundle)
