@@ -26,7 +26,9 @@ async def docref(call: OperationCall) -> Response:
         strict=not lenient_handling(request),
     )
     base = base_url(request)
-    result = await engine.docref(store_of(request), call.policy, docref_request, base_url=base)
+    store = store_of(request)
+    with store.time_limit(settings.search_time_limit_ms):  # the searches' database time budget
+        result = await engine.docref(store, call.policy, docref_request, base_url=base)
     self_url = f"{base}/DocumentReference/$docref"
     return FhirResponse(cursor_searchset(base, self_url, docref_request.echoed, docref_request.cursor, result))
 

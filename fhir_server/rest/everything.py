@@ -27,7 +27,9 @@ async def everything(call: OperationCall) -> Response:
         max_count=settings.max_page_size,
         strict=not lenient_handling(request),
     )
-    result = await engine.everything(store_of(request), call.policy, everything_request)
+    store = store_of(request)
+    with store.time_limit(settings.search_time_limit_ms):  # the searches' database time budget
+        result = await engine.everything(store, call.policy, everything_request)
     base = base_url(request)
     self_url = f"{base}/Patient/{patient_id}/$everything" if patient_id else f"{base}/Patient/$everything"
     bundle = cursor_searchset(base, self_url, everything_request.echoed, everything_request.cursor, result)

@@ -223,6 +223,7 @@ def test_search_over_the_time_limit_is_refused(hurried: str) -> None:
         chained = {"subject:Patient.name": "Hurried1", "_revinclude": "Provenance:target", "_total": "accurate"}
         _refused(client.get("/Observation", params=chained), "too-costly")
         _refused(client.get("", params={"_type": "Patient,Practitioner", "_lastUpdated": "ne2000-01-01"}), "too-costly")
+        _refused(client.get("/Patient/$everything"), "too-costly")  # every patient's record: searches too
         patient = _create(client, new_patient("Hurried"))
         assert client.get(f"/Patient/{patient['id']}").status_code == 200  # reads are not searches
 
