@@ -16,7 +16,8 @@ indexers, arithmetic, comparison and boolean logic, `%constants`. On top of it, 
   (names it does not have; nothing of it changes for the server's other FHIRPath).
 - `join()`: fhirpathpy gives an empty collection for an empty input; the IG's suite wants "".
 
-An expression fhirpathpy cannot parse is refused when the view is validated (`compile_path`).
+An expression that is not FHIRPath is refused when the view is validated (`check_syntax`: fhirpathpy's
+own parser recovers silently from syntax errors).
 """
 
 from __future__ import annotations
@@ -27,10 +28,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from antlr4 import CommonTokenStream, InputStream, Token
+from antlr4.error.ErrorListener import ErrorListener
 from fhirpathpy import compile as fhirpath_compile
 from fhirpathpy.engine.invocations import invocation_registry
 from fhirpathpy.engine.nodes import FP_Type
 from fhirpathpy.models import models
+from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
+from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
 MODEL = models["r4"]
 
@@ -167,6 +172,26 @@ def variables_used(expression: str) -> set[str]:
     return set(_VARIABLE.findall(_STRING_LITERAL.sub("''", expression)))
 
 
+class _Raising(ErrorListener):
+    def syntaxError(self, recognizer: Any, symbol: Any, line: int, column: int, message: str, error: Any) -> None:  # noqa: N802
+        raise ValueError(f"column {column + 1}: {message}")
+
+
+def check_syntax(expression: str) -> None:
+    """Raise ValueError where `expression` is not FHIRPath: fhirpathpy's parser recovers silently
+    from syntax errors (`id.where(` runs as `id`), so the same grammar is run here with errors raised
+    and the whole text consumed."""
+    lexer = FHIRPathLexer(InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(_Raising())
+    parser = FHIRPathParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(_Raising())
+    parser.expression()
+    if parser.getCurrentToken().type != Token.EOF:
+        raise ValueError(f"unexpected '{parser.getCurrentToken().text}'")
+
+
 def compile_path(expression: str, *, nodes: bool = False) -> Evaluate:
     """A function of (node, variables) giving the expression's result; raises ValueError if it cannot be parsed.
 
@@ -177,6 +202,7 @@ def compile_path(expression: str, *, nodes: bool = False) -> Evaluate:
     if "$this" in expression:  # fhirpathpy sets $this only inside functions: select() sets it to the node
         expression = f"select({expression})"
     try:
+        check_syntax(expression)
         compiled = fhirpath_compile(expression, model=MODEL, options=options)
     except Exception as exc:  # noqa: BLE001 - fhirpathpy's parser raises bare exceptions
         raise ValueError(str(exc) or type(exc).__name__) from exc
