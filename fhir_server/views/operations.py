@@ -195,9 +195,20 @@ async def _started(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[st
     return rest()
 
 
+def _refuse_unknown(values: Values) -> None:
+    known = {parameter.name for parameter in _PARAMETERS if parameter.use == "in"} | {"_pretty"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InvalidRequest(
+            _("Unknown parameters for $viewdefinition-run: {names}.").format(names=", ".join(unknown)),
+            expression=unknown[0],
+        )
+
+
 async def run_operation(call: OperationCall) -> Response:
     request = call.request
     values = await _parameters(request)
+    _refuse_unknown(values)
     code = _format(request, values)
     header = _boolean(values, "header", True)
     limit = _limit(values)
@@ -230,7 +241,6 @@ _PARAMETERS = (
 VIEW_RUN = Operation(
     code="viewdefinition-run",
     id="ViewDefinitionRun",
-    url="http://sql-on-fhir.org/OperationDefinition/$viewdefinition-run",
     title="Run a SQL on FHIR ViewDefinition",
     description="The rows of a ViewDefinition over the server's data the caller may read, streamed as "
     "json, ndjson, csv or parquet. A stored view is a Library carrying it (instance level).",
