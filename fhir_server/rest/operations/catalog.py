@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...views.export_routes import VIEW_EXPORT_OPERATION
 from ...views.operations import VIEW_RUN
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
 from ..docref import DOCREF
@@ -18,6 +19,7 @@ OPERATIONS: tuple[Operation, ...] = (
     IMPORT_OPERATION,
     REINDEX,
     VIEW_RUN,
+    VIEW_EXPORT_OPERATION,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 
