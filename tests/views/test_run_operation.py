@@ -175,3 +175,21 @@ def test_bad_parameters_are_400(connect: Callable[..., httpx.Client], world: Wor
         assert failed.status_code == 422 and "collection" in outcome_text(failed)
         missing = client.get(f"/Library/{uuid.uuid4().hex}{RUN}")
         assert missing.status_code == 404
+
+
+def test_a_library_with_a_broken_view_is_refused_on_every_write_path(
+    connect: Callable[..., httpx.Client], world: World
+) -> None:
+    broken = view_library({**OBSERVATIONS, "select": [{"column": [_column("a", "id"), _column("a", "status")]}]})
+    with connect("user/*.cruds", role="physician") as client:
+        refused = client.post("/Library", json=broken)
+        assert refused.status_code == 400
+        assert refused.json()["issue"][0]["expression"] == ["ViewDefinition.select[0].column[1].name"]
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": broken, "request": {"method": "POST", "url": "Library"}}]}  # fmt: skip
+        assert client.post("/", json=bundle).status_code == 400
+        stored = client.post("/Library", json=view_library(OBSERVATIONS))
+        assert stored.status_code == 201
+        assert (
+            client.put(f"/Library/{stored.json()['id']}", json={**broken, "id": stored.json()["id"]}).status_code == 400
+        )
