@@ -17,6 +17,7 @@ from fhir_server.views.carrier import view_library
 from tests.auth.conftest import World, outcome_text
 
 RUN = "/$viewdefinition-run"
+OBSERVATION = {"resourceType": "Observation", "status": "final", "code": {"text": "weight"}}
 OBSERVATIONS = {
     "resourceType": "ViewDefinition",
     "resource": "Observation",
@@ -193,3 +194,18 @@ def test_a_library_with_a_broken_view_is_refused_on_every_write_path(
         assert (
             client.put(f"/Library/{stored.json()['id']}", json={**broken, "id": stored.json()["id"]}).status_code == 400
         )
+
+
+def test_group_and_since_select_the_resources(connect: Callable[..., httpx.Client], world: World) -> None:
+    with connect("user/*.cruds", role="physician") as client:
+        patient = client.post("/Patient", json={"resourceType": "Patient"}).json()["id"]
+        subject = {"reference": f"Patient/{patient}"}
+        first = client.post("/Observation", json={**OBSERVATION, "subject": subject}).json()
+        group = {"resourceType": "Group", "type": "person", "actual": True, "member": [{"entity": subject}]}
+        group_id = client.post("/Group", json=group).json()["id"]
+        rows = _json_rows(client.post(RUN, json=_parameters(OBSERVATIONS, group=f"Group/{group_id}")))
+        assert [row["id"] for row in rows] == [f"Observation/{first['id']}"]
+        assert client.post(RUN, json=_parameters(OBSERVATIONS, group="Group/nope")).status_code == 404
+        late = client.post("/Observation", json={**OBSERVATION, "subject": subject}).json()
+        since = _parameters(OBSERVATIONS, _since=late["meta"]["lastUpdated"], patient=patient)
+        assert [row["id"] for row in _json_rows(client.post(RUN, json=since))] == [f"Observation/{late['id']}"]
