@@ -17,7 +17,8 @@ indexers, arithmetic, comparison and boolean logic, `%constants`. On top of it, 
 - `join()`: fhirpathpy gives an empty collection for an empty input; the IG's suite wants "".
 
 An expression that is not FHIRPath is refused when the view is validated (`check_syntax`: fhirpathpy's
-own parser recovers silently from syntax errors).
+own parser recovers silently from syntax errors). fhirpathpy sets `$this` only inside functions, so an
+expression using it at its top is run as `select(...)`. Plain paths skip fhirpathpy (fastpath.py).
 """
 
 from __future__ import annotations
