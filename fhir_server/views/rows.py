@@ -24,20 +24,20 @@ _NOTHING: Node = (None, None)
 """What the columns of an empty forEachOrNull are evaluated on."""
 
 
-def _evaluate(path: Evaluate, node: Node, variables: dict[str, Any], location: str) -> list[Node]:
+def _evaluate(path: Evaluate, node: Node, variables: dict[str, Any], location: str, suffix: str = "") -> list[Node]:
     try:
         return path(node, variables)
     except EvaluationError as exc:
         raise ViewRuntimeError(
             _("The expression could not be evaluated on a resource: {reason}").format(reason=str(exc)[:200]),
-            expression=location,
+            expression=location + suffix,
         ) from exc
 
 
 def _descendants(node: Node, select: Select, variables: dict[str, Any]) -> Iterator[Node]:
     """`repeat`: every node reached by one or more steps of its paths, depth first, in document order."""
     for path in select.repeat:
-        for child in _evaluate(path, node, variables, f"{select.location}.repeat"):
+        for child in _evaluate(path, node, variables, select.location, ".repeat"):
             yield child
             yield from _descendants(child, select, variables)
 
@@ -47,7 +47,7 @@ def _select_rows(select: Select, node: Node, variables: dict[str, Any], index: i
         yield from _node_rows(select, node, variables, index)
         return
     if select.for_each is not None:
-        items: Iterable[Node] = _evaluate(select.for_each, node, variables, f"{select.location}.forEach")
+        items: Iterable[Node] = _evaluate(select.for_each, node, variables, select.location, ".forEach")
     else:
         items = _descendants(node, select, variables)
     empty = True
@@ -65,6 +65,9 @@ def _node_rows(select: Select, node: Node, variables: dict[str, Any], index: int
         parts.append(list(_select_rows(nested, node, variables, index)))
     if select.union:
         parts.append([row for branch in select.union for row in _select_rows(branch, node, variables, index)])
+    if len(parts) == 1:
+        yield parts[0][0]
+        return
     for combination in product(*parts):
         row: Row = {}
         for part in combination:
@@ -75,7 +78,7 @@ def _node_rows(select: Select, node: Node, variables: dict[str, Any], index: int
 def _columns(select: Select, node: Node, variables: dict[str, Any]) -> Row:
     own: Row = {}
     for compiled in select.columns:
-        values = [value for value, _type in _evaluate(compiled.path, node, variables, f"{compiled.location}.path")]
+        values = [value for value, _type in _evaluate(compiled.path, node, variables, compiled.location, ".path")]
         if compiled.column.collection:
             own[compiled.column.name] = values
         elif len(values) > 1:
