@@ -19,7 +19,8 @@ from ..storage import ResourceStore
 from .definition import View, compile_view
 from .rows import compiled_rows
 
-PAGE = 500
+PAGE = 1000
+"""Resources read per query: memory holds one page (about 2 MB of ~2 KB resources), whatever the row count."""
 
 
 async def run_view(
