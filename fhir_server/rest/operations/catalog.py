@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ...views.export_routes import VIEW_EXPORT_OPERATION
+from ...views.operations import VIEW_RUN
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
 from ..docref import DOCREF
 from ..everything import EVERYTHING
@@ -16,6 +18,8 @@ OPERATIONS: tuple[Operation, ...] = (
     EXPORT_GROUP,
     IMPORT_OPERATION,
     REINDEX,
+    VIEW_RUN,
+    VIEW_EXPORT_OPERATION,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 
