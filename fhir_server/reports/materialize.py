@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,8 @@ import pyarrow.parquet as pq
 
 from ..storage import ResourceStore, StoredResource
 from ..storage.records import now
-from ..views import columns, view_rows
+from ..views.definition import View, compile_view
+from ..views.rows import compiled_rows
 from .source import current, latest_changes
 
 KEY, VERSION = "__resource", "__version"
@@ -53,9 +54,9 @@ def _arrow_type(fhir_type: str | None, collection: bool) -> pa.DataType:
     return pa.list_(base) if collection else base
 
 
-def schema_of(view: Mapping[str, Any]) -> pa.Schema:
+def schema_of(view: View) -> pa.Schema:
     """The Parquet schema of a view's rows: its columns, then the resource key and version."""
-    fields = [pa.field(c.name, _arrow_type(c.type, bool(c.collection))) for c in columns(dict(view))]
+    fields = [pa.field(c.name, _arrow_type(c.type, bool(c.collection))) for c in view.columns]
     return pa.schema([*fields, pa.field(KEY, pa.string()), pa.field(VERSION, pa.int64())])
 
 
@@ -74,13 +75,13 @@ def _cell(value: Any, kind: pa.DataType) -> Any:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _rows_of(view: Mapping[str, Any], schema: pa.Schema, records: Iterable[StoredResource]) -> pa.Table:
+def _rows_of(view: View, schema: pa.Schema, records: Iterable[StoredResource]) -> pa.Table:
     """The view's rows of `records` (current versions), each tagged with its resource key and version."""
     names = schema.names[:-2]
     kinds = [schema.field(name).type for name in names]
     data: dict[str, list[Any]] = {name: [] for name in schema.names}
     for record in records:
-        for row in view_rows(dict(view), [record.resource()]):
+        for row in compiled_rows(view, [record.resource()]):
             for name, kind in zip(names, kinds, strict=True):
                 data[name].append(_cell(row.get(name), kind))
             data[KEY].append(record.id)
@@ -153,15 +154,16 @@ class Materializer:
 
     async def _build(self, view: Mapping[str, Any]) -> _Loaded:
         mark = now() - OVERLAP
-        schema = schema_of(view)
+        compiled = compile_view(dict(view))
+        schema = schema_of(compiled)
         batches: list[pa.Table] = []
         page: list[StoredResource] = []
         async for record in current(self.store, str(view["resource"])):
             page.append(record)
             if len(page) >= 1000:
-                batches.append(_rows_of(view, schema, page))
+                batches.append(_rows_of(compiled, schema, page))
                 page = []
-        batches.append(_rows_of(view, schema, page))
+        batches.append(_rows_of(compiled, schema, page))
         return await asyncio.to_thread(self._write, view, pa.concat_tables(batches), mark)
 
     async def _update(self, view: Mapping[str, Any], loaded: _Loaded) -> _Loaded:
@@ -172,9 +174,9 @@ class Materializer:
             if loaded.versions.get(key) != record.version_id and not (record.deleted and key not in loaded.versions)
         }  # fmt: skip
         if not fresh:
-            return loaded
-        added = _rows_of(view, loaded.table.schema, (r for r in fresh.values() if not r.deleted))
+            return replace(loaded, mark=mark)
+        added = _rows_of(compile_view(dict(view)), loaded.table.schema, (r for r in fresh.values() if not r.deleted))
         if added.num_rows == 0 and not any(key in loaded.versions for key in fresh):
-            return loaded
+            return replace(loaded, mark=mark)
         kept = loaded.table.filter(pc.invert(pc.is_in(loaded.table.column(KEY), pa.array(list(fresh), pa.string()))))
         return await asyncio.to_thread(self._write, view, pa.concat_tables([kept, added]), mark)

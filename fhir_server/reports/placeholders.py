@@ -13,7 +13,6 @@ import duckdb
 from ..errors import InvalidRequest
 from ..i18n import _
 
-
 _NAMES = (duckdb.token_type.identifier, duckdb.token_type.keyword)
 """A placeholder's name may be a keyword too (`:start`, `:end`)."""
 

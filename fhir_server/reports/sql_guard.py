@@ -70,8 +70,9 @@ def _tree(sql: str) -> dict[str, Any]:
     return tree
 
 
-def check_query(sql: str, tables: Sequence[str]) -> None:
-    """Raise InvalidRequest (400) unless `sql` is one SELECT reading only `tables` (and its own CTEs).
+def check_query(sql: str, tables: Sequence[str]) -> frozenset[str]:
+    """The names of the query's `$name` parameters; InvalidRequest (400) unless `sql` is one SELECT
+    reading only `tables` (and its own CTEs).
 
     Refused: several statements, anything but SELECT (DDL, INSERT/UPDATE/DELETE, COPY, ATTACH,
     INSTALL/LOAD, PRAGMA, SET, EXPLAIN ...), table functions other than the pure ones of
@@ -94,3 +95,5 @@ def check_query(sql: str, tables: Sequence[str]) -> None:
             if node.get("schema_name") or node.get("catalog_name") or name.lower() not in known:
                 raise _refuse(_("A report query may only read its views ({tables}); '{name}' is not one of them.")
                               .format(tables=", ".join(tables), name=name[:100]))  # fmt: skip
+    statements = tree.get("statements", [])
+    return frozenset(str(entry.get("key")) for s in statements for entry in s.get("named_param_map", []))

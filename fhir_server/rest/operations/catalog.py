@@ -6,6 +6,7 @@ from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
 from ..docref import DOCREF
 from ..everything import EVERYTHING
 from ..reindex import REINDEX
+from ...reports.operations import REPORT, REPORTS
 from .declaration import Operation
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -16,6 +17,8 @@ OPERATIONS: tuple[Operation, ...] = (
     EXPORT_GROUP,
     IMPORT_OPERATION,
     REINDEX,
+    REPORT,
+    REPORTS,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 
