@@ -29,7 +29,10 @@ REFUSED = {
     "set": ("SET threads = 1", "SET"),
     "explain": ("EXPLAIN SELECT * FROM visits", "EXPLAIN"),
     "read_csv": ("SELECT * FROM read_csv('/etc/passwd')", "read_csv()"),
-    "read_parquet in a subquery": ("SELECT * FROM visits WHERE day IN (SELECT * FROM read_parquet('x'))", "read_parquet"),
+    "read_parquet in a subquery": (
+        "SELECT * FROM visits WHERE day IN (SELECT * FROM read_parquet('x'))",
+        "read_parquet",
+    ),
     "read_json": ("SELECT * FROM read_json('x.json')", "read_json()"),
     "glob": ("SELECT * FROM glob('/*')", "glob()"),
     "read_text": ("SELECT * FROM read_text('/etc/passwd')", "read_text()"),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from ...reports.operations import REPORT, REPORTS
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
 from ..docref import DOCREF
 from ..everything import EVERYTHING
 from ..reindex import REINDEX
-from ...reports.operations import REPORT, REPORTS
 from .declaration import Operation
 
 OPERATIONS: tuple[Operation, ...] = (
