@@ -5,9 +5,9 @@ from __future__ import annotations
 from ..errors import ResourceNotFound
 from ..i18n import _
 from ..storage import ResourceStore
-from .library import stored_reports
 from .model import Report
 from .shipped import shipped_reports
+from .stored import stored_reports
 
 
 async def all_reports(store: ResourceStore) -> dict[str, Report]:

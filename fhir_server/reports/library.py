@@ -21,19 +21,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 from typing import Any
 
-from ..auth.policy import AccessPolicy
-from ..engine.search import search_type
-from ..errors import FhirError, InvalidRequest
+from ..errors import InvalidRequest
 from ..i18n import _
-from ..search.registry import default_registry
-from ..search.request import parse_search_request
-from ..storage import ResourceStore
 from .model import NAME, TABLE, Chart, Report, ReportParameter, parse_chart, parse_parameters
-
-logger = logging.getLogger(__name__)
 
 PROFILE = "https://sql-on-fhir.org/ig/StructureDefinition/SQLQuery"
 TYPE_SYSTEM = "https://sql-on-fhir.org/ig/CodeSystem/LibraryTypesCodes"
@@ -42,7 +34,6 @@ USAGE_SYSTEM = "http://terminology.hl7.org/CodeSystem/usage-context-type"
 TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 CHART_URL = "urn:fhir-server:extension:report-chart"
 DIALECT = "application/sql;dialect=duckdb"
-MAX_STORED = 500
 
 
 def is_report(resource: dict[str, Any]) -> bool:
@@ -162,24 +153,3 @@ def parse_library(library: dict[str, Any]) -> Report:
         chart=_chart(library),
         source=f"Library/{library.get('id')}",
     )
-
-
-_READER = AccessPolicy.system("reports")
-
-
-async def stored_reports(store: ResourceStore) -> list[Report]:
-    """The reports stored as Libraries (not retired). One that no longer parses is left out and logged."""
-    request = parse_search_request(
-        "Library", [("type", f"{TYPE_SYSTEM}|{TYPE_CODE}"), ("_count", str(MAX_STORED)), ("_total", "none")],
-        default_registry(), default_count=MAX_STORED, max_count=MAX_STORED, strict=True,
-    )  # fmt: skip
-    reports = []
-    for record in (await search_type(store, _READER, request)).page.records:
-        library = record.resource()
-        if library.get("status") == "retired":
-            continue
-        try:
-            reports.append(parse_library(library))
-        except FhirError as exc:
-            logger.warning("Stored report %s is not usable: %s", record.reference, exc)
-    return reports

@@ -29,7 +29,10 @@ async def report_library_valid(context: WriteContext) -> None:
                     position=position, problem=exc.issues[0].diagnostics),
                 expression=f"Library.relatedArtifact[{position}].document",
             ) from exc  # fmt: skip
-    checked_sql(report)
+    try:
+        checked_sql(report)
+    except InvalidRequest as exc:
+        raise InvalidRequest(exc.issues[0].diagnostics, expression="Library.content") from exc
     if report.name in shipped_reports():
         raise InvalidRequest(_("The name {name} is taken by a report shipped with the server.").format(
             name=report.name), expression="Library.name")  # fmt: skip
