@@ -23,8 +23,8 @@ def staff_server(database: EmbeddedDatabase, tmp_path_factory: pytest.TempPathFa
     folder = tmp_path_factory.mktemp("reports_page")
     server = StaffServer.start(database, folder, env={"FHIR_DATA_DIR": str(folder / "data")})
     with server.fhir(server.user("admin")) as fhir:
-        doctor = fhir.post("/Practitioner", json={"resourceType": "Practitioner",
-                                                  "name": [{"family": "Okafor", "given": ["Ada"]}]}).json()["id"]  # fmt: skip
+        practitioner = {"resourceType": "Practitioner", "name": [{"family": "Okafor", "given": ["Ada"]}]}
+        doctor = fhir.post("/Practitioner", json=practitioner).json()["id"]
         for day, status in [(3, "fulfilled"), (3, "noshow"), (4, "fulfilled"), (5, "booked"), (5, "fulfilled")]:
             appointment = {
                 "resourceType": "Appointment", "status": status,
@@ -34,8 +34,10 @@ def staff_server(database: EmbeddedDatabase, tmp_path_factory: pytest.TempPathFa
             assert fhir.post("/Appointment", json=appointment).status_code == 201
         for month, count in [("08", 2), ("09", 4), ("10", 3)]:
             for _ in range(count):
-                encounter = {"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
-                             "type": [{"text": "Check-up"}], "period": {"start": f"2026-{month}-10T10:00:00Z"}}  # fmt: skip
+                encounter = {
+                    "resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
+                    "type": [{"text": "Check-up"}], "period": {"start": f"2026-{month}-10T10:00:00Z"},
+                }  # fmt: skip
                 assert fhir.post("/Encounter", json=encounter).status_code == 201
     yield server
     server.stop()
