@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..config import Settings
 from ..storage import ResourceStore, StoredResource
 from ..storage.records import now
 from ..views.definition import View, compile_view
@@ -39,7 +40,7 @@ from .source import current, latest_changes
 
 KEY, VERSION = "__resource", "__version"
 MARK = b"fhir_server.reports.mark"
-OVERLAP = timedelta(seconds=30)
+OVERLAP = timedelta(seconds=5)
 _INTEGERS = frozenset({"integer", "positiveInt", "unsignedInt", "integer64"})
 
 
@@ -180,3 +181,21 @@ class Materializer:
             return replace(loaded, mark=mark)
         kept = loaded.table.filter(pc.invert(pc.is_in(loaded.table.column(KEY), pa.array(list(fresh), pa.string()))))
         return await asyncio.to_thread(self._write, view, pa.concat_tables([kept, added]), mark)
+
+
+_PER_PROCESS: dict[Path, Materializer] = {}
+
+
+def views_directory(settings: Settings) -> Path:
+    """Where the materialized views of the configured database live: a folder per database name, so two
+    databases sharing a data directory never share rows."""
+    return Path(settings.data_dir).resolve() / "reports" / settings.database
+
+
+def materializer_for(store: ResourceStore, settings: Settings) -> Materializer:
+    """The one Materializer of this process for the configured database (the API and the duty share it)."""
+    directory = views_directory(settings)
+    found = _PER_PROCESS.get(directory)
+    if found is None or found.store is not store:
+        found = _PER_PROCESS[directory] = Materializer(store, directory)
+    return found

@@ -10,13 +10,11 @@ every resource its views read, gets 403 before anything is read.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
 
-from ..config import Settings
 from ..errors import InvalidRequest
 from ..i18n import _, current_language
 from ..rest.context import settings_of, store_of
@@ -25,7 +23,7 @@ from ..rest.operations.parameters import operation_query
 from ..rest.responses import FhirResponse
 from .access import may_run
 from .catalog import all_reports, find_report
-from .materialize import Materializer
+from .materialize import Materializer, materializer_for
 from .model import Report
 from .output import report_response
 from .runner import bind_parameters, run_report
@@ -33,19 +31,9 @@ from .runner import bind_parameters, run_report
 _OWN = ("report", "_format", "_pretty")
 
 
-def views_directory(settings: Settings) -> Path:
-    """Where the materialized views of this database live: a folder per database name, so two databases
-    sharing a data directory never share rows."""
-    return Path(settings.data_dir) / "reports" / settings.database
-
-
 def materializer_of(request: Request) -> Materializer:
-    """The app's materialized views (one per process, built on first use)."""
-    state = request.app.state
-    found: Materializer | None = getattr(state, "report_views", None)
-    if found is None:
-        found = state.report_views = Materializer(store_of(request), views_directory(settings_of(request)))
-    return found
+    """This process's materialized views of the app's database."""
+    return materializer_for(store_of(request), settings_of(request))
 
 
 async def run_report_operation(call: OperationCall) -> Response:
