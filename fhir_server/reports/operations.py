@@ -66,6 +66,10 @@ def _listed(report: Report, language: str) -> dict[str, Any]:
 
 
 async def list_reports(call: OperationCall) -> Response:
+    unknown = [name for name, _value in await operation_query(call.request) if name not in ("_format", "_pretty")]
+    if unknown:
+        raise InvalidRequest(_("$reports takes no parameters; '{name}' is not one.").format(name=unknown[0][:64]),
+                             expression=unknown[0][:64])  # fmt: skip
     language = current_language()
     reports = await all_reports(store_of(call.request))
     runnable = sorted((r for r in reports.values() if may_run(call.policy, r)), key=lambda r: r.title(language))
@@ -78,7 +82,8 @@ REPORT = Operation(
     title="Run a report",
     description=(
         "Run one report (a shipped one or a stored SQLQuery Library): its SQL on FHIR views, materialized "
-        "and refreshed from the history, queried with DuckDB. Rows as JSON (an array of objects) or CSV. The "
+        "and refreshed from the history, queried with DuckDB. Rows as JSON (an array of objects) or CSV "
+        "(`_format` json or csv, in a POSTed Parameters resource). The "
         "report's own parameters (such as start and end of the period) are given by name (see $reports)."
     ),
     levels=(SYSTEM,),
@@ -86,7 +91,6 @@ REPORT = Operation(
     affects_state=False,
     parameters=(
         Parameter("report", "in", 1, "1", "string", "The report's name (see $reports)."),
-        Parameter("_format", "in", 0, "1", "code", "json (default) or csv."),
         Parameter("return", "out", 1, "1", "Binary", "The rows: application/json or text/csv."),
     ),  # fmt: skip
     handler=run_report_operation,
