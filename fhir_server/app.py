@@ -45,6 +45,7 @@ from .staff import STAFF_PAGES, register_staff_client, staff_router
 from .storage.database import Database
 from .storage.leases import new_worker
 from .tasks import stop_tasks
+from .views.export_routes import router as views_export_router
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
     app.include_router(audit_router, prefix="/admin", dependencies=administrators)
     app.include_router(oauth_router())
     app.include_router(fhir_router(), prefix="/fhir")
+    app.include_router(views_export_router, prefix="/fhir")
     if settings.demo_app:
         mount_demo_app(app, settings.demo_app)
     app.include_router(pages_router())

@@ -168,7 +168,7 @@ def parse_export_request(
     return ExportRequest(level, types, since, tuple(filters), patients_asked, group_id, bool(requested))
 
 
-def _group_members(group: dict[str, Any]) -> list[str]:
+def group_members(group: dict[str, Any]) -> list[str]:
     """The ids of the Patients a Group lists as members."""
     ids = []
     for member in group.get("member") or []:
@@ -228,7 +228,7 @@ async def start_export(
     patients: list[str] | None = list(request.patients) if request.patients is not None else None
     if request.level == GROUP:
         assert request.group_id is not None
-        members = _group_members((await read_resource(store, policy, "Group", request.group_id)).resource())
+        members = group_members((await read_resource(store, policy, "Group", request.group_id)).resource())
         patients = members if patients is None else [p for p in patients if p in set(members)]
     if confined is not None:
         own = confined.removeprefix("Patient/")

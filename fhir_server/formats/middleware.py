@@ -19,6 +19,9 @@ from .negotiation import Format, format_parameter, requested_format, response_fo
 FHIR_BASE = "/fhir"
 _UNDER_BASE = f"{FHIR_BASE}/"
 _NOT_FHIR = f"{FHIR_BASE}/.well-known/"
+OWN_FORMATS = ("/$viewdefinition-run", "/$viewdefinition-export-file/")
+"""Operations that write their own formats (csv, parquet ...) from `_format`/Accept: not negotiated
+here; their OperationOutcomes are JSON."""
 
 
 class FormatMiddleware:
@@ -35,7 +38,7 @@ class FormatMiddleware:
             send = _varying_on_accept(send)
             query: bytes = scope.get("query_string", b"")
             accept = [value for name, value in scope["headers"] if name == b"accept"]
-            if accept or b"_format=" in query:
+            if (accept or b"_format=" in query) and not any(part in path for part in OWN_FORMATS):
                 try:
                     chosen = requested_format(format_parameter(query), b", ".join(accept).decode("latin-1"))
                 except NotAcceptable as exc:

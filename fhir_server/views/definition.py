@@ -109,7 +109,7 @@ class _Compiler:
     def __init__(self, constants: dict[str, Any]) -> None:
         self.known = BUILT_IN_VARIABLES | set(constants)
 
-    def path(self, raw: Any, location: str, *, nodes: bool = False) -> Evaluate:
+    def path(self, raw: Any, location: str) -> Evaluate:
         if not isinstance(raw, str) or not raw.strip():
             raise _invalid(_("A FHIRPath expression (a non-empty string) is needed here."), location)
         unknown = sorted(variables_used(raw) - self.known)
@@ -119,7 +119,7 @@ class _Compiler:
                 location,
             )
         try:
-            return compile_path(raw, nodes=nodes)
+            return compile_path(raw)
         except ValueError as exc:
             raise _invalid(
                 _("'{expression}' is not a valid FHIRPath expression: {reason}").format(
@@ -167,13 +167,13 @@ class _Compiler:
                     f"{location}.unionAll[{index}]",
                 )
         for_each_key = "forEach" if "forEach" in raw else "forEachOrNull" if "forEachOrNull" in raw else None
-        for_each = self.path(raw[for_each_key], f"{location}.{for_each_key}", nodes=True) if for_each_key else None
+        for_each = self.path(raw[for_each_key], f"{location}.{for_each_key}") if for_each_key else None
         repeat: tuple[Evaluate, ...] = ()
         if "repeat" in raw:
             paths = raw["repeat"]
             if not isinstance(paths, list) or not paths:
                 raise _invalid(_("'repeat' must be a non-empty list of FHIRPath expressions."), f"{location}.repeat")
-            repeat = tuple(self.path(p, f"{location}.repeat[{i}]", nodes=True) for i, p in enumerate(paths))
+            repeat = tuple(self.path(p, f"{location}.repeat[{i}]") for i, p in enumerate(paths))
         names = (
             tuple(c.column.name for c in columns)
             + tuple(n for s in selects for n in s.names)

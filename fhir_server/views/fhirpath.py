@@ -16,7 +16,8 @@ indexers, arithmetic, comparison and boolean logic, `%constants`. On top of it, 
   (names it does not have; nothing of it changes for the server's other FHIRPath).
 - `join()`: fhirpathpy gives an empty collection for an empty input; the IG's suite wants "".
 
-An expression fhirpathpy cannot parse is refused when the view is validated (`compile_path`).
+An expression that is not FHIRPath is refused when the view is validated (`check_syntax`: fhirpathpy's
+own parser recovers silently from syntax errors).
 """
 
 from __future__ import annotations
@@ -27,14 +28,20 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from antlr4 import CommonTokenStream, InputStream, Token
+from antlr4.error.ErrorListener import ErrorListener
 from fhirpathpy import compile as fhirpath_compile
 from fhirpathpy.engine.invocations import invocation_registry
-from fhirpathpy.engine.nodes import FP_Type
+from fhirpathpy.engine.nodes import FP_Type, ResourceNode
 from fhirpathpy.models import models
+from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
+from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
+
+from .fastpath import Fast, Node, fast_path
 
 MODEL = models["r4"]
 
-Evaluate = Callable[[Any, dict[str, Any]], list[Any]]
+Evaluate = Callable[[Node, dict[str, Any]], list[Node]]
 
 
 def _resource_key(inputs: list[Any]) -> list[str]:
@@ -167,30 +174,81 @@ def variables_used(expression: str) -> set[str]:
     return set(_VARIABLE.findall(_STRING_LITERAL.sub("''", expression)))
 
 
-def compile_path(expression: str, *, nodes: bool = False) -> Evaluate:
-    """A function of (node, variables) giving the expression's result; raises ValueError if it cannot be parsed.
+class _Raising(ErrorListener):
+    def syntaxError(self, recognizer: Any, symbol: Any, line: int, column: int, message: str, error: Any) -> None:  # noqa: N802
+        raise ValueError(f"column {column + 1}: {message}")
 
-    With `nodes` the result keeps fhirpathpy's nodes, which carry their FHIR type: what a forEach
-    or repeat iterates over, so that `value.ofType(string)` inside it still knows `value` is a choice.
+
+def check_syntax(expression: str) -> None:
+    """Raise ValueError where `expression` is not FHIRPath: fhirpathpy's parser recovers silently
+    from syntax errors (`id.where(` runs as `id`), so the same grammar is run here with errors raised
+    and the whole text consumed."""
+    lexer = FHIRPathLexer(InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(_Raising())
+    parser = FHIRPathParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(_Raising())
+    parser.expression()
+    if parser.getCurrentToken().type != Token.EOF:
+        raise ValueError(f"unexpected '{parser.getCurrentToken().text}'")
+
+
+class Path:
+    """A compiled expression: `path(node, variables)` gives the result nodes `(value, FHIR type)`.
+
+    Evaluated by a direct accessor where fastpath.py has one for the node's type, else by fhirpathpy,
+    given the node with its type so that choice elements (`value.ofType(string)`) resolve inside a
+    forEach too.
     """
-    options = {**_OPTIONS, "returnRawData": True} if nodes else _OPTIONS
-    if "$this" in expression:  # fhirpathpy sets $this only inside functions: select() sets it to the node
-        expression = f"select({expression})"
-    try:
-        compiled = fhirpath_compile(expression, model=MODEL, options=options)
-    except Exception as exc:  # noqa: BLE001 - fhirpathpy's parser raises bare exceptions
-        raise ValueError(str(exc) or type(exc).__name__) from exc
 
-    def evaluate(node: Any, variables: dict[str, Any]) -> list[Any]:
+    __slots__ = ("expression", "slow", "fast")
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+        wrapped = f"select({expression})" if "$this" in expression else expression  # fhirpathpy sets $this
+        try:  # only inside functions: select() sets it to the node
+            check_syntax(expression)
+            self.slow = fhirpath_compile(wrapped, model=MODEL, options={**_OPTIONS, "returnRawData": True})
+        except Exception as exc:  # noqa: BLE001 - fhirpathpy's parser raises bare exceptions
+            raise ValueError(str(exc) or type(exc).__name__) from exc
+        self.fast: dict[str, Fast | None] = {}
+
+    def __call__(self, node: Node, variables: dict[str, Any]) -> list[Node]:
+        value, node_type = node
+        if node_type is not None:
+            fast = self.fast.get(node_type, _UNKNOWN)
+            if fast is _UNKNOWN:
+                fast = self.fast[node_type] = fast_path(self.expression, node_type)
+            if fast is not None:
+                try:
+                    return fast(node)
+                except ValueError as exc:
+                    raise EvaluationError(str(exc)) from exc
+        start = (
+            value
+            if node_type is None or value.__class__ is not dict or "resourceType" in value
+            else (ResourceNode.create_node(value, node_type))
+        )
         try:
-            result = compiled(node, variables)
+            result = self.slow(start, variables)
         except Exception as exc:  # noqa: BLE001 - fhirpathpy raises bare exceptions on values it cannot handle
             raise EvaluationError(str(exc) or type(exc).__name__) from exc
-        return result if nodes else [_plain(value) for value in result]
-
-    return evaluate
+        return [_node(item) for item in result]
 
 
-def _plain(value: Any) -> Any:
-    """fhirpathpy's typed values (dates, times, quantities) as the JSON text they came from."""
-    return str(value) if isinstance(value, FP_Type) else value
+_UNKNOWN: Any = object()
+
+
+def _node(item: Any) -> Node:
+    """A fhirpathpy result as a node: its data and type (dates, times, quantities as their text)."""
+    if isinstance(item, ResourceNode):
+        return item.data, item.path if isinstance(item.path, str) else None
+    if isinstance(item, FP_Type):
+        return str(item), None
+    return item, None
+
+
+def compile_path(expression: str) -> Path:
+    """The expression compiled; ValueError if it is not FHIRPath."""
+    return Path(expression)

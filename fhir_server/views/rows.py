@@ -16,12 +16,15 @@ from typing import Any
 
 from ..i18n import _
 from .definition import Select, View, ViewRuntimeError
+from .fastpath import Node
 from .fhirpath import Evaluate, EvaluationError
 
 Row = dict[str, Any]
+_NOTHING: Node = (None, None)
+"""What the columns of an empty forEachOrNull are evaluated on."""
 
 
-def _evaluate(path: Evaluate, node: Any, variables: dict[str, Any], location: str) -> list[Any]:
+def _evaluate(path: Evaluate, node: Node, variables: dict[str, Any], location: str) -> list[Node]:
     try:
         return path(node, variables)
     except EvaluationError as exc:
@@ -31,7 +34,7 @@ def _evaluate(path: Evaluate, node: Any, variables: dict[str, Any], location: st
         ) from exc
 
 
-def _descendants(node: Any, select: Select, variables: dict[str, Any]) -> Iterator[Any]:
+def _descendants(node: Node, select: Select, variables: dict[str, Any]) -> Iterator[Node]:
     """`repeat`: every node reached by one or more steps of its paths, depth first, in document order."""
     for path in select.repeat:
         for child in _evaluate(path, node, variables, f"{select.location}.repeat"):
@@ -39,12 +42,12 @@ def _descendants(node: Any, select: Select, variables: dict[str, Any]) -> Iterat
             yield from _descendants(child, select, variables)
 
 
-def _select_rows(select: Select, node: Any, variables: dict[str, Any], index: int) -> Iterator[Row]:
+def _select_rows(select: Select, node: Node, variables: dict[str, Any], index: int) -> Iterator[Row]:
     if select.for_each is None and not select.repeat:
         yield from _node_rows(select, node, variables, index)
         return
     if select.for_each is not None:
-        items: Iterable[Any] = _evaluate(select.for_each, node, variables, f"{select.location}.forEach")
+        items: Iterable[Node] = _evaluate(select.for_each, node, variables, f"{select.location}.forEach")
     else:
         items = _descendants(node, select, variables)
     empty = True
@@ -52,10 +55,10 @@ def _select_rows(select: Select, node: Any, variables: dict[str, Any], index: in
         empty = False
         yield from _node_rows(select, item, variables, position)
     if empty and select.or_null:  # one row of nulls, but for its own columns on nothing (%rowIndex is 0)
-        yield {**dict.fromkeys(select.names), **_columns(select, [], {**variables, "rowIndex": 0})}
+        yield {**dict.fromkeys(select.names), **_columns(select, _NOTHING, {**variables, "rowIndex": 0})}
 
 
-def _node_rows(select: Select, node: Any, variables: dict[str, Any], index: int) -> Iterator[Row]:
+def _node_rows(select: Select, node: Node, variables: dict[str, Any], index: int) -> Iterator[Row]:
     variables = {**variables, "rowIndex": index}
     parts: list[list[Row]] = [[_columns(select, node, variables)]]
     for nested in select.selects:
@@ -69,10 +72,10 @@ def _node_rows(select: Select, node: Any, variables: dict[str, Any], index: int)
         yield row
 
 
-def _columns(select: Select, node: Any, variables: dict[str, Any]) -> Row:
+def _columns(select: Select, node: Node, variables: dict[str, Any]) -> Row:
     own: Row = {}
     for compiled in select.columns:
-        values = _evaluate(compiled.path, node, variables, f"{compiled.location}.path")
+        values = [value for value, _type in _evaluate(compiled.path, node, variables, f"{compiled.location}.path")]
         if compiled.column.collection:
             own[compiled.column.name] = values
         elif len(values) > 1:
@@ -87,9 +90,9 @@ def _columns(select: Select, node: Any, variables: dict[str, Any]) -> Row:
     return own
 
 
-def _kept(view: View, resource: dict[str, Any], variables: dict[str, Any]) -> bool:
+def _kept(view: View, root: Node, variables: dict[str, Any]) -> bool:
     for path, location in view.where:
-        result = _evaluate(path, resource, variables, location)
+        result = [value for value, _type in _evaluate(path, root, variables, location)]
         if not result:
             return False
         if len(result) > 1 or not isinstance(result[0], bool):
@@ -106,7 +109,8 @@ def compiled_rows(view: View, resources: Iterable[dict[str, Any]]) -> Iterator[R
         if resource.get("resourceType") != view.resource:
             continue
         variables = {**view.constants, "resource": resource, "rootResource": resource}
-        if not _kept(view, resource, variables):
+        root = (resource, view.resource)
+        if not _kept(view, root, variables):
             continue
-        for row in _select_rows(view.select, resource, variables, 0):
+        for row in _select_rows(view.select, root, variables, 0):
             yield {name: row.get(name) for name in names}

@@ -2,7 +2,8 @@
 
 Each case runs its view over the file's resources with the engine's public API: `expect` rows
 (compared as the suite does, in any order), `expectColumns` (the order of `columns`), or
-`expectError` (an InvalidView or ViewRuntimeError while validating or making the rows).
+`expectError` (an InvalidView or ViewRuntimeError while validating or making the rows). Every case
+runs twice: with the direct accessors of views/fastpath.py, and with fhirpathpy alone.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from fhir_server.errors import FhirError
-from fhir_server.views import columns, validate_view, view_rows
+from fhir_server.views import columns, fhirpath, validate_view, view_rows
 
 SUITE = Path(__file__).parent / "sof_suite"
 
@@ -48,8 +49,14 @@ def test_the_whole_suite_is_here() -> None:
     assert len(CASES) == 134
 
 
+@pytest.fixture(params=["fast paths", "fhirpathpy only"])
+def evaluator(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.param == "fhirpathpy only":
+        monkeypatch.setattr(fhirpath, "fast_path", lambda _expression, _type: None)
+
+
 @pytest.mark.parametrize(("resources", "case"), CASES)
-def test_case(resources: list[dict[str, Any]], case: dict[str, Any]) -> None:
+def test_case(resources: list[dict[str, Any]], case: dict[str, Any], evaluator: None) -> None:
     view = case["view"]
     if case.get("expectError"):
         with pytest.raises(FhirError):

@@ -1,6 +1,7 @@
 """Declared write rules (see registry.py) and the rules the server ships with."""
 
 from ...reports import rules as report_rules
+from ...views import rules as views_rules
 from . import search_parameter
 from .registry import (
     INTERACTIONS,
@@ -25,5 +26,6 @@ __all__ = [
     "run_write_rules",
     "report_rules",
     "search_parameter",
+    "views_rules",
     "write_rule",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ...reports.operations import REPORT, REPORTS
+from ...views.export_routes import VIEW_EXPORT_OPERATION
+from ...views.operations import VIEW_RUN
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
 from ..docref import DOCREF
 from ..everything import EVERYTHING
@@ -19,6 +21,8 @@ OPERATIONS: tuple[Operation, ...] = (
     REINDEX,
     REPORT,
     REPORTS,
+    VIEW_RUN,
+    VIEW_EXPORT_OPERATION,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 

@@ -21,7 +21,7 @@ _SCALARS = (
 )  # fmt: skip
 
 
-def _parameter_value(parameter: dict[str, Any], position: int) -> str:
+def parameter_value(parameter: dict[str, Any], position: int) -> str:
     """A Parameters.parameter value as it would be written in a URL."""
     for key in _SCALARS:
         if key in parameter:
@@ -56,5 +56,5 @@ async def operation_query(request: Request) -> list[tuple[str, str]]:
     for position, parameter in enumerate(parameters):
         if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
             raise InvalidRequest(_("Each parameter needs a 'name'."), expression=f"Parameters.parameter[{position}]")
-        query.append((parameter["name"], _parameter_value(parameter, position)))
+        query.append((parameter["name"], parameter_value(parameter, position)))
     return query
