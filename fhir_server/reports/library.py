@@ -4,8 +4,11 @@ https://sql-on-fhir.org/ig/StructureDefinition-SQLQuery.html: `type` LibraryType
 the query in `content` (`application/sql`, base64 `data`; an `application/sql;dialect=duckdb`
 variant is preferred when present), its parameters in `Library.parameter` (`use` in; date, string
 or integer; `min` 1 for a required one) written `:name` in the SQL, and one `relatedArtifact` of
-type `depends-on` per view, whose `label` is the table name in the SQL. This server takes the
-ViewDefinition itself in the artifact's `document` (an `application/json` attachment, base64 `data`).
+type `depends-on` per view, whose `label` is the table name in the SQL. The view is either in the
+artifact's `document` (an `application/json` attachment, base64 `data`) or a stored view (a Library
+carrying one, views/carrier.py) named in its `resource`: `Library/{id}`, `ViewDefinition/{id}` (the
+same id) or the view's canonical `url`; a stored view is read each time the report runs, so
+changing it changes the report.
 
 What the IG leaves open, in plain R4 elements:
 - who may run it: `useContext` with code `user` (usage-context-type) and the role codes in
@@ -21,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import InvalidRequest
@@ -63,8 +67,9 @@ def _sql(library: dict[str, Any]) -> str:
                          expression="Library.content")  # fmt: skip
 
 
-def _views(library: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    views: dict[str, dict[str, Any]] = {}
+def _dependencies(library: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """(label, artifact, its FHIRPath) of each depends-on artifact, labels checked."""
+    found: list[tuple[str, dict[str, Any], str]] = []
     for position, artifact in enumerate(library.get("relatedArtifact") or []):
         where = f"Library.relatedArtifact[{position}]"
         if not isinstance(artifact, dict) or artifact.get("type") != "depends-on":
@@ -73,12 +78,38 @@ def _views(library: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if not isinstance(label, str) or not TABLE.match(label):
             raise InvalidRequest(_("Each view the query depends on needs a label usable as a table name."),
                                  expression=f"{where}.label")  # fmt: skip
-        if label in views:
+        if any(label == seen for seen, _artifact, _where in found):
             raise InvalidRequest(_("The table name '{name}' is used twice.").format(name=label),
                                  expression=f"{where}.label")  # fmt: skip
-        if "document" not in artifact:
+        if "document" not in artifact and not isinstance(artifact.get("resource"), str):
             raise InvalidRequest(_("Give the ViewDefinition in the artifact's document (application/json, base64 "
-                                   "data)."), expression=f"{where}.document")  # fmt: skip
+                                   "data) or name a stored view in its resource."), expression=where)  # fmt: skip
+        found.append((label, artifact, where))
+    if not found:
+        raise InvalidRequest(_("A report Library lists its views as relatedArtifact of type depends-on."),
+                             expression="Library.relatedArtifact")  # fmt: skip
+    return found
+
+
+def view_references(library: dict[str, Any]) -> dict[str, str]:
+    """The stored views a report Library names (`relatedArtifact.resource`), by FHIRPath of the artifact."""
+    return {
+        f"{where}.resource": artifact["resource"]
+        for _label, artifact, where in _dependencies(library)
+        if "document" not in artifact
+    }
+
+
+def _views(library: dict[str, Any], stored: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    views: dict[str, dict[str, Any]] = {}
+    for label, artifact, where in _dependencies(library):
+        if "document" not in artifact:
+            view = stored.get(artifact["resource"])
+            if view is None:
+                raise InvalidRequest(_("There is no stored view {reference}.").format(
+                    reference=str(artifact["resource"])[:200]), expression=f"{where}.resource")  # fmt: skip
+            views[label] = view
+            continue
         try:
             view = json.loads(_decoded(artifact["document"], f"{where}.document"))
         except ValueError as exc:
@@ -87,9 +118,6 @@ def _views(library: dict[str, Any]) -> dict[str, dict[str, Any]]:
             raise InvalidRequest(_("The view '{name}' is not a ViewDefinition.").format(name=label),
                                  expression=f"{where}.document")  # fmt: skip
         views[label] = view
-    if not views:
-        raise InvalidRequest(_("A report Library lists its views as relatedArtifact of type depends-on."),
-                             expression="Library.relatedArtifact")  # fmt: skip
     return views
 
 
@@ -137,8 +165,9 @@ def _chart(library: dict[str, Any]) -> Chart | None:
     return None
 
 
-def parse_library(library: dict[str, Any]) -> Report:
-    """The report a SQLQuery Library stands for; InvalidRequest naming the element that is wrong."""
+def parse_library(library: dict[str, Any], stored: Mapping[str, dict[str, Any]]) -> Report:
+    """The report a SQLQuery Library stands for, with `stored` the views of its `view_references`
+    (reference → ViewDefinition); InvalidRequest naming the element that is wrong."""
     name = library.get("name")
     if not isinstance(name, str) or not NAME.match(name):
         raise InvalidRequest(_("A report name is letters, digits, '_' and '-', starting with a letter."),
@@ -148,7 +177,7 @@ def parse_library(library: dict[str, Any]) -> Report:
         titles=_titles(library),
         roles=_roles(library),
         parameters=_parameters(library),
-        views=_views(library),
+        views=_views(library, stored),
         sql=_sql(library),
         chart=_chart(library),
         source=f"Library/{library.get('id')}",

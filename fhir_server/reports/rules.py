@@ -6,9 +6,9 @@ from __future__ import annotations
 from ..engine.rules.registry import WriteContext, write_rule
 from ..errors import InvalidRequest, VersionConflict
 from ..i18n import _
-from ..views import validate_view
+from ..views.definition import compile_view
 from .checks import checked_sql
-from .library import TYPE_CODE, TYPE_SYSTEM, is_report, parse_library
+from .library import TYPE_CODE, TYPE_SYSTEM, is_report
 from .shipped import shipped_reports
 
 
@@ -19,10 +19,12 @@ async def report_library_valid(context: WriteContext) -> None:
         return
     if context.policy is not None:
         context.policy.require_admin()
-    report = parse_library(library)
+    from .stored import report_of  # reads through the engine, which imports this module: not at the top
+
+    report = await report_of(context.store, library)
     for position, view in enumerate(report.views.values()):
         try:
-            validate_view(dict(view))
+            compile_view(dict(view))
         except InvalidRequest as exc:
             raise InvalidRequest(
                 _("The view at Library.relatedArtifact[{position}] is not valid: {problem}").format(

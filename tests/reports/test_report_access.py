@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from fhir_server.reports.library import CHART_URL, PROFILE, TYPE_CODE, TYPE_SYSTEM, USAGE_SYSTEM
+from fhir_server.views.carrier import view_library
 from tests.conftest import outcome_codes
 
 Connect = Callable[..., httpx.Client]
@@ -126,3 +127,24 @@ def test_report_libraries_that_would_not_run_are_refused(connect: Connect) -> No
         assert admin.post("/Library", json=report_library("twice", GENDERS)).status_code == 201
         again = admin.post("/Library", json=report_library("twice", GENDERS))
         assert again.status_code == 409, again.text
+
+
+def test_a_report_on_stored_views(connect: Connect) -> None:
+    """Views stored as Libraries (views/carrier.py) named by id or canonical url; the report follows their changes."""
+    view = {**VIEW, "url": "https://practice.example/ViewDefinition/genders"}
+    with connect("user/*.cruds", role="admin") as admin:
+        stored = admin.post("/Library", json=view_library(view))
+        assert stored.status_code == 201, stored.text
+        for name, reference in [("by-id", f"Library/{stored.json()['id']}"), ("by-url", view["url"])]:
+            library = report_library(f"stored-{name}", GENDERS, roles=("admin",))
+            library["relatedArtifact"] = [{"type": "depends-on", "label": "patients", "resource": reference}]
+            assert admin.post("/Library", json=library).status_code == 201, admin.post("/Library", json=library).text
+            answer = admin.get("/$report", params={"report": f"stored-{name}"})
+            assert answer.status_code == 200, answer.text
+            rows = answer.json()
+            assert {row["gender"] for row in rows} >= {"female", "male"}, rows
+        missing = report_library("stored-missing", GENDERS)
+        missing["relatedArtifact"] = [{"type": "depends-on", "label": "patients", "resource": "Library/nope"}]
+        refused = admin.post("/Library", json=missing)
+        assert refused.status_code == 400 and "no stored view Library/nope" in refused.text
+        assert refused.json()["issue"][0]["expression"] == ["Library.relatedArtifact[0].resource"]
