@@ -1,7 +1,8 @@
 """`$report` (run one report) and `$reports` (the reports the caller may run), at system level.
 
     GET [base]/$report?report=encounters-by-month&start=2026-01-01&end=2026-06-30
-    POST [base]/$report  (a Parameters resource with the same parameters; `_format` csv in it)
+    GET [base]/$report?report=ar-aging&as_of=2026-12-01&_format=csv
+    POST [base]/$report  (a Parameters resource with the same parameters)
 
 `_format` json (default: an array of row objects) or csv. The report's own parameters (period
 start/end ...) are given by name. A role the report does not list, or a token that does not reach
@@ -83,7 +84,7 @@ REPORT = Operation(
     description=(
         "Run one report (a shipped one or a stored SQLQuery Library): its SQL on FHIR views, materialized "
         "and refreshed from the history, queried with DuckDB. Rows as JSON (an array of objects) or CSV "
-        "(`_format` json or csv, in a POSTed Parameters resource). The "
+        "(`_format` json or csv). The "
         "report's own parameters (such as start and end of the period) are given by name (see $reports)."
     ),
     levels=(SYSTEM,),
@@ -91,6 +92,7 @@ REPORT = Operation(
     affects_state=False,
     parameters=(
         Parameter("report", "in", 1, "1", "string", "The report's name (see $reports)."),
+        Parameter("_format", "in", 0, "1", "code", "json (default) or csv."),
         Parameter("return", "out", 1, "1", "Binary", "The rows: application/json or text/csv."),
     ),  # fmt: skip
     handler=run_report_operation,

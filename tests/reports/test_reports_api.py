@@ -132,6 +132,12 @@ def test_every_shipped_report_runs_on_an_empty_or_partial_store(http: httpx.Clie
         assert isinstance(_report(http, name, **parameters), list), name
 
 
+def test_csv_by_url(http: httpx.Client) -> None:
+    response = http.get("/$report", params={"report": "ar-aging", "as_of": "2026-12-01", "_format": "csv"})
+    assert response.status_code == 200, response.text
+    assert response.text.splitlines() == ["age,currency,invoices,amount"]
+
+
 def test_bad_parameters(http: httpx.Client) -> None:
     cases = [
         ({"report": "no-such-report"}, 404, "no report named"),
