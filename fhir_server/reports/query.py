@@ -22,6 +22,8 @@ from ..errors import InvalidRequest, TooCostly
 from ..i18n import _
 
 MEMORY_LIMIT = "512MB"
+MAX_ROWS = 100_000
+"""A report answers at most this many rows (a report is a summary; the views' rows are `$viewdefinition-run`'s)."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,11 @@ def _run(sql: str, tables: Mapping[str, pa.Table], parameters: Mapping[str, Any]
     try:
         cursor = connection.execute(sql, dict(parameters) or None)
         columns = [description[0] for description in cursor.description or []]
-        return QueryResult(columns, cursor.fetchall())
+        rows = cursor.fetchmany(MAX_ROWS + 1)
+        if len(rows) > MAX_ROWS:
+            raise TooCostly(_("The report query gives more than {count} rows; group or filter them.").format(
+                count=MAX_ROWS))  # fmt: skip
+        return QueryResult(columns, rows)
     except duckdb.InterruptException as exc:
         raise TooCostly(_("The report query took longer than {seconds} seconds and was stopped.").format(
             seconds=seconds)) from exc  # fmt: skip

@@ -87,3 +87,10 @@ def test_a_runaway_query_is_stopped() -> None:
     table = pa.table({"day": [1]})
     with pytest.raises(TooCostly):
         asyncio.run(run_query("SELECT count(*) FROM range(1000000000000)", {"visits": table}, {}, seconds=0.5))
+
+
+def test_too_many_rows_are_refused() -> None:
+    table = pa.table({"day": [1]})
+    with pytest.raises(TooCostly) as refused:
+        asyncio.run(run_query("SELECT * FROM range(100001)", {"visits": table}, {}))
+    assert "more than 100000 rows" in refused.value.issues[0].diagnostics
