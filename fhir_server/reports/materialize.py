@@ -12,6 +12,9 @@ is taken a little before its transaction commits: re-reading that window costs l
 seen twice is skipped. The file is replaced atomically (write, then rename), so a reader or another
 process sharing the data directory sees the old file or the new one, never half of one.
 
+When more versions were written since the mark than the file has resources (50,000 at least), the
+file is rebuilt from the current resources instead, which reads less.
+
 The same files are plain Parquet: Spark (e.g. Pathling), DuckDB or pandas read them as they are.
 """
 
@@ -41,6 +44,8 @@ from .source import current, latest_changes
 KEY, VERSION = "__resource", "__version"
 MARK = b"fhir_server.reports.mark"
 OVERLAP = timedelta(seconds=5)
+REBUILD_ABOVE = 50_000
+"""More versions than this (or than the view has resources) written since the mark: rebuild instead."""
 _INTEGERS = frozenset({"integer", "positiveInt", "unsignedInt", "integer64"})
 
 
@@ -169,7 +174,11 @@ class Materializer:
 
     async def _update(self, view: Mapping[str, Any], loaded: _Loaded) -> _Loaded:
         mark = now() - OVERLAP
-        changes = await latest_changes(self.store, str(view["resource"]), loaded.mark)
+        changes = await latest_changes(
+            self.store, str(view["resource"]), loaded.mark, max(REBUILD_ABOVE, len(loaded.versions))
+        )
+        if changes is None:
+            return await self._build(view)
         fresh = {
             key: record for key, record in changes.items()
             if loaded.versions.get(key) != record.version_id and not (record.deleted and key not in loaded.versions)

@@ -37,12 +37,17 @@ async def current(store: ResourceStore, resource_type: str) -> AsyncIterator[Sto
         request = replace(request, cursor=result.page.next_cursor)
 
 
-async def latest_changes(store: ResourceStore, resource_type: str, since: datetime) -> dict[str, StoredResource]:
-    """The newest version (possibly a deletion) of each resource of the type changed since `since`."""
+async def latest_changes(
+    store: ResourceStore, resource_type: str, since: datetime, most: int
+) -> dict[str, StoredResource] | None:
+    """The newest version (possibly a deletion) of each resource of the type changed since `since`;
+    None when more than `most` versions were written since (reading them all would cost more than a rebuild)."""
     newest: dict[str, StoredResource] = {}
     cursor: str | None = None
     while True:
         page = await history(store, READER, HistoryRequest(resource_type, None, since, None, PAGE, cursor, ()))
+        if page.total is not None and page.total > most:
+            return None
         for record in page.records:
             newest.setdefault(record.id, record)
         if page.next_cursor is None:
