@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -72,9 +72,8 @@ class Report:
     views: Mapping[str, Mapping[str, Any]]
     sql: str
     chart: Chart | None = None
-    shipped: bool = False
-    source: str | None = field(default=None, compare=False)
-    """"Library/<id>" for a posted report."""
+    source: str | None = None
+    """"Library/<id>" for a report an administrator stored; None for a shipped one."""
 
     def title(self, language: str) -> str:
         return self.titles.get(language) or self.titles.get("en") or next(iter(self.titles.values()), self.name)
@@ -131,7 +130,7 @@ def check_views(views: Any, where: str) -> dict[str, Mapping[str, Any]]:
     return dict(views)
 
 
-def parse_report(data: Mapping[str, Any], sql: str, *, shipped: bool) -> Report:
+def parse_report(data: Mapping[str, Any], sql: str) -> Report:
     """A Report from the shipped JSON shape (module docstring) and its SQL; InvalidRequest when malformed."""
     name = data.get("name")
     if not isinstance(name, str) or not NAME.match(name):
@@ -150,5 +149,4 @@ def parse_report(data: Mapping[str, Any], sql: str, *, shipped: bool) -> Report:
         views=check_views(data.get("views"), "views"),
         sql=sql,
         chart=parse_chart(data.get("chart"), "chart"),
-        shipped=shipped,
     )

@@ -60,6 +60,8 @@ def _listed(report: Report, language: str) -> dict[str, Any]:
             {"name": "type", "valueCode": parameter.type},
             {"name": "required", "valueBoolean": parameter.required},
         ]})  # fmt: skip
+    if report.source is not None:
+        parts.append({"name": "library", "valueReference": {"reference": report.source}})
     if report.chart is not None:
         chart = [{"name": "kind", "valueCode": report.chart.kind}, {"name": "x", "valueString": report.chart.x}]
         parts.append({"name": "chart", "part": chart + [{"name": "y", "valueString": y} for y in report.chart.y]})
@@ -103,7 +105,7 @@ REPORTS = Operation(
     id="reports",
     title="List the reports the caller may run",
     description="The reports whose roles include the caller's and whose rows the caller may read: name, title "
-    "in the caller's language, parameters and chart.",
+    "in the caller's language, parameters, chart, and for a stored report its Library.",
     levels=(SYSTEM,),
     resource_types=(),
     affects_state=False,

@@ -17,6 +17,6 @@ def shipped_reports() -> dict[str, Report]:
     reports: dict[str, Report] = {}
     for path in sorted(SHIPPED_DIR.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        report = parse_report(data, path.with_suffix(".sql").read_text(encoding="utf-8"), shipped=True)
+        report = parse_report(data, path.with_suffix(".sql").read_text(encoding="utf-8"))
         reports[report.name] = report
     return reports

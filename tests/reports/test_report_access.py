@@ -94,6 +94,8 @@ def test_administrators_add_a_report_without_a_restart(connect: Connect) -> None
         listed = nurse.get("/$reports", headers={"Accept-Language": "es"}).json()["parameter"]
         titles = {part["valueString"] for entry in listed for part in entry["part"] if part["name"] == "title"}
         assert "Pacientes por sexo" in titles
+        libraries = [part["valueReference"] for entry in listed for part in entry["part"] if part["name"] == "library"]
+        assert libraries == [{"reference": f"Library/{response.json()['id']}"}]
     with connect("user/*.rs", role="billing") as billing:
         assert billing.get("/$report", params={"report": "patients-by-gender"}).status_code == 403
 
