@@ -19,7 +19,7 @@ from .negotiation import Format, format_parameter, requested_format, response_fo
 FHIR_BASE = "/fhir"
 _UNDER_BASE = f"{FHIR_BASE}/"
 _NOT_FHIR = f"{FHIR_BASE}/.well-known/"
-OWN_FORMATS = ("/$viewdefinition-run", "/$viewdefinition-export-file/")
+OWN_FORMATS = ("/$viewdefinition-run", "/$viewdefinition-export-file/", "/$report")
 """Operations that write their own formats (csv, parquet ...) from `_format`/Accept: not negotiated
 here; their OperationOutcomes are JSON."""
 

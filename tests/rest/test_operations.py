@@ -67,7 +67,7 @@ def test_every_declared_operation_is_listed_with_a_definition_the_server_serves(
             assert resource_type in definition["resource"] or definition["resource"] == ["Resource"]
     assert {definition["id"] for definition in served.values()} == {operation.id for operation in OPERATIONS}
     system = {entry["name"] for resource_type, entry in listed if resource_type is None}
-    assert system == {"export", "import", "reindex", "viewdefinition-run", "viewdefinition-export"}
+    assert system == {"export", "import", "reindex", "report", "reports", "viewdefinition-run", "viewdefinition-export"}
 
 
 @pytest.mark.parametrize("operation_id", [operation.id for operation in OPERATIONS])

@@ -1,5 +1,6 @@
 """Declared write rules (see registry.py) and the rules the server ships with."""
 
+from ...reports import rules as report_rules
 from ...views import rules as views_rules
 from . import search_parameter
 from .registry import (
@@ -23,6 +24,7 @@ __all__ = [
     "load_rule_modules",
     "rules_for",
     "run_write_rules",
+    "report_rules",
     "search_parameter",
     "views_rules",
     "write_rule",

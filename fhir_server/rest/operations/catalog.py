@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...reports.operations import REPORT, REPORTS
 from ...views.export_routes import VIEW_EXPORT_OPERATION
 from ...views.operations import VIEW_RUN
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
@@ -18,6 +19,8 @@ OPERATIONS: tuple[Operation, ...] = (
     EXPORT_GROUP,
     IMPORT_OPERATION,
     REINDEX,
+    REPORT,
+    REPORTS,
     VIEW_RUN,
     VIEW_EXPORT_OPERATION,
 )
