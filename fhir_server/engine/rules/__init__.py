@@ -1,5 +1,6 @@
 """Declared write rules (see registry.py) and the rules the server ships with."""
 
+from ...scheduling import rules as scheduling_rules
 from . import search_parameter
 from .registry import (
     INTERACTIONS,
@@ -22,6 +23,7 @@ __all__ = [
     "load_rule_modules",
     "rules_for",
     "run_write_rules",
+    "scheduling_rules",
     "search_parameter",
     "write_rule",
 ]
