@@ -154,6 +154,16 @@ def _with_patient(appointment: dict[str, Any], patient: str | None) -> dict[str,
     return appointment
 
 
+def _answered(appointment: dict[str, Any], status: str) -> dict[str, Any]:
+    """Participants that have not answered (a proposal's `needs-action`) take `status` (accepted, tentative)."""
+    participants = []
+    for participant in appointment.get("participant") or []:
+        if isinstance(participant, dict) and participant.get("status") in (None, "needs-action", "tentative"):
+            participant = participant | {"status": status}
+        participants.append(participant)
+    return appointment | {"participant": participants}
+
+
 def _needs_patient(appointment: dict[str, Any]) -> None:
     if not any(actor.resource_type == "Patient" for actor in actors(appointment)):
         raise InvalidRequest(_("A booked appointment needs a patient."), expression="patient")
@@ -168,7 +178,8 @@ async def hold(
     appointment = await admit(store, _with_patient(proposed, patient) if isinstance(proposed, dict) else proposed, now)
     check_patients(policy, appointment)
     expires = {"url": HOLD_EXPIRES, "valueInstant": format_instant(now + timedelta(minutes=minutes))}
-    held = _without_hold({k: v for k, v in appointment.items() if k != "id"}) | {"status": "pending"}
+    held = _answered(_without_hold({k: v for k, v in appointment.items() if k != "id"}), "tentative")
+    held["status"] = "pending"
     held["extension"] = [*held.get("extension", []), expires]
     held["created"] = format_instant(now)[:10]
     full_url = f"urn:uuid:{uuid.uuid4()}"
@@ -218,7 +229,7 @@ async def book_held(
             ),
             expression="Appointment.extension",
         )
-    booked = _with_patient(_without_hold(appointment), patient) | {"status": "booked"}
+    booked = _answered(_with_patient(_without_hold(appointment), patient), "accepted") | {"status": "booked"}
     _needs_patient(booked)
     check_patients(policy, booked)
     entries = [
@@ -233,7 +244,8 @@ async def book_new(store: ResourceStore, policy: AccessPolicy, proposed: Any, pa
     acting = booking_policy(policy, ("Slot", "ru"))
     now = datetime.now(UTC)
     appointment = await admit(store, _with_patient(proposed, patient) if isinstance(proposed, dict) else proposed, now)
-    booked = _without_hold({k: v for k, v in appointment.items() if k != "id"}) | {"status": "booked"}
+    booked = _answered(_without_hold({k: v for k, v in appointment.items() if k != "id"}), "accepted")
+    booked["status"] = "booked"
     booked["created"] = format_instant(now)[:10]
     _needs_patient(booked)
     check_patients(policy, booked)
