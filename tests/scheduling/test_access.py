@@ -12,9 +12,10 @@ from tests.audit.records import audit_events, by_client, interaction, whats
 from tests.auth.conftest import AUTH_DATABASE
 from tests.scheduling.helpers import book, outcome, patient, proposals, scheduled, tomorrow
 
-FRONT_DESK = " ".join(
-    f"user/{t}.cruds" for t in ("Patient", "Appointment", "AppointmentResponse", "Schedule", "Slot")
-) + " user/Practitioner.rs user/Location.rs user/Encounter.rs"
+FRONT_DESK = (
+    " ".join(f"user/{t}.cruds" for t in ("Patient", "Appointment", "AppointmentResponse", "Schedule", "Slot"))
+    + " user/Practitioner.rs user/Location.rs user/Encounter.rs"
+)
 
 
 def test_a_patient_books_only_for_itself_and_sees_only_free_busy(
@@ -23,7 +24,9 @@ def test_a_patient_books_only_for_itself_and_sees_only_free_busy(
     admin = connect("user/*.cruds system/*.cruds", role="admin")
     actor, _schedule = scheduled(admin)
     me, other = patient(admin), patient(admin)
-    mine = connect("patient/*.rs patient/Appointment.c", role="patient", patient=me.split("/")[1], client_id="self-booking")
+    mine = connect(
+        "patient/*.rs patient/Appointment.c", role="patient", patient=me.split("/")[1], client_id="self-booking"
+    )
     start, end = tomorrow()
     first, second = proposals(admin, start=start, end=end, practitioner=actor)[:2]
     theirs = book(admin, first, other).json()
@@ -42,7 +45,10 @@ def test_a_patient_books_only_for_itself_and_sees_only_free_busy(
     events = audit_events(
         database.uri, AUTH_DATABASE, {**by_client("self-booking"), "event.entity.what.reference": written}, at_least=2
     )
-    assert sorted((interaction(e), whats(e)[0].split("/")[0]) for e in events) == [("create", "Appointment"), ("update", "Slot")]
+    assert sorted((interaction(e), whats(e)[0].split("/")[0]) for e in events) == [
+        ("create", "Appointment"),
+        ("update", "Slot"),
+    ]
     assert mine.post(f"/Appointment/{appointment['id']}/$check-in").status_code == 403
 
 

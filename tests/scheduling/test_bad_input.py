@@ -9,7 +9,19 @@ import httpx
 import pytest
 
 from fhir_server.scheduling.extensions import HOLD_EXPIRES
-from tests.scheduling.helpers import book, created, find, hours, outcome, patient, practitioner, proposals, schedule_body, scheduled, tomorrow
+from tests.scheduling.helpers import (
+    book,
+    created,
+    find,
+    hours,
+    outcome,
+    patient,
+    practitioner,
+    proposals,
+    schedule_body,
+    scheduled,
+    tomorrow,
+)
 
 
 def _count(client: httpx.Client, resource_type: str, **params: str) -> int:
@@ -50,7 +62,9 @@ def test_book_in_the_past_and_backwards_times(client: httpx.Client) -> None:
     start, _end = tomorrow()
     backwards = {**proposal, "start": start.replace("T00", "T10"), "end": start.replace("T00", "T09")}
     assert outcome(book(client, backwards, who), 400)["expression"] == ["Appointment.end"]
-    assert outcome(client.post("/Appointment", json={**backwards, "status": "booked"}), 400)["expression"] == ["Appointment.end"]
+    assert outcome(client.post("/Appointment", json={**backwards, "status": "booked"}), 400)["expression"] == [
+        "Appointment.end"
+    ]
     assert _count(client, "Appointment", patient=who) == 0
 
 
@@ -95,10 +109,22 @@ def test_book_without_patient_or_appointment(client: httpx.Client) -> None:
     [
         (lambda s: s["extension"][0].update(valueCode="Mars/Olympus_Mons"), "Schedule.extension[0].valueCode"),
         (lambda s: s["extension"][0].update(valueCode="../../etc/passwd"), "Schedule.extension[0].valueCode"),
-        (lambda s: s["extension"].__setitem__(1, hours("FREQ=FORTNIGHTLY")), "Schedule.extension[1].extension[0].valueString"),
-        (lambda s: s["extension"].__setitem__(1, hours("FREQ=HOURLY")), "Schedule.extension[1].extension[0].valueString"),
-        (lambda s: s["extension"].__setitem__(1, hours("FREQ=WEEKLY;BYDAY=XX")), "Schedule.extension[1].extension[0].valueString"),
-        (lambda s: s["extension"].__setitem__(1, hours(start="9 o'clock")), "Schedule.extension[1].extension[1].valueTime"),
+        (
+            lambda s: s["extension"].__setitem__(1, hours("FREQ=FORTNIGHTLY")),
+            "Schedule.extension[1].extension[0].valueString",
+        ),
+        (
+            lambda s: s["extension"].__setitem__(1, hours("FREQ=HOURLY")),
+            "Schedule.extension[1].extension[0].valueString",
+        ),
+        (
+            lambda s: s["extension"].__setitem__(1, hours("FREQ=WEEKLY;BYDAY=XX")),
+            "Schedule.extension[1].extension[0].valueString",
+        ),
+        (
+            lambda s: s["extension"].__setitem__(1, hours(start="9 o'clock")),
+            "Schedule.extension[1].extension[1].valueTime",
+        ),
         (lambda s: s["extension"][2].update(valuePositiveInt=0), "Schedule.extension[2].valuePositiveInt"),
     ],
 )

@@ -78,8 +78,8 @@ def test_cancel_frees_the_slot_and_a_cancelled_appointment_cannot_be_booked(clie
     start, end = tomorrow()
     proposal = proposals(client, start=start, end=end, practitioner=actor)[0]
     appointment = book(client, proposal, patient(client)).json()
-    cancelled = client.post(f"/Appointment/{appointment['id']}/$cancel", json={"resourceType": "Parameters", "parameter": [
-        {"name": "reason", "valueString": "patient called"}]})  # fmt: skip
+    reason = {"resourceType": "Parameters", "parameter": [{"name": "reason", "valueString": "patient called"}]}
+    cancelled = client.post(f"/Appointment/{appointment['id']}/$cancel", json=reason)
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
     assert client.get(f"/{proposal['slot'][0]['reference']}").json()["status"] == "free"
@@ -132,7 +132,9 @@ def test_check_in_opens_an_encounter_and_noshow_is_a_status(client: httpx.Client
     assert again["expression"] == ["Appointment.status"]
     missed = book(client, second, patient(client)).json()
     patch = [{"op": "replace", "path": "/status", "value": "noshow"}]
-    response = client.patch(f"/Appointment/{missed['id']}", json=patch, headers={"Content-Type": "application/json-patch+json"})
+    response = client.patch(
+        f"/Appointment/{missed['id']}", json=patch, headers={"Content-Type": "application/json-patch+json"}
+    )
     assert response.status_code == 200, response.text
     noshows = client.get("/Appointment", params={"status": "noshow", "actor": actor}).json()
     assert [e["resource"]["id"] for e in noshows["entry"]] == [missed["id"]]
@@ -141,7 +143,9 @@ def test_check_in_opens_an_encounter_and_noshow_is_a_status(client: httpx.Client
 def test_find_by_visit_type_and_unknown_visit_type(client: httpx.Client) -> None:
     actor, _schedule = scheduled(client, visit="vaccination")
     start, end = tomorrow()
-    found = proposals(client, start=start, end=end, practitioner=actor, **{"service-type": f"{VISIT_SYSTEM}|vaccination"})
+    found = proposals(
+        client, start=start, end=end, practitioner=actor, **{"service-type": f"{VISIT_SYSTEM}|vaccination"}
+    )
     assert len(found) == 6
     issue = outcome(find(client, start=start, end=end, **{"service-type": f"{VISIT_SYSTEM}|nothing-offers-this"}), 400)
     assert issue["expression"] == ["service-type"]

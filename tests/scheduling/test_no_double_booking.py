@@ -54,7 +54,9 @@ def _refused_naming(response: httpx.Response, other_id: str) -> None:
 
 def test_plain_post_put_and_patch_are_refused(client: httpx.Client) -> None:
     actor, day = practitioner(client), _day()
-    first = client.post("/Appointment", json=_appointment(actor, patient(client), f"{day}T09:00:00Z", f"{day}T09:30:00Z"))
+    first = client.post(
+        "/Appointment", json=_appointment(actor, patient(client), f"{day}T09:00:00Z", f"{day}T09:30:00Z")
+    )
     assert first.status_code == 201, first.text
     first_id = first.json()["id"]
     overlapping = _appointment(actor, patient(client), f"{day}T09:15:00Z", f"{day}T09:45:00Z")
@@ -62,18 +64,26 @@ def test_plain_post_put_and_patch_are_refused(client: httpx.Client) -> None:
     put_id = f"a{uuid.uuid4().hex[:12]}"
     _refused_naming(client.put(f"/Appointment/{put_id}", json={**overlapping, "id": put_id}), first_id)
     assert client.get(f"/Appointment/{put_id}").status_code == 404
-    later = client.post("/Appointment", json=_appointment(actor, patient(client), f"{day}T10:00:00Z", f"{day}T10:30:00Z"))
+    later = client.post(
+        "/Appointment", json=_appointment(actor, patient(client), f"{day}T10:00:00Z", f"{day}T10:30:00Z")
+    )
     assert later.status_code == 201, later.text
     moved = [{"op": "replace", "path": "/start", "value": f"{day}T09:20:00Z"}]
-    _refused_naming(client.patch(f"/Appointment/{later.json()['id']}", content=orjson.dumps(moved), headers=JSON_PATCH), first_id)
+    _refused_naming(
+        client.patch(f"/Appointment/{later.json()['id']}", content=orjson.dumps(moved), headers=JSON_PATCH), first_id
+    )
     assert client.get(f"/Appointment/{later.json()['id']}").json()["start"] == f"{day}T10:00:00Z"
-    touching = client.post("/Appointment", json=_appointment(actor, patient(client), f"{day}T09:30:00Z", f"{day}T10:00:00Z"))
+    touching = client.post(
+        "/Appointment", json=_appointment(actor, patient(client), f"{day}T09:30:00Z", f"{day}T10:00:00Z")
+    )
     assert touching.status_code == 201, touching.text  # back to back is no overlap
 
 
 def test_a_cancelled_appointment_frees_the_time(client: httpx.Client) -> None:
     actor, day = practitioner(client), _day()
-    first = client.post("/Appointment", json=_appointment(actor, patient(client), f"{day}T11:00:00Z", f"{day}T11:30:00Z"))
+    first = client.post(
+        "/Appointment", json=_appointment(actor, patient(client), f"{day}T11:00:00Z", f"{day}T11:30:00Z")
+    )
     again = _appointment(actor, patient(client), f"{day}T11:00:00Z", f"{day}T11:30:00Z")
     assert client.post("/Appointment", json=again).status_code == 409
     cancelled = {**first.json(), "status": "cancelled"}
@@ -87,7 +97,8 @@ def test_transaction_entries_are_checked_against_the_store_and_each_other(client
     two = _appointment(actor, patient(client), f"{day}T13:10:00Z", f"{day}T13:20:00Z")
     marker = f"Tx{uuid.uuid4().hex[:8]}"
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": {"resourceType": "Patient", "name": [{"family": marker}]}, "request": {"method": "POST", "url": "Patient"}},
+        {"resource": {"resourceType": "Patient", "name": [{"family": marker}]},
+         "request": {"method": "POST", "url": "Patient"}},
         {"fullUrl": "urn:uuid:one", "resource": one, "request": {"method": "POST", "url": "Appointment"}},
         {"fullUrl": "urn:uuid:two", "resource": two, "request": {"method": "POST", "url": "Appointment"}},
     ]}  # fmt: skip

@@ -46,7 +46,9 @@ async def _create(store: ResourceStore, body: dict[str, Any]) -> dict[str, Any]:
     return (await create_resource(store, TEST_POLICY, body["resourceType"], body)).record.resource()
 
 
-async def _schedule(store: ResourceStore, zone: str, rule: str = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", **options: Any) -> dict[str, Any]:
+async def _schedule(
+    store: ResourceStore, zone: str, rule: str = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", **options: Any
+) -> dict[str, Any]:
     doctor = await _create(store, {"resourceType": "Practitioner", "name": [{"family": "Weekday"}]})
     body = schedule_body([f"Practitioner/{doctor['id']}"], zone=zone, **options)
     body["extension"][1] = hours(rule)
