@@ -11,7 +11,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 
+from dateutil.rrule import DAILY, WEEKLY, rrule
+
 from .extensions import Availability, Hours
+
+
+def _near(rule: rrule, first: datetime) -> rrule:
+    """The same rule with DTSTART moved forward by whole periods to just before `first`.
+
+    dateutil walks every occurrence from DTSTART; a daily rule anchored in 2000 would take thousands of
+    steps per expansion. Moving DTSTART by whole intervals keeps the phase of INTERVAL=n; a rule with
+    COUNT, or coarser than weekly, is left as it is (few steps, or the count would change).
+    """
+    freq, interval, count, start = rule._freq, rule._interval, rule._count, rule._dtstart  # type: ignore[attr-defined]  # noqa: SLF001
+    if count is not None or freq not in (DAILY, WEEKLY):
+        return rule
+    period = interval * (7 if freq == WEEKLY else 1)
+    skip = (first - start).days // period * period
+    return rule.replace(dtstart=start + timedelta(days=skip)) if skip > 0 else rule
 
 
 def _local_day_bounds(hours: Hours, day: datetime, availability: Availability) -> tuple[datetime, datetime]:
@@ -29,7 +46,7 @@ def working_times(availability: Availability, start: datetime, end: datetime) ->
     last = datetime.combine(end.astimezone(zone).date(), time())
     step = timedelta(minutes=availability.slot_minutes)
     for hours in availability.hours:
-        for day in hours.rule.between(first, last, inc=True):
+        for day in _near(hours.rule, first).between(first, last, inc=True):
             shift_start, shift_end = _local_day_bounds(hours, day, availability)
             slot = shift_start
             while slot + step <= shift_end:

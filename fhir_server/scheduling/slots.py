@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..engine import read_resource
@@ -27,6 +27,8 @@ from .extensions import BASE, local_instant, read_availability
 from .lookup import SCHEDULING, find_all
 
 TASK_CODES = BASE.replace("StructureDefinition", "CodeSystem") + "scheduling-task"
+SLOT_DAY = BASE.replace("StructureDefinition", "NamingSystem") + "slot-day"
+"""Slot.identifier system: `{schedule id}/{UTC date of the start}`, so $find finds a day's Slots by an exact match."""
 OUTSIDE_HOURS = "outside-working-hours"
 _CHUNK = 200
 _IN_ONE_SEARCH = 100
@@ -48,10 +50,16 @@ def slot_id(schedule_id: str, start: datetime) -> str:
     return "s" + hashlib.sha256(f"{schedule_id}|{format_instant(start)}".encode()).hexdigest()[:40]
 
 
+def day_key(schedule_id: str, day: date) -> str:
+    """The slot-day identifier value of `schedule_id`'s Slots starting on UTC date `day`."""
+    return f"{schedule_id}/{day.isoformat()}"
+
+
 def _slot(schedule: dict[str, Any], start: datetime, end: datetime, status: str) -> dict[str, Any]:
     slot: dict[str, Any] = {
         "resourceType": "Slot",
         "id": slot_id(schedule["id"], start),
+        "identifier": [{"system": SLOT_DAY, "value": day_key(schedule["id"], start.astimezone(UTC).date())}],
         "schedule": {"reference": f"Schedule/{schedule['id']}"},
         "status": status,
         "start": format_instant(start),
