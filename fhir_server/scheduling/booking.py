@@ -200,12 +200,12 @@ def _update(appointment: dict[str, Any], version: int) -> dict[str, Any]:
     }
 
 
-def _refuse_final(appointment: dict[str, Any], doing: str) -> None:
+def _refuse_final(appointment: dict[str, Any]) -> None:
     status = appointment.get("status")
     if status in FINAL:
         raise Unprocessable(
-            _("Appointment/{id} is {status}; it cannot be {doing}.").format(
-                id=appointment["id"], status=status, doing=doing
+            _("Appointment/{id} is {status}: it is over and cannot be booked, cancelled or moved.").format(
+                id=appointment["id"], status=status
             ),
             expression="Appointment.status",
         )
@@ -217,7 +217,7 @@ async def book_held(
     """Book the held (or pending) appointment `appointment_id` with `patient`; a booked one is answered as it is."""
     acting = booking_policy(policy, ("Slot", "ru"))
     appointment, version = await _current(store, policy, appointment_id)
-    _refuse_final(appointment, _("booked"))
+    _refuse_final(appointment)
     if appointment.get("status") != "pending":
         return appointment
     expiry = hold_expiry(appointment)
@@ -262,7 +262,7 @@ async def cancel(store: ResourceStore, policy: AccessPolicy, appointment_id: str
     appointment, version = await _current(store, policy, appointment_id)
     if appointment.get("status") == "cancelled":
         return appointment
-    _refuse_final(appointment, _("cancelled"))
+    _refuse_final(appointment)
     check_patients(policy, appointment)
     cancelled = _without_hold(appointment) | {"status": "cancelled"}
     if reason:
@@ -280,7 +280,7 @@ async def reschedule(
     """Move `appointment_id` to [start, end) (and `slots`): the new time taken and the old freed, or neither."""
     acting = booking_policy(policy, ("Slot", "ru"))
     appointment, version = await _current(store, policy, appointment_id)
-    _refuse_final(appointment, _("rescheduled"))
+    _refuse_final(appointment)
     check_patients(policy, appointment)
     moved = _without_hold(appointment) | {"start": start, "end": end}
     moved["slot"] = [{"reference": reference} for reference in slots]
