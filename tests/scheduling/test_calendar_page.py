@@ -33,7 +33,9 @@ def staff_server(database: EmbeddedDatabase, tmp_path_factory: pytest.TempPathFa
 
 def _doctor(admin: httpx.Client) -> str:
     family = f"Weber{uuid.uuid4().hex[:4]}"
-    doctor = admin.post("/Practitioner", json={"resourceType": "Practitioner", "name": [{"family": family, "given": ["Anna"]}]})
+    doctor = admin.post(
+        "/Practitioner", json={"resourceType": "Practitioner", "name": [{"family": family, "given": ["Anna"]}]}
+    )
     actor = f"Practitioner/{doctor.json()['id']}"
     schedule = admin.post("/Schedule", json=schedule_body([actor])).json()
     generate(admin, schedule["id"])
@@ -51,7 +53,9 @@ def test_front_desk_books_sees_a_conflict_checks_in_and_cancels(
     rosa = admin.post("/Patient", json={"resourceType": "Patient", "name": [{"family": family, "given": ["Rosa"]}],
                                         "birthDate": "1984-03-07"}).json()  # fmt: skip
     other = admin.post("/Patient", json={"resourceType": "Patient", "name": [{"family": "Other"}]}).json()
-    page = open_staff_page(chromium, staff_server, "/staff/calendar", staff_server.user("front-desk"), language=language)
+    page = open_staff_page(
+        chromium, staff_server, "/staff/calendar", staff_server.user("front-desk"), language=language
+    )
     page.select_option("#who", actor)
     page.click("#show button[type=submit]")
     expect(page.locator("#board tr.free")).to_have_count(6)
@@ -77,7 +81,9 @@ def test_front_desk_books_sees_a_conflict_checks_in_and_cancels(
     expect(rosa_row).to_have_class("appointment arrived")
     appointments = admin.get("/Appointment", params={"patient": f"Patient/{rosa['id']}"}).json()["entry"]
     assert [e["resource"]["status"] for e in appointments] == ["arrived"]
-    assert admin.get("/Encounter", params={"appointment": f"Appointment/{appointments[0]['resource']['id']}"}).json()["entry"]
+    assert admin.get("/Encounter", params={"appointment": f"Appointment/{appointments[0]['resource']['id']}"}).json()[
+        "entry"
+    ]
 
     page.locator("#board tr.free button").first.click()  # a second visit for Rosa, then cancelled
     booked_row = page.locator(f"#board tr.appointment.booked:has-text('{family}')")
