@@ -89,6 +89,10 @@ class Settings:
     login_max_failures: int = 5
     login_lock_seconds: int = 900
     session_seconds: int = 8 * 3600
+    slot_horizon_days: int = 90
+    """How far ahead the generate-slots duty keeps each Schedule's Slots."""
+    hold_minutes: int = 10
+    """How long an `Appointment/$hold` keeps its time before it lapses."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

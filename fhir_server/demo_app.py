@@ -18,7 +18,11 @@ from .storage.clients import PUBLIC, Client, MongoClientStore
 
 CLIENT_ID = "demo-app"
 PATH = "/apps/demo"
-SCOPES = ("launch", "launch/patient", "openid", "fhirUser", "patient/Patient.rs", "patient/Observation.rs")
+SCOPES = (
+    "launch", "launch/patient", "openid", "fhirUser", "patient/Patient.rs", "patient/Observation.rs",
+    "patient/Appointment.rs", "patient/Appointment.c", "patient/Practitioner.rs",
+)  # fmt: skip
+"""Patient and Observation to show the record; Appointment (and Practitioner names) to book a visit."""
 
 
 def mount_demo_app(app: FastAPI, folder: Path) -> None:

@@ -56,7 +56,91 @@
         item.textContent = observationLine(entry.resource);
         list.appendChild(item);
       });
+      booking(client);
       document.body.dataset.ready = "true";
+    });
+  }
+
+  // Self-booking: $find (free times only) -> $hold (the time is kept for a few minutes) -> $book.
+  function booking(client) {
+    var form = document.getElementById("find-times");
+    var list = document.getElementById("times");
+    var note = document.getElementById("booking-note");
+    var names = {};
+    var tomorrow = new Date(Date.now() + 24 * 3600 * 1000);
+    document.getElementById("from").value = tomorrow.toISOString().slice(0, 10);
+
+    function say(message) {
+      note.textContent = message;
+      note.hidden = !message;
+    }
+
+    function when(instant) {
+      return new Intl.DateTimeFormat(navigator.language, { dateStyle: "medium", timeStyle: "short" }).format(new Date(instant));
+    }
+
+    function operation(name, parameters) {
+      return client.request({
+        url: "Appointment/" + name,
+        method: "POST",
+        headers: { "Content-Type": "application/fhir+json" },
+        body: JSON.stringify({ resourceType: "Parameters", parameter: parameters })
+      });
+    }
+
+    function practitionerName(proposal) {
+      var refs = (proposal.participant || []).map(function (p) { return p.actor.reference; });
+      var ref = refs.filter(function (r) { return r.indexOf("Practitioner/") === 0; })[0];
+      if (!ref) return Promise.resolve("");
+      if (!names[ref]) names[ref] = client.request(ref).then(humanName, function () { return ""; });
+      return names[ref];
+    }
+
+    function offer(proposal) {
+      var item = document.createElement("li");
+      var hold = document.createElement("button");
+      hold.type = "button";
+      hold.textContent = "Hold this time";
+      practitionerName(proposal).then(function (name) {
+        item.insertBefore(document.createTextNode(when(proposal.start) + (name ? " with " + name + " " : " ")), hold);
+      });
+      hold.addEventListener("click", function () {
+        operation("$hold", [{ name: "appointment-resource", resource: proposal }]).then(function (held) {
+          list.replaceChildren();
+          say("Held for you until " + when(held.extension[0].valueInstant) + ".");
+          var confirm = document.createElement("button");
+          confirm.type = "button";
+          confirm.id = "confirm";
+          confirm.textContent = "Confirm the booking";
+          confirm.addEventListener("click", function () {
+            operation("$book", [{ name: "appointment-reference", valueReference: { reference: "Appointment/" + held.id } }])
+              .then(function (booked) {
+                confirm.remove();
+                document.body.dataset.booked = booked.id;
+                say("Booked: " + when(booked.start) + ".");
+              }, function (error) { say("The booking did not work: " + error.message); });
+          });
+          note.after(confirm);
+        }, function () {
+          say("Someone else just took that time. Find free times again.");
+        });
+      });
+      item.appendChild(hold);
+      return item;
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var start = new Date(document.getElementById("from").value + "T00:00:00");
+      var end = new Date(start.getTime() + 7 * 24 * 3600 * 1000);
+      var query = "start=" + encodeURIComponent(start.toISOString()) + "&end=" + encodeURIComponent(end.toISOString()) +
+        "&patient=" + encodeURIComponent("Patient/" + client.patient.id) + "&_count=10";
+      say("");
+      client.request("Appointment/$find?" + query).then(function (bundle) {
+        var proposals = (bundle.entry || []).map(function (entry) { return entry.resource; });
+        list.replaceChildren.apply(list, proposals.map(offer));
+        if (!proposals.length) say("No free time in that week.");
+      }, function (error) { say("Could not look for free times: " + error.message); });
     });
   }
 

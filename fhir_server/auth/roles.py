@@ -58,7 +58,7 @@ DEFAULT_ROLES: dict[str, list[str]] = {
         *_SIGN_IN,
     ],
     "lab-interface": [*_each("system", _LAB, "cruds"), *_each("system", _DIRECTORY, "rs")],
-    "patient": ["patient/*.rs", "patient/QuestionnaireResponse.cruds", *_SIGN_IN],
+    "patient": ["patient/*.rs", "patient/QuestionnaireResponse.cruds", "patient/Appointment.c", *_SIGN_IN],
 }
 """Role → the widest scopes a token of a user with that role may carry."""
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..i18n import _
 from ..reports.page import REPORTS_PAGE
+from ..scheduling.page import CALENDAR
 from .declaration import StaffPage
 
 PATIENTS = StaffPage(
@@ -16,4 +17,4 @@ PATIENTS = StaffPage(
 )
 """The shell's own page, and the example docs/staff-pages.md walks through."""
 
-STAFF_PAGES: tuple[StaffPage, ...] = (PATIENTS, REPORTS_PAGE)
+STAFF_PAGES: tuple[StaffPage, ...] = (PATIENTS, CALENDAR, REPORTS_PAGE)

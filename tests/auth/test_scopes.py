@@ -90,7 +90,11 @@ def test_narrowing_intersects_queries() -> None:
 
 
 def test_patient_role_stays_in_the_patient_context() -> None:
-    assert narrow(["user/*.cruds"], DEFAULT_ROLES["patient"]) == ["patient/*.rs", "patient/QuestionnaireResponse.cruds"]
+    assert narrow(["user/*.cruds"], DEFAULT_ROLES["patient"]) == [
+        "patient/*.rs",
+        "patient/QuestionnaireResponse.cruds",
+        "patient/Appointment.c",
+    ]
 
 
 def test_roles_file_replaces_and_adds(tmp_path: Path) -> None:

@@ -9,8 +9,10 @@ signed in (their fhirUser record) with the token it really got; that token canno
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -18,8 +20,9 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from tests.browser import needs_chromium
+from tests.scheduling.helpers import generate, schedule_body
 
-from .conftest import PASSWORD, Demo, Person
+from .conftest import PASSWORD, Demo, Person, _system_token
 
 pytestmark = needs_chromium
 
@@ -167,3 +170,33 @@ def test_the_app_shows_the_birth_date_in_the_browsers_language(chromium: Browser
     shown = {"en-US": "May 6, 1971", "es-ES": "6 may 1971", "de-DE": "6. Mai 1971"}[locale]
     assert page.text_content("#patient-birth-date") == shown
     context.close()
+
+
+def test_a_patient_books_a_visit_in_the_app(page: Page, demo: Demo) -> None:
+    """Self-booking: the patient's own token finds free times, holds one and books it, for themselves."""
+    with ThreadPoolExecutor(1) as worker:  # Playwright's sync API keeps an event loop running in this thread
+        token = worker.submit(asyncio.run, _system_token(demo.database_uri)).result()
+    headers = {"Content-Type": "application/fhir+json", "Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=demo.fhir_base, headers=headers, timeout=30) as http:
+        name = [{"family": "Nakamura", "given": ["Aiko"]}]
+        doctor = http.post("/Practitioner", json={"resourceType": "Practitioner", "name": name}).json()
+        schedule = http.post("/Schedule", json=schedule_body([f"Practitioner/{doctor['id']}"])).json()
+        generate(http, schedule["id"])
+    page.goto(f"{demo.server.base}/apps/demo/launch.html?iss={demo.fhir_base}")
+    sign_in(page, demo.patient_user)
+    approve(page)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.click("#find-times button[type=submit]")
+    first = page.locator("#times li").first
+    expect(first).to_contain_text("Aiko Nakamura")
+    first.locator("button").click()
+    expect(page.locator("#booking-note")).to_contain_text("Held for you until")
+    page.click("#confirm")
+    expect(page.locator("#booking-note")).to_contain_text("Booked:")
+    booked = page.get_attribute("body", "data-booked")
+    with httpx.Client(base_url=demo.fhir_base, headers=headers, timeout=30) as http:
+        appointment = http.get(f"/Appointment/{booked}").json()
+    assert appointment["status"] == "booked"
+    assert f"Patient/{demo.own.id}" in [p["actor"]["reference"] for p in appointment["participant"]]
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "demo-app-booked.png"), full_page=True)

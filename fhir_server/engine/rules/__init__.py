@@ -1,6 +1,7 @@
 """Declared write rules (see registry.py) and the rules the server ships with."""
 
 from ...reports import rules as report_rules
+from ...scheduling import rules as scheduling_rules
 from ...views import rules as views_rules
 from . import search_parameter
 from .registry import (
@@ -25,6 +26,7 @@ __all__ = [
     "rules_for",
     "run_write_rules",
     "report_rules",
+    "scheduling_rules",
     "search_parameter",
     "views_rules",
     "write_rule",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...reports.operations import REPORT, REPORTS
+from ...scheduling.operations import SCHEDULING_OPERATIONS
 from ...views.export_routes import VIEW_EXPORT_OPERATION
 from ...views.operations import VIEW_RUN
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
@@ -23,6 +24,7 @@ OPERATIONS: tuple[Operation, ...] = (
     REPORTS,
     VIEW_RUN,
     VIEW_EXPORT_OPERATION,
+    *SCHEDULING_OPERATIONS,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 
