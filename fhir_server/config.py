@@ -89,6 +89,24 @@ class Settings:
     login_max_failures: int = 5
     login_lock_seconds: int = 900
     session_seconds: int = 8 * 3600
+    smtp_host: str = ""
+    """Outbound email (fhir_server/messaging): the SMTP relay; no email is sent while unset (it stays queued)."""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_starttls: bool = True
+    """Upgrade the SMTP connection with STARTTLS (and refuse to send over a relay that does not offer it)."""
+    smtp_cafile: Path | None = None
+    """CA certificates trusted for the SMTP relay; the system's when unset."""
+    sms_gateway_url: str = ""
+    """Outbound SMS: an HTTP gateway taking `POST {"to", "text", "key"}` (README); no SMS is sent while unset."""
+    sms_gateway_token: str = ""
+    message_retry_seconds: float = 5.0
+    """First backoff after a failed attempt to send a message; doubled after each, up to the maximum."""
+    message_retry_max_seconds: float = 600.0
+    message_max_attempts: int = 30
+    """Attempts to send one message before it is given up (`failed`)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -32,6 +32,7 @@ from .jtis import MongoJtiStore
 from .keys import MongoKeyStore
 from .launches import MongoLaunchStore
 from .lockouts import MongoLockoutStore
+from .message_outbox import MessageOutbox
 from .mongo import MongoResourceStore, connect_client
 from .server_address import MongoServerAddress
 from .sessions import MongoSessionStore
@@ -63,6 +64,7 @@ class Database:
     hl7_messages: MessageStore
     hl7_outbox: OutboxStore
     server_address: MongoServerAddress
+    message_outbox: MessageOutbox
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
 
@@ -98,6 +100,7 @@ class Database:
             hl7_messages=MessageStore(resources),
             hl7_outbox=OutboxStore(resources),
             server_address=MongoServerAddress(client, name),
+            message_outbox=MessageOutbox(client, name),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
         )
 
@@ -145,3 +148,4 @@ class Database:
             await store.ensure_indexes()
         await self.hl7_messages.ensure_indexes()
         await self.hl7_outbox.ensure_indexes()
+        await self.message_outbox.ensure_indexes()
