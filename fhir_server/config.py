@@ -107,6 +107,16 @@ class Settings:
     message_retry_max_seconds: float = 600.0
     message_max_attempts: int = 30
     """Attempts to send one message before it is given up (`failed`)."""
+    reminder_rules_file: Path | None = None
+    """JSON reminder rules (fhir_server/reminders/config.py); 48 h and 2 h before, by email, when unset."""
+    reminder_templates_dir: Path | None = None
+    """A folder of reminder templates (`<language>/<name>.txt`) overriding the shipped ones."""
+    reminder_time_zone: str = "UTC"
+    """The time zone of reminders for a patient (and location) without the `timezone` extension."""
+    reminder_language: str = "en"
+    """The language of reminders for a patient without a preferred `communication` language we have templates for."""
+    reminder_phone: str = ""
+    """The practice's phone number, told in reminders ("how to cancel") when the Location has none."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from adapters.hl7v2.duties import HL7_DUTIES
 
 from ..messaging.duties import MESSAGING_DUTIES
+from ..reminders.duties import REMINDER_DUTIES
 from .core import CORE_DUTIES
 from .duty import Duty
 
-DUTIES: tuple[Duty, ...] = (*CORE_DUTIES, *HL7_DUTIES, *MESSAGING_DUTIES)
+DUTIES: tuple[Duty, ...] = (*CORE_DUTIES, *HL7_DUTIES, *MESSAGING_DUTIES, *REMINDER_DUTIES)

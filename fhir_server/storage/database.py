@@ -34,6 +34,7 @@ from .launches import MongoLaunchStore
 from .lockouts import MongoLockoutStore
 from .message_outbox import MessageOutbox
 from .mongo import MongoResourceStore, connect_client
+from .reminders import ReminderStore
 from .server_address import MongoServerAddress
 from .sessions import MongoSessionStore
 from .users import MongoUserStore
@@ -65,6 +66,7 @@ class Database:
     hl7_outbox: OutboxStore
     server_address: MongoServerAddress
     message_outbox: MessageOutbox
+    reminders: ReminderStore
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
 
@@ -101,6 +103,7 @@ class Database:
             hl7_outbox=OutboxStore(resources),
             server_address=MongoServerAddress(client, name),
             message_outbox=MessageOutbox(client, name),
+            reminders=ReminderStore(client, name),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
         )
 
@@ -149,3 +152,4 @@ class Database:
         await self.hl7_messages.ensure_indexes()
         await self.hl7_outbox.ensure_indexes()
         await self.message_outbox.ensure_indexes()
+        await self.reminders.ensure_indexes()

@@ -25,3 +25,5 @@ __all__ = [
     "search_parameter",
     "write_rule",
 ]
+
+from ...reminders import rules as reminder_rules  # noqa: E402, F401 - registers the Appointment reminders rule
