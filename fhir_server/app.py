@@ -37,6 +37,7 @@ from .oauth.routes import oauth_router
 from .oauth.server_base import record_server_base
 from .oauth.state import open_oauth
 from .pages import PageStores, pages_router
+from .reminders.calendar import router as calendar_router
 from .reminders.config import configure as configure_reminders
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
 from .rest.access import admin_policy
@@ -148,6 +149,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
     if settings.demo_app:
         mount_demo_app(app, settings.demo_app)
     app.include_router(pages_router())
+    app.include_router(calendar_router)
     return app
 
 

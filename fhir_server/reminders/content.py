@@ -83,7 +83,8 @@ def _address(location: Mapping[str, Any] | None) -> str:
     return ", ".join(p for p in [*found.get("line", []), city] if p)
 
 
-def _visit(appointment: Mapping[str, Any]) -> str:
+def visit_name(appointment: Mapping[str, Any]) -> str:
+    """The visit type as written for people (its text or first display), or ""."""
     for concept in [appointment.get("appointmentType") or {}, *appointment.get("serviceType", [])]:
         if concept.get("text"):
             return str(concept["text"])
@@ -102,7 +103,7 @@ def render(
     fields = {
         "when": format_datetime(start, language, zone), "zone": zone.key, "patient": person_name(facts.patient),
         "practitioner": person_name(facts.practitioner), "place": (facts.location or {}).get("name", ""),
-        "address": _address(facts.location), "phone": facts.phone, "visit": _visit(facts.appointment),
+        "address": _address(facts.location), "phone": facts.phone, "visit": visit_name(facts.appointment),
     }  # fmt: skip
     fill = lambda name: _template(overrides, language, name).safe_substitute(fields).strip()  # noqa: E731
     if channel == "sms":

@@ -20,6 +20,7 @@ from .audit import MongoAuditLog
 from .audit_seal import AuditKey
 from .authorizations import MongoAuthorizationStore
 from .backup import MongoBackupStore
+from .calendar_tokens import CalendarTokens
 from .clients import MongoClientStore
 from .duty_leases import MongoDutyLeases
 from .files import MongoFileStore
@@ -67,6 +68,7 @@ class Database:
     server_address: MongoServerAddress
     message_outbox: MessageOutbox
     reminders: ReminderStore
+    calendar_tokens: CalendarTokens
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
 
@@ -104,6 +106,7 @@ class Database:
             server_address=MongoServerAddress(client, name),
             message_outbox=MessageOutbox(client, name),
             reminders=ReminderStore(client, name),
+            calendar_tokens=CalendarTokens(client, name),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
         )
 
@@ -153,3 +156,4 @@ class Database:
         await self.hl7_outbox.ensure_indexes()
         await self.message_outbox.ensure_indexes()
         await self.reminders.ensure_indexes()
+        await self.calendar_tokens.ensure_indexes()

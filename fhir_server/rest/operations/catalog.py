@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...reminders.calendar_token import CALENDAR_TOKEN
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
 from ..docref import DOCREF
 from ..everything import EVERYTHING
@@ -16,6 +17,7 @@ OPERATIONS: tuple[Operation, ...] = (
     EXPORT_GROUP,
     IMPORT_OPERATION,
     REINDEX,
+    CALENDAR_TOKEN,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 
