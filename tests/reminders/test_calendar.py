@@ -68,7 +68,7 @@ def test_an_unknown_token_and_bad_calls_are_refused(fhir: httpx.Client) -> None:
     assert httpx.get(f"{root}/calendar/not-a-token.ics").status_code == 404
     assert token_for(fhir, "no-such-practitioner").status_code == 404
     doctor, _location = place(fhir)
-    bad = fhir.post(f"/Practitioner/{doctor['id']}/$calendar-token",
-                    json={"resourceType": "Parameters", "parameter": [{"name": "revoke", "valueString": "maybe"}]})  # fmt: skip
+    maybe = {"resourceType": "Parameters", "parameter": [{"name": "revoke", "valueString": "maybe"}]}
+    bad = fhir.post(f"/Practitioner/{doctor['id']}/$calendar-token", json=maybe)
     assert bad.status_code == 400 and bad.json()["issue"][0]["expression"] == ["Parameters.parameter"]
     assert fhir.get(f"/Practitioner/{doctor['id']}/$calendar-token").status_code == 405
