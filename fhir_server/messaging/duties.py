@@ -33,4 +33,9 @@ async def _send_messages(context: DutyContext) -> None:
         await send_due(context.database.message_outbox, channels, context.worker, backoff(context.settings))
 
 
-MESSAGING_DUTIES = (Duty("send-messages", _send_messages, every=1, leased=True),)
+def any_channel(settings: Settings) -> bool:
+    """Whether outbound messages can leave at all (else they stay queued, and the duties are off)."""
+    return bool(settings.smtp_host or settings.sms_gateway_url)
+
+
+MESSAGING_DUTIES = (Duty("send-messages", _send_messages, every=1, leased=True, enabled=any_channel),)

@@ -29,6 +29,7 @@ from ..search.request import parse_search_request
 from ..storage.database import Database
 from .content import person_name, visit_name
 from .planning import start_of
+from .reading import current
 
 FEED = AccessPolicy.system("calendar-feed")
 LISTED = ("pending", "booked", "arrived", "checked-in")
@@ -79,12 +80,12 @@ def feed(practitioner: Mapping[str, Any], appointments: list[dict[str, Any]], pl
 async def calendar_feed(token: str, request: Request) -> Response:
     database: Database = request.app.state.database
     practitioner = await database.calendar_tokens.practitioner(token)
-    found = await database.resources.get_many([practitioner]) if practitioner else []
-    if not found:
+    found = (await current(database.resources, [practitioner])).get(practitioner) if practitioner else None
+    if practitioner is None or found is None:
         raise ResourceNotFound(_("No calendar for this address; it may have been revoked."))
-    appointments = await appointments_of(database, found[0].reference, now() - PAST)
-    locations = {a.get("actor", {}).get("reference", "") for ap in appointments for a in ap.get("participant", [])}
-    records = await database.resources.get_many(sorted(r for r in locations if r.startswith("Location/")))
-    places = {r.reference: str(r.resource().get("name", "")) for r in records}
-    body = feed(found[0].resource(), appointments, places)
+    appointments = await appointments_of(database, practitioner, now() - PAST)
+    actors = {a.get("actor", {}).get("reference", "") for ap in appointments for a in ap.get("participant", [])}
+    locations = await current(database.resources, sorted(r for r in actors if r.startswith("Location/")))
+    places = {reference: str(location.get("name", "")) for reference, location in locations.items()}
+    body = feed(found, appointments, places)
     return Response(body, media_type="text/calendar; charset=utf-8", headers={"Cache-Control": "no-store"})

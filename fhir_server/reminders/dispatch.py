@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..auth.policy import AccessPolicy
 from ..config import Settings
 from ..engine.identity import now
 from ..engine.update import update_resource
@@ -28,8 +27,8 @@ from ..storage.reminders import CANCELLED, FAILED, NOT_SENT, QUEUED, SCHEDULED, 
 from .contact import address, language, opted_out, time_zone
 from .content import Facts, languages, render
 from .planning import REMINDED, patient_of, start_of
+from .reading import REMINDERS, current
 
-REMINDERS = AccessPolicy.system("reminders")
 IDENTIFIER = "urn:fhir-server:reminder"
 NOT_DONE = "http://terminology.hl7.org/CodeSystem/communication-not-done-reason"
 MEDIUM = {"email": "EMAILWRIT", "sms": "SMSWRIT"}
@@ -74,7 +73,7 @@ async def _facts(database: Database, settings: Settings, appointment: dict[str, 
     practitioner = next((a for a in actors if a.startswith("Practitioner/")), None)
     location = next((a for a in actors if a.startswith("Location/")), None)
     keys = [k for k in (patient, practitioner, location) if k]
-    found = {r.reference: r.resource() for r in await database.resources.get_many(keys)}
+    found = await current(database.resources, keys)
     if patient not in found:
         return None
     place = found.get(location or "")
@@ -84,12 +83,11 @@ async def _facts(database: Database, settings: Settings, appointment: dict[str, 
 
 
 async def _current(database: Database, reminder: Reminder) -> dict[str, Any] | None:
-    """The appointment as it is now, if the reminder still fits it (booked, same start)."""
-    [*found] = await database.resources.get_many([reminder.appointment])
-    appointment = found[0].resource() if found else None
+    """The appointment as it is now, if the reminder still fits it (booked, same start, still to come)."""
+    appointment = (await current(database.resources, [reminder.appointment])).get(reminder.appointment)
     if appointment is None or appointment.get("status") not in REMINDED or start_of(appointment) != reminder.start:
         return None
-    return appointment
+    return appointment if reminder.start > now() else None
 
 
 async def _dispatch(database: Database, settings: Settings, reminder: Reminder, report: RoundReport) -> None:
@@ -140,8 +138,8 @@ async def _queue(database: Database, settings: Settings, reminder: Reminder, fac
 
 
 async def _record_outcome(database: Database, reminder: Reminder, message: Message, report: RoundReport) -> None:
-    [*found] = await database.resources.get_many([reminder.appointment])
-    appointment = found[0].resource() if found else {"id": reminder.appointment.partition("/")[2]}
+    found = await current(database.resources, [reminder.appointment])
+    appointment = found.get(reminder.appointment) or {"id": reminder.appointment.partition("/")[2]}
     if message.status == MESSAGE_SENT:
         await _record(database, reminder, appointment, "completed", message=message)
     else:
