@@ -14,8 +14,10 @@ from .channels import Channel, Connection, PermanentFailure, TemporaryFailure
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=90)
-"""How long one attempt may take before another sender may take the message (longer than a channel's timeout)."""
+BATCH = 50
+LEASE = timedelta(seconds=300)
+"""How long a claimed batch may take before another sender may take its messages (longer than a batch's
+sends at a channel's timeout each, for a relay that answers slowly but answers)."""
 
 
 @dataclass(frozen=True)
@@ -43,30 +45,34 @@ class RoundReport:
 async def send_due(
     outbox: MessageOutbox, channels: Sequence[Channel], worker: str, backoff: Backoff, limit: int = 10_000
 ) -> RoundReport:
-    """Send the due messages of each channel, one connection per channel; a channel that fails for now
-    stops for this round (its message waits out its backoff, the others the next round)."""
+    """Send the due messages of each channel, one connection per channel, claimed `BATCH` at a time; a channel
+    that fails for now stops for this round (the message tried waits out its backoff, the rest of its batch
+    is given back untried)."""
     report = RoundReport()
     for channel in channels:
         async with AsyncExitStack() as stack:
             connection: Connection | None = None
-            for _n in range(limit):
-                message = await outbox.claim(channel.name, worker, now(), LEASE)
-                if message is None:
+            taken = 0
+            while taken < limit and (batch := await outbox.claim(channel.name, worker, now(), LEASE, BATCH)):
+                taken += len(batch)
+                for position, message in enumerate(batch):
+                    try:
+                        if connection is None:
+                            connection = await stack.enter_async_context(channel.connect())
+                        await connection.send(message)
+                    except TemporaryFailure as exc:
+                        await _retry(outbox, message, worker, backoff, str(exc), report)
+                        await outbox.give_back(batch[position + 1 :], worker)
+                        report.down.append(channel.name)
+                        break
+                    except PermanentFailure as exc:
+                        await outbox.settle(message, worker, FAILED, now(), error=str(exc))
+                        report.failed += 1
+                        continue
+                    await outbox.settle(message, worker, SENT, now())
+                    report.sent += 1
+                if channel.name in report.down:
                     break
-                try:
-                    if connection is None:
-                        connection = await stack.enter_async_context(channel.connect())
-                    await connection.send(message)
-                except TemporaryFailure as exc:
-                    await _retry(outbox, message, worker, backoff, str(exc), report)
-                    report.down.append(channel.name)
-                    break
-                except PermanentFailure as exc:
-                    await outbox.settle(message, worker, FAILED, now(), error=str(exc))
-                    report.failed += 1
-                    continue
-                await outbox.settle(message, worker, SENT, now())
-                report.sent += 1
     return report
 
 

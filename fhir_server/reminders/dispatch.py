@@ -8,8 +8,9 @@ nor records twice (the Communication's id is derived from the reminder's key and
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ IDENTIFIER = "urn:fhir-server:reminder"
 NOT_DONE = "http://terminology.hl7.org/CodeSystem/communication-not-done-reason"
 MEDIUM = {"email": "EMAILWRIT", "sms": "SMSWRIT"}
 BATCH = 500
+AT_ONCE = 16
 
 
 @dataclass
@@ -52,19 +54,28 @@ def communication_id(reminder: Reminder) -> str:
 
 
 async def remind(database: Database, settings: Settings, limit: int = BATCH) -> RoundReport:
-    """Dispatch the due reminders, then record the ones whose message settled."""
+    """Dispatch the due reminders, then record the ones whose message settled (`AT_ONCE` at a time: each
+    step waits mostly on the database)."""
     report = RoundReport()
-    for reminder in await database.reminders.due(now(), limit):
-        await _dispatch(database, settings, reminder, report)
+    due = await database.reminders.due(now(), limit)
+    await _each(due, lambda reminder: _dispatch(database, settings, reminder, report))
     queued = await database.reminders.queued(limit)
     messages = await database.message_outbox.statuses([message_key(r) for r in queued])
-    for reminder in queued:
+
+    async def settle(reminder: Reminder) -> None:
         message = messages.get(message_key(reminder))
         if message is None:  # the round that queued it stopped between the two steps: queue it again
             await _queue(database, settings, reminder)
         elif message.status in (MESSAGE_SENT, MESSAGE_FAILED):
             await _record_outcome(database, reminder, message, report)
+
+    await _each(queued, settle)
     return report
+
+
+async def _each(reminders: list[Reminder], step: Callable[[Reminder], Awaitable[None]]) -> None:
+    for first in range(0, len(reminders), AT_ONCE):
+        await asyncio.gather(*(step(reminder) for reminder in reminders[first : first + AT_ONCE]))
 
 
 async def _facts(database: Database, settings: Settings, appointment: dict[str, Any]) -> Facts | None:

@@ -12,11 +12,12 @@ for the guarantee).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient
 
 from . import leases
 from .backup import register_state_collection
@@ -126,20 +127,35 @@ class MessageOutbox:
             docs = await self._messages.find({"_id": {"$in": keys}}, {"attachments": 0}).to_list()
         return {doc["_id"]: Message.from_doc(doc) for doc in docs}
 
-    async def claim(self, channel: str, worker: str, now: datetime, lease: timedelta) -> Message | None:
-        """Take the `channel`'s message due longest, recording the attempt (status `sending`, one more attempt) in the
-        same write: an attempt is on record before the message leaves."""
-        event = {"at": now, "status": SENDING}
+    async def claim(self, channel: str, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Message]:
+        """Take up to `limit` of the `channel`'s messages due longest, recording an attempt on each (status
+        `sending`, one more attempt) before any of them leaves. A message another sender took between the
+        look and the take is left to it (the take is conditioned on a free lease)."""
         due = {"status": {"$in": list(PENDING)}, "channel": channel, "dueAt": {"$lte": now}}
+        available = {"$and": [due, leases.free(now)]}
+        claim = uuid.uuid4().hex
         async with mongo_errors(COLLECTION):
-            doc = await self._messages.find_one_and_update(
-                {"$and": [due, leases.free(now)]},
-                {"$set": {"status": SENDING, "worker": worker, "leaseUntil": now + lease},
-                 "$inc": {"attempts": 1}, "$push": {"events": {"$each": [event], "$slice": -_EVENTS_KEPT}}},
-                sort=[("dueAt", ASCENDING)],
-                return_document=ReturnDocument.AFTER,
+            found = await self._messages.find(available, {"_id": 1}).sort("dueAt", ASCENDING).limit(limit).to_list()
+            if not found:
+                return []
+            await self._messages.update_many(
+                {"$and": [{"_id": {"$in": [doc["_id"] for doc in found]}}, available]},
+                {"$set": {"status": SENDING, "worker": worker, "leaseUntil": now + lease, "claim": claim},
+                 "$inc": {"attempts": 1},
+                 "$push": {"events": {"$each": [{"at": now, "status": SENDING}], "$slice": -_EVENTS_KEPT}}},
             )  # fmt: skip
-        return Message.from_doc(doc) if doc else None
+            docs = await self._messages.find({"claim": claim, "worker": worker}).sort("dueAt", ASCENDING).to_list()
+        return [Message.from_doc(doc) for doc in docs]
+
+    async def give_back(self, messages: list[Message], worker: str) -> None:
+        """Release claimed messages that were never tried (their channel went down first): the attempt is undone."""
+        if not messages:
+            return
+        async with mongo_errors(COLLECTION):
+            await self._messages.update_many(
+                {"_id": {"$in": [m.key for m in messages]}, "worker": worker, "status": SENDING},
+                {"$set": {"status": RETRYING, **leases.RELEASED}, "$inc": {"attempts": -1}},
+            )
 
     async def settle(
         self, message: Message, worker: str, status: str, now: datetime, *, due: datetime | None = None,
