@@ -37,6 +37,8 @@ from .oauth.routes import oauth_router
 from .oauth.server_base import record_server_base
 from .oauth.state import open_oauth
 from .pages import PageStores, pages_router
+from .reminders.calendar import router as calendar_router
+from .reminders.config import configure as configure_reminders
 from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
 from .rest.access import admin_policy
 from .rest.health import DatabaseWatch
@@ -66,6 +68,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
         raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {settings.auth!r}")
     roles = load_roles(settings.roles_file) if roles is None else roles
     load_rule_modules(settings.rule_modules)
+    configure_reminders(settings)  # a bad rules file stops the start here, not the first booking
     load_catalogs()  # a broken catalog stops the start here, not the first request in that language
     audit_key = load_audit_key(settings, create=True)  # before serving: a missing key is made, a bad one stops
 
@@ -151,6 +154,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
         mount_demo_app(app, settings.demo_app)
     app.include_router(pages_router())
     app.include_router(staff_router(STAFF_PAGES))
+    app.include_router(calendar_router)
     return app
 
 

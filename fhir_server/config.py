@@ -93,6 +93,34 @@ class Settings:
     """How far ahead the generate-slots duty keeps each Schedule's Slots."""
     hold_minutes: int = 10
     """How long an `Appointment/$hold` keeps its time before it lapses."""
+    smtp_host: str = ""
+    """Outbound email (fhir_server/messaging): the SMTP relay; no email is sent while unset (it stays queued)."""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_starttls: bool = True
+    """Upgrade the SMTP connection with STARTTLS (and refuse to send over a relay that does not offer it)."""
+    smtp_cafile: Path | None = None
+    """CA certificates trusted for the SMTP relay; the system's when unset."""
+    sms_gateway_url: str = ""
+    """Outbound SMS: an HTTP gateway taking `POST {"to", "text", "key"}` (README); no SMS is sent while unset."""
+    sms_gateway_token: str = ""
+    message_retry_seconds: float = 5.0
+    """First backoff after a failed attempt to send a message; doubled after each, up to the maximum."""
+    message_retry_max_seconds: float = 600.0
+    message_max_attempts: int = 30
+    """Attempts to send one message before it is given up (`failed`)."""
+    reminder_rules_file: Path | None = None
+    """JSON reminder rules (fhir_server/reminders/config.py); 48 h and 2 h before, by email, when unset."""
+    reminder_templates_dir: Path | None = None
+    """A folder of reminder templates (`<language>/<name>.txt`) overriding the shipped ones."""
+    reminder_time_zone: str = "UTC"
+    """The time zone of reminders for a patient (and location) without the `timezone` extension."""
+    reminder_language: str = "en"
+    """The language of reminders for a patient without a preferred `communication` language we have templates for."""
+    reminder_phone: str = ""
+    """The practice's phone number, told in reminders ("how to cancel") when the Location has none."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

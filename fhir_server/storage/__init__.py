@@ -4,7 +4,17 @@ from .codec import BodyCodec, PlainCodec
 from .embedded import EmbeddedDatabase
 from .mongo import VERSION_SEARCHABLE, MongoResourceStore
 from .records import StoredResource
-from .store import ConditionLock, CurrentQuery, HistoryQuery, LinkedDocument, PendingWrite, ResourceStore, WriteRefused
+from .store import (
+    ConditionLock,
+    CurrentQuery,
+    HistoryQuery,
+    Linked,
+    LinkedDocument,
+    LinkedUpdate,
+    PendingWrite,
+    ResourceStore,
+    WriteRefused,
+)
 
 __all__ = [
     "BodyCodec",
@@ -12,7 +22,9 @@ __all__ = [
     "CurrentQuery",
     "EmbeddedDatabase",
     "HistoryQuery",
+    "Linked",
     "LinkedDocument",
+    "LinkedUpdate",
     "MongoResourceStore",
     "PendingWrite",
     "PlainCodec",

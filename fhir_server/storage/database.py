@@ -20,6 +20,7 @@ from .audit import MongoAuditLog
 from .audit_seal import AuditKey
 from .authorizations import MongoAuthorizationStore
 from .backup import MongoBackupStore
+from .calendar_tokens import CalendarTokens
 from .clients import MongoClientStore
 from .duty_leases import MongoDutyLeases
 from .files import MongoFileStore
@@ -32,7 +33,9 @@ from .jtis import MongoJtiStore
 from .keys import MongoKeyStore
 from .launches import MongoLaunchStore
 from .lockouts import MongoLockoutStore
+from .message_outbox import MessageOutbox
 from .mongo import MongoResourceStore, connect_client
+from .reminders import ReminderStore
 from .server_address import MongoServerAddress
 from .sessions import MongoSessionStore
 from .users import MongoUserStore
@@ -63,6 +66,9 @@ class Database:
     hl7_messages: MessageStore
     hl7_outbox: OutboxStore
     server_address: MongoServerAddress
+    message_outbox: MessageOutbox
+    reminders: ReminderStore
+    calendar_tokens: CalendarTokens
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
 
@@ -98,6 +104,9 @@ class Database:
             hl7_messages=MessageStore(resources),
             hl7_outbox=OutboxStore(resources),
             server_address=MongoServerAddress(client, name),
+            message_outbox=MessageOutbox(client, name),
+            reminders=ReminderStore(client, name),
+            calendar_tokens=CalendarTokens(client, name),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
         )
 
@@ -145,3 +154,6 @@ class Database:
             await store.ensure_indexes()
         await self.hl7_messages.ensure_indexes()
         await self.hl7_outbox.ensure_indexes()
+        await self.message_outbox.ensure_indexes()
+        await self.reminders.ensure_indexes()
+        await self.calendar_tokens.ensure_indexes()

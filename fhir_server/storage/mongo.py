@@ -33,7 +33,16 @@ from ..i18n import _
 from .codec import DECIMAL_TYPES, BodyCodec, PlainCodec
 from .filters import flatten
 from .records import StoredResource
-from .store import ConditionLock, CurrentQuery, HistoryQuery, LinkedDocument, PendingWrite, WriteRefused
+from .store import (
+    ConditionLock,
+    CurrentQuery,
+    HistoryQuery,
+    Linked,
+    LinkedDocument,
+    LinkedUpdate,
+    PendingWrite,
+    WriteRefused,
+)
 
 _WRITE_CONFLICT = 112
 _DUPLICATE_KEY = 11000
@@ -126,14 +135,19 @@ def _both(conditions: Mapping[str, Any], keys: list[str]) -> list[str]:
 _OWN_COLLECTIONS = frozenset({"resources", "history", "conditions"})
 
 
-def _by_collection(linked: Sequence[LinkedDocument]) -> dict[str, list[dict[str, Any]]]:
-    """Linked documents grouped for one insert per collection; the store's own collections are refused."""
+def _by_collection(linked: Sequence[Linked]) -> tuple[dict[str, list[dict[str, Any]]], list[Linked]]:
+    """Plain linked documents grouped for one insert per collection, and the rest (if-absent inserts,
+    updates) in their order; the store's own collections are refused."""
     grouped: dict[str, list[dict[str, Any]]] = {}
+    ordered: list[Linked] = []
     for item in linked:
         if item.collection in _OWN_COLLECTIONS or not item.collection:
             raise ValueError(f"a linked document may not go into {item.collection!r}")
-        grouped.setdefault(item.collection, []).append(dict(item.document))
-    return grouped
+        if isinstance(item, LinkedDocument) and not item.if_absent:
+            grouped.setdefault(item.collection, []).append(dict(item.document))
+        else:
+            ordered.append(item)
+    return grouped, ordered
 
 
 def connect_client(uri: str) -> AsyncMongoClient[dict[str, Any]]:
@@ -303,11 +317,11 @@ class MongoResourceStore:
         writes: Sequence[PendingWrite],
         *,
         locks: Sequence[ConditionLock] = (),
-        linked: Sequence[LinkedDocument] = (),
+        linked: Sequence[Linked] = (),
     ) -> None:
         if not writes:
             return
-        by_collection = _by_collection(linked)
+        by_collection, ordered = _by_collection(linked)
         first = writes[0].record.reference
         new = [w for w in writes if w.replaces is None]
         changed = [w for w in writes if w.replaces is not None]
@@ -328,6 +342,18 @@ class MongoResourceStore:
                         await self._check_written(write, session)
                 for name, documents in by_collection.items():
                     await self._db[name].insert_many(documents, session=session)
+                for item in ordered:
+                    await self._apply(item, session)
+
+    async def _apply(self, item: Linked, session: AsyncClientSession) -> None:
+        """An if-absent insert (an upsert that only sets on insert) or an update, in the write's transaction."""
+        collection = self._db[item.collection]
+        if isinstance(item, LinkedUpdate):
+            await collection.update_many(dict(item.match), dict(item.update), session=session)
+            return
+        document = dict(item.document)
+        key = document.pop("_id")
+        await collection.update_one({"_id": key}, {"$setOnInsert": document}, upsert=True, session=session)
 
     async def _check_written(self, write: PendingWrite, session: AsyncClientSession) -> None:
         """Raise WriteRefused (aborting the transaction) unless the version just written meets `must_match`."""

@@ -88,6 +88,22 @@ class LinkedDocument:
 
     collection: str
     document: Mapping[str, Any]
+    if_absent: bool = False
+    """Insert only if no document has this `_id` yet (an idempotency key: the same key twice is one document)."""
+
+
+@dataclass(frozen=True)
+class LinkedUpdate:
+    """An update of the documents of another collection matching `match`, in the same transaction as the
+    versions it follows (a reminder re-timed or cancelled with its appointment)."""
+
+    collection: str
+    match: Mapping[str, Any]
+    update: Mapping[str, Any]
+
+
+Linked = LinkedDocument | LinkedUpdate
+"""What a write carries into its transaction besides its versions."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +153,7 @@ class ResourceStore(Protocol):
         writes: Sequence[PendingWrite],
         *,
         locks: Sequence[ConditionLock] = (),
-        linked: Sequence[LinkedDocument] = (),
+        linked: Sequence[Linked] = (),
     ) -> None:
         """Store several versions in one transaction: all of them, or (VersionConflict) none.
 
@@ -147,7 +163,8 @@ class ResourceStore(Protocol):
         first one they share rather than each taking one of them.
 
         `linked` documents are inserted in the same transaction (a duplicate `_id` among them is a
-        VersionConflict too), so they exist exactly when the versions do.
+        VersionConflict too, unless the document is `if_absent`), so they exist exactly when the versions
+        do; `if_absent` documents and `LinkedUpdate`s are applied after the plain inserts, in their order.
         """
         ...
 

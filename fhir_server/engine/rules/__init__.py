@@ -31,3 +31,5 @@ __all__ = [
     "views_rules",
     "write_rule",
 ]
+
+from ...reminders import rules as reminder_rules  # noqa: E402, F401 - registers the Appointment reminders rule

@@ -14,8 +14,9 @@ adapter and the demo loader, which all write through the engine) reaches `commit
   then, and the commit advances it inside the write's database transaction only if no other write
   did since (a storage ConditionLock, as conditional creates use). A write that lost the race is
   retried from the start, so its rules run again and see the winner's resource;
-- add documents for other collections with `context.add_document(...)`: inserted in the write's
-  transaction, like the documents of write observers.
+- add documents for other collections with `context.add_document(...)` (`if_absent=True`: keyed by an
+  idempotency key, the same `_id` twice is one document) and update them with `context.add_update(...)`:
+  applied in the write's transaction, like the documents of write observers.
 
 Reads are not made inside the database transaction: under snapshot isolation that would not stop
 two concurrent writes from each missing the other anyway (write skew); the lock is what makes a rule
@@ -59,7 +60,7 @@ from ...auth.policy import AccessPolicy
 from ...errors import FhirError
 from ...search.registry import default_registry
 from ...search.request import SearchRequest, parse_search_request
-from ...storage import ConditionLock, LinkedDocument, PendingWrite, ResourceStore, StoredResource
+from ...storage import ConditionLock, Linked, LinkedDocument, LinkedUpdate, PendingWrite, ResourceStore, StoredResource
 from ..search import search_type
 
 Interaction = Literal["create", "update", "patch", "delete"]
@@ -87,7 +88,7 @@ class WriteContext:
     writes: Sequence[PendingWrite]
     """Every version of this commit (a transaction's other entries too), this one included."""
     locks: list[ConditionLock] = field(default_factory=list)
-    documents: list[LinkedDocument] = field(default_factory=list)
+    documents: list[Linked] = field(default_factory=list)
 
     @property
     def resource_type(self) -> str:
@@ -123,9 +124,14 @@ class WriteContext:
         narrowed = SearchRequest(request.resource_type, request.filters, limit, total="none")
         return (await search_type(self.store, _RULES, narrowed)).page.records
 
-    def add_document(self, collection: str, document: Mapping[str, Any]) -> None:
-        """Insert `document` into `collection` in the write's transaction (not a resource collection)."""
-        self.documents.append(LinkedDocument(collection, document))
+    def add_document(self, collection: str, document: Mapping[str, Any], *, if_absent: bool = False) -> None:
+        """Insert `document` into `collection` in the write's transaction (not a resource collection);
+        `if_absent`: unless a document with its `_id` is there already."""
+        self.documents.append(LinkedDocument(collection, document, if_absent))
+
+    def add_update(self, collection: str, match: Mapping[str, Any], update: Mapping[str, Any]) -> None:
+        """Update the documents of `collection` matching `match` in the write's transaction."""
+        self.documents.append(LinkedUpdate(collection, match, update))
 
 
 Check = Callable[[WriteContext], Awaitable[None]]
@@ -183,13 +189,13 @@ def _interaction(write: PendingWrite, current: StoredResource | None) -> Interac
 
 async def run_write_rules(
     store: ResourceStore, writes: Sequence[PendingWrite], policy: AccessPolicy | None
-) -> tuple[list[ConditionLock], list[LinkedDocument]]:
+) -> tuple[list[ConditionLock], list[Linked]]:
     """Run the rules of every version of a commit; the locks and documents they add to it.
 
     Raises RefusedByRule naming the version a rule refused.
     """
     locks: list[ConditionLock] = []
-    documents: list[LinkedDocument] = []
+    documents: list[Linked] = []
     for write in writes:
         rules = rules_for(write.record.resource_type)
         if not rules:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...reminders.calendar_token import CALENDAR_TOKEN
 from ...reports.operations import REPORT, REPORTS
 from ...scheduling.operations import SCHEDULING_OPERATIONS
 from ...views.export_routes import VIEW_EXPORT_OPERATION
@@ -25,6 +26,7 @@ OPERATIONS: tuple[Operation, ...] = (
     VIEW_RUN,
     VIEW_EXPORT_OPERATION,
     *SCHEDULING_OPERATIONS,
+    CALENDAR_TOKEN,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 
