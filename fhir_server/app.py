@@ -34,6 +34,8 @@ from .logs import configure_logging
 from .oauth.cors import PathCorsMiddleware
 from .oauth.errors import install_oauth_errors
 from .oauth.routes import oauth_router
+from .medications.prescribing.keys_route import router as prescriber_keys_router
+from .medications.prescribing.knowledge import install_knowledge
 from .oauth.server_base import record_server_base
 from .oauth.state import open_oauth
 from .pages import PageStores, pages_router
@@ -64,6 +66,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
         raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {settings.auth!r}")
     roles = load_roles(settings.roles_file) if roles is None else roles
     load_rule_modules(settings.rule_modules)
+    install_knowledge(settings.prescribing_knowledge_file)  # a broken knowledge file stops the start here
     load_catalogs()  # a broken catalog stops the start here, not the first request in that language
     audit_key = load_audit_key(settings, create=True)  # before serving: a missing key is made, a bad one stops
 
@@ -142,6 +145,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
     app.include_router(hl7_admin_router, prefix="/admin/hl7", dependencies=administrators)
     app.include_router(audit_router, prefix="/admin", dependencies=administrators)
     app.include_router(oauth_router())
+    app.include_router(prescriber_keys_router)
     app.include_router(fhir_router(), prefix="/fhir")
     if settings.demo_app:
         mount_demo_app(app, settings.demo_app)

@@ -89,6 +89,14 @@ class Settings:
     login_max_failures: int = 5
     login_lock_seconds: int = 900
     session_seconds: int = 8 * 3600
+    prescriber_roles: str = "physician"
+    """Comma-separated roles whose users may sign prescriptions (`MedicationRequest/[id]/$sign`)."""
+    prescribing_knowledge_file: Path | None = None
+    """A JSON file extending the shipped prescribing knowledge base (same format; validated at start)."""
+    prescribing_poll_seconds: float = 5.0
+    """Seconds between looks at a pharmacy's Task for a transmitted prescription."""
+    prescribing_retry_seconds: float = 5.0
+    prescribing_retry_max_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

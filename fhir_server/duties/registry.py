@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from adapters.hl7v2.duties import HL7_DUTIES
 
+from ..medications.prescribing.duties import PRESCRIBING_DUTIES
 from .core import CORE_DUTIES
 from .duty import Duty
 
-DUTIES: tuple[Duty, ...] = (*CORE_DUTIES, *HL7_DUTIES)
+DUTIES: tuple[Duty, ...] = (*CORE_DUTIES, *HL7_DUTIES, *PRESCRIBING_DUTIES)

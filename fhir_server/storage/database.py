@@ -33,6 +33,8 @@ from .keys import MongoKeyStore
 from .launches import MongoLaunchStore
 from .lockouts import MongoLockoutStore
 from .mongo import MongoResourceStore, connect_client
+from .pharmacy_outbox import PharmacyOutbox
+from .prescriber_keys import PrescriberKeys
 from .server_address import MongoServerAddress
 from .sessions import MongoSessionStore
 from .users import MongoUserStore
@@ -63,6 +65,8 @@ class Database:
     hl7_messages: MessageStore
     hl7_outbox: OutboxStore
     server_address: MongoServerAddress
+    pharmacy_outbox: PharmacyOutbox
+    prescriber_keys: PrescriberKeys
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
 
@@ -99,6 +103,8 @@ class Database:
             hl7_outbox=OutboxStore(resources),
             server_address=MongoServerAddress(client, name),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
+            pharmacy_outbox=PharmacyOutbox(resources),
+            prescriber_keys=PrescriberKeys(client, name),
         )
 
     @classmethod
@@ -145,3 +151,5 @@ class Database:
             await store.ensure_indexes()
         await self.hl7_messages.ensure_indexes()
         await self.hl7_outbox.ensure_indexes()
+        await self.pharmacy_outbox.ensure_indexes()
+        await self.prescriber_keys.ensure_indexes()

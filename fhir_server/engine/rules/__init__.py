@@ -25,3 +25,5 @@ __all__ = [
     "search_parameter",
     "write_rule",
 ]
+
+from ...medications.prescribing import rules as prescribing_rules  # noqa: E402,F401  (registers on import)
