@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ...engine.identity import format_instant
@@ -155,6 +156,11 @@ def _duplicate_findings(knowledge: Knowledge, prescribed: Prescribed, others: Se
     return findings
 
 
+def _mg(amount: Decimal) -> str:
+    """An amount of mg as plain digits, at most two decimals (5000, not 5E+3)."""
+    return format(round(amount, 2).normalize(), "f")
+
+
 def _dose_findings(knowledge: Knowledge, prescribed: Prescribed, request: Mapping[str, Any]) -> list[Finding]:
     findings = []
     for dosage in request.get("dosageInstruction") or []:
@@ -168,12 +174,12 @@ def _dose_findings(knowledge: Knowledge, prescribed: Prescribed, request: Mappin
             source = knowledge.sources.get(limit.source)
             if limit.max_single_mg is not None and single > limit.max_single_mg:
                 findings.append(Finding(HIGH_DOSE, "high", _("A dose of {dose} mg of {ingredient} is above the "
-                    "maximum single dose of {limit} mg.").format(dose=single.normalize(), ingredient=name,
-                    limit=limit.max_single_mg), [], source))  # fmt: skip
+                    "maximum single dose of {limit} mg.").format(dose=_mg(single), ingredient=name,
+                    limit=_mg(limit.max_single_mg)), [], source))  # fmt: skip
             if limit.max_daily_mg is not None and daily > limit.max_daily_mg:
                 findings.append(Finding(HIGH_DOSE, "high", _("{dose} mg of {ingredient} a day is above the maximum "
-                    "daily dose of {limit} mg.").format(dose=round(daily, 2).normalize(), ingredient=name,
-                    limit=limit.max_daily_mg), [], source))  # fmt: skip
+                    "daily dose of {limit} mg.").format(dose=_mg(daily), ingredient=name,
+                    limit=_mg(limit.max_daily_mg)), [], source))  # fmt: skip
     return findings
 
 
