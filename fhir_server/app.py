@@ -31,11 +31,12 @@ from .engine.search_parameters import load_search_parameters
 from .formats.middleware import FormatMiddleware
 from .i18n import load_catalogs
 from .logs import configure_logging
+from .medications.prescribing.cds_hooks import router as cds_hooks_router
+from .medications.prescribing.keys_route import router as prescriber_keys_router
+from .medications.prescribing.knowledge import install_knowledge
 from .oauth.cors import PathCorsMiddleware
 from .oauth.errors import install_oauth_errors
 from .oauth.routes import oauth_router
-from .medications.prescribing.keys_route import router as prescriber_keys_router
-from .medications.prescribing.knowledge import install_knowledge
 from .oauth.server_base import record_server_base
 from .oauth.state import open_oauth
 from .pages import PageStores, pages_router
@@ -146,6 +147,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
     app.include_router(audit_router, prefix="/admin", dependencies=administrators)
     app.include_router(oauth_router())
     app.include_router(prescriber_keys_router)
+    app.include_router(cds_hooks_router)
     app.include_router(fhir_router(), prefix="/fhir")
     if settings.demo_app:
         mount_demo_app(app, settings.demo_app)

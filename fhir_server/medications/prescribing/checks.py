@@ -63,8 +63,12 @@ def _status_code(value: Any) -> str:
     return ""
 
 
-async def _allergies(store: ResourceStore, patient: str) -> list[dict[str, Any]]:
-    found = await find(store, "AllergyIntolerance", [("patient", patient)], 500)
+async def _allergies(store: ResourceStore, patient: str) -> list[Mapping[str, Any]]:
+    return current_allergies(await find(store, "AllergyIntolerance", [("patient", patient)], 500))
+
+
+def current_allergies(found: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The allergies of `found` that count: not refuted, entered in error, inactive or resolved."""
     return [a for a in found if not {_status_code(a.get("clinicalStatus")), _status_code(a.get("verificationStatus"))}
             & _INACTIVE_ALLERGY]  # fmt: skip
 
@@ -75,8 +79,15 @@ async def active_medications(
     """The patient's current medications the knowledge base can compare."""
     requests = await find(store, "MedicationRequest", [("patient", patient), ("status", "active,on-hold")], 500)
     statements = await find(store, "MedicationStatement", [("patient", patient), ("status", "active")], 500)
+    return await comparable(knowledge, store, [*requests, *statements], leave_out)
+
+
+async def comparable(
+    knowledge: Knowledge, store: ResourceStore, medications: Sequence[Mapping[str, Any]], leave_out: set[str]
+) -> list[Other]:
+    """The MedicationRequests and MedicationStatements of `medications` the knowledge base can compare."""
     out = []
-    for resource in [*requests, *statements]:
+    for resource in medications:
         reference = f"{resource['resourceType']}/{resource['id']}"
         if reference in leave_out:
             continue
@@ -189,10 +200,12 @@ async def run_checks(
     request: Mapping[str, Any],
     prescribed: Prescribed,
     others: Sequence[Other] | None = None,
+    allergies: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Finding]:
     """Every finding for `request` (a MedicationRequest for a Patient), in check order.
 
-    `others`: the patient's active medications when the caller has them (CDS Hooks draft orders).
+    `others`, `allergies`: the patient's active medications and current allergies when the caller has them
+    (the CDS Hooks service's prefetch); otherwise they are read from the store.
     """
     patient = str((request.get("subject") or {}).get("reference", ""))
     leave_out = {f"MedicationRequest/{request.get('id')}"}
@@ -201,7 +214,8 @@ async def run_checks(
         leave_out.add(str(prior))
     if others is None:
         others = await active_medications(knowledge, store, patient, leave_out)
-    allergies = await _allergies(store, patient)
+    if allergies is None:
+        allergies = await _allergies(store, patient)
     return [
         *_allergy_findings(knowledge, prescribed, allergies),
         *_interaction_findings(knowledge, prescribed, others),

@@ -32,11 +32,15 @@ async def read_reference(
 
 
 async def find(
-    store: ResourceStore, resource_type: str, criteria: Sequence[tuple[str, str]], limit: int = 100
+    store: ResourceStore,
+    resource_type: str,
+    criteria: Sequence[tuple[str, str]],
+    limit: int = 100,
+    policy: AccessPolicy = WORKFLOW,
 ) -> list[dict[str, Any]]:
     """Up to `limit` current resources matching search `criteria` (indexed search parameters)."""
     request = parse_search_request(
         resource_type, criteria, default_registry(), default_count=limit, max_count=limit, strict=True
     )
     narrowed = SearchRequest(request.resource_type, request.filters, limit, total="none")
-    return [record.resource() for record in (await search_type(store, WORKFLOW, narrowed)).page.records]
+    return [record.resource() for record in (await search_type(store, policy, narrowed)).page.records]
