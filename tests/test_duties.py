@@ -122,9 +122,9 @@ def test_each_process_takes_the_duties_that_apply_to_it() -> None:
     def names(runs: set[str]) -> list[str]:
         return [duty.name for duty in applicable(DUTIES, runs, Settings())]
 
-    server = ["search-parameters", "reindex", "export", "import", "audit-seal"]
-    assert names({SERVER}) == server
-    assert names({SERVER, MLLP}) == [*server, "hl7-recovery"]
+    core = ["search-parameters", "reindex", "export", "import", "audit-seal"]
+    assert names({SERVER}) == [*core, "pharmacy-transmission"]
+    assert names({SERVER, MLLP}) == [*core, "hl7-recovery", "pharmacy-transmission"]
     assert names({MLLP}) == ["hl7-recovery"]  # `fhir-server mllp`: no job workers there
     off = Duty("off", Rounds(), every=1, enabled=lambda settings: settings.hl7_outbound)
     assert applicable([off], {SERVER}, Settings()) == []

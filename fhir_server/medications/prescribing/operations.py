@@ -19,11 +19,11 @@ from ...errors import Forbidden, Issue, VersionConflict
 from ...i18n import _
 from ...rest.context import settings_of, store_of
 from ...rest.operations.declaration import INSTANCE, Operation, OperationCall, Parameter
-from ...rest.operations.parameters import operation_query
 from ...rest.responses import FhirResponse
 from ...storage.database import Database
 from .knowledge import current_knowledge
 from .life_cycle import DRAFT, is_signed
+from .parameters import operation_parameters
 from .printing import PRINT
 from .signing import Signed, sign_prescription
 
@@ -58,6 +58,7 @@ def _parameters(signed: Signed) -> dict[str, Any]:
 
 
 async def sign(call: OperationCall) -> Response:
+    query = await operation_parameters(call, "$sign", {"overrideReason"})
     signer = _signer(call)
     store = store_of(call.request)
     stored = await read_resource(store, call.policy, "MedicationRequest", str(call.resource_id))
@@ -67,7 +68,7 @@ async def sign(call: OperationCall) -> Response:
     if current.get("status") != DRAFT:
         raise VersionConflict(_("Only a draft prescription can be signed; this one is {status}.").format(
             status=current.get("status")), expression="MedicationRequest.status")  # fmt: skip
-    reasons = [v.strip() for k, v in await operation_query(call.request) if k == "overrideReason" and v.strip()]
+    reasons = [v.strip() for k, v in query if k == "overrideReason" and v.strip()]
     override = reasons[0][:_MAX_REASON] if reasons else None
     database: Database = call.request.app.state.database
     signed = await sign_prescription(current_knowledge(), store, database.prescriber_keys, call.policy, signer,

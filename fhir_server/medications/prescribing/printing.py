@@ -24,6 +24,7 @@ from ...rest.operations.declaration import INSTANCE, Operation, OperationCall, P
 from .dosage import sig_text
 from .life_cycle import is_signed
 from .lookup import read_reference
+from .parameters import operation_parameters
 
 
 def _name(resource: Mapping[str, Any] | None) -> str:
@@ -90,6 +91,7 @@ def prescription_pdf(request: Mapping[str, Any], patient: Mapping[str, Any] | No
 
 
 async def print_prescription(call: OperationCall) -> Response:
+    await operation_parameters(call, "$print", set())
     store = store_of(call.request)
     request = (await read_resource(store, call.policy, "MedicationRequest", str(call.resource_id))).resource()
     if not is_signed(request):

@@ -83,8 +83,11 @@ class Clinic:
 @pytest.fixture()
 def clinic(connect: Connect) -> Iterator[Clinic]:
     with connect() as admin:
-        practitioner = created(admin.post("/Practitioner", json={"resourceType": "Practitioner",
-                                                                  "name": [{"family": "House", "given": ["Greg"]}]}))
+        practitioner = created(
+            admin.post(
+                "/Practitioner", json={"resourceType": "Practitioner", "name": [{"family": "House", "given": ["Greg"]}]}
+            )
+        )
         me = f"Practitioner/{practitioner['id']}"
         with connect("physician", me) as doctor, connect("nurse", "Practitioner/nurse1") as nurse:
             yield Clinic(me, doctor, nurse, admin)
@@ -104,15 +107,23 @@ def draft(patient: str, code: str = LISINOPRIL, *, dose: dict[str, Any] | None =
         "intent": "order",
         "subject": {"reference": patient},
         "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": code}]},
-        "dosageInstruction": [{
-            "timing": {"repeat": {"frequency": frequency, "period": 1, "periodUnit": "d"}},
-            "route": {"text": "by mouth"},
-            "doseAndRate": [{"doseQuantity": dose or {"value": 1, "unit": "tablet", "code": "{tbl}",
-                                                      "system": "http://unitsofmeasure.org"}}],
-        }],  # fmt: skip
-        "dispenseRequest": {"quantity": {"value": quantity, "unit": "tablet"}, "numberOfRepeatsAllowed": 2,
-                            "expectedSupplyDuration": {"value": 30, "unit": "days", "system": "http://unitsofmeasure.org",
-                                                       "code": "d"}},  # fmt: skip
+        "dosageInstruction": [
+            {
+                "timing": {"repeat": {"frequency": frequency, "period": 1, "periodUnit": "d"}},
+                "route": {"text": "by mouth"},
+                "doseAndRate": [
+                    {
+                        "doseQuantity": dose
+                        or {"value": 1, "unit": "tablet", "code": "{tbl}", "system": "http://unitsofmeasure.org"}
+                    }
+                ],
+            }
+        ],  # fmt: skip
+        "dispenseRequest": {
+            "quantity": {"value": quantity, "unit": "tablet"},
+            "numberOfRepeatsAllowed": 2,
+            "expectedSupplyDuration": {"value": 30, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"},
+        },  # fmt: skip
         "substitution": {"allowedBoolean": True},
         **extra,
     }

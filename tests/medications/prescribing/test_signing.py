@@ -76,11 +76,17 @@ def test_a_signed_prescription_cannot_be_edited_on_any_write_path(clinic: Clinic
     changed = {**stored, "dispenseRequest": {**stored["dispenseRequest"], "quantity": {"value": 90}}}
     put = clinic.admin.put(url, json=changed)
     assert put.status_code == 409, put.text
-    patch = clinic.admin.patch(url, json=[{"op": "replace", "path": "/dispenseRequest/numberOfRepeatsAllowed",
-                                           "value": 9}], headers={"Content-Type": "application/json-patch+json"})
+    patch = clinic.admin.patch(
+        url,
+        json=[{"op": "replace", "path": "/dispenseRequest/numberOfRepeatsAllowed", "value": 9}],
+        headers={"Content-Type": "application/json-patch+json"},
+    )
     assert patch.status_code == 409, patch.text
-    bundle = {"resourceType": "Bundle", "type": "transaction",
-              "entry": [{"resource": changed, "request": {"method": "PUT", "url": f"MedicationRequest/{request_id}"}}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": changed, "request": {"method": "PUT", "url": f"MedicationRequest/{request_id}"}}],
+    }
     assert clinic.admin.post("/", json=bundle).status_code == 409
     assert clinic.admin.delete(url).status_code == 409
     untagged = {k: v for k, v in stored.items() if k != "meta"}
@@ -116,7 +122,8 @@ def test_bad_drafts_are_refused_naming_the_element(clinic: Clinic) -> None:
          "MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity.value"),
         (draft(patient, dosageInstruction=[{"doseAndRate": [{"doseQuantity": {"value": 1}}]}]),
          "MedicationRequest.dosageInstruction[0].timing"),
-        (draft(patient, priorPrescription={"reference": "MedicationRequest/nope"}), "MedicationRequest.priorPrescription"),
+        (draft(patient, priorPrescription={"reference": "MedicationRequest/nope"}),
+         "MedicationRequest.priorPrescription"),
     ]  # fmt: skip
     before = clinic.admin.get("/MedicationRequest", params={"patient": patient, "_summary": "count"}).json()["total"]
     for body, expression in cases:
@@ -158,3 +165,12 @@ def test_a_renewal_names_a_signed_prior_prescription(clinic: Clinic) -> None:
     wrong = draft(other, priorPrescription={"reference": f"MedicationRequest/{prior_id}"})
     response = clinic.doctor.post("/MedicationRequest", json=wrong)
     assert response.status_code == 422 and response.json()["issue"][0]["expression"] == ["MedicationRequest.subject"]
+
+
+def test_an_unknown_sign_parameter_is_refused(clinic: Clinic) -> None:
+    patient = new_patient(clinic.admin)
+    request = created(clinic.doctor.post("/MedicationRequest", json=draft(patient)))
+    parameters = {"resourceType": "Parameters", "parameter": [{"name": "overide", "valueString": "typo"}]}
+    response = clinic.doctor.post(f"/MedicationRequest/{request['id']}/$sign", json=parameters)
+    assert response.status_code == 400 and outcome_codes(response) == ["not-supported"]
+    assert clinic.admin.get(f"/MedicationRequest/{request['id']}").json()["status"] == "draft"
