@@ -36,6 +36,8 @@ class PrescriberKeys:
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
         self._keys = client[database][KEYS]
         self._secrets = client[database][SECRETS]
+        self._known: dict[str, PrescriberKey] = {}
+        """Keys read before, by user: a user's key never changes once stored, so each process reads it once."""
 
     async def ensure_indexes(self) -> None:
         async with mongo_errors(KEYS):
@@ -43,12 +45,15 @@ class PrescriberKeys:
 
     async def of_user(self, user: str) -> PrescriberKey | None:
         """The key of `user` ("Practitioner/id") with its private half; None before their first signing."""
+        if user in self._known:
+            return self._known[user]
         async with mongo_errors(KEYS):
             doc = await self._keys.find_one({"user": user})
             secret = await self._secrets.find_one({"_id": doc["_id"]}) if doc else None
         if doc is None or secret is None:
             return None
-        return PrescriberKey(doc["_id"], user, doc["jwk"], secret["jwk"])
+        key = self._known[user] = PrescriberKey(doc["_id"], user, doc["jwk"], secret["jwk"])
+        return key
 
     async def add(self, key: PrescriberKey) -> bool:
         """Store a new key, private half first; False when the user already has one (it is kept)."""

@@ -12,8 +12,6 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-import segno
-from fpdf import FPDF
 from starlette.responses import Response
 
 from ...engine.read import read_resource
@@ -58,6 +56,8 @@ def _latin1(text: str) -> str:
 def prescription_pdf(request: Mapping[str, Any], patient: Mapping[str, Any] | None,
                      prescriber: Mapping[str, Any] | None, url: str) -> bytes:  # fmt: skip
     """The PDF of a signed prescription whose URL is `url`."""
+    import segno  # imported on first use: fpdf2 (with Pillow and fontTools) adds seconds to every server start
+    from fpdf import FPDF
     dispense = request.get("dispenseRequest") or {}
     substitution = request.get("substitution") or {}
     rows = [
