@@ -58,6 +58,7 @@ def prescription_pdf(request: Mapping[str, Any], patient: Mapping[str, Any] | No
     """The PDF of a signed prescription whose URL is `url`."""
     import segno  # imported on first use: fpdf2 (with Pillow and fontTools) adds seconds to every server start
     from fpdf import FPDF
+
     dispense = request.get("dispenseRequest") or {}
     substitution = request.get("substitution") or {}
     rows = [
