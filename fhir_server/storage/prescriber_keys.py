@@ -3,7 +3,8 @@
 `prescriber_key_secrets`, so the public collection can be published or copied without a secret.
 
 One key per user (a unique index): two first signings at once both make a key, one is stored, the other
-signer reads it back and uses it.
+signer reads it back and uses it. Backups keep the public halves only (signatures made before still verify
+after a restore); a user whose private half is gone gets a new key, the old public one is kept, retired.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from typing import Any
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
+from .backup import register_state_collection
 from .mongo import mongo_errors
 
 KEYS, SECRETS = "prescriber_keys", "prescriber_key_secrets"
+
+register_state_collection(KEYS)
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,11 @@ class PrescriberKeys:
         async with mongo_errors(KEYS):
             doc = await self._keys.find_one({"user": user})
             secret = await self._secrets.find_one({"_id": doc["_id"]}) if doc else None
-        if doc is None or secret is None:
+        if doc is None:
+            return None
+        if secret is None:  # restored from a backup: retire the key that can no longer sign
+            async with mongo_errors(KEYS):
+                await self._keys.update_one({"_id": doc["_id"]}, {"$set": {"user": f"{user} retired {doc['_id']}"}})
             return None
         key = self._known[user] = PrescriberKey(doc["_id"], user, doc["jwk"], secret["jwk"])
         return key
