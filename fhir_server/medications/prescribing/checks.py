@@ -9,6 +9,7 @@ knowledge base of knowledge.py. Medications the knowledge base does not know are
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,8 +78,10 @@ async def active_medications(
     knowledge: Knowledge, store: ResourceStore, patient: str, leave_out: set[str]
 ) -> list[Other]:
     """The patient's current medications the knowledge base can compare."""
-    requests = await find(store, "MedicationRequest", [("patient", patient), ("status", "active,on-hold")], 500)
-    statements = await find(store, "MedicationStatement", [("patient", patient), ("status", "active")], 500)
+    requests, statements = await asyncio.gather(
+        find(store, "MedicationRequest", [("patient", patient), ("status", "active,on-hold")], 500),
+        find(store, "MedicationStatement", [("patient", patient), ("status", "active")], 500),
+    )  # two searches at once: the signing waits for the slower, not for both
     return await comparable(knowledge, store, [*requests, *statements], leave_out)
 
 
@@ -212,6 +215,10 @@ async def run_checks(
     prior = (request.get("priorPrescription") or {}).get("reference")
     if prior:
         leave_out.add(str(prior))
+    if others is None and allergies is None:
+        others, allergies = await asyncio.gather(
+            active_medications(knowledge, store, patient, leave_out), _allergies(store, patient)
+        )
     if others is None:
         others = await active_medications(knowledge, store, patient, leave_out)
     if allergies is None:
