@@ -31,6 +31,9 @@ from .engine.search_parameters import load_search_parameters
 from .formats.middleware import FormatMiddleware
 from .i18n import load_catalogs
 from .logs import configure_logging
+from .medications.prescribing.cds_hooks import router as cds_hooks_router
+from .medications.prescribing.keys_route import router as prescriber_keys_router
+from .medications.prescribing.knowledge import install_knowledge
 from .oauth.cors import PathCorsMiddleware
 from .oauth.errors import install_oauth_errors
 from .oauth.routes import oauth_router
@@ -69,6 +72,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
     roles = load_roles(settings.roles_file) if roles is None else roles
     load_rule_modules(settings.rule_modules)
     configure_reminders(settings)  # a bad rules file stops the start here, not the first booking
+    install_knowledge(settings.prescribing_knowledge_file)  # a broken knowledge file stops the start here
     load_catalogs()  # a broken catalog stops the start here, not the first request in that language
     audit_key = load_audit_key(settings, create=True)  # before serving: a missing key is made, a bad one stops
 
@@ -148,6 +152,8 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
     app.include_router(hl7_admin_router, prefix="/admin/hl7", dependencies=administrators)
     app.include_router(audit_router, prefix="/admin", dependencies=administrators)
     app.include_router(oauth_router())
+    app.include_router(prescriber_keys_router)
+    app.include_router(cds_hooks_router)
     app.include_router(fhir_router(), prefix="/fhir")
     app.include_router(views_export_router, prefix="/fhir")
     if settings.demo_app:

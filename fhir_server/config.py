@@ -121,6 +121,14 @@ class Settings:
     """The language of reminders for a patient without a preferred `communication` language we have templates for."""
     reminder_phone: str = ""
     """The practice's phone number, told in reminders ("how to cancel") when the Location has none."""
+    prescriber_roles: str = "physician"
+    """Comma-separated roles whose users may sign prescriptions (`MedicationRequest/[id]/$sign`)."""
+    prescribing_knowledge_file: Path | None = None
+    """A JSON file extending the shipped prescribing knowledge base (same format; validated at start)."""
+    prescribing_poll_seconds: float = 5.0
+    """Seconds between looks at a pharmacy's Task for a transmitted prescription."""
+    prescribing_retry_seconds: float = 5.0
+    prescribing_retry_max_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

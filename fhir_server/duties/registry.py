@@ -3,8 +3,7 @@ each taking the duties that apply to it (`runner.applicable`)."""
 
 from __future__ import annotations
 
-from adapters.hl7v2.duties import HL7_DUTIES
-
+from ..medications.prescribing.duties import PRESCRIBING_DUTIES
 from ..messaging.duties import MESSAGING_DUTIES
 from ..reminders.duties import REMINDER_DUTIES
 from ..reports.duties import REPORT_DUTIES
@@ -15,7 +14,8 @@ from .duty import Duty
 
 DUTIES: tuple[Duty, ...] = (
     *CORE_DUTIES,
-    *HL7_DUTIES,
+    *HL,
+    *PRESCRIBING_DUTIES,
     *SCHEDULING_DUTIES,
     *REPORT_DUTIES,
     *VIEW_DUTIES,

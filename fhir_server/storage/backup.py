@@ -58,6 +58,7 @@ LEFT_OUT = frozenset(
         "auth_launches",
         "auth_jtis",  # client-assertion replay cache: only until each assertion expires
         "auth_lockouts",  # failed sign-in counters: they expire
+        "prescriber_key_secrets",  # prescribers' private keys: a restored server makes new ones on first signing
     }
 )
 """Collections a backup leaves out on purpose; any other collection it does not keep is reported."""

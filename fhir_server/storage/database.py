@@ -35,6 +35,8 @@ from .launches import MongoLaunchStore
 from .lockouts import MongoLockoutStore
 from .message_outbox import MessageOutbox
 from .mongo import MongoResourceStore, connect_client
+from .pharmacy_outbox import PharmacyOutbox
+from .prescriber_keys import PrescriberKeys
 from .reminders import ReminderStore
 from .server_address import MongoServerAddress
 from .sessions import MongoSessionStore
@@ -69,6 +71,8 @@ class Database:
     message_outbox: MessageOutbox
     reminders: ReminderStore
     calendar_tokens: CalendarTokens
+    pharmacy_outbox: PharmacyOutbox
+    prescriber_keys: PrescriberKeys
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
 
@@ -108,6 +112,8 @@ class Database:
             reminders=ReminderStore(client, name),
             calendar_tokens=CalendarTokens(client, name),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
+            pharmacy_outbox=PharmacyOutbox(resources),
+            prescriber_keys=PrescriberKeys(client, name),
         )
 
     @classmethod
@@ -157,3 +163,5 @@ class Database:
         await self.message_outbox.ensure_indexes()
         await self.reminders.ensure_indexes()
         await self.calendar_tokens.ensure_indexes()
+        await self.pharmacy_outbox.ensure_indexes()
+        await self.prescriber_keys.ensure_indexes()

@@ -32,4 +32,5 @@ __all__ = [
     "write_rule",
 ]
 
+from ...medications.prescribing import rules as prescribing_rules  # noqa: E402,F401  (registers on import)
 from ...reminders import rules as reminder_rules  # noqa: E402, F401 - registers the Appointment reminders rule

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...medications.prescribing.operations import PRINT, SIGN
 from ...reminders.calendar_token import CALENDAR_TOKEN
 from ...reports.operations import REPORT, REPORTS
 from ...scheduling.operations import SCHEDULING_OPERATIONS
@@ -27,6 +28,8 @@ OPERATIONS: tuple[Operation, ...] = (
     VIEW_EXPORT_OPERATION,
     *SCHEDULING_OPERATIONS,
     CALENDAR_TOKEN,
+    SIGN,
+    PRINT,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 

@@ -1,0 +1,1 @@
+"""The medication workflows: prescribing (prescribing/) and the dispensary with its stock (stock/)."""
