@@ -35,6 +35,7 @@ from .lockouts import MongoLockoutStore
 from .mongo import MongoResourceStore, connect_client
 from .server_address import MongoServerAddress
 from .sessions import MongoSessionStore
+from .stock_ledger import StockLedgerStore
 from .users import MongoUserStore
 
 Connect = Callable[[str], AsyncMongoClient[dict[str, Any]]]
@@ -65,6 +66,8 @@ class Database:
     server_address: MongoServerAddress
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
+    stock: StockLedgerStore
+    """The dispensary's stock ledger, reorder points and alerts (medications/stock)."""
 
     @classmethod
     def build(
@@ -99,6 +102,7 @@ class Database:
             hl7_outbox=OutboxStore(resources),
             server_address=MongoServerAddress(client, name),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
+            stock=StockLedgerStore(resources),
         )
 
     @classmethod
@@ -145,3 +149,4 @@ class Database:
             await store.ensure_indexes()
         await self.hl7_messages.ensure_indexes()
         await self.hl7_outbox.ensure_indexes()
+        await self.stock.ensure_indexes()

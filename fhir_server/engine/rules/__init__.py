@@ -1,5 +1,6 @@
 """Declared write rules (see registry.py) and the rules the server ships with."""
 
+from ...medications.stock import rules as stock_rules
 from . import search_parameter
 from .registry import (
     INTERACTIONS,
@@ -23,5 +24,6 @@ __all__ = [
     "rules_for",
     "run_write_rules",
     "search_parameter",
+    "stock_rules",
     "write_rule",
 ]

@@ -1,0 +1,1 @@
+"""The medication workflow: prescribing (prescribing/) and the dispensary (stock/)."""
