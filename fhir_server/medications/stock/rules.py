@@ -39,8 +39,8 @@ async def stock_movement(context: WriteContext) -> None:
     changes: list[Change] = []
     if old is not None:
         lot = await _lot(context, old)
-        quantity = positive_quantity(old.quantity) or Decimal(0)
-        changes.append(_change(context, old, lot, -old.sign * quantity))
+        taken_back = positive_quantity(old.quantity) or Decimal(0)
+        changes.append(_change(context, old, lot, -old.sign * taken_back))
     if new is not None:
         quantity = positive_quantity(new.quantity)
         if quantity is None:
