@@ -111,3 +111,60 @@ class Ledger:
     def lot_balance(self, lot_ref: str, where: str) -> Decimal:
         last = self._entries.find_one({"lot": lot_ref, "location": where}, sort=[("seq", -1)])
         return Decimal(0) if last is None else last["lotBalance"].to_decimal()
+
+
+def parameters(**values: Any) -> dict[str, Any]:
+    """A Parameters resource: references as valueReference, numbers as valueDecimal, the rest as valueString."""
+    parameter = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, str) and "/" in value:
+            parameter.append({"name": name, "valueReference": {"reference": value}})
+        elif isinstance(value, int | float | Decimal):
+            parameter.append({"name": name, "valueDecimal": value})
+        else:
+            parameter.append({"name": name, "valueString": str(value)})
+    return {"resourceType": "Parameters", "parameter": parameter}
+
+
+def operation(client: httpx.Client, path: str, **values: Any) -> httpx.Response:
+    return client.post(path, json=parameters(**values))
+
+
+def on_hand(client: httpx.Client, **criteria: str) -> dict[tuple[str, str], Decimal]:
+    """(lot, location) → on-hand, from `Medication/$on-hand`."""
+    response = client.get("/Medication/$on-hand", params=criteria)
+    assert response.status_code == 200, response.text
+    rows = {}
+    for row in response.json().get("parameter", []):
+        parts = {part["name"]: part for part in row["part"]}
+        key = (parts["lot"]["valueReference"]["reference"], parts["location"]["valueReference"]["reference"])
+        rows[key] = Decimal(str(parts["onHand"]["valueDecimal"]))
+    return rows
+
+
+def prescription(client: httpx.Client, patient: str, medication: str, quantity: int, refills: int) -> str:
+    body = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": patient},
+        "medicationReference": {"reference": medication},
+        "dosageInstruction": [{"text": "Take one tablet by mouth once a day"}],
+        "dispenseRequest": {
+            "quantity": {"value": quantity},
+            "numberOfRepeatsAllowed": refills,
+            "expectedSupplyDuration": {"value": 30, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"},
+        },
+    }
+    return f"MedicationRequest/{created(client.post('/MedicationRequest', json=body))['id']}"
+
+
+def refused(response: httpx.Response, status: int, expression: str) -> str:
+    """Check a refusal: its status, an OperationOutcome naming `expression`; the diagnostics."""
+    assert response.status_code == status, response.text
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome", outcome
+    assert outcome["issue"][0]["expression"] == [expression], outcome
+    return str(outcome["issue"][0]["diagnostics"])
