@@ -89,6 +89,10 @@ class Settings:
     login_max_failures: int = 5
     login_lock_seconds: int = 900
     session_seconds: int = 8 * 3600
+    stock_expiry_days: int = 60
+    """The dispensary's daily report lists lots on hand expiring within this many days."""
+    stock_alert_email: str = ""
+    """Where the dispensary's alerts are emailed (none when empty)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

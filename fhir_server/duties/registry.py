@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from adapters.hl7v2.duties import HL7_DUTIES
 
+from ..medications.stock.duties import STOCK_DUTIES
 from .core import CORE_DUTIES
 from .duty import Duty
 
-DUTIES: tuple[Duty, ...] = (*CORE_DUTIES, *HL7_DUTIES)
+DUTIES: tuple[Duty, ...] = (*CORE_DUTIES, *HL7_DUTIES, *STOCK_DUTIES)

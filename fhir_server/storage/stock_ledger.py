@@ -160,9 +160,21 @@ class StockLedgerStore:
             cursor = self._alerts.find({"status": PENDING}).sort("at", ASCENDING).limit(limit)
             return [_plain(doc) async for doc in cursor]
 
-    async def mark_raised(self, alert_id: str, at: datetime) -> None:
+    async def mark_raised(self, alert_id: str, at: datetime, email: Mapping[str, str] | None) -> None:
+        """Mark a low-stock alert raised, keeping the email built for it (None: none)."""
         async with mongo_errors(ALERTS):
-            await self._alerts.update_one({"_id": alert_id}, {"$set": {"status": RAISED, "raisedAt": at}})
+            await self._alerts.update_one(
+                {"_id": alert_id}, {"$set": {"status": RAISED, "raisedAt": at, "email": email}}
+            )
+
+    async def record_report(self, report: str, at: datetime, email: Mapping[str, str] | None) -> None:
+        """Record the daily expiry report `report` (its Task id) as a raised alert with its email."""
+        async with mongo_errors(ALERTS):
+            await self._alerts.replace_one(
+                {"_id": report},
+                {"kind": "expiry", "status": RAISED, "at": at, "raisedAt": at, "email": email},
+                upsert=True,
+            )
 
     async def alerts(self, limit: int) -> list[dict[str, Any]]:
         """Alerts newest first."""

@@ -113,6 +113,7 @@ async def _crossing(
     product, location = key
     return {
         "_id": entry_id(product, location, seq),
+        "kind": "low-stock",
         "product": product,
         "location": location,
         "point": point,
