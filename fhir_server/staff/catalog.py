@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..i18n import _
+from ..medications.stock.page import STOCK_PAGE
 from .declaration import StaffPage
 
 PATIENTS = StaffPage(
@@ -15,4 +16,4 @@ PATIENTS = StaffPage(
 )
 """The shell's own page, and the example docs/staff-pages.md walks through."""
 
-STAFF_PAGES: tuple[StaffPage, ...] = (PATIENTS,)
+STAFF_PAGES: tuple[StaffPage, ...] = (PATIENTS, STOCK_PAGE)

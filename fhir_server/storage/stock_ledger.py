@@ -151,9 +151,14 @@ class StockLedgerStore:
                 upsert=True,
             )
 
-    async def reorder_points(self, limit: int) -> list[dict[str, Any]]:
+    async def reorder_points_of(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
+        """The reorder points of these (product, location) pairs that have one."""
+        keys = sorted({f"{product}|{location}" for product, location in pairs})
+        if not keys:
+            return {}
         async with mongo_errors(REORDER_POINTS):
-            return [_plain(doc) async for doc in self._points.find({}).limit(limit)]
+            found = [_plain(doc) async for doc in self._points.find({"_id": {"$in": keys}})]
+        return {(doc["product"], doc["location"]): doc["point"] for doc in found}
 
     async def pending_alerts(self, limit: int) -> list[dict[str, Any]]:
         async with mongo_errors(ALERTS):

@@ -141,6 +141,7 @@ async def on_hand(call: OperationCall) -> Response:
     store = store_of(call.request)
     lots = {f"Medication/{r.id}": Lot.of(r.resource()) for r in await store.get_many([row["lot"] for row in rows])}
     horizon = now().date() + timedelta(days=int(expiring)) if expiring is not None else None
+    points = await _ledger(call).reorder_points_of([(row["product"], row["location"]) for row in rows])
     answer = []
     for row in rows:
         lot = lots.get(row["lot"])
@@ -150,6 +151,7 @@ async def on_hand(call: OperationCall) -> Response:
             "product": row["product"], "lot": row["lot"], "lotNumber": lot.number if lot else None,
             "expirationDate": lot.expiry if lot else None, "recalled": lot.recalled if lot else None,
             "location": row["location"], "onHand": row["lotBalance"],
+            "reorderPoint": points.get((row["product"], row["location"])),
         }  # fmt: skip
         answer.append(_group("stock", fields))
     return FhirResponse(_parameters(answer))
