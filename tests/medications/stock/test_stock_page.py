@@ -79,14 +79,14 @@ def test_receive_adjust_transfer_and_export(chromium: Browser, dispensary: Dispe
     page.select_option("#receive-location", dispensary.room)
     page.fill("#receive-quantity", "25")
     page.click("#receive button[type=submit]")
-    expect(page.locator("#staff-alert")).to_have_text("Delivery received.")
+    expect(page.locator("#notice")).to_have_text("Delivery received.")
     expect(page.locator("#stock tbody")).to_contain_text("AML-NEW")
     expect(page.locator("#low tbody tr")).to_have_count(0)  # 9 + 25 is above the reorder point again
     page.select_option("#move-stock", f"{dispensary.batch} {dispensary.room}")
     page.fill("#move-quantity", "-2")
     page.select_option("#move-reason", "damage")
     page.click("#move button[type=submit]")
-    expect(page.locator("#staff-alert")).to_have_text("Saved.")
+    expect(page.locator("#notice")).to_have_text("Saved.")
     expect(page.locator("#history tbody tr").first).to_contain_text("Adjusted")
     page.select_option("#move-stock", f"{dispensary.batch} {dispensary.room}")
     page.select_option("#move-action", "transfer")
@@ -96,7 +96,7 @@ def test_receive_adjust_transfer_and_export(chromium: Browser, dispensary: Dispe
     expect(page.locator("#staff-alert")).to_contain_text("on hand")  # the server's refusal: only 7 left
     page.fill("#move-quantity", "4")
     page.click("#move button[type=submit]")
-    expect(page.locator("#staff-alert")).to_have_text("Saved.")
+    expect(page.locator("#notice")).to_have_text("Saved.")
     expect(page.locator("#stock tbody")).to_contain_text("Vaccine fridge")
     with page.expect_download() as download:
         page.click("#export")

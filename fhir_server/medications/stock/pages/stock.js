@@ -12,6 +12,12 @@ staff.start(async () => {
   const lang = document.documentElement.lang || "en";
   const number = (value) => new Intl.NumberFormat(lang, { maximumFractionDigits: 6 }).format(Number(value));
 
+  function notice(text) {
+    const line = document.getElementById("notice");
+    line.textContent = text;
+    line.hidden = !text;
+  }
+
   function parts(parameter) {
     const found = {};
     for (const part of parameter.part || []) {
@@ -145,6 +151,7 @@ staff.start(async () => {
   filter.addEventListener("submit", async (event) => {
     event.preventDefault();
     staff.alert("");
+    notice("");
     try {
       await refresh();
     } catch (error) {
@@ -155,6 +162,7 @@ staff.start(async () => {
   receive.addEventListener("submit", async (event) => {
     event.preventDefault();
     staff.alert("");
+    notice("");
     try {
       const lot = await lotOf(receive.product.value, receive.lot.value.trim(), receive.expiry.value);
       await staff.fhir("SupplyDelivery", {
@@ -169,7 +177,7 @@ staff.start(async () => {
       });
       receive.reset();
       await refresh();
-      staff.alert(staff.word("received"));
+      notice(staff.word("received"));
     } catch (error) {
       staff.showError(error);
     }
@@ -182,6 +190,7 @@ staff.start(async () => {
   move.addEventListener("submit", async (event) => {
     event.preventDefault();
     staff.alert("");
+    notice("");
     const [lot, location] = move.stock.value.split(" ");
     try {
       if (move.action.value === "transfer") {
@@ -191,7 +200,7 @@ staff.start(async () => {
       }
       move.quantity.value = "";
       await refresh();
-      staff.alert(staff.word("saved"));
+      notice(staff.word("saved"));
     } catch (error) {
       staff.showError(error);
     }
