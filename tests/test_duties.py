@@ -123,8 +123,9 @@ def test_each_process_takes_the_duties_that_apply_to_it() -> None:
         return [duty.name for duty in applicable(DUTIES, runs, Settings())]
 
     server = ["search-parameters", "reindex", "export", "import", "audit-seal"]
-    assert names({SERVER}) == server
-    assert names({SERVER, MLLP}) == [*server, "hl7-recovery"]
+    stock = ["stock-alerts", "stock-expiry"]
+    assert names({SERVER}) == [*server, *stock]
+    assert names({SERVER, MLLP}) == [*server, "hl7-recovery", *stock]
     assert names({MLLP}) == ["hl7-recovery"]  # `fhir-server mllp`: no job workers there
     off = Duty("off", Rounds(), every=1, enabled=lambda settings: settings.hl7_outbound)
     assert applicable([off], {SERVER}, Settings()) == []

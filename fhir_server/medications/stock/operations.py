@@ -43,8 +43,11 @@ def _ledger(call: OperationCall) -> StockLedgerStore:
     return StockLedgerStore.of(store_of(call.request))
 
 
-async def _inputs(call: OperationCall) -> Inputs:
-    return Inputs(await operation_query(call.request))
+async def _inputs(call: OperationCall, operation_id: str) -> Inputs:
+    """The call's parameters, each one declared by the operation `operation_id` (else 400)."""
+    declared = next(operation for operation in STOCK_OPERATIONS if operation.id == operation_id)
+    names = [parameter.name for parameter in declared.parameters if parameter.use == "in"]
+    return Inputs.checked(await operation_query(call.request), names)
 
 
 def _limit(inputs: Inputs) -> int:
@@ -129,7 +132,7 @@ def _entry_fields(entry: dict[str, Any]) -> dict[str, Any]:
 async def on_hand(call: OperationCall) -> Response:
     """The on-hand of each lot × location matching `product`, `lot`, `location` (and `expiring` within days)."""
     call.policy.require("r", "Medication")
-    inputs = await _inputs(call)
+    inputs = await _inputs(call, "Medication-on-hand")
     criteria = {
         name: reference
         for name in ("product", "lot", "location")
@@ -161,7 +164,7 @@ async def movements(call: OperationCall) -> Response:
     """Ledger entries, newest first, by `product`, `lot`, `location` or `patient`."""
     call.policy.require("r", "Medication")
     call.policy.require("r", "MedicationDispense")
-    inputs = await _inputs(call)
+    inputs = await _inputs(call, "Medication-stock-movements")
     types = {"location": "Location", "patient": "Patient"}
     criteria = {
         name: reference
@@ -174,7 +177,7 @@ async def movements(call: OperationCall) -> Response:
 async def transfer(call: OperationCall) -> Response:
     """Move `quantity` of the lot from location `from` to location `to`."""
     call.policy.require("c", "SupplyDelivery")
-    inputs, store = await _inputs(call), store_of(call.request)
+    inputs, store = await _inputs(call, "Medication-stock-transfer"), store_of(call.request)
     lot = await _lot(call)
     quantity = inputs.quantity("quantity")
     assert quantity is not None
@@ -194,7 +197,7 @@ async def transfer(call: OperationCall) -> Response:
 async def adjust(call: OperationCall) -> Response:
     """Correct the on-hand of the lot at `location` by `quantity` (signed) for a `reason`."""
     call.policy.require("c", "SupplyDelivery")
-    inputs, store = await _inputs(call), store_of(call.request)
+    inputs, store = await _inputs(call, "Medication-stock-adjust"), store_of(call.request)
     lot = await _lot(call)
     quantity = inputs.quantity("quantity", signed=True)
     assert quantity is not None
@@ -213,7 +216,7 @@ async def adjust(call: OperationCall) -> Response:
 async def return_to_vendor(call: OperationCall) -> Response:
     """Send `quantity` of the lot at `location` back to its vendor (`supplier`, an Organization, optional)."""
     call.policy.require("c", "SupplyDelivery")
-    inputs, store = await _inputs(call), store_of(call.request)
+    inputs, store = await _inputs(call, "Medication-stock-return"), store_of(call.request)
     lot = await _lot(call)
     quantity = inputs.quantity("quantity")
     assert quantity is not None
@@ -226,6 +229,7 @@ async def return_to_vendor(call: OperationCall) -> Response:
 
 async def recall(call: OperationCall) -> Response:
     """Mark the lot recalled (never given out again) and list the patients who received it."""
+    await _inputs(call, "Medication-recall")
     call.policy.require("u", "Medication")
     call.policy.require("r", "Patient")
     store = store_of(call.request)
@@ -253,7 +257,7 @@ async def recall(call: OperationCall) -> Response:
 async def reorder_point(call: OperationCall) -> Response:
     """Set the reorder point of the product at `location` (without `point`: remove it)."""
     call.policy.require("u", "Medication")
-    inputs, store = await _inputs(call), store_of(call.request)
+    inputs, store = await _inputs(call, "Medication-reorder-point"), store_of(call.request)
     product = f"Medication/{call.resource_id}"
     medication = (await read_resource(store, call.policy, "Medication", str(call.resource_id))).resource()
     if Lot.of(medication) is not None:
@@ -275,7 +279,7 @@ async def reorder_point(call: OperationCall) -> Response:
 
 async def dispense_from_stock(call: OperationCall) -> Response:
     """Dispense from stock (lot first-expiry-first-out unless one is named), against a prescription or not."""
-    inputs, store = await _inputs(call), store_of(call.request)
+    inputs, store = await _inputs(call, "MedicationDispense-dispense"), store_of(call.request)
     prescription = inputs.reference("prescription", "MedicationRequest", required=False)
     medication = inputs.reference("medication", "Medication", required=prescription is None)
     if medication is None:
@@ -300,6 +304,7 @@ async def dispense_from_stock(call: OperationCall) -> Response:
 
 async def label(call: OperationCall) -> Response:
     """The dispense's label as a PDF."""
+    await _inputs(call, "MedicationDispense-label")
     store = store_of(call.request)
     given = (await read_resource(store, call.policy, "MedicationDispense", str(call.resource_id))).resource()
     medication = await current(store, reference_of(given.get("medicationReference")))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -15,11 +15,26 @@ def where(name: str) -> str:
     return f"Parameters.parameter.where(name='{name}')"
 
 
+_GENERAL = frozenset({"_format", "_pretty"})
+"""Parameters every interaction takes (R4 http.html#parameters)."""
+
+
 @dataclass(frozen=True)
 class Inputs:
     """An operation's (name, value) pairs (URL and Parameters, see rest/operations/parameters.py)."""
 
     pairs: Sequence[tuple[str, str]]
+
+    @classmethod
+    def checked(cls, pairs: Sequence[tuple[str, str]], declared: Iterable[str]) -> Inputs:
+        """The pairs, refusing (400) a parameter the operation does not declare."""
+        known = _GENERAL | set(declared)
+        for name, _value in pairs:
+            if name not in known:
+                raise InvalidRequest(
+                    _("This operation takes no parameter '{name}'.").format(name=name), expression=where(name)
+                )
+        return cls(pairs)
 
     def one(self, name: str) -> str | None:
         values = [value for key, value in self.pairs if key == name]
