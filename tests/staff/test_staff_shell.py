@@ -95,7 +95,7 @@ def test_the_home_page_lists_the_pages_of_the_role_and_signing_out_ends_the_toke
     chromium: Browser, staff_server: StaffServer
 ) -> None:
     page = open_staff_page(chromium, staff_server, "/staff/", staff_server.user("nurse"))
-    expect(page.locator(".tiles li:visible a")).to_have_text(["Find a patient"])
+    expect(page.locator(".tiles li:visible a")).to_have_text(["Find a patient", "Stock"])
     token = page.evaluate("JSON.parse(sessionStorage.getItem('staff.token')).access")
     page.click("#staff-sign-out")
     page.wait_for_url("**/auth/logout")
