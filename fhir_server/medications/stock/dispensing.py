@@ -77,18 +77,19 @@ async def dispense(
             _("There is no medication {reference}.").format(reference=order.medication),
             expression="Parameters.parameter.where(name='medication')",
         )
-    named = Lot.of(medication)
-    for attempt in range(_CHOICES):
+    named, choices = Lot.of(medication), 0
+    while True:
         lot = named or await choose_lot(store, ledger, order.medication, order.location, quantity, now().date())
-        body = _dispense_body(order, lot, quantity, request)
         try:
-            written = await create_resource(store, policy, "MedicationDispense", body)
+            written = await create_resource(
+                store, policy, "MedicationDispense", _dispense_body(order, lot, quantity, request)
+            )
         except InsufficientStock:
-            if named is not None or attempt == _CHOICES - 1:
+            choices += 1
+            if named is not None or choices == _CHOICES:
                 raise
             continue
         return written.record, await _refills_left(store, policy, order.prescription, request)
-    raise AssertionError("unreachable")
 
 
 async def _prescription(store: ResourceStore, reference: str | None) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from tests.medications.stock.stock import (
     dispense_body,
     location,
     lot,
+    prescription,
     product,
     receive,
 )
@@ -103,3 +104,22 @@ def test_a_transaction_bundle_moves_stock_too(client: httpx.Client, ledger: Ledg
     bundle["entry"][0]["resource"]["quantity"]["value"] = 2
     assert client.post("/", json=bundle).status_code == 200
     assert ledger.lot_balance(lot_ref, where) == 0
+
+
+def test_concurrent_fills_of_the_last_refill(
+    client: httpx.Client, base_url: str, ledger: Ledger, patient: dict
+) -> None:
+    where, drug = location(client), product(client)
+    batch = lot(client, drug)
+    assert receive(client, batch, where, 100).status_code == 201
+    order = prescription(client, f"Patient/{patient['id']}", drug, quantity=5, refills=1)
+    body = dispense_body(batch, where, 5, f"Patient/{patient['id']}", authorizingPrescription=[{"reference": order}])
+
+    def fill(_n: int) -> httpx.Response:
+        with httpx.Client(base_url=base_url, headers=FHIR_JSON, timeout=120) as own:
+            return own.post("/MedicationDispense", json=body)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(r.status_code for r in pool.map(fill, range(8)))
+    assert statuses == [201, 201] + [422] * 6
+    assert ledger.lot_balance(batch, where) == 90 == ledger.total(batch, where)
