@@ -1,7 +1,10 @@
 """The dispensary under load: dispense throughput with contention, and the on-hand query.
 
 Starts the embedded database and `fhir-server serve`, stocks 2,000 products x 5 lots x 3 locations
-(30,000 lots on hand, received as SupplyDeliveries in batch Bundles), then:
+(products and lots are Medications created over the API in batch Bundles; the 30,000 opening balances
+are written straight into the ledger, one receipt entry per lot x location, as the write rule would:
+receiving them one SupplyDelivery at a time takes most of an hour on a busy machine; `--receive` does
+that instead), then:
 
 - dispenses (POST MedicationDispense, 1 unit, a named lot) for `--seconds` at 1 and at 16 clients;
   half of the dispenses go to a few hot lots holding few units, so writers collide on them (retried
@@ -21,16 +24,18 @@ import random
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from bson.decimal128 import Decimal128
 from harness import fhir_server
 from pymongo import MongoClient
 
 from fhir_server.medications.stock.model import PRODUCT
 from fhir_server.storage import EmbeddedDatabase
+from fhir_server.storage.stock_ledger import entry_id
 
 LOTS_PER_PRODUCT, LOCATIONS = 5, 3
 RECEIVED = 1000
@@ -74,7 +79,9 @@ class Stock:
     hot: list[str] = field(default_factory=list)
 
 
-async def stock_up(client: httpx.AsyncClient, products: int, hot_lots: int, hot_units: int) -> Stock:
+async def stock_up(
+    client: httpx.AsyncClient, uri: str, products: int, hot_lots: int, hot_units: int, receive: bool
+) -> Stock:
     locations = [f"Location/{i}" for i in await _batch(client, [
         {"resourceType": "Location", "name": name, "status": "active"}
         for name in ("Pharmacy room", "Vaccine fridge", "Treatment room")
@@ -92,14 +99,40 @@ async def stock_up(client: httpx.AsyncClient, products: int, hot_lots: int, hot_
     ]  # fmt: skip
     lots = [f"Medication/{i}" for i in await _parallel(client, lot_bodies)]
     hot = lots[:hot_lots]
-    receipts = [
-        {"resourceType": "SupplyDelivery", "status": "completed", "destination": {"reference": where},
-         "suppliedItem": {"quantity": {"value": hot_units if lot in hot and where == locations[0] else RECEIVED},
-                          "itemReference": {"reference": lot}}}
-        for lot in lots for where in locations
-    ]  # fmt: skip
-    await _parallel(client, receipts)
+    units = {(lot, where): hot_units if lot in hot and where == locations[0] else RECEIVED
+             for lot in lots for where in locations}  # fmt: skip
+    if receive:
+        receipts = [
+            {"resourceType": "SupplyDelivery", "status": "completed", "destination": {"reference": where},
+             "suppliedItem": {"quantity": {"value": quantity}, "itemReference": {"reference": lot}}}
+            for (lot, where), quantity in units.items()
+        ]  # fmt: skip
+        await _parallel(client, receipts)
+    else:
+        open_balances(uri, product_ids, units)
     return Stock([f"Medication/{i}" for i in product_ids], lots, locations, hot)
+
+
+def open_balances(uri: str, product_ids: list[str], units: dict[tuple[str, str], int]) -> None:
+    """One receipt entry per lot x location, numbered per product x location as the write rule numbers them."""
+    at = datetime.now(UTC)
+    seq: dict[tuple[str, str], tuple[int, int]] = {}
+    entries = []
+    products = {
+        lot: f"Medication/{product_ids[n // LOTS_PER_PRODUCT]}"
+        for n, lot in enumerate(dict.fromkeys(each for each, _where in units))
+    }
+    for (lot, where), quantity in units.items():
+        key = (products[lot], where)
+        number, balance = seq.get(key, (0, 0))
+        number, balance = number + 1, balance + quantity
+        seq[key] = (number, balance)
+        amount = Decimal128(str(quantity))
+        entries.append({"_id": entry_id(key[0], where, number), "product": key[0], "lot": lot, "location": where,
+                        "seq": number, "kind": "receipt", "quantity": amount, "lotBalance": amount,
+                        "balance": Decimal128(str(balance)), "at": at})  # fmt: skip
+    with MongoClient(uri) as client:
+        client["bench"]["stock_ledger"].insert_many(entries, ordered=False)
 
 
 @dataclass
@@ -188,7 +221,7 @@ async def main(args: argparse.Namespace) -> None:
         base = f"{server.base}/fhir"
         async with httpx.AsyncClient(base_url=base, headers=HEADERS, timeout=600) as client:
             started = time.monotonic()
-            stock = await stock_up(client, args.products, args.hot_lots, args.hot_units)
+            stock = await stock_up(client, database.uri, args.products, args.hot_lots, args.hot_units, args.receive)
             took = time.monotonic() - started
         lots = len(stock.lots)
         print(f"stocked {args.products} products x {LOTS_PER_PRODUCT} lots x {LOCATIONS} locations "
@@ -214,5 +247,6 @@ if __name__ == "__main__":
     parser.add_argument("--hot-lots", type=int, default=4)
     parser.add_argument("--hot-units", type=int, default=150)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--receive", action="store_true", help="receive every lot as a SupplyDelivery (slow)")
     parser.add_argument("--hot-share", type=float, default=0.5, help="the share of dispenses on the hot lots")
     asyncio.run(main(parser.parse_args()))

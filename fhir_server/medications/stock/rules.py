@@ -55,6 +55,8 @@ async def stock_movement(context: WriteContext) -> None:
     changes = [change for change in changes if change.quantity != 0]
     if len(changes) == 2 and _same_place(*changes) and changes[0].quantity + changes[1].quantity == 0:
         return  # the version changes something else (a note, a status between two that move stock)
+    for product, location in sorted({(change.product, change.location) for change in changes}):
+        await context.lock(f"stock/{product}|{location}")  # a lost race fails at the start of the commit
     entries, alerts = await post(StockLedgerStore.of(context.store), sorted(changes, key=_incoming_first), now())
     for entry in entries:
         context.add_document(LEDGER, entry)
