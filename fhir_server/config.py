@@ -129,6 +129,10 @@ class Settings:
     """Seconds between looks at a pharmacy's Task for a transmitted prescription."""
     prescribing_retry_seconds: float = 5.0
     prescribing_retry_max_seconds: float = 300.0
+    stock_expiry_days: int = 60
+    """The dispensary's daily report lists lots on hand expiring within this many days."""
+    stock_alert_email: str = ""
+    """Where the dispensary's alerts are emailed (none when empty)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

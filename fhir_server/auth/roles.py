@@ -59,6 +59,12 @@ DEFAULT_ROLES: dict[str, list[str]] = {
     ],
     "lab-interface": [*_each("system", _LAB, "cruds"), *_each("system", _DIRECTORY, "rs")],
     "patient": ["patient/*.rs", "patient/QuestionnaireResponse.cruds", "patient/Appointment.c", *_SIGN_IN],
+    "pharmacy": [
+        *_each("user", ("Medication", "MedicationDispense", "MedicationAdministration", "SupplyDelivery"), "cruds"),
+        *_each("user", ("SupplyRequest", "Flag", "Task"), "cruds"),
+        *_each("user", ("MedicationRequest", "Location", "Patient"), "rs"),
+        *_SIGN_IN,
+    ],
 }
 """Role → the widest scopes a token of a user with that role may carry."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..i18n import _
+from ..medications.stock.page import STOCK_PAGE
 from ..reports.page import REPORTS_PAGE
 from ..scheduling.page import CALENDAR
 from .declaration import StaffPage
@@ -17,4 +18,4 @@ PATIENTS = StaffPage(
 )
 """The shell's own page, and the example docs/staff-pages.md walks through."""
 
-STAFF_PAGES: tuple[StaffPage, ...] = (PATIENTS, CALENDAR, REPORTS_PAGE)
+STAFF_PAGES: tuple[StaffPage, ...] = (PATIENTS, CALENDAR, REPORTS_PAGE, STOCK_PAGE)

@@ -40,6 +40,7 @@ from .prescriber_keys import PrescriberKeys
 from .reminders import ReminderStore
 from .server_address import MongoServerAddress
 from .sessions import MongoSessionStore
+from .stock_ledger import StockLedgerStore
 from .users import MongoUserStore
 
 Connect = Callable[[str], AsyncMongoClient[dict[str, Any]]]
@@ -75,6 +76,8 @@ class Database:
     prescriber_keys: PrescriberKeys
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
+    stock: StockLedgerStore
+    """The dispensary's stock ledger, reorder points and alerts (medications/stock)."""
 
     @classmethod
     def build(
@@ -114,6 +117,7 @@ class Database:
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
             pharmacy_outbox=PharmacyOutbox(resources),
             prescriber_keys=PrescriberKeys(client, name),
+            stock=StockLedgerStore(resources),
         )
 
     @classmethod
@@ -165,3 +169,4 @@ class Database:
         await self.calendar_tokens.ensure_indexes()
         await self.pharmacy_outbox.ensure_indexes()
         await self.prescriber_keys.ensure_indexes()
+        await self.stock.ensure_indexes()

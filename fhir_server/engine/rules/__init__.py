@@ -1,5 +1,6 @@
 """Declared write rules (see registry.py) and the rules the server ships with."""
 
+from ...medications.stock import rules as stock_rules
 from ...reports import rules as report_rules
 from ...scheduling import rules as scheduling_rules
 from ...views import rules as views_rules
@@ -29,6 +30,7 @@ __all__ = [
     "scheduling_rules",
     "search_parameter",
     "views_rules",
+    "stock_rules",
     "write_rule",
 ]
 

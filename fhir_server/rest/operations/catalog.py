@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...medications.prescribing.operations import PRINT, SIGN
+from ...medications.stock.operations import STOCK_OPERATIONS
 from ...reminders.calendar_token import CALENDAR_TOKEN
 from ...reports.operations import REPORT, REPORTS
 from ...scheduling.operations import SCHEDULING_OPERATIONS
@@ -30,6 +31,7 @@ OPERATIONS: tuple[Operation, ...] = (
     CALENDAR_TOKEN,
     SIGN,
     PRINT,
+    *STOCK_OPERATIONS,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 
