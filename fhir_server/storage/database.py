@@ -36,6 +36,7 @@ from .mongo import MongoResourceStore, connect_client
 from .server_address import MongoServerAddress
 from .sessions import MongoSessionStore
 from .users import MongoUserStore
+from .x12_control import MongoX12ControlNumbers
 
 Connect = Callable[[str], AsyncMongoClient[dict[str, Any]]]
 
@@ -63,6 +64,7 @@ class Database:
     hl7_messages: MessageStore
     hl7_outbox: OutboxStore
     server_address: MongoServerAddress
+    x12_control: MongoX12ControlNumbers
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
 
@@ -98,6 +100,7 @@ class Database:
             hl7_messages=MessageStore(resources),
             hl7_outbox=OutboxStore(resources),
             server_address=MongoServerAddress(client, name),
+            x12_control=MongoX12ControlNumbers(client, name),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
         )
 

@@ -15,7 +15,9 @@ adapter and the demo loader, which all write through the engine) reaches `commit
   did since (a storage ConditionLock, as conditional creates use). A write that lost the race is
   retried from the start, so its rules run again and see the winner's resource;
 - add documents for other collections with `context.add_document(...)`: inserted in the write's
-  transaction, like the documents of write observers.
+  transaction, like the documents of write observers;
+- add resource versions to the commit with `context.add_write(...)` (a charge for a finished visit):
+  committed with the write or not at all, and checked by their own type's rules in turn.
 
 Reads are not made inside the database transaction: under snapshot isolation that would not stop
 two concurrent writes from each missing the other anyway (write skew); the lock is what makes a rule
@@ -88,6 +90,7 @@ class WriteContext:
     """Every version of this commit (a transaction's other entries too), this one included."""
     locks: list[ConditionLock] = field(default_factory=list)
     documents: list[LinkedDocument] = field(default_factory=list)
+    added: list[PendingWrite] = field(default_factory=list)
 
     @property
     def resource_type(self) -> str:
@@ -126,6 +129,10 @@ class WriteContext:
     def add_document(self, collection: str, document: Mapping[str, Any]) -> None:
         """Insert `document` into `collection` in the write's transaction (not a resource collection)."""
         self.documents.append(LinkedDocument(collection, document))
+
+    def add_write(self, write: PendingWrite) -> None:
+        """Commit `write` (built with engine.writing.next_version) with this one; its rules run too."""
+        self.added.append(write)
 
 
 Check = Callable[[WriteContext], Awaitable[None]]
@@ -183,14 +190,16 @@ def _interaction(write: PendingWrite, current: StoredResource | None) -> Interac
 
 async def run_write_rules(
     store: ResourceStore, writes: Sequence[PendingWrite], policy: AccessPolicy | None
-) -> tuple[list[ConditionLock], list[LinkedDocument]]:
-    """Run the rules of every version of a commit; the locks and documents they add to it.
+) -> tuple[list[ConditionLock], list[LinkedDocument], list[PendingWrite]]:
+    """Run the rules of every version of a commit; the locks, documents and versions they add to it.
 
-    Raises RefusedByRule naming the version a rule refused.
+    Versions added by a rule are checked by their own rules too (and see every version so far in
+    `writes`). Raises RefusedByRule naming the version a rule refused.
     """
     locks: list[ConditionLock] = []
     documents: list[LinkedDocument] = []
-    for write in writes:
+    every = list(writes)
+    for write in every:
         rules = rules_for(write.record.resource_type)
         if not rules:
             continue
@@ -198,7 +207,7 @@ async def run_write_rules(
         current = None
         if write.replaces is not None:
             current = await store.get_version(record.resource_type, record.id, write.replaces)
-        context = WriteContext(store, policy, _interaction(write, current), write, current, writes)
+        context = WriteContext(store, policy, _interaction(write, current), write, current, every)
         for rule in rules:
             if context.interaction in rule.interactions:
                 try:
@@ -207,7 +216,8 @@ async def run_write_rules(
                     raise RefusedByRule(record.reference, exc) from exc
         locks.extend(context.locks)
         documents.extend(context.documents)
-    return locks, documents
+        every.extend(context.added)
+    return locks, documents, every[len(writes) :]
 
 
 def load_rule_modules(names: str) -> None:
