@@ -35,7 +35,7 @@ class MongoX12ControlNumbers:
             counter = await self._counters.find_one_and_update(
                 {"_id": series}, {"$inc": {"last": count}}, upsert=True, return_document=ReturnDocument.AFTER
             )
-        last = int(counter["last"])
+        last = int((counter or {})["last"])
         if last > LIMIT:
             raise ControlNumbersExhausted(series)
         return range(last - count + 1, last + 1)

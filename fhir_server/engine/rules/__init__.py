@@ -25,3 +25,5 @@ __all__ = [
     "search_parameter",
     "write_rule",
 ]
+
+from ...billing.charges import fee_rules, rules  # noqa: E402, F401  (declares the billing rules)
