@@ -89,6 +89,12 @@ class Settings:
     login_max_failures: int = 5
     login_lock_seconds: int = 900
     session_seconds: int = 8 * 3600
+    x12_sender_id: str = "FHIRSERVER"
+    """X12 ISA06/GS02 and 1000A submitter id: the id the clearinghouse gave the practice."""
+    x12_receiver_id: str = "CLEARINGHOUSE"
+    """X12 ISA08/GS03 and 1000B receiver id: the clearinghouse's id."""
+    x12_usage: str = "P"
+    """X12 ISA15: P production, T test files."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

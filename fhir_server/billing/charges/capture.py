@@ -63,7 +63,7 @@ def _subject_of(resource: dict[str, Any], key: str) -> list[str]:
     return [item["reference"] for item in items if isinstance(item, dict) and isinstance(item.get("reference"), str)]
 
 
-def _order(coverage: dict[str, Any]) -> int:
+def coverage_order(coverage: dict[str, Any]) -> int:
     """Coverage.order (1 primary, 2 secondary...); a coverage without one comes last."""
     order = coverage.get("order")
     return order if isinstance(order, int) else 1_000_000
@@ -78,7 +78,7 @@ async def primary_payer(context: WriteContext, patient: str, day: date) -> str |
         if c.get("status") == "active" and patient in _subject_of(c, "beneficiary")
     ]
     in_force = [c for c in coverages if in_period(day, c.get("period"))]
-    in_force.sort(key=_order)
+    in_force.sort(key=coverage_order)
     for coverage in in_force:
         for payor in coverage.get("payor") or []:
             reference = payor.get("reference") if isinstance(payor, dict) else None

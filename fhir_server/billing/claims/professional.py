@@ -31,10 +31,7 @@ class Provider:
     """A person's given name ('' for an organization)."""
     tax_id: str = ""
     address: Address | None = None
-
-    @property
-    def is_person(self) -> bool:
-        return bool(self.given)
+    phone: str = ""
 
 
 @dataclass(frozen=True)

@@ -122,18 +122,15 @@ def _claim(claim: ProfessionalClaim, parent: int, hl: int) -> tuple[list[Segment
 
 
 def transaction_body(
-    claims: Sequence[ProfessionalClaim],
-    submitter_name: str,
-    contact_phone: str,
-    parties: Parties,
-    reference: str,
-    moment: datetime,
+    claims: Sequence[ProfessionalClaim], parties: Parties, reference: str, moment: datetime
 ) -> list[Segment]:
-    """The segments between ST and SE for `claims` (grouped by billing provider NPI)."""
+    """The segments between ST and SE for `claims` (grouped by billing provider NPI); the submitter is the
+    first claim's billing provider."""
+    submitter = claims[0].billing
     body: list[Segment] = [
         ("BHT", "0019", "00", clean(reference), moment.strftime("%Y%m%d"), moment.strftime("%H%M"), "CH"),
-        ("NM1", "41", "2", clean(submitter_name), "", "", "", "", "46", clean(parties.sender_id)),
-        ("PER", "IC", clean(submitter_name), "TE", "".join(ch for ch in contact_phone if ch.isdigit())),
+        ("NM1", "41", "2", clean(submitter.name), "", "", "", "", "46", clean(parties.sender_id)),
+        ("PER", "IC", clean(submitter.name), "TE", submitter.phone),
         ("NM1", "40", "2", clean(parties.receiver_id), "", "", "", "", "46", clean(parties.receiver_id)),
     ]
     by_provider: dict[str, list[ProfessionalClaim]] = {}
@@ -154,14 +151,12 @@ def batch_file(
     claims: Sequence[ProfessionalClaim],
     *,
     parties: Parties,
-    submitter_name: str,
-    contact_phone: str,
     interchange_control: int,
     group_control: int,
     moment: datetime,
 ) -> str:
     """The 837P file: one interchange, one group, one transaction set holding every claim."""
     reference = f"{interchange_control:09d}"
-    body = transaction_body(claims, submitter_name, contact_phone, parties, reference, moment)
+    body = transaction_body(claims, parties, reference, moment)
     sets = [transaction_set("837", 1, GUIDE, body)]
     return render(interchange(parties, "HC", GUIDE, interchange_control, group_control, sets, moment))

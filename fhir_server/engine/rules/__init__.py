@@ -27,3 +27,4 @@ __all__ = [
 ]
 
 from ...billing.charges import fee_rules, rules  # noqa: E402, F401  (declares the billing rules)
+from ...billing.claims import rules as claim_rules  # noqa: E402, F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...billing.claims.operations import CLAIM_OPERATIONS
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
 from ..docref import DOCREF
 from ..everything import EVERYTHING
@@ -16,6 +17,7 @@ OPERATIONS: tuple[Operation, ...] = (
     EXPORT_GROUP,
     IMPORT_OPERATION,
     REINDEX,
+    *CLAIM_OPERATIONS,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 
