@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...billing.claims.eligibility_operations import ELIGIBILITY_OPERATIONS
 from ...billing.claims.operations import CLAIM_OPERATIONS
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
 from ..docref import DOCREF
@@ -18,6 +19,7 @@ OPERATIONS: tuple[Operation, ...] = (
     IMPORT_OPERATION,
     REINDEX,
     *CLAIM_OPERATIONS,
+    *ELIGIBILITY_OPERATIONS,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 
