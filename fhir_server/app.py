@@ -41,6 +41,7 @@ from .rest import RequestContextMiddleware, fhir_router, health, install_error_h
 from .rest.access import admin_policy
 from .rest.health import DatabaseWatch
 from .search.registry import default_registry
+from .staff import STAFF_PAGES, register_staff_client, staff_router
 from .storage.database import Database
 from .storage.leases import new_worker
 from .tasks import stop_tasks
@@ -86,6 +87,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
         )
         add_write_observer(observe_writes := audit_writes(audit))
         opened.callback(remove_write_observer, observe_writes)
+        await register_staff_client(database.clients, settings)
         if settings.demo_app:
             await register_demo_app(database.clients, settings)
         if settings.auth == "open":
@@ -146,6 +148,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
     if settings.demo_app:
         mount_demo_app(app, settings.demo_app)
     app.include_router(pages_router())
+    app.include_router(staff_router(STAFF_PAGES))
     return app
 
 

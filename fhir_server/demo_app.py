@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from .config import Settings
+from .origins import server_origins
 from .storage.clients import PUBLIC, Client, MongoClientStore
 
 CLIENT_ID = "demo-app"
@@ -24,16 +25,9 @@ def mount_demo_app(app: FastAPI, folder: Path) -> None:
     app.mount(PATH, StaticFiles(directory=folder, html=True), name="demo-app")
 
 
-def _origins(settings: Settings) -> list[str]:
-    origins = [f"http://{host}:{settings.port}" for host in ("127.0.0.1", "localhost")]
-    if settings.base_url:
-        origins.insert(0, settings.base_url.rstrip("/").removesuffix("/fhir"))
-    return list(dict.fromkeys(origins))
-
-
 async def register_demo_app(clients: MongoClientStore, settings: Settings) -> Client:
     """(Re)register the public client `demo-app` for this server's addresses."""
-    origins = _origins(settings)
+    origins = server_origins(settings)
     client = Client(
         client_id=CLIENT_ID,
         name="Demo SMART app",

@@ -99,6 +99,8 @@ async def show_consent(request: Request) -> Response:
     step = await signed_in_step(request, request.query_params.get("request"))
     offer = await _offer(request, step)
     assert step.browser.session is not None
+    if offer.client.first_party:
+        return await _answer(request, step, offer.scopes, offer)
     return page(
         "consent.html",
         form_targets=(form_target(step.parked.redirect_uri),),
@@ -124,10 +126,15 @@ async def decide(request: Request) -> Response:
         raise PageError(400, _("Bad request"), _("Choose Allow or Deny."))
     offer = await _offer(request, step)
     approved = approved_scopes(offer.scopes, [v for v in form.getlist("scope") if isinstance(v, str)])
+    return await _answer(request, step, approved if decision == "approve" else [], offer)
+
+
+async def _answer(request: Request, step: Step, approved: list[str], offer: Offer) -> Response:
+    """End the parked request: a one-time code for the `approved` scopes, or access_denied when there are none."""
     parked = step.parked
     if not await stores_of(request).authorizations.unpark(parked.id):
         raise unknown_request()
-    if decision == "deny" or not approved:
+    if not approved:
         return redirect_to_app(parked, error="access_denied")
     issued_at = datetime.now(UTC)
     code = await stores_of(request).authorizations.issue_code(

@@ -24,6 +24,8 @@ class Client:
     `scopes` is the ceiling of what the client may be granted: for backend services, the
     pre-authorized `system/` scopes. `launch_url` is where an EHR launch sends the browser;
     `logo_uri` (RFC 7591) is the image the sign-in and consent pages show beside the app's name.
+    `first_party` marks the server's own pages (the staff pages): their users are not asked to
+    consent, since nothing leaves the server; the role ceiling still bounds what is granted.
     """
 
     client_id: str
@@ -36,6 +38,7 @@ class Client:
     jwks_uri: str | None = None
     launch_url: str | None = None
     logo_uri: str | None = None
+    first_party: bool = False
 
 
 class ClientExists(Exception):
