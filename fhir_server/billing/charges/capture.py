@@ -16,6 +16,7 @@ patient has none yet, the Account are added to the same commit: both or neither 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -26,7 +27,7 @@ from ...engine.identity import format_instant, new_id, now
 from ...engine.rules import WriteContext
 from ..codes import CHARGE_SOURCE
 from ..dates import in_period
-from .fee_schedule import price_of
+from .fee_schedule import Find, Priced, price_of
 from .money import money_value, times
 
 MAX_COVERAGES = 20
@@ -69,13 +70,21 @@ def coverage_order(coverage: dict[str, Any]) -> int:
     return order if isinstance(order, int) else 1_000_000
 
 
-async def primary_payer(context: WriteContext, patient: str, day: date) -> str | None:
-    """The first payor of the patient's primary Coverage in force on `day` (None: self-pay)."""
-    stored = await context.find("Coverage", [("beneficiary", patient), ("status", "active")], MAX_COVERAGES)
-    coverages = [r.resource() for r in stored] + [
-        c
-        for c in _pending(context, "Coverage")
-        if c.get("status") == "active" and patient in _subject_of(c, "beneficiary")
+def finder(context: WriteContext) -> Find:
+    """A rule's search as the fee schedule's Find."""
+
+    async def find(resource_type: str, criteria: Sequence[tuple[str, str]], limit: int) -> list[dict[str, Any]]:
+        return [record.resource() for record in await context.find(resource_type, criteria, limit)]
+
+    return find
+
+
+async def primary_payer(find: Find, patient: str, day: date, pending: Sequence[dict[str, Any]] = ()) -> str | None:
+    """The first payor of the patient's primary Coverage in force on `day` (None: self-pay); `pending`:
+    Coverages of the same commit, not stored yet."""
+    stored = await find("Coverage", [("beneficiary", patient), ("status", "active")], MAX_COVERAGES)
+    coverages = stored + [
+        c for c in pending if c.get("status") == "active" and patient in _subject_of(c, "beneficiary")
     ]
     in_force = [c for c in coverages if in_period(day, c.get("period"))]
     in_force.sort(key=coverage_order)
@@ -108,6 +117,17 @@ async def patient_account(context: WriteContext, patient: str) -> str:
     return f"Account/{account_id}"
 
 
+def price_fields(priced: Priced, quantity: Decimal) -> dict[str, Any]:
+    """`priceOverride` (the price for the whole quantity) and `definitionCanonical` of a priced charge."""
+    value = money_value(priced.amount)
+    if value is None:
+        return {}
+    return {
+        "priceOverride": {**priced.amount, "value": times(value, quantity)},
+        "definitionCanonical": [priced.canonical],
+    }
+
+
 async def capture(context: WriteContext, billable: Billable) -> None:
     """Add the ChargeItem for `billable` to the commit, unless its source was charged before."""
     await context.lock(f"charge/{billable.source}")
@@ -120,8 +140,9 @@ async def capture(context: WriteContext, billable: Billable) -> None:
             for i in pending.get("identifier") or []
         ):
             return
-    payer = await primary_payer(context, billable.patient, billable.day)
-    priced = await price_of(context.find, billable.codings, billable.day, payer)
+    find = finder(context)
+    payer = await primary_payer(find, billable.patient, billable.day, _pending(context, "Coverage"))
+    priced = await price_of(find, billable.codings, billable.day, payer)
     account = await patient_account(context, billable.patient)
     charge: dict[str, Any] = {
         "resourceType": "ChargeItem",
@@ -143,8 +164,5 @@ async def capture(context: WriteContext, billable: Billable) -> None:
     if billable.service:
         charge["service"] = [{"reference": billable.source}]
     if priced is not None:
-        value = money_value(priced.amount)
-        if value is not None:
-            charge["priceOverride"] = {**priced.amount, "value": times(value, billable.quantity)}
-            charge["definitionCanonical"] = [priced.canonical]
+        charge.update(price_fields(priced, billable.quantity))
     context.add_write(writing.next_version("ChargeItem", new_id(), charge, None, "POST"))

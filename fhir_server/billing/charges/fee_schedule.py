@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ...storage import StoredResource
 from ..codes import FEE_SCHEDULE, PRICE_LEVEL, SELF_PAY, STANDARD
 from ..dates import in_period
 
-Find = Callable[[str, Sequence[tuple[str, str]], int], Awaitable[list[StoredResource]]]
-"""Search current resources (WriteContext.find's signature)."""
+Find = Callable[[str, Sequence[tuple[str, str]], int], Awaitable[list[dict[str, Any]]]]
+"""Search current resources: type, criteria as in a URL, limit (a rule's or an operation's search)."""
 
 MAX_ENTRIES_PER_CODE = 100
 """Entries of one code looked at (one per effective period; a practice has a few)."""
@@ -79,8 +78,7 @@ async def price_of(find: Find, codings: Sequence[dict[str, Any]], day: date, pay
         entries = await find(
             "ChargeItemDefinition", [("url", fee_url(code)), ("status", "active")], MAX_ENTRIES_PER_CODE
         )
-        for entry in entries:
-            definition = entry.resource()
+        for definition in entries:
             if not in_period(day, definition.get("effectivePeriod")):
                 continue
             amount = _level_amount(definition, payer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...billing.charges.operations import CHARGE_LINE
 from ...billing.claims.eligibility_operations import ELIGIBILITY_OPERATIONS
 from ...billing.claims.operations import CLAIM_OPERATIONS
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
@@ -18,6 +19,7 @@ OPERATIONS: tuple[Operation, ...] = (
     EXPORT_GROUP,
     IMPORT_OPERATION,
     REINDEX,
+    CHARGE_LINE,
     *CLAIM_OPERATIONS,
     *ELIGIBILITY_OPERATIONS,
 )

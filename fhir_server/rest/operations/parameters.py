@@ -18,6 +18,7 @@ from ..context import settings_of
 _SCALARS = (
     "valueString", "valueCode", "valueId", "valueUri", "valueCanonical", "valueUrl", "valueInstant",
     "valueDateTime", "valueDate", "valueInteger", "valuePositiveInt", "valueUnsignedInt", "valueBoolean",
+    "valueDecimal",
 )  # fmt: skip
 
 

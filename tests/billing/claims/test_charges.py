@@ -206,3 +206,51 @@ def test_a_transaction_is_charged_in_its_own_commit(client: httpx.Client) -> Non
     )
     [charge] = charges_of(client, "/".join(encounter_ref.split("/")[:2]))
     assert charge["priceOverride"]["value"] == 5
+
+
+def _line(client: httpx.Client, visit: str, **parameters: str) -> httpx.Response:
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": name, "valueDecimal": Num(value)} if name == "units" else {"name": name, "valueString": value}
+            for name, value in parameters.items()
+        ],
+    }
+    return client.post(f"/Encounter/{visit}/$charge", content=exact_json(body))
+
+
+def test_fee_sheet_lines_are_priced_by_the_server(client: httpx.Client) -> None:
+    em, shot = local_code(), local_code()
+    created(client, fee_entry(em, {"standard": "100.00", "self-pay": "60.00"}))
+    created(client, fee_entry(shot, {"standard": "20.00", "self-pay": "12.35"}))
+    person = patient(client)
+    visit = finish(client, encounter(client, person["id"], em))
+    added = _line(client, visit["id"], code=f"http://www.ama-assn.org/go/cpt|{shot}", units="3")
+    assert added.status_code == 201, added.text
+    line = added.json()
+    raw = client.get(f"/ChargeItem/{line['id']}").content.replace(b" ", b"")
+    assert b'"priceOverride":{"value":37.05,"currency":"USD"}' in raw
+    assert line["account"] == charges_of(client, f"Encounter/{visit['id']}")[0]["account"]
+    changed = _line(client, visit["id"], code=shot, units="1", chargeItem=f"ChargeItem/{line['id']}")
+    assert changed.status_code == 200, changed.text
+    assert b'"value":12.35' in client.get(f"/ChargeItem/{line['id']}").content.replace(b" ", b"")
+
+
+def test_bad_fee_sheet_lines_are_refused(client: httpx.Client) -> None:
+    em = local_code()
+    created(client, fee_entry(em, {"standard": "100.00"}))
+    visit = finish(client, encounter(client, patient(client)["id"], em))
+    other = finish(client, encounter(client, patient(client)["id"], em))
+    [foreign] = charges_of(client, f"Encounter/{other['id']}")
+    cases = [
+        ({"code": local_code()}, 422, "code"),
+        ({"code": em, "units": "0"}, 400, "units"),
+        ({"code": em, "units": "-2"}, 400, "units"),
+        ({"units": "1"}, 400, "code"),
+        ({"code": em, "chargeItem": f"ChargeItem/{foreign['id']}"}, 400, "chargeItem"),
+    ]
+    for parameters, status, where in cases:
+        response = _line(client, visit["id"], **parameters)
+        assert response.status_code == status, (parameters, response.text)
+        assert response.json()["issue"][0]["expression"] == [where]
+    assert len(client.get("/ChargeItem", params={"context": f"Encounter/{visit['id']}"}).json()["entry"]) == 1
