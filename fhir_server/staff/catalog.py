@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..billing.charges.page import FEE_SHEET
 from ..i18n import _
 from .declaration import StaffPage
 
@@ -15,4 +16,4 @@ PATIENTS = StaffPage(
 )
 """The shell's own page, and the example docs/staff-pages.md walks through."""
 
-STAFF_PAGES: tuple[StaffPage, ...] = (PATIENTS,)
+STAFF_PAGES: tuple[StaffPage, ...] = (PATIENTS, FEE_SHEET)
