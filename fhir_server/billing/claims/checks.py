@@ -8,8 +8,8 @@ on Claim (a Claim posted or edited directly), so a queued claim always passes it
 - a rendering provider (Claim.careTeam) that is a Practitioner with an NPI, when given;
 - at least one insurance whose Coverage exists and names a payer Organization;
 - 1 to 12 diagnoses, each an ICD-10-CM code;
-- per line: a price (net), at most 4 diagnosis pointers, each pointing at a diagnosis of the claim,
-  a place of service, a CPT/HCPCS code.
+- per line: a code, a price (net) in the currency of the other lines, a place of service, and 1 to 4
+  diagnosis pointers, each pointing at a diagnosis of the claim.
 """
 
 from __future__ import annotations
@@ -92,11 +92,18 @@ def _lines(claim: dict[str, Any], sequences: set[int]) -> list[Issue]:
     items = claim.get("item") or []
     if not items:
         issues.append(_issue("required", _("The claim has no service line."), "Claim.item"))
+    currencies = [currency_of(item.get("net")) for item in items]
+    claim_currency = next((c for c in currencies if c), None)
     for index, item in enumerate(items):
         where = f"Claim.item[{index}]"
         net = item.get("net")
-        if money_value(net) is None or currency_of(net) is None:
+        if money_value(net) is None or currencies[index] is None:
             issues.append(_issue("required", _("The charge has no price."), f"{where}.net"))
+        elif currencies[index] != claim_currency:
+            message = _("The line's currency differs from the claim's ({currency}).").format(currency=claim_currency)
+            issues.append(_issue("value", message, f"{where}.net.currency"))
+        if not any(c.get("code") for c in (item.get("productOrService") or {}).get("coding") or []):
+            issues.append(_issue("required", _("The line has no code."), f"{where}.productOrService"))
         pointers = item.get("diagnosisSequence") or []
         if not pointers:
             issues.append(_issue("required", _("The line points at no diagnosis."), f"{where}.diagnosisSequence"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 
 from tests.billing.claims.helpers import (
@@ -254,3 +256,23 @@ def test_bad_fee_sheet_lines_are_refused(client: httpx.Client) -> None:
         assert response.status_code == status, (parameters, response.text)
         assert response.json()["issue"][0]["expression"] == [where]
     assert len(client.get("/ChargeItem", params={"context": f"Encounter/{visit['id']}"}).json()["entry"]) == 1
+
+
+def test_concurrent_first_charges_of_a_patient_open_one_account(client: httpx.Client, base_url: str) -> None:
+    code = local_code()
+    created(client, fee_entry(code, {"standard": "5.00"}))
+    person = patient(client)
+    visits = [encounter(client, person["id"], code) for _ in range(6)]
+
+    def close(visit: dict) -> int:
+        with httpx.Client(base_url=base_url, headers={"Content-Type": "application/fhir+json"}, timeout=60) as http:
+            return finish(http, visit)["meta"]["versionId"] != ""
+
+    with ThreadPoolExecutor(6) as pool:
+        assert all(pool.map(close, visits))
+    accounts = client.get("/Account", params={"subject": f"Patient/{person['id']}"}).json()["entry"]
+    assert len(accounts) == 1
+    charged = [charges_of(client, f"Encounter/{v['id']}") for v in visits]
+    assert all(
+        len(c) == 1 and c[0]["account"] == [{"reference": f"Account/{accounts[0]['resource']['id']}"}] for c in charged
+    )

@@ -245,3 +245,18 @@ def _coverage_body(patient_id: str, payer_id: str) -> dict[str, Any]:
         "subscriberId": "M999",
         "payor": [{"reference": f"Organization/{payer_id}"}],
     }
+
+
+def test_a_line_in_another_currency_is_refused(client: httpx.Client) -> None:
+    claim = _claim(client, _visit(client)).json()
+    claim["item"][1]["net"]["currency"] = "EUR"
+    problems = _problems(client.put(f"/Claim/{claim['id']}", content=exact_json(claim)))
+    assert set(problems) == {"Claim.item[1].net.currency"}
+
+
+def test_two_currencies_in_one_fee_entry_are_refused(client: httpx.Client) -> None:
+    entry = fee_entry(local_code(), {"standard": "10.00", "self-pay": "8.00"})
+    entry["propertyGroup"][1]["priceComponent"][0]["amount"]["currency"] = "EUR"
+    response = post(client, entry)
+    assert response.status_code == 400, response.text
+    assert response.json()["issue"][0]["expression"] == ["ChargeItemDefinition.propertyGroup"]
