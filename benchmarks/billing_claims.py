@@ -185,10 +185,8 @@ def main() -> None:
         began = time.perf_counter()
         errors = validate(response.text)
         seconds = time.perf_counter() - began
-        print(
-            verdict = "valid" if not errors else errors[:3]
-            f"pyx12 validation of the batch ({len(response.text) // 1024} KiB): {seconds:.2f} s, {verdict}"
-        )
+        verdict = "valid" if not errors else errors[:3]
+        print(f"pyx12 validation of the batch ({len(response.text) // 1024} KiB): {seconds:.2f} s, {verdict}")
     print(f"load average: {os.getloadavg()}")
 
 

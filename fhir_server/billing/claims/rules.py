@@ -1,4 +1,5 @@
-"""Write rules of claims out: a queued professional Claim passes checks.py; a Coverage is usable.
+"""Write rules of claims out: a queued professional Claim passes checks.py and is the only active one of
+its visit (409 otherwise; cancel the old one first); a Coverage is usable.
 
 Coverage (what the claim and the eligibility request read from it):
 - a payer Organization among `payor` needs the member id (`subscriberId`) the payer knows;
@@ -20,6 +21,7 @@ from ..references import reference_of
 from .checks import claim_problems, is_professional
 
 MAX_COVERAGES = 50
+MAX_CLAIMS_PER_VISIT = 20
 
 
 @write_rule("professional-claim-checked", ["Claim"], ["create", "update", "patch"])
@@ -30,6 +32,22 @@ async def professional_claim_checked(context: WriteContext) -> None:
     issues = await claim_problems(context.store, claim)
     if issues:
         raise Unprocessable(issues[0].diagnostics, issues=issues)
+    await _one_claim_per_visit(context, claim)
+
+
+async def _one_claim_per_visit(context: WriteContext, claim: dict[str, Any]) -> None:
+    """A visit is billed by one active claim (a lock per visit makes two concurrent `$claim` calls safe)."""
+    visits = sorted(
+        {r for item in claim.get("item") or [] for e in item.get("encounter") or [] if (r := reference_of(e))}
+    )
+    for visit in visits:
+        await context.lock(f"claim/{visit}")
+    for visit in visits:
+        for other in await context.find("Claim", [("encounter", visit)], MAX_CLAIMS_PER_VISIT):
+            body = other.resource()
+            if other.id != context.resource_id and body.get("status") == "active" and is_professional(body):
+                message = _("{visit} is already billed by the active Claim/{id}.").format(visit=visit, id=other.id)
+                raise VersionConflict(message, expression="Claim.item.encounter")
 
 
 def _coverage_issues(coverage: dict[str, Any]) -> list[Issue]:

@@ -260,3 +260,23 @@ def test_two_currencies_in_one_fee_entry_are_refused(client: httpx.Client) -> No
     response = post(client, entry)
     assert response.status_code == 400, response.text
     assert response.json()["issue"][0]["expression"] == ["ChargeItemDefinition.propertyGroup"]
+
+
+def test_a_visit_is_billed_by_one_active_claim(client: httpx.Client, base_url: str) -> None:
+    visit = _visit(client)
+
+    def claim(_n: int) -> int:
+        with httpx.Client(base_url=base_url, headers=FHIR_JSON, timeout=60) as http:
+            return _claim(http, visit).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sorted(pool.map(claim, range(4))) == [201, 409, 409, 409]
+    [first] = [
+        e["resource"] for e in client.get("/Claim", params={"encounter": f"Encounter/{visit['id']}"}).json()["entry"]
+    ]
+    again = _claim(client, visit)
+    assert again.status_code == 409
+    assert again.json()["issue"][0]["expression"] == ["Claim.item.encounter"]
+    first["status"] = "cancelled"
+    assert client.put(f"/Claim/{first['id']}", content=exact_json(first)).status_code == 200
+    assert _claim(client, visit).status_code == 201  # a corrected claim once the first is cancelled
