@@ -276,3 +276,44 @@ def test_concurrent_first_charges_of_a_patient_open_one_account(client: httpx.Cl
     assert all(
         len(c) == 1 and c[0]["account"] == [{"reference": f"Account/{accounts[0]['resource']['id']}"}] for c in charged
     )
+
+
+def test_a_json_patch_finishing_a_visit_charges_it(client: httpx.Client) -> None:
+    code = local_code()
+    created(client, fee_entry(code, {"standard": "7.00"}))
+    visit = encounter(client, patient(client)["id"], code)
+    patch = b'[{"op": "replace", "path": "/status", "value": "finished"}]'
+    response = client.patch(
+        f"/Encounter/{visit['id']}", content=patch, headers={"Content-Type": "application/json-patch+json"}
+    )
+    assert response.status_code == 200, response.text
+    [charge] = charges_of(client, f"Encounter/{visit['id']}")
+    assert charge["priceOverride"]["value"] == 7
+
+
+def test_a_refused_write_charges_nothing(client: httpx.Client) -> None:
+    """A transaction whose other entry a rule refuses leaves neither the visit nor its charge."""
+    code = local_code()
+    created(client, fee_entry(code, {"standard": "7.00"}))
+    person = patient(client)
+    visit = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "type": [{"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": code}]}],
+        "subject": {"reference": f"Patient/{person['id']}"},
+        "identifier": [{"system": "urn:test", "value": code}],
+    }
+    bad_fee = fee_entry(local_code(), {"standard": "-1"})
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": visit, "request": {"method": "POST", "url": "Encounter"}},
+            {"resource": bad_fee, "request": {"method": "POST", "url": "ChargeItemDefinition"}},
+        ],
+    }
+    assert client.post("/", content=exact_json(bundle)).status_code == 400
+    assert client.get("/Encounter", params={"identifier": f"urn:test|{code}"}).json().get("entry") is None
+    assert client.get("/Account", params={"subject": f"Patient/{person['id']}"}).json().get("entry") is None
+    assert client.get("/ChargeItem", params={"subject": f"Patient/{person['id']}"}).json().get("entry") is None
