@@ -29,7 +29,8 @@ from ..dates import day_of, in_period
 from ..references import reference_of, resolve
 from ..search import find
 
-MAX_LINES = 50
+MAX_CHARGES = 200
+"""Charges of one visit read (a claim takes 50 lines: checks.py refuses more)."""
 POS_BY_CLASS = {"AMB": "11", "VR": "02", "HH": "12", "EMER": "23", "IMP": "21", "ACUTE": "21", "OBSENC": "22"}
 CHARGE_ITEM = "urn:fhir-server:charge-item"
 """Claim.item extension (valueReference): the ChargeItem the line bills."""
@@ -116,7 +117,7 @@ async def assemble_claim(store: ResourceStore, policy: AccessPolicy, encounter: 
     """The Claim (not stored) for `encounter`."""
     reference = f"Encounter/{encounter['id']}"
     patient = reference_of(encounter.get("subject")) or ""
-    found = await find(store, policy, "ChargeItem", [("context", reference)], MAX_LINES)
+    found = await find(store, policy, "ChargeItem", [("context", reference)], MAX_CHARGES)
     charges = [charge for charge in found if charge.get("status") == "billable"]  # R4 has no status search
     charges.sort(key=lambda c: (str(c.get("enteredDate") or ""), c["id"]))
     diagnoses = await _encounter_diagnoses(store, encounter)

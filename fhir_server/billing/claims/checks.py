@@ -7,7 +7,7 @@ on Claim (a Claim posted or edited directly), so a queued claim always passes it
   address and a phone number (the 837P requires them);
 - a rendering provider (Claim.careTeam) that is a Practitioner with an NPI, when given;
 - at least one insurance whose Coverage exists and names a payer Organization;
-- 1 to 12 diagnoses, each an ICD-10-CM code;
+- 1 to 12 diagnoses, each an ICD-10-CM code; 1 to 50 lines;
 - per line: a code, a price (net) in the currency of the other lines, a place of service, and 1 to 4
   diagnosis pointers, each pointing at a diagnosis of the claim.
 """
@@ -26,6 +26,8 @@ from .read_claim import address_of, phone_of
 
 MAX_DIAGNOSES = 12
 MAX_POINTERS = 4
+MAX_LINES = 50
+"""The 837P's limit of service lines (loop 2400) per claim."""
 
 
 def _issue(code: str, message: str, expression: str) -> Issue:
@@ -92,6 +94,9 @@ def _lines(claim: dict[str, Any], sequences: set[int]) -> list[Issue]:
     items = claim.get("item") or []
     if not items:
         issues.append(_issue("required", _("The claim has no service line."), "Claim.item"))
+    if len(items) > MAX_LINES:
+        message = _("A professional claim carries at most 50 service lines.")
+        issues.append(_issue("invalid", message, f"Claim.item[{MAX_LINES}]"))
     currencies = [currency_of(item.get("net")) for item in items]
     claim_currency = next((c for c in currencies if c), None)
     for index, item in enumerate(items):

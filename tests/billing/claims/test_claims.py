@@ -280,3 +280,10 @@ def test_a_visit_is_billed_by_one_active_claim(client: httpx.Client, base_url: s
     first["status"] = "cancelled"
     assert client.put(f"/Claim/{first['id']}", content=exact_json(first)).status_code == 200
     assert _claim(client, visit).status_code == 201  # a corrected claim once the first is cancelled
+
+
+def test_more_than_50_lines_are_refused(client: httpx.Client) -> None:
+    claim = _claim(client, _visit(client)).json()
+    claim["item"] = [{**claim["item"][0], "sequence": n} for n in range(1, 52)]
+    problems = _problems(client.put(f"/Claim/{claim['id']}", content=exact_json(claim)))
+    assert set(problems) == {"Claim.item[50]"}
