@@ -26,6 +26,8 @@ from .read_claim import address_of, phone_of
 
 MAX_DIAGNOSES = 12
 MAX_POINTERS = 4
+MAX_CLAIM_ID = 38
+"""CLM01, the patient control number the 835 answers with: the Claim's id."""
 MAX_LINES = 50
 """The 837P's limit of service lines (loop 2400) per claim."""
 
@@ -128,7 +130,12 @@ def _lines(claim: dict[str, Any], sequences: set[int]) -> list[Issue]:
 async def claim_problems(store: ResourceStore, claim: dict[str, Any]) -> list[Issue]:
     """Every reason `claim` cannot be queued ([] when it can)."""
     diagnosis_issues, sequences = _diagnoses(claim)
+    long_id = []
+    if len(str(claim.get("id") or "")) > MAX_CLAIM_ID:
+        message = _("A claim id has at most 38 characters (X12 CLM01).")
+        long_id.append(_issue("value", message, "Claim.id"))
     return [
+        *long_id,
         *await _providers(store, claim),
         *await _insurance(store, claim),
         *diagnosis_issues,

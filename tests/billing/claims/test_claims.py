@@ -287,3 +287,13 @@ def test_more_than_50_lines_are_refused(client: httpx.Client) -> None:
     claim["item"] = [{**claim["item"][0], "sequence": n} for n in range(1, 52)]
     problems = _problems(client.put(f"/Claim/{claim['id']}", content=exact_json(claim)))
     assert set(problems) == {"Claim.item[50]"}
+
+
+def test_a_claim_id_too_long_for_clm01_is_refused(client: httpx.Client) -> None:
+    claim = _claim(client, _visit(client)).json()
+    long_id = "c" * 39
+    claim = {**claim, "id": long_id}
+    del claim["meta"]
+    problems = _problems(client.put(f"/Claim/{long_id}", content=exact_json(claim)))
+    assert set(problems) == {"Claim.id"}
+    assert client.get(f"/Claim/{long_id}").status_code == 404
