@@ -129,12 +129,10 @@ def _setup(client: httpx.Client, count: int) -> list[dict[str, Any]]:
                     "request": {"method": "POST", "url": "Encounter"},
                 },
             ]
-        response = client.post("/", json={"resourceType": "Bundle", "type": "transaction", "entry": entries})
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+        response = client.post("/", json=bundle, headers={"Prefer": "return=representation"})
         response.raise_for_status()
-        for item in response.json()["entry"]:
-            location = item["response"]["location"]
-            if location.startswith("Encounter/"):
-                visits.append(client.get("/" + "/".join(location.split("/")[:2])).json())
+        visits += [e["resource"] for e in response.json()["entry"] if e["resource"]["resourceType"] == "Encounter"]
     return visits
 
 
