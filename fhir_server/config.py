@@ -133,6 +133,12 @@ class Settings:
     """The dispensary's daily report lists lots on hand expiring within this many days."""
     stock_alert_email: str = ""
     """Where the dispensary's alerts are emailed (none when empty)."""
+    x12_sender_id: str = "FHIRSERVER"
+    """X12 ISA06/GS02 and 1000A submitter id: the id the clearinghouse gave the practice."""
+    x12_receiver_id: str = "CLEARINGHOUSE"
+    """X12 ISA08/GS03 and 1000B receiver id: the clearinghouse's id."""
+    x12_usage: str = "P"
+    """X12 ISA15: P production, T test files."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

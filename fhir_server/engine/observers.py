@@ -59,7 +59,8 @@ async def commit_writes(
     The write rules (engine/rules) run first: every engine write passes here. Raises RefusedByRule
     when one refuses a version, VersionConflict like write_all (`locks` as there, with the rules' own).
     """
-    rule_locks, linked = await run_write_rules(store, writes, policy)
+    rule_locks, linked, added = await run_write_rules(store, writes, policy)
+    writes = [*writes, *added]
     token = _writing.set(policy)
     try:
         for observer in tuple(_observers):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..billing.charges.page import FEE_SHEET
 from ..i18n import _
 from ..medications.stock.page import STOCK_PAGE
 from ..reports.page import REPORTS_PAGE
@@ -18,4 +19,4 @@ PATIENTS = StaffPage(
 )
 """The shell's own page, and the example docs/staff-pages.md walks through."""
 
-STAFF_PAGES: tuple[StaffPage, ...] = (PATIENTS, CALENDAR, REPORTS_PAGE, STOCK_PAGE)
+STAFF_PAGES: tuple[StaffPage, ...] = (PATIENTS, CALENDAR, REPORTS_PAGE, STOCK_PAGE, FEE_SHEET)

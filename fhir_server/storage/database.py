@@ -42,6 +42,7 @@ from .server_address import MongoServerAddress
 from .sessions import MongoSessionStore
 from .stock_ledger import StockLedgerStore
 from .users import MongoUserStore
+from .x12_control import MongoX12ControlNumbers
 
 Connect = Callable[[str], AsyncMongoClient[dict[str, Any]]]
 
@@ -74,6 +75,7 @@ class Database:
     calendar_tokens: CalendarTokens
     pharmacy_outbox: PharmacyOutbox
     prescriber_keys: PrescriberKeys
+    x12_control: MongoX12ControlNumbers
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
     stock: StockLedgerStore
@@ -114,6 +116,7 @@ class Database:
             message_outbox=MessageOutbox(client, name),
             reminders=ReminderStore(client, name),
             calendar_tokens=CalendarTokens(client, name),
+            x12_control=MongoX12ControlNumbers(client, name),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
             pharmacy_outbox=PharmacyOutbox(resources),
             prescriber_keys=PrescriberKeys(client, name),

@@ -34,5 +34,7 @@ __all__ = [
     "write_rule",
 ]
 
+from ...billing.charges import fee_rules, rules  # noqa: E402, F401  (declares the billing rules)
+from ...billing.claims import rules as claim_rules  # noqa: E402, F401
 from ...medications.prescribing import rules as prescribing_rules  # noqa: E402,F401  (registers on import)
 from ...reminders import rules as reminder_rules  # noqa: E402, F401 - registers the Appointment reminders rule

@@ -16,7 +16,9 @@ adapter and the demo loader, which all write through the engine) reaches `commit
   retried from the start, so its rules run again and see the winner's resource;
 - add documents for other collections with `context.add_document(...)` (`if_absent=True`: keyed by an
   idempotency key, the same `_id` twice is one document) and update them with `context.add_update(...)`:
-  applied in the write's transaction, like the documents of write observers.
+  applied in the write's transaction, like the documents of write observers;
+- add resource versions to the commit with `context.add_write(...)` (a charge for a finished visit):
+  committed with the write or not at all, and checked by their own type's rules in turn.
 
 Reads are not made inside the database transaction: under snapshot isolation that would not stop
 two concurrent writes from each missing the other anyway (write skew); the lock is what makes a rule
@@ -89,6 +91,7 @@ class WriteContext:
     """Every version of this commit (a transaction's other entries too), this one included."""
     locks: list[ConditionLock] = field(default_factory=list)
     documents: list[Linked] = field(default_factory=list)
+    added: list[PendingWrite] = field(default_factory=list)
 
     @property
     def resource_type(self) -> str:
@@ -132,6 +135,10 @@ class WriteContext:
     def add_update(self, collection: str, match: Mapping[str, Any], update: Mapping[str, Any]) -> None:
         """Update the documents of `collection` matching `match` in the write's transaction."""
         self.documents.append(LinkedUpdate(collection, match, update))
+
+    def add_write(self, write: PendingWrite) -> None:
+        """Commit `write` (built with engine.writing.next_version) with this one; its rules run too."""
+        self.added.append(write)
 
 
 Check = Callable[[WriteContext], Awaitable[None]]
@@ -189,14 +196,16 @@ def _interaction(write: PendingWrite, current: StoredResource | None) -> Interac
 
 async def run_write_rules(
     store: ResourceStore, writes: Sequence[PendingWrite], policy: AccessPolicy | None
-) -> tuple[list[ConditionLock], list[Linked]]:
-    """Run the rules of every version of a commit; the locks and documents they add to it.
+) -> tuple[list[ConditionLock], list[Linked], list[PendingWrite]]:
+    """Run the rules of every version of a commit; the locks, documents and versions they add to it.
 
-    Raises RefusedByRule naming the version a rule refused.
+    Versions added by a rule are checked by their own rules too (and see every version so far in
+    `writes`). Raises RefusedByRule naming the version a rule refused.
     """
     locks: list[ConditionLock] = []
     documents: list[Linked] = []
-    for write in writes:
+    every = list(writes)
+    for write in every:
         rules = rules_for(write.record.resource_type)
         if not rules:
             continue
@@ -204,7 +213,7 @@ async def run_write_rules(
         current = None
         if write.replaces is not None:
             current = await store.get_version(record.resource_type, record.id, write.replaces)
-        context = WriteContext(store, policy, _interaction(write, current), write, current, writes)
+        context = WriteContext(store, policy, _interaction(write, current), write, current, every)
         for rule in rules:
             if context.interaction in rule.interactions:
                 try:
@@ -213,7 +222,8 @@ async def run_write_rules(
                     raise RefusedByRule(record.reference, exc) from exc
         locks.extend(context.locks)
         documents.extend(context.documents)
-    return locks, documents
+        every.extend(context.added)
+    return locks, documents, every[len(writes) :]
 
 
 def load_rule_modules(names: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from ...billing.charges.operations import CHARGE_LINE
+from ...billing.claims.eligibility_operations import ELIGIBILITY_OPERATIONS
+from ...billing.claims.operations import CLAIM_OPERATIONS
 from ...medications.prescribing.operations import PRINT, SIGN
 from ...medications.stock.operations import STOCK_OPERATIONS
 from ...reminders.calendar_token import CALENDAR_TOKEN
@@ -32,6 +35,9 @@ OPERATIONS: tuple[Operation, ...] = (
     SIGN,
     PRINT,
     *STOCK_OPERATIONS,
+    CHARGE_LINE,
+    *CLAIM_OPERATIONS,
+    *ELIGIBILITY_OPERATIONS,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 
