@@ -20,6 +20,7 @@ from .audit import MongoAuditLog
 from .audit_seal import AuditKey
 from .authorizations import MongoAuthorizationStore
 from .backup import MongoBackupStore
+from .billing_ledger import LedgerStore
 from .clients import MongoClientStore
 from .duty_leases import MongoDutyLeases
 from .files import MongoFileStore
@@ -63,6 +64,7 @@ class Database:
     hl7_messages: MessageStore
     hl7_outbox: OutboxStore
     server_address: MongoServerAddress
+    billing_ledger: LedgerStore
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
 
@@ -98,6 +100,7 @@ class Database:
             hl7_messages=MessageStore(resources),
             hl7_outbox=OutboxStore(resources),
             server_address=MongoServerAddress(client, name),
+            billing_ledger=LedgerStore(resources),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
         )
 
@@ -145,3 +148,4 @@ class Database:
             await store.ensure_indexes()
         await self.hl7_messages.ensure_indexes()
         await self.hl7_outbox.ensure_indexes()
+        await self.billing_ledger.ensure_indexes()

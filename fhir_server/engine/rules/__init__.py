@@ -1,5 +1,6 @@
 """Declared write rules (see registry.py) and the rules the server ships with."""
 
+from ...billing.accounts import rules as billing_account_rules
 from . import search_parameter
 from .registry import (
     INTERACTIONS,
@@ -19,6 +20,7 @@ __all__ = [
     "RefusedByRule",
     "WriteContext",
     "WriteRule",
+    "billing_account_rules",
     "load_rule_modules",
     "rules_for",
     "run_write_rules",

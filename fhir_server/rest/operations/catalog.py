@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...billing.accounts.operations import BALANCE
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
 from ..docref import DOCREF
 from ..everything import EVERYTHING
@@ -16,6 +17,7 @@ OPERATIONS: tuple[Operation, ...] = (
     EXPORT_GROUP,
     IMPORT_OPERATION,
     REINDEX,
+    BALANCE,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 
