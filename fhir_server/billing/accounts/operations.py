@@ -1,17 +1,22 @@
-"""`Account/[id]/$balance`: what is owed on an account, in all and by party, from `balance_of`."""
+"""`Account/[id]/$balance` (what is owed, from `balance_of`) and `Account/$aging` (A/R by age)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.responses import Response
 
 from ...engine.read import read_resource
+from ...errors import InvalidRequest
+from ...i18n import _
 from ...rest.context import store_of
-from ...rest.operations.declaration import INSTANCE, Operation, OperationCall, Parameter
+from ...rest.operations.declaration import INSTANCE, TYPE, Operation, OperationCall, Parameter
+from ...rest.operations.parameters import operation_query
 from ...rest.responses import FhirResponse
 from ...storage.billing_ledger import LedgerStore
 from .access import require_billing
+from .aging import BUCKETS, Aged, aging
 from .balance import Balance, balance_of
 from .money import money
 
@@ -71,4 +76,61 @@ BALANCE = Operation(
         ),
     ),
     handler=account_balance,
+)
+
+
+def _aged_parameter(aged: Aged) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = []
+    if aged.group.startswith(("Organization/", "Patient/")):
+        parts.append({"name": "party", "valueReference": {"reference": aged.group}})
+    else:
+        parts.append({"name": "party", "valueString": aged.group})
+    parts += [{"name": name, "valueMoney": money(amount, aged.currency)} for name, amount in aged.buckets.items()]
+    parts.append({"name": "total", "valueMoney": money(aged.total, aged.currency)})
+    return {"name": "group", "part": parts}
+
+
+async def account_aging(call: OperationCall) -> Response:
+    require_billing(call.policy, "s", "Account")
+    query = dict(await operation_query(call.request))
+    by = query.get("by", "payer")
+    if by not in ("payer", "patient"):
+        raise InvalidRequest(_("'by' must be payer or patient."), expression="by")
+    try:
+        as_of = date.fromisoformat(query["asOf"]) if "asOf" in query else datetime.now(UTC).date()
+    except ValueError as exc:
+        raise InvalidRequest(_("'asOf' must be a date (YYYY-MM-DD)."), expression="asOf") from exc
+    groups = aging(await ledger(call).all(), as_of, by)
+    parameters: list[dict[str, Any]] = [
+        {"name": "asOf", "valueDate": as_of.isoformat()},
+        {"name": "by", "valueCode": by},
+        *(_aged_parameter(aged) for aged in groups),
+    ]
+    return FhirResponse({"resourceType": "Parameters", "parameter": parameters})
+
+
+_GROUP_PARTS = (
+    Parameter("party", "out", 1, "1", "Reference", "The payer, the patient, or the string Patient (patients' share)."),
+    *(Parameter(name, "out", 1, "1", "Money", f"Open for {name} days.") for name in BUCKETS),
+    Parameter("total", "out", 1, "1", "Money", "All open."),
+)
+
+AGING = Operation(
+    code="aging",
+    id="Account-aging",
+    title="Accounts receivable aging",
+    description=(
+        "Open receivables by age (0-30, 31-60, 61-90, 90+ days from the service day, payments settling the "
+        "oldest first), grouped by payer (each payer Organization; 'Patient' for the patients' own share) or "
+        "by patient. Exact money. Billing role."
+    ),
+    levels=(TYPE,),
+    resource_types=("Account",),
+    affects_state=False,
+    parameters=(
+        Parameter("by", "in", 0, "1", "code", "payer (default) or patient."),
+        Parameter("asOf", "in", 0, "1", "date", "The day ages are counted to (default: today, UTC)."),
+        Parameter("group", "out", 0, "*", None, "One per payer or patient and currency.", parts=_GROUP_PARTS),
+    ),
+    handler=account_aging,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...billing.accounts.operations import BALANCE
+from ...billing.accounts.operations import AGING, BALANCE
 from ...billing.payments.operations import IMPORT_835
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
 from ..docref import DOCREF
@@ -19,6 +19,7 @@ OPERATIONS: tuple[Operation, ...] = (
     IMPORT_OPERATION,
     REINDEX,
     BALANCE,
+    AGING,
     IMPORT_835,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
