@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...billing.accounts.operations import AGING, BALANCE
+from ...billing.accounts.statement import STATEMENT
 from ...billing.payments.operations import IMPORT_835
 from ..bulk import EXPORT_GROUP, EXPORT_PATIENT, EXPORT_SYSTEM, IMPORT_OPERATION
 from ..docref import DOCREF
@@ -20,6 +21,7 @@ OPERATIONS: tuple[Operation, ...] = (
     REINDEX,
     BALANCE,
     AGING,
+    STATEMENT,
     IMPORT_835,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
