@@ -1,8 +1,9 @@
 """What each billing resource posts to the ledger: pure functions from a resource to its ledger lines.
 
-- ChargeItem (status billable or billed) with `account`: a charge of `priceOverride` (the item's total
-  price, as the charge capture prices it), owed by the account's first payer (Account.coverage by
-  priority → Coverage.payor) or, without coverage, by the patient (self-pay). Day: the occurrence.
+- ChargeItem (status billable or billed) with `account` and `priceOverride`: a charge of that amount (the
+  item's total price, as the charge capture prices it; an unpriced item posts nothing until priced), owed
+  by the account's first payer (Account.coverage by priority → Coverage.payor) or, without coverage, by
+  the patient (self-pay). Day: the occurrence.
 - ClaimResponse (status active) carrying the ACCOUNT extension (the 835 import sets it): the payer's
   `payment.amount`; each adjudication whose category is a CAS group code (header and item level):
   CO, PI and OA are adjustments of the payer's part, PR moves the amount to the patient's part. The
@@ -57,7 +58,7 @@ def charge_day(charge: dict[str, Any]) -> str | None:
 
 def charge_lines(charge: dict[str, Any], source: str, account: AccountFacts, today: str) -> list[LedgerEntry]:
     """The charge a ChargeItem posts (none unless billable or billed)."""
-    if charge.get("status") not in POSTED_CHARGE_STATUSES:
+    if charge.get("status") not in POSTED_CHARGE_STATUSES or "priceOverride" not in charge:
         return []
     amount, currency = read_money(charge.get("priceOverride"), "ChargeItem.priceOverride")
     if amount < ZERO:

@@ -31,6 +31,13 @@ def test_charges_post_exactly_and_changes_reverse(client: httpx.Client) -> None:
     assert balance(client, billed.account)["balance"] == "2.00 USD"
     assert client.delete(f"/ChargeItem/{first['id']}").status_code in (200, 204)
     assert balance(client, billed.account)["balance"] == "2.00 USD"
+    unpriced = charge(billed, "0")
+    del unpriced["priceOverride"]
+    unpriced = created(client, unpriced)  # the claim checks list it as unpriced; nothing to post yet
+    assert balance(client, billed.account)["balance"] == "2.00 USD"
+    unpriced["priceOverride"] = {"value": orjson.Fragment(b"0.05"), "currency": "USD"}
+    assert _put(client, unpriced).status_code == 200
+    assert balance(client, billed.account)["balance"] == "2.05 USD"
 
 
 def test_a_covered_account_owes_the_payer(client: httpx.Client) -> None:
