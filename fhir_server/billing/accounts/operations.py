@@ -13,6 +13,7 @@ from ...i18n import _
 from ...rest.context import store_of
 from ...rest.operations.declaration import INSTANCE, TYPE, Operation, OperationCall, Parameter
 from ...rest.operations.parameters import operation_query
+from ...rest.preconditions import lenient_handling
 from ...rest.responses import FhirResponse
 from ...storage.billing_ledger import LedgerStore
 from .access import require_billing
@@ -25,6 +26,17 @@ def ledger(call: OperationCall) -> LedgerStore:
     """The ledger of the server's database."""
     store: LedgerStore = call.request.app.state.database.billing_ledger
     return store
+
+
+async def known_query(call: OperationCall, names: tuple[str, ...]) -> dict[str, str]:
+    """The operation's parameters; unless the client asked for lenient handling, an unknown one is a 400."""
+    query = await operation_query(call.request)
+    unknown = [name for name, _value in query if name not in names]
+    if unknown and not lenient_handling(call.request):
+        raise InvalidRequest(
+            _("Unknown parameter '{name}' for this operation.").format(name=unknown[0]), expression=unknown[0]
+        )
+    return dict(query)
 
 
 def balance_parameters(balance: Balance) -> dict[str, Any]:
@@ -43,6 +55,7 @@ def balance_parameters(balance: Balance) -> dict[str, Any]:
 
 async def account_balance(call: OperationCall) -> Response:
     require_billing(call.policy, "r", "Account")
+    await known_query(call, ())
     record = await read_resource(store_of(call.request), call.policy, "Account", str(call.resource_id))
     entries = await ledger(call).of_accounts([record.reference])
     return FhirResponse(balance_parameters(balance_of(record.reference, entries)))
@@ -92,7 +105,7 @@ def _aged_parameter(aged: Aged) -> dict[str, Any]:
 
 async def account_aging(call: OperationCall) -> Response:
     require_billing(call.policy, "s", "Account")
-    query = dict(await operation_query(call.request))
+    query = await known_query(call, ("by", "asOf"))
     by = query.get("by", "payer")
     if by not in ("payer", "patient"):
         raise InvalidRequest(_("'by' must be payer or patient."), expression="by")
