@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -123,3 +124,20 @@ def test_a_bad_835_is_refused_by_line_and_segment_and_writes_nothing(client: htt
     assert _count(client, "ClaimResponse", patient=f"Patient/{paid.patient}") == 0
     empty = client.post(IMPORT, content="", headers=X12)
     assert empty.status_code == 400
+
+
+def test_the_same_835_imported_twice_at_once_posts_once(client: httpx.Client, base_url: str) -> None:
+    paid, denied, paid_claim, denied_claim = _setup(client)
+    text = _file(paid_claim, denied_claim, f"T{uuid.uuid4().hex[:12]}")
+
+    def send(_n: int) -> httpx.Response:
+        with httpx.Client(base_url=base_url, timeout=120) as own:
+            return own.post(IMPORT, content=text, headers=X12)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(send, range(2)))
+    assert [r.status_code for r in results] == [200, 200], [r.text for r in results]
+    assert sorted(r.json()["parameter"][0]["valueBoolean"] for r in results) == [False, True]
+    assert balance(client, paid.account)["balance"] == "30.00 USD"
+    assert _count(client, "ClaimResponse", patient=f"Patient/{paid.patient}") == 1
+    assert _count(client, "Task", patient=f"Patient/{denied.patient}") == 1
