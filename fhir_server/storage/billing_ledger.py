@@ -82,6 +82,12 @@ class LedgerStore:
         """Every entry of these accounts ("Account/<id>"), oldest day first."""
         return await self._find({"account": {"$in": accounts}})
 
+    async def currency_of(self, account: str) -> str | None:
+        """The currency an account is kept in (that of its first entry), None while it has none."""
+        async with mongo_errors(COLLECTION):
+            doc = await self._entries.find_one({"account": account}, {"currency": 1})
+        return str(doc["currency"]) if doc else None
+
     async def of_source(self, source: str) -> list[LedgerEntry]:
         """Every entry posted by the versions of one resource ("ChargeItem/<id>")."""
         return await self._find({"source": source})

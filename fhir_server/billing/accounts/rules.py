@@ -6,9 +6,10 @@ the resource's earlier versions posted: when they differ it inserts the reversal
 the new ones, in the write's own transaction. A refused posting (no currency, a currency other than
 the account's, a payment larger than what the patient owes) refuses the write: nothing is written.
 
-Concurrency: the rule locks the resource and then every account it touches (`context.lock`) before
-reading the ledger, so two postings to one account at once are serialized (the loser is retried and
-sees the winner's lines); none is lost.
+Concurrency: the rule locks a changed resource (`context.lock`) before reading what it posted, and every
+account it touches before reading the account's currency and balance, so two postings to one account at
+once are serialized (the loser is retried and sees the winner's lines); none is lost. Per posting that is
+an Account read, a lock and one indexed ledger read (a payment also reads the account's entries).
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ async def _payer(context: WriteContext, account: dict[str, Any]) -> str | None:
     return None
 
 
-async def _facts(context: WriteContext, reference: Any, where: str) -> AccountFacts:
-    """The facts of the Account `reference`; InvalidRequest naming `where` when it cannot take postings."""
+async def _facts(context: WriteContext, reference: Any, where: str, payer: bool = False) -> AccountFacts:
+    """The facts of the Account `reference` (its payer only when asked: charges need it, remittances name
+    theirs); InvalidRequest naming `where` when it cannot take postings."""
     account = (
         await _resource(context, reference) if isinstance(reference, str) and reference.startswith("Account/") else None
     )
@@ -71,7 +73,7 @@ async def _facts(context: WriteContext, reference: Any, where: str) -> AccountFa
         raise InvalidRequest(
             _("The Account named by {where} has no patient as its subject.").format(where=where), expression=where
         )
-    return AccountFacts(str(reference), patients[0], await _payer(context, account))
+    return AccountFacts(str(reference), patients[0], await _payer(context, account) if payer else None)
 
 
 def _net(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
@@ -98,19 +100,20 @@ async def post(context: WriteContext, lines: list[LedgerEntry], *, payments_with
     """
     source = context.write.record.reference
     ledger = ledger_of(context.store)
-    await context.lock(f"billing/source/{source}")
-    posted = _net(await ledger.of_source(source))
+    posted: list[LedgerEntry] = []
+    if context.current is not None:  # a new resource has posted nothing yet
+        await context.lock(f"billing/source/{source}")
+        posted = _net(await ledger.of_source(source))
     if _same(posted, _net(lines)):
         return
     changes = [replace(entry, amount=-entry.amount) for entry in posted] + lines
     accounts = sorted({entry.account for entry in changes})
     for account in accounts:
         await context.lock(f"billing/account/{account}")
-    entries = await ledger.of_accounts(accounts)
     for account in accounts:
-        _check_account(balance_of(account, entries).currency, [e for e in changes if e.account == account])
+        _check_account(await ledger.currency_of(account), [e for e in changes if e.account == account])
     if payments_within_balance:
-        _check_payments(entries + changes, lines)
+        _check_payments(await ledger.of_accounts(accounts) + changes, lines)
     record = context.write.record
     for number, entry in enumerate(changes):
         context.add_document(COLLECTION, entry.document(f"{source}/{record.version_id}/{number}", record.last_updated))
@@ -148,7 +151,7 @@ async def post_charge(context: WriteContext) -> None:
     charge = context.new
     lines: list[LedgerEntry] = []
     if charge is not None and charge.get("account"):
-        facts = await _facts(context, charge["account"][0].get("reference"), "ChargeItem.account[0]")
+        facts = await _facts(context, charge["account"][0].get("reference"), "ChargeItem.account[0]", payer=True)
         lines = charge_lines(charge, context.write.record.reference, facts, _today(context))
     await post(context, lines)
 

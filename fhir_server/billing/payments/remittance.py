@@ -6,15 +6,17 @@ number CLP01, carrying the Account it posts to (the patient's active Account, th
 Claim's coverage first), and per denied claim (CLP02 = 4) a Task for the billing office. The write
 rules post the ClaimResponses to the ledger in the same transaction (accounts/rules.py).
 
-Idempotent: each resource is created only if none has its identifier (payer id / trace number, and the
-claim's place in the remittance), so importing the same 835 again, even twice at once, changes nothing.
+Idempotent: a remittance (payer id / trace number, TRN03/TRN02) found imported is not written again,
+and a write rule (rules.py) refuses a second PaymentReconciliation for it, so of two imports of the same
+file at once one writes and the other answers what the first wrote. The Claims and Accounts are looked
+up in batches (a search per 50 claims), then everything is written in one transaction.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,10 +30,9 @@ from ...search.request import SearchRequest, parse_search_request
 from ...storage import ResourceStore, StoredResource
 from ..accounts.money import money
 from ..accounts.postings import ACCOUNT_EXTENSION, CARC_SYSTEM, CAS_GROUP_SYSTEM, PAYMENT_TYPE_SYSTEM, RARC_SYSTEM
+from .rules import REMITTANCE_SYSTEM, AlreadyImported, remittance_key
 from .x12_835 import Adjustment, ClaimPayment, Remittance
 
-REMITTANCE_SYSTEM = "urn:fhir-server:billing:x12-835"
-"""Identifier system of what an 835 creates; values `<payer id>/<trace>` and `<payer id>/<trace>/<claim n>`."""
 ADJUDICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/adjudication"
 CURRENCY = "USD"
 """X12 835 amounts are in US dollars (a CUR segment is not supported)."""
@@ -48,6 +49,10 @@ class ClaimTarget:
     account: str
 
 
+CHUNK = 50
+"""Values per search in the batched look-ups of Claims and Accounts."""
+
+
 async def _find(
     store: ResourceStore, policy: AccessPolicy, resource_type: str, criteria: Sequence[tuple[str, str]], limit: int
 ) -> list[StoredResource]:
@@ -58,35 +63,85 @@ async def _find(
     return (await search_type(store, policy, narrowed)).page.records
 
 
+def _escaped(value: str) -> str:
+    """A search value with the characters search syntax reserves escaped (R4 search.html#escaping)."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("|", "\\|").replace("$", "\\$")
+
+
+async def _claims(store: ResourceStore, policy: AccessPolicy, controls: list[str]) -> dict[str, list[StoredResource]]:
+    """The Claims whose identifier (else id) is each patient control number, a search per CHUNK numbers."""
+    found: dict[str, list[StoredResource]] = {control: [] for control in controls}
+    for first in range(0, len(controls), CHUNK):
+        chunk = controls[first : first + CHUNK]
+        criteria = [("identifier", ",".join(_escaped(c) for c in chunk))]
+        for record in await _find(store, policy, "Claim", criteria, 2 * len(chunk) + 1):
+            values = {i.get("value") for i in record.resource().get("identifier", [])}
+            for control in chunk:
+                if control in values:
+                    found[control].append(record)
+    for control, records in found.items():
+        if not records and control.replace("-", "").replace(".", "").isalnum() and len(control) <= 64:
+            records.extend(await _find(store, policy, "Claim", [("_id", control)], 2))
+    return found
+
+
+async def _accounts(store: ResourceStore, policy: AccessPolicy, patients: list[str]) -> dict[str, list[StoredResource]]:
+    """The active Accounts of each patient, a search per CHUNK patients."""
+    found: dict[str, list[StoredResource]] = {patient: [] for patient in patients}
+    for first in range(0, len(patients), CHUNK):
+        chunk = patients[first : first + CHUNK]
+        criteria = [("subject", ",".join(chunk)), ("status", "active")]
+        for record in await _find(store, policy, "Account", criteria, 20 * len(chunk)):
+            for subject in record.resource().get("subject", []):
+                if subject.get("reference") in found:
+                    found[subject["reference"]].append(record)
+    return found
+
+
 def _unknown(claim: ClaimPayment, text: str) -> Issue:
     where = _("line {line}, segment {segment}").format(line=claim.line, segment="CLP")
     return Issue("error", "not-found", f"{where}: {text}")
 
 
-async def _target(store: ResourceStore, policy: AccessPolicy, payment: ClaimPayment) -> ClaimTarget | Issue:
-    """The Claim CLP01 names and the account it posts to, or the problem (for the 400)."""
-    found = await _find(store, policy, "Claim", [("identifier", payment.control)], 2)
-    if not found and payment.control.replace("-", "").replace(".", "").isalnum():
-        found = await _find(store, policy, "Claim", [("_id", payment.control)], 2)
-    if len(found) != 1:
-        return _unknown(
-            payment, _("no Claim has the patient control number {claim} (CLP01).").format(claim=payment.control)
-        )
-    claim = found[0].resource()
-    patient = (claim.get("patient") or {}).get("reference")
-    insurer = (claim.get("insurer") or {}).get("reference")
-    if not isinstance(patient, str) or not isinstance(insurer, str):
-        return _unknown(payment, _("Claim {claim} has no patient or insurer.").format(claim=found[0].reference))
-    accounts = await _find(store, policy, "Account", [("subject", patient), ("status", "active")], 20)
-    if not accounts:
-        return _unknown(payment, _("{patient} has no active Account to post to.").format(patient=patient))
+def _covers(account: StoredResource, claim: dict[str, Any]) -> bool:
     coverages = {i.get("coverage", {}).get("reference") for i in claim.get("insurance", [])}
+    return any(c.get("coverage", {}).get("reference") in coverages for c in account.resource().get("coverage", []))
 
-    def covers(record: StoredResource) -> bool:
-        return any(c.get("coverage", {}).get("reference") in coverages for c in record.resource().get("coverage", []))
 
-    account = next((a for a in accounts if covers(a)), accounts[0])
-    return ClaimTarget(found[0].reference, patient, insurer, account.reference)
+async def _targets(
+    store: ResourceStore, policy: AccessPolicy, payments: list[ClaimPayment]
+) -> list[ClaimTarget | Issue]:
+    """For each CLP, the Claim it pays and the account it posts to, or the problem (for the 400)."""
+    claims = await _claims(store, policy, sorted({p.control for p in payments}))
+    patients = {
+        str(r.resource().get("patient", {}).get("reference"))
+        for records in claims.values()
+        if len(records) == 1
+        for r in records
+    }
+    accounts = await _accounts(store, policy, sorted(p for p in patients if p.startswith("Patient/")))
+    targets: list[ClaimTarget | Issue] = []
+    for payment in payments:
+        found = claims[payment.control]
+        if len(found) != 1:
+            message = _("no Claim has the patient control number {claim} (CLP01).").format(claim=payment.control)
+            targets.append(_unknown(payment, message))
+            continue
+        claim = found[0].resource()
+        patient = (claim.get("patient") or {}).get("reference")
+        insurer = (claim.get("insurer") or {}).get("reference")
+        if not isinstance(patient, str) or not isinstance(insurer, str):
+            targets.append(
+                _unknown(payment, _("Claim {claim} has no patient or insurer.").format(claim=found[0].reference))
+            )
+            continue
+        own = accounts.get(patient, [])
+        if not own:
+            targets.append(_unknown(payment, _("{patient} has no active Account to post to.").format(patient=patient)))
+            continue
+        account = next((a for a in own if _covers(a, claim)), own[0])
+        targets.append(ClaimTarget(found[0].reference, patient, insurer, account.reference))
+    return targets
 
 
 def _concept(system: str, code: str) -> dict[str, Any]:
@@ -171,15 +226,8 @@ def _denial_task(payment: ClaimPayment, target: ClaimTarget, key: str, response_
     }
 
 
-def _create(resource: dict[str, Any], key: str, full_url: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "resource": resource,
-        "request": {
-            "method": "POST",
-            "url": resource["resourceType"],
-            "ifNoneExist": f"identifier={REMITTANCE_SYSTEM}|{key}",
-        },
-    }
+def _create(resource: dict[str, Any], full_url: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"resource": resource, "request": {"method": "POST", "url": resource["resourceType"]}}
     if full_url:
         entry["fullUrl"] = full_url
     return entry
@@ -187,12 +235,43 @@ def _create(resource: dict[str, Any], key: str, full_url: str | None = None) -> 
 
 @dataclass
 class Posted:
-    """What an import wrote (or found already written)."""
+    """What an import wrote (or found written by an earlier import: `already`)."""
 
-    reconciliations: list[str]
-    responses: list[str]
-    tasks: list[str]
-    already: bool
+    reconciliations: list[str] = field(default_factory=list)
+    responses: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    already: bool = True
+    keys: set[str] = field(default_factory=set)
+    """The remittance keys found imported."""
+
+    def add(self, other: Posted) -> Posted:
+        return Posted(
+            self.reconciliations + other.reconciliations,
+            self.responses + other.responses,
+            self.tasks + other.tasks,
+            self.already and other.already,
+            self.keys | other.keys,
+        )
+
+
+def _key(remittance: Remittance) -> str:
+    return f"{remittance.payer_id}/{remittance.trace}"
+
+
+async def _imported(store: ResourceStore, policy: AccessPolicy, keys: list[str]) -> Posted:
+    """What earlier imports of these remittances wrote (nothing when none was imported)."""
+    found: list[StoredResource] = []
+    for key in keys:
+        criteria = [("identifier", f"{REMITTANCE_SYSTEM}|{_escaped(key)}")]
+        found += await _find(store, policy, "PaymentReconciliation", criteria, 2)
+    details = [d for record in found for d in record.resource().get("detail", [])]
+    responses = [str(d["response"]["reference"]) for d in details if "reference" in d.get("response", {})]
+    tasks: list[StoredResource] = []
+    for first in range(0, len(responses), CHUNK):
+        chunk = responses[first : first + CHUNK]
+        tasks += await _find(store, policy, "Task", [("focus", ",".join(chunk))], 2 * len(chunk))
+    keys_found = {remittance_key(record.resource()) or "" for record in found}
+    return Posted([r.reference for r in found], responses, [t.reference for t in tasks], True, keys_found)
 
 
 def _reconciliation(remittance: Remittance, details: list[dict[str, Any]], key: str, now: str) -> dict[str, Any]:
@@ -215,20 +294,42 @@ def _reconciliation(remittance: Remittance, details: list[dict[str, Any]], key: 
 async def post_remittances(
     store: ResourceStore, policy: AccessPolicy, remittances: list[Remittance], base: str | None
 ) -> Posted:
-    """Write the remittances in one transaction; InvalidRequest naming each CLP whose Claim is unknown."""
+    """Write the remittances not imported before in one transaction; InvalidRequest naming each CLP whose
+    Claim or Account is unknown (then nothing is written)."""
+    keys = [_key(remittance) for remittance in remittances]
+    before = await _imported(store, policy, keys)
+    fresh = [remittance for remittance in remittances if _key(remittance) not in before.keys]
+    if not fresh:
+        return before
+    targets = await _targets(store, policy, [payment for remittance in fresh for payment in remittance.claims])
+    problems = [target for target in targets if isinstance(target, Issue)]
+    if problems:
+        head = _("The 835 file was refused; nothing was imported. {problem}").format(problem=problems[0].diagnostics)
+        raise InvalidRequest(head, issues=problems)
+    entries = _entries(fresh, iter(t for t in targets if isinstance(t, ClaimTarget)))
+    try:
+        results = await process_transaction(store, policy, entries, base)
+    except AlreadyImported:  # an import of the same file committed first
+        return await _imported(store, policy, keys)
+    written: dict[str, list[str]] = {"PaymentReconciliation": [], "ClaimResponse": [], "Task": []}
+    for result in results:
+        if result.record is not None:
+            written[result.record.resource_type].append(result.record.reference)
+    posted = Posted(written["PaymentReconciliation"], written["ClaimResponse"], written["Task"], False)
+    return before.add(posted)
+
+
+def _entries(remittances: list[Remittance], targets: Iterator[ClaimTarget]) -> list[dict[str, Any]]:
+    """The transaction's entries: per remittance its PaymentReconciliation, ClaimResponses and Tasks."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     entries: list[dict[str, Any]] = []
-    problems: list[Issue] = []
     for remittance in remittances:
-        key = f"{remittance.payer_id}/{remittance.trace}"
-        details = []
+        key = _key(remittance)
+        details, claim_entries = [], []
         for number, payment in enumerate(remittance.claims, start=1):
-            target = await _target(store, policy, payment)
-            if isinstance(target, Issue):
-                problems.append(target)
-                continue
+            target = next(targets)
             claim_key, url = f"{key}/{number}", f"urn:uuid:{uuid.uuid4()}"
-            entries.append(_create(_claim_response(remittance, payment, target, claim_key, now), claim_key, url))
+            claim_entries.append(_create(_claim_response(remittance, payment, target, claim_key, now), url))
             details.append(
                 {
                     "type": _concept(PAYMENT_TYPE_SYSTEM, "payment"),
@@ -239,16 +340,6 @@ async def post_remittances(
                 }
             )
             if payment.denied:
-                entries.append(_create(_denial_task(payment, target, claim_key, url, now), claim_key))
-        entries.insert(0, _create(_reconciliation(remittance, details, key, now), key))
-    if problems:
-        head = _("The 835 file was refused; nothing was imported. {problem}").format(problem=problems[0].diagnostics)
-        raise InvalidRequest(head, issues=problems)
-    results = await process_transaction(store, policy, entries, base)
-    written = {"PaymentReconciliation": [], "ClaimResponse": [], "Task": []}  # type: dict[str, list[str]]
-    created = False
-    for result in results:
-        if result.record is not None:
-            written[result.record.resource_type].append(result.record.reference)
-            created = created or result.status.startswith("201")
-    return Posted(written["PaymentReconciliation"], written["ClaimResponse"], written["Task"], not created)
+                claim_entries.append(_create(_denial_task(payment, target, claim_key, url, now)))
+        entries += [_create(_reconciliation(remittance, details, key, now)), *claim_entries]
+    return entries
