@@ -70,11 +70,10 @@ class LedgerStore:
         self._entries = store.client[store.database_name][COLLECTION]
 
     async def ensure_indexes(self) -> None:
-        """Per-account and per-party listing; safe at every start (and creates the collection, which the
+        """Per-account, per-patient and per-source listing; safe at every start (and creates the collection, which the
         write transactions then insert into)."""
         async with mongo_errors(COLLECTION):
             await self._entries.create_index([("account", ASCENDING), ("date", ASCENDING)], name="account")
-            await self._entries.create_index([("party", ASCENDING), ("date", ASCENDING)], name="party")
             await self._entries.create_index([("patient", ASCENDING), ("date", ASCENDING)], name="patient")
             await self._entries.create_index([("source", ASCENDING)], name="source")
 
@@ -88,13 +87,17 @@ class LedgerStore:
             doc = await self._entries.find_one({"account": account}, {"currency": 1})
         return str(doc["currency"]) if doc else None
 
+    async def accounts_of(self, patients: list[str]) -> dict[str, set[str]]:
+        """The accounts each patient ("Patient/<id>") has ledger entries on."""
+        found: dict[str, set[str]] = {patient: set() for patient in patients}
+        async with mongo_errors(COLLECTION):
+            for patient in patients:
+                found[patient] = set(await self._entries.distinct("account", {"patient": patient}))
+        return found
+
     async def of_source(self, source: str) -> list[LedgerEntry]:
         """Every entry posted by the versions of one resource ("ChargeItem/<id>")."""
         return await self._find({"source": source})
-
-    async def of_party(self, party: str) -> list[LedgerEntry]:
-        """Every entry owed by one party ("Organization/<id>" or "Patient/<id>"), oldest day first."""
-        return await self._find({"party": party})
 
     async def of_patient(self, patient: str) -> list[LedgerEntry]:
         """Every entry of one patient's accounts, oldest day first."""

@@ -6,10 +6,12 @@ the resource's earlier versions posted: when they differ it inserts the reversal
 the new ones, in the write's own transaction. A refused posting (no currency, a currency other than
 the account's, a payment larger than what the patient owes) refuses the write: nothing is written.
 
-Concurrency: the rule locks a changed resource (`context.lock`) before reading what it posted, and every
-account it touches before reading the account's currency and balance, so two postings to one account at
-once are serialized (the loser is retried and sees the winner's lines); none is lost. Per posting that is
-an Account read, a lock and one indexed ledger read (a payment also reads the account's entries).
+Concurrency: postings only ever insert their own lines, so two at once cannot lose one another. What
+the rule reads is guarded with `context.lock` (taken before the read): what a changed resource posted
+before (locked per resource), the balance a payment is checked against (locked per account), and the
+currency of an account that has none yet (the first posting sets it; once set it never changes, so later
+postings read it without a lock). Two payments to one account at once are serialized: the loser is
+retried and sees the winner's lines. A posting costs an Account read and one or two indexed ledger reads.
 """
 
 from __future__ import annotations
@@ -109,9 +111,11 @@ async def post(context: WriteContext, lines: list[LedgerEntry], *, payments_with
     changes = [replace(entry, amount=-entry.amount) for entry in posted] + lines
     accounts = sorted({entry.account for entry in changes})
     for account in accounts:
-        await context.lock(f"billing/account/{account}")
-    for account in accounts:
-        _check_account(await ledger.currency_of(account), [e for e in changes if e.account == account])
+        currency = await ledger.currency_of(account)
+        if currency is None or payments_within_balance:
+            await context.lock(f"billing/account/{account}")
+            currency = await ledger.currency_of(account)
+        _check_account(currency, [e for e in changes if e.account == account])
     if payments_within_balance:
         _check_payments(await ledger.of_accounts(accounts) + changes, lines)
     record = context.write.record

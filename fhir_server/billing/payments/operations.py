@@ -18,6 +18,7 @@ from ...rest.body import read_bytes
 from ...rest.context import base_url, settings_of, store_of
 from ...rest.operations.declaration import TYPE, Operation, OperationCall, Parameter
 from ...rest.responses import FhirResponse
+from ...storage.billing_ledger import LedgerStore
 from ..accounts.access import require_billing
 from .remittance import Posted, post_remittances
 from .x12_835 import read_835
@@ -45,7 +46,8 @@ async def import_835(call: OperationCall) -> Response:
     if not text.strip():
         raise InvalidRequest(_("The request has no body; the X12 835 file is expected."))
     remittances = await asyncio.to_thread(read_835, text)
-    posted = await post_remittances(store_of(call.request), call.policy, remittances, base_url(call.request))
+    ledger: LedgerStore = call.request.app.state.database.billing_ledger
+    posted = await post_remittances(store_of(call.request), ledger, call.policy, remittances, base_url(call.request))
     return FhirResponse(_parameters(posted))
 
 

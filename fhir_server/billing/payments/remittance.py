@@ -8,8 +8,9 @@ rules post the ClaimResponses to the ledger in the same transaction (accounts/ru
 
 Idempotent: a remittance (payer id / trace number, TRN03/TRN02) found imported is not written again,
 and a write rule (rules.py) refuses a second PaymentReconciliation for it, so of two imports of the same
-file at once one writes and the other answers what the first wrote. The Claims and Accounts are looked
-up in batches (a search per 50 claims), then everything is written in one transaction.
+file at once one writes and the other answers what the first wrote. Claims are read by id (a
+patient control number that is a Claim's id), else searched by identifier; Accounts are read by the ids
+the ledger knows for the patient, else searched; then everything is written in one transaction.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from typing import Any
 
 from ...auth.policy import AccessPolicy
 from ...engine.bundle.transaction import process_transaction
+from ...engine.read import visible
 from ...engine.search import search_type
 from ...errors import InvalidRequest, Issue
 from ...i18n import _
 from ...search.registry import default_registry
 from ...search.request import SearchRequest, parse_search_request
 from ...storage import ResourceStore, StoredResource
+from ...storage.billing_ledger import LedgerStore
 from ..accounts.money import money
 from ..accounts.postings import ACCOUNT_EXTENSION, CARC_SYSTEM, CAS_GROUP_SYSTEM, PAYMENT_TYPE_SYSTEM, RARC_SYSTEM
 from .rules import REMITTANCE_SYSTEM, AlreadyImported, remittance_key
@@ -50,7 +53,7 @@ class ClaimTarget:
 
 
 CHUNK = 50
-"""Values per search in the batched look-ups of Claims and Accounts."""
+"""Values per search when looking up the Tasks of an imported remittance."""
 
 
 async def _find(
@@ -68,33 +71,43 @@ def _escaped(value: str) -> str:
     return value.replace("\\", "\\\\").replace(",", "\\,").replace("|", "\\|").replace("$", "\\$")
 
 
+def _id_like(value: str) -> bool:
+    return 0 < len(value) <= 64 and value.replace("-", "").replace(".", "").isalnum()
+
+
+async def _readable(store: ResourceStore, policy: AccessPolicy, references: list[str]) -> list[StoredResource]:
+    """The current resources `references` names that exist and `policy` may read (one database read)."""
+    records = await store.get_many(references) if references else []
+    return [record for record in records if await visible(store, policy, record)]
+
+
 async def _claims(store: ResourceStore, policy: AccessPolicy, controls: list[str]) -> dict[str, list[StoredResource]]:
-    """The Claims whose identifier (else id) is each patient control number, a search per CHUNK numbers."""
-    found: dict[str, list[StoredResource]] = {control: [] for control in controls}
-    for first in range(0, len(controls), CHUNK):
-        chunk = controls[first : first + CHUNK]
-        criteria = [("identifier", ",".join(_escaped(c) for c in chunk))]
-        for record in await _find(store, policy, "Claim", criteria, 2 * len(chunk) + 1):
-            values = {i.get("value") for i in record.resource().get("identifier", [])}
-            for control in chunk:
-                if control in values:
-                    found[control].append(record)
-    for control, records in found.items():
-        if not records and control.replace("-", "").replace(".", "").isalnum() and len(control) <= 64:
-            records.extend(await _find(store, policy, "Claim", [("_id", control)], 2))
+    """The Claim of each patient control number: the Claim with that id (an 837 may send the id as CLM01),
+    else those with that identifier."""
+    policy.require("r", "Claim")
+    by_id = {r.id: r for r in await _readable(store, policy, [f"Claim/{c}" for c in controls if _id_like(c)])}
+    found: dict[str, list[StoredResource]] = {}
+    for control in controls:
+        found[control] = [by_id[control]] if control in by_id else []
+        if not found[control]:
+            found[control] = await _find(store, policy, "Claim", [("identifier", _escaped(control))], 2)
     return found
 
 
-async def _accounts(store: ResourceStore, policy: AccessPolicy, patients: list[str]) -> dict[str, list[StoredResource]]:
-    """The active Accounts of each patient, a search per CHUNK patients."""
-    found: dict[str, list[StoredResource]] = {patient: [] for patient in patients}
-    for first in range(0, len(patients), CHUNK):
-        chunk = patients[first : first + CHUNK]
-        criteria = [("subject", ",".join(chunk)), ("status", "active")]
-        for record in await _find(store, policy, "Account", criteria, 20 * len(chunk)):
-            for subject in record.resource().get("subject", []):
-                if subject.get("reference") in found:
-                    found[subject["reference"]].append(record)
+async def _accounts(
+    store: ResourceStore, policy: AccessPolicy, ledger: LedgerStore, patients: list[str]
+) -> dict[str, list[StoredResource]]:
+    """The active Accounts of each patient: those the ledger knows (read by id), else a search."""
+    policy.require("r", "Account")
+    posted = await ledger.accounts_of(patients)
+    records = await _readable(store, policy, sorted({a for accounts in posted.values() for a in accounts}))
+    active = {r.reference: r for r in records if r.resource().get("status") == "active"}
+    found: dict[str, list[StoredResource]] = {}
+    for patient in patients:
+        found[patient] = [active[a] for a in sorted(posted[patient]) if a in active]
+        if not found[patient]:
+            criteria = [("subject", patient), ("status", "active")]
+            found[patient] = await _find(store, policy, "Account", criteria, 20)
     return found
 
 
@@ -109,7 +122,7 @@ def _covers(account: StoredResource, claim: dict[str, Any]) -> bool:
 
 
 async def _targets(
-    store: ResourceStore, policy: AccessPolicy, payments: list[ClaimPayment]
+    store: ResourceStore, policy: AccessPolicy, ledger: LedgerStore, payments: list[ClaimPayment]
 ) -> list[ClaimTarget | Issue]:
     """For each CLP, the Claim it pays and the account it posts to, or the problem (for the 400)."""
     claims = await _claims(store, policy, sorted({p.control for p in payments}))
@@ -119,7 +132,7 @@ async def _targets(
         if len(records) == 1
         for r in records
     }
-    accounts = await _accounts(store, policy, sorted(p for p in patients if p.startswith("Patient/")))
+    accounts = await _accounts(store, policy, ledger, sorted(p for p in patients if p.startswith("Patient/")))
     targets: list[ClaimTarget | Issue] = []
     for payment in payments:
         found = claims[payment.control]
@@ -292,7 +305,7 @@ def _reconciliation(remittance: Remittance, details: list[dict[str, Any]], key: 
 
 
 async def post_remittances(
-    store: ResourceStore, policy: AccessPolicy, remittances: list[Remittance], base: str | None
+    store: ResourceStore, ledger: LedgerStore, policy: AccessPolicy, remittances: list[Remittance], base: str | None
 ) -> Posted:
     """Write the remittances not imported before in one transaction; InvalidRequest naming each CLP whose
     Claim or Account is unknown (then nothing is written)."""
@@ -301,7 +314,7 @@ async def post_remittances(
     fresh = [remittance for remittance in remittances if _key(remittance) not in before.keys]
     if not fresh:
         return before
-    targets = await _targets(store, policy, [payment for remittance in fresh for payment in remittance.claims])
+    targets = await _targets(store, policy, ledger, [payment for remittance in fresh for payment in remittance.claims])
     problems = [target for target in targets if isinstance(target, Issue)]
     if problems:
         head = _("The 835 file was refused; nothing was imported. {problem}").format(problem=problems[0].diagnostics)
