@@ -55,6 +55,7 @@ DEFAULT_ROLES: dict[str, list[str]] = {
     "billing": [
         *_each("user", _FINANCIAL, "cruds"),
         *_each("user", _DEMOGRAPHICS + _DIRECTORY + ("Encounter", "Condition"), "rs"),
+        "user/Task.cruds",
         *_SIGN_IN,
     ],
     "lab-interface": [*_each("system", _LAB, "cruds"), *_each("system", _DIRECTORY, "rs")],

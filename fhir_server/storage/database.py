@@ -20,6 +20,7 @@ from .audit import MongoAuditLog
 from .audit_seal import AuditKey
 from .authorizations import MongoAuthorizationStore
 from .backup import MongoBackupStore
+from .billing_ledger import LedgerStore
 from .calendar_tokens import CalendarTokens
 from .clients import MongoClientStore
 from .duty_leases import MongoDutyLeases
@@ -76,6 +77,7 @@ class Database:
     pharmacy_outbox: PharmacyOutbox
     prescriber_keys: PrescriberKeys
     x12_control: MongoX12ControlNumbers
+    billing_ledger: LedgerStore
     audit_log: MongoAuditLog | None
     """None when opened without the audit key (commands that neither write nor read the audit trail)."""
     stock: StockLedgerStore
@@ -117,6 +119,7 @@ class Database:
             reminders=ReminderStore(client, name),
             calendar_tokens=CalendarTokens(client, name),
             x12_control=MongoX12ControlNumbers(client, name),
+            billing_ledger=LedgerStore(resources),
             audit_log=MongoAuditLog(client, name, audit_key) if audit_key is not None else None,
             pharmacy_outbox=PharmacyOutbox(resources),
             prescriber_keys=PrescriberKeys(client, name),
@@ -173,3 +176,4 @@ class Database:
         await self.pharmacy_outbox.ensure_indexes()
         await self.prescriber_keys.ensure_indexes()
         await self.stock.ensure_indexes()
+        await self.billing_ledger.ensure_indexes()

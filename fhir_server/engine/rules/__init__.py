@@ -1,5 +1,7 @@
 """Declared write rules (see registry.py) and the rules the server ships with."""
 
+from ...billing.accounts import rules as billing_account_rules
+from ...billing.payments import rules as billing_payment_rules
 from ...medications.stock import rules as stock_rules
 from ...reports import rules as report_rules
 from ...scheduling import rules as scheduling_rules
@@ -23,6 +25,8 @@ __all__ = [
     "RefusedByRule",
     "WriteContext",
     "WriteRule",
+    "billing_account_rules",
+    "billing_payment_rules",
     "load_rule_modules",
     "rules_for",
     "run_write_rules",

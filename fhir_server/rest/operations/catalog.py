@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from ...billing.accounts.operations import AGING, BALANCE
+from ...billing.accounts.statement import STATEMENT
 from ...billing.charges.operations import CHARGE_LINE
 from ...billing.claims.eligibility_operations import ELIGIBILITY_OPERATIONS
 from ...billing.claims.operations import CLAIM_OPERATIONS
+from ...billing.payments.operations import IMPORT_835
 from ...medications.prescribing.operations import PRINT, SIGN
 from ...medications.stock.operations import STOCK_OPERATIONS
 from ...reminders.calendar_token import CALENDAR_TOKEN
@@ -38,6 +41,10 @@ OPERATIONS: tuple[Operation, ...] = (
     CHARGE_LINE,
     *CLAIM_OPERATIONS,
     *ELIGIBILITY_OPERATIONS,
+    BALANCE,
+    AGING,
+    STATEMENT,
+    IMPORT_835,
 )
 """Ids are unique; at most one declaration serves a code at a level on a type (checked at import)."""
 

@@ -1,0 +1,1 @@
+"""Patient accounts: the ledger rules, balances, A/R aging and statements."""

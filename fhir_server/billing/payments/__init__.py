@@ -1,0 +1,1 @@
+"""Money in: X12 835 remittance import and patient payments."""
