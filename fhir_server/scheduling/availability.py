@@ -23,7 +23,7 @@ def _near(rule: rrule, first: datetime) -> rrule:
     steps per expansion. Moving DTSTART by whole intervals keeps the phase of INTERVAL=n; a rule with
     COUNT, or coarser than weekly, is left as it is (few steps, or the count would change).
     """
-    freq, interval, count, start = rule._freq, rule._interval, rule._count, rule._dtstart  # type: ignore[attr-defined]  # noqa: SLF001
+    freq, interval, count, start = rule._freq, rule._interval, rule._count, rule._dtstart  # noqa: SLF001
     if count is not None or freq not in (DAILY, WEEKLY):
         return rule
     period = interval * (7 if freq == WEEKLY else 1)

@@ -160,7 +160,7 @@ def _rule(text: Any, where: str, anchor: date) -> rrule:
         except (ValueError, TypeError, KeyError, IndexError):
             rule = None
         if isinstance(rule, rrule):
-            if rule._freq <= DAILY:  # type: ignore[attr-defined]  # noqa: SLF001  (no public accessor for FREQ)
+            if rule._freq <= DAILY:  # noqa: SLF001  (no public accessor for FREQ)
                 return rule
             raise InvalidRequest(
                 _("The recurrence rule must repeat daily or less often; the times come from 'start' and 'end'."),
