@@ -15,6 +15,7 @@ from ..auth.policy import AccessPolicy
 from ..errors import FhirError
 from ..i18n import current_language
 from ..i18n.formatting import format_date
+from ..names import display_name
 from ..search import parse_search_request
 from ..search.registry import default_registry
 from ..storage import ResourceStore
@@ -67,18 +68,6 @@ def record_number(resource: dict[str, Any]) -> RecordNumber | None:
     identifiers = [i for i in resource.get("identifier") or [] if i.get("value")]
     chosen = next((i for i in identifiers if identifier_type_code(i) == "MR"), identifiers[0] if identifiers else None)
     return RecordNumber(identifier_label(chosen), str(chosen["value"])) if chosen else None
-
-
-def display_name(resource: dict[str, Any]) -> str:
-    """The first name of the resource as people write it ("Jane Doe"), or its id."""
-    for name in resource.get("name") or []:
-        if name.get("text"):
-            return str(name["text"])
-        words = [*name.get("prefix", []), *name.get("given", []), name.get("family", "")]
-        text = " ".join(str(w) for w in words if w)
-        if text:
-            return text
-    return str(resource.get("id", ""))
 
 
 async def find_patients(store: ResourceStore, name: str) -> list[PatientRow]:

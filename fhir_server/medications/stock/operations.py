@@ -21,7 +21,7 @@ from ...engine import read_resource, update_resource
 from ...engine.identity import format_instant, now
 from ...errors import InvalidRequest, ResourceNotFound, Unprocessable
 from ...i18n import _
-from ...pages.patients import display_name
+from ...names import display_name
 from ...rest.context import store_of
 from ...rest.operations.declaration import INSTANCE, TYPE, Operation, OperationCall, Parameter
 from ...rest.operations.parameters import operation_query
