@@ -123,9 +123,10 @@ def test_each_process_takes_the_duties_that_apply_to_it() -> None:
         return [duty.name for duty in applicable(DUTIES, runs, Settings())]
 
     server = ["search-parameters", "reindex", "export", "import", "audit-seal"]
-    scheduling = ["generate-slots", "expire-holds"]
-    assert names({SERVER}) == [*server, *scheduling]
-    assert names({SERVER, MLLP}) == [*server, "hl7-recovery", *scheduling]
+    workflows = ["stock-alerts", "stock-expiry", "pharmacy-transmission", "generate-slots", "expire-holds"]
+    views = ["refresh-report-views", "viewdefinition-export"]
+    assert names({SERVER}) == [*server, *workflows, *views]
+    assert names({SERVER, MLLP}) == [*server, "hl7-recovery", *workflows, *views]
     assert names({MLLP}) == ["hl7-recovery"]  # `fhir-server mllp`: no job workers there
     off = Duty("off", Rounds(), every=1, enabled=lambda settings: settings.hl7_outbound)
     assert applicable([off], {SERVER}, Settings()) == []

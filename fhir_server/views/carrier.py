@@ -5,8 +5,8 @@ the R4 model (profiles/), so a stored view is a Library (CRUD, history and searc
 status come with it) whose `content` holds the view as JSON in an attachment of the media type
 `VIEW_MEDIA_TYPE`, and whose `name`, `url` and `status` repeat the view's, so that searching the
 Libraries by them finds the view. `$viewdefinition-run` takes such a Library by reference
-(`viewReference`: `Library/{id}` or `ViewDefinition/{id}`, both naming the Library's id) or at
-instance level (`Library/{id}/$viewdefinition-run`).
+(`viewReference`: `Library/{id}` or `ViewDefinition/{id}`, both naming the Library's id, or the
+view's canonical URL, found by the Library's `url`) or at instance level (`Library/{id}/$viewdefinition-run`).
 """
 
 from __future__ import annotations

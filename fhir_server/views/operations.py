@@ -119,7 +119,9 @@ async def run_operation(call: OperationCall) -> Response:
 
 
 _PARAMETERS = (
-    Parameter("viewReference", "in", 0, "1", "Reference", "Library/[id] or ViewDefinition/[id]: the stored view."),
+    Parameter(
+        "viewReference", "in", 0, "1", "Reference", "The stored view: Library/[id], ViewDefinition/[id] or its url."
+    ),
     Parameter("viewResource", "in", 0, "1", "Resource", "The ViewDefinition itself (POST)."),
     Parameter("_format", "in", 0, "1", "code", "json (default), ndjson, csv or parquet."),
     Parameter("header", "in", 0, "1", "boolean", "CSV only: a header line (default true)."),

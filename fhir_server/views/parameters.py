@@ -17,12 +17,15 @@ from fastapi import Request
 from ..auth.policy import AccessPolicy
 from ..engine.bulk_export import group_members
 from ..engine.read import read_resource
-from ..errors import InvalidRequest
+from ..engine.search import search_type
+from ..errors import InvalidRequest, ResourceNotFound
 from ..i18n import _
 from ..rest.body import check_media_type, parse_body, read_bytes
 from ..rest.context import settings_of
 from ..rest.operations.parameters import parameter_value
 from ..search.dates import parse_date_range
+from ..search.registry import default_registry
+from ..search.request import parse_search_request
 from ..storage import ResourceStore
 from .carrier import library_view
 from .formats import FORMATS, format_code
@@ -106,6 +109,8 @@ async def view_of(
         )
     if inline is not None:
         return dict(inline)
+    if "://" in str(reference) or str(reference).startswith("urn:"):
+        return await _canonical_view(store, policy, str(reference), f"{location}viewReference")
     kind, _sep, library_id = str(reference).rstrip("/").rpartition("/")
     if kind.rpartition("/")[2] not in ("Library", "ViewDefinition") or not library_id:
         raise InvalidRequest(
@@ -113,6 +118,26 @@ async def view_of(
             expression=f"{location}viewReference",
         )
     return await stored_view(store, policy, library_id)
+
+
+async def _canonical_view(store: ResourceStore, policy: AccessPolicy, canonical: str, location: str) -> dict[str, Any]:
+    """The view of the one Library the caller may read whose `url` (and `version`, after `|`) is `canonical`."""
+    url, _sep, version = canonical.partition("|")
+    query = [("url", url), *([("version", version)] if version else []), ("_count", "2")]
+    request = parse_search_request("Library", query, default_registry(), default_count=2, max_count=2, strict=True)
+    found = (await search_type(store, policy, request, permission="r")).page.records
+    if not found:
+        raise ResourceNotFound(
+            _("No stored view has the canonical URL {url}.").format(url=canonical[:200]), expression=location
+        )
+    if len(found) > 1:
+        raise InvalidRequest(
+            _("Several stored views have the canonical URL {url}: add its version ('|version').").format(
+                url=canonical[:200]
+            ),
+            expression=location,
+        )
+    return library_view(found[0].resource())
 
 
 def output_format(values: Values, accept: str, default: str) -> str:

@@ -126,6 +126,10 @@ def test_a_stored_view_is_a_library(connect: Callable[..., httpx.Client], world:
         }
         by_reference = client.get(RUN, params={"viewReference": f"ViewDefinition/{library_id}", "_format": "ndjson"})
         assert by_reference.status_code == 200 and by_reference.text
+        canonical = {"viewReference": library["url"], "patient": world.patient["b"]}
+        assert _json_rows(client.get(RUN, params=canonical)) == _json_rows(at_instance)
+        unknown = client.get(RUN, params={"viewReference": f"{library['url']}-nothing"})
+        assert unknown.status_code == 404 and unknown.json()["issue"][0]["expression"] == ["viewReference"]
         plain = client.post("/Library", json={"resourceType": "Library", "status": "active", "type": library["type"]})
         refused = client.get(f"/Library/{plain.json()['id']}{RUN}")
         assert refused.status_code == 400 and "ViewDefinition" in outcome_text(refused)
