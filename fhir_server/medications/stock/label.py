@@ -38,6 +38,7 @@ def label_pdf(text: LabelText) -> bytes:
     """A 100 mm x 60 mm label."""
     language = current_language()
     pdf = FPDF(orientation="L", unit="mm", format=(60, 100))
+    pdf.set_compression(False)  # a label is a few hundred bytes of text; left readable for checks and search
     pdf.set_margins(4, 4, 4)
     pdf.set_auto_page_break(auto=True, margin=3)
     pdf.add_page()

@@ -119,6 +119,9 @@ def test_dispense_against_a_prescription_and_its_label(client: httpx.Client, pat
     label = client.get(f"/MedicationDispense/{given['id']}/$label")
     assert label.status_code == 200 and label.headers["content-type"] == "application/pdf"
     assert label.content.startswith(b"%PDF")
+    for shown in (b"Jane Doe", b"Amlodipine 5 MG Oral Tablet", b"Take one tablet by mouth once a day", b"LOT-77",
+                  b"Quantity: 30", b"Dispensed "):  # fmt: skip
+        assert shown in label.content, shown
     second = operation(client, "/MedicationDispense/$dispense", prescription=order, location=where)
     assert {p["name"]: p for p in second.json()["parameter"]}["refillsRemaining"]["valueInteger"] == 0
     third = operation(client, "/MedicationDispense/$dispense", prescription=order, location=where)
