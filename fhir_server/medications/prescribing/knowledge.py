@@ -18,6 +18,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from ...config import Settings
+
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 NDC = "http://hl7.org/fhir/sid/ndc"
 SHIPPED = Path(__file__).parent / "knowledge" / "knowledge-base.json"
@@ -214,7 +216,8 @@ def install_knowledge(extra: Path | None) -> Knowledge:
 
 
 def current_knowledge() -> Knowledge:
-    """The knowledge base of this process (the shipped one when none was installed, as in CLI imports)."""
+    """The knowledge base of this process; a process that did not install one (a CLI import, the MLLP
+    listener) loads it on first use with the `FHIR_PRESCRIBING_KNOWLEDGE_FILE` of its environment."""
     if not _installed:
-        _installed.append(load_knowledge())
+        _installed.append(load_knowledge(Settings.from_env().prescribing_knowledge_file))
     return _installed[0]

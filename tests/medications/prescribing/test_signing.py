@@ -4,6 +4,7 @@ cycle (a signed prescription cannot be edited on any write path) and the bad inp
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -174,3 +175,14 @@ def test_an_unknown_sign_parameter_is_refused(clinic: Clinic) -> None:
     response = clinic.doctor.post(f"/MedicationRequest/{request['id']}/$sign", json=parameters)
     assert response.status_code == 400 and outcome_codes(response) == ["not-supported"]
     assert clinic.admin.get(f"/MedicationRequest/{request['id']}").json()["status"] == "draft"
+
+
+def test_two_signings_at_once_sign_once(clinic: Clinic) -> None:
+    patient = new_patient(clinic.admin)
+    request = created(clinic.doctor.post("/MedicationRequest", json=draft(patient)))
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(lambda _n: sign(clinic.doctor, request["id"]).status_code, range(4)))
+    assert statuses[0] == 200 and all(s in (409, 412) for s in statuses[1:]), statuses
+    provenances = clinic.admin.get("/Provenance", params={"target": f"MedicationRequest/{request['id']}/_history/2"})
+    assert len(provenances.json().get("entry", [])) == 1
+    assert clinic.admin.get(f"/MedicationRequest/{request['id']}").json()["meta"]["versionId"] == "2"
