@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..config import Settings
 
@@ -127,7 +128,11 @@ _configured: list[tuple[Settings, ReminderRules]] = []
 
 
 def configure(settings: Settings) -> None:
-    """Read the rules once at start (a bad file stops the server here, not at the first booking)."""
+    """Read the rules once at start (a bad file or time zone stops the server here, not at the first booking)."""
+    try:
+        ZoneInfo(settings.reminder_time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"FHIR_REMINDER_TIME_ZONE {settings.reminder_time_zone!r} is no IANA time zone") from exc
     _configured[:] = [(settings, read_rules(settings.reminder_rules_file))]
 
 

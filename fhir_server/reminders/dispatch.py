@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -110,7 +110,7 @@ async def _dispatch(database: Database, settings: Settings, reminder: Reminder, 
         return
     reason = _refusal(facts, reminder.channel)
     if reason is not None:
-        await _record(database, reminder, facts.appointment, "not-done", reason=reason)
+        await _record(database, reminder, "not-done", reason=reason)
         if await database.reminders.move(reminder, SCHEDULED, NOT_SENT, now()):
             report.not_sent += 1
         return
@@ -149,24 +149,22 @@ async def _queue(database: Database, settings: Settings, reminder: Reminder, fac
 
 
 async def _record_outcome(database: Database, reminder: Reminder, message: Message, report: RoundReport) -> None:
-    found = await current(database.resources, [reminder.appointment])
-    appointment = found.get(reminder.appointment) or {"id": reminder.appointment.partition("/")[2]}
     if message.status == MESSAGE_SENT:
-        await _record(database, reminder, appointment, "completed", message=message)
+        await _record(database, reminder, "completed", message=message)
     else:
         reason = ("system-error", _("The message could not be delivered: {error}").format(error=message.error))
-        await _record(database, reminder, appointment, "not-done", reason=reason, message=message)
+        await _record(database, reminder, "not-done", reason=reason, message=message)
     if await database.reminders.move(reminder, QUEUED, SENT if message.status == MESSAGE_SENT else FAILED, now()):
         report.recorded += 1
 
 
 async def _record(
-    database: Database, reminder: Reminder, appointment: Mapping[str, Any], status: str, *,
+    database: Database, reminder: Reminder, status: str, *,
     reason: tuple[str, str] | None = None, message: Message | None = None,
 ) -> None:  # fmt: skip
     """The reminder as a Communication about the Appointment and its Patient (PUT: written once, whatever
     the number of rounds)."""
-    patient = patient_of(appointment)
+    patient = reminder.patient
     body: dict[str, Any] = {
         "resourceType": "Communication", "id": communication_id(reminder),
         "identifier": [{"system": IDENTIFIER, "value": reminder.key}], "status": status,

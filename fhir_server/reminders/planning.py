@@ -15,6 +15,7 @@ REMINDED = ("booked",)
 
 @dataclass(frozen=True)
 class Planned:
+    patient: str
     rule: str
     channel: str
     start: datetime
@@ -49,12 +50,16 @@ def plan(appointment: Mapping[str, Any], rules: Sequence[ReminderRule], booked_a
     silently: of the passed ones, the latest (nearest to the visit) is due at once, the others not at all,
     so a patient booked 1 hour ahead gets one reminder now, not two.
     """
-    start = start_of(appointment)
-    if appointment.get("status") not in REMINDED or start is None or patient_of(appointment) is None:
+    start, patient = start_of(appointment), patient_of(appointment)
+    if appointment.get("status") not in REMINDED or start is None or patient is None:
         return []
     if start <= booked_at:
         return []
     timed = sorted(((start - rule.before, rule) for rule in rules), key=lambda item: item[0])
     passed = [item for item in timed if item[0] <= booked_at]
     kept = [*passed[-1:], *(item for item in timed if item[0] > booked_at)]
-    return [Planned(rule.id, channel, start, max(due, booked_at)) for due, rule in kept for channel in rule.channels]
+    return [
+        Planned(patient, rule.id, channel, start, max(due, booked_at))
+        for due, rule in kept
+        for channel in rule.channels
+    ]

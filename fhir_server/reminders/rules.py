@@ -16,7 +16,7 @@ async def appointment_reminders(context: WriteContext) -> None:
     reference = f"Appointment/{context.resource_id}"
     at = context.write.record.last_updated
     planned = plan(appointment, current()[1].for_appointment(appointment), at) if appointment else []
-    documents = [reminder_document(reference, p.rule, p.channel, p.start, p.due, at) for p in planned]
+    documents = [reminder_document(reference, p.patient, p.rule, p.channel, p.start, p.due, at) for p in planned]
     kept = [str(document["_id"]) for document in documents]
     if context.current is not None or context.interaction != "create":
         context.add_update(COLLECTION, *cancel_others(reference, kept, at))

@@ -1,7 +1,8 @@
 """Practitioners' calendar feed tokens: MongoDB collection `calendar_tokens`.
 
 Only the SHA-256 of a token is stored (its `_id`), with the practitioner it opens: a copy of the
-database does not open anyone's calendar. Revoking a practitioner's tokens deletes them.
+database (or a backup, which keeps them) does not open anyone's calendar. Revoking a practitioner's
+tokens deletes them.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from .backup import register_state_collection
 from .mongo import mongo_errors
 
 COLLECTION = "calendar_tokens"
+
+register_state_collection(COLLECTION, written_at="created")  # a restore keeps the feeds clinicians subscribed to
 
 
 def token_hash(token: str) -> str:

@@ -37,6 +37,7 @@ class Reminder:
     start: datetime
     due: datetime
     status: str
+    patient: str | None = None
     message: str | None = None
     communication: str | None = None
 
@@ -44,8 +45,8 @@ class Reminder:
     def from_doc(cls, doc: dict[str, Any]) -> Reminder:
         return cls(
             key=doc["_id"], appointment=doc["appointment"], rule=doc["rule"], channel=doc["channel"],
-            start=aware(doc["start"]), due=aware(doc["dueAt"]), status=doc["status"], message=doc.get("message"),
-            communication=doc.get("communication"),
+            start=aware(doc["start"]), due=aware(doc["dueAt"]), status=doc["status"], patient=doc.get("patient"),
+            message=doc.get("message"), communication=doc.get("communication"),
         )  # fmt: skip
 
 
@@ -54,11 +55,12 @@ def reminder_key(appointment: str, rule: str, channel: str, start: datetime) -> 
 
 
 def reminder_document(
-    appointment: str, rule: str, channel: str, start: datetime, due: datetime, created: datetime
+    appointment: str, patient: str, rule: str, channel: str, start: datetime, due: datetime, created: datetime
 ) -> dict[str, Any]:
-    """A scheduled reminder (inserted if absent)."""
+    """A scheduled reminder (inserted if absent) of `appointment` for `patient`."""
     return {
-        "_id": reminder_key(appointment, rule, channel, start), "appointment": appointment, "rule": rule,
+        "_id": reminder_key(appointment, rule, channel, start), "appointment": appointment, "patient": patient,
+        "rule": rule,
         "channel": channel, "start": start, "dueAt": due, "status": SCHEDULED, "created": created,
         "message": None, "communication": None,
     }  # fmt: skip
