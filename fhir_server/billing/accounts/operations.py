@@ -54,7 +54,7 @@ def balance_parameters(balance: Balance) -> dict[str, Any]:
 
 
 async def account_balance(call: OperationCall) -> Response:
-    require_billing(call.policy, "r", "Account")
+    require_billing(call.policy, "r", "Account", own=True)
     await known_query(call, ())
     record = await read_resource(store_of(call.request), call.policy, "Account", str(call.resource_id))
     entries = await ledger(call).of_accounts([record.reference])
@@ -67,7 +67,7 @@ BALANCE = Operation(
     title="Account balance",
     description=(
         "What is owed on the account: charges − payments − adjustments, exact, in the account's currency, "
-        "in all and by party (each payer Organization, the patient). Billing role."
+        "in all and by party (each payer Organization, the patient). Billing role; a patient for their own."
     ),
     levels=(INSTANCE,),
     resource_types=("Account",),

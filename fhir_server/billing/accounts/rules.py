@@ -58,19 +58,20 @@ async def _payer(context: WriteContext, account: dict[str, Any]) -> str | None:
     return None
 
 
-async def _facts(context: WriteContext, reference: Any, where: str, payer: bool = False) -> AccountFacts:
+async def _facts(
+    context: WriteContext, reference: Any, where: str, payer: bool = False, patient: Any = None
+) -> AccountFacts:
     """The facts of the Account `reference` (its payer only when asked: charges need it, remittances name
-    theirs); InvalidRequest naming `where` when it cannot take postings."""
-    account = (
-        await _resource(context, reference) if isinstance(reference, str) and reference.startswith("Account/") else None
-    )
+    theirs; `patient` when the Account's subject is not one); InvalidRequest naming `where` when it cannot
+    take postings."""
+    named = isinstance(reference, str) and reference.startswith("Account/")
+    account = await _resource(context, reference) if named else None
     if account is None:
-        raise InvalidRequest(
-            _("{where} must name an existing Account.").format(where=where), expression=where
-        )  # fmt: skip
-    patients = [
-        s.get("reference") for s in account.get("subject", []) if str(s.get("reference", "")).startswith("Patient/")
-    ]
+        raise InvalidRequest(_("{where} must name an existing Account.").format(where=where), expression=where)
+    subjects = [str(subject.get("reference", "")) for subject in account.get("subject", [])]
+    patients = [subject for subject in subjects if subject.startswith("Patient/")]
+    if not patients and isinstance(patient, str) and patient.startswith("Patient/"):
+        patients = [patient]
     if not patients:
         raise InvalidRequest(
             _("The Account named by {where} has no patient as its subject.").format(where=where), expression=where
@@ -155,7 +156,9 @@ async def post_charge(context: WriteContext) -> None:
     charge = context.new
     lines: list[LedgerEntry] = []
     if charge is not None and charge.get("account"):
-        facts = await _facts(context, charge["account"][0].get("reference"), "ChargeItem.account[0]", payer=True)
+        subject = (charge.get("subject") or {}).get("reference")
+        where = "ChargeItem.account[0]"
+        facts = await _facts(context, charge["account"][0].get("reference"), where, payer=True, patient=subject)
         lines = charge_lines(charge, context.write.record.reference, facts, _today(context))
     await post(context, lines)
 

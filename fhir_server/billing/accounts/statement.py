@@ -92,9 +92,9 @@ async def patient_statement(call: OperationCall) -> Response:
     accounts = sorted({entry.account for entry in entries})
     due = total(balance_of(a, entries).by_party.get(record.reference, ZERO) for a in accounts)
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    use_language(patient_language(patient))  # the Invoice's words and the PDF are the patient's
     invoice = _invoice(record.reference, accounts[0], own, due, currency, now)
     written = await create_resource(store, call.policy, "Invoice", invoice)
-    use_language(patient_language(patient))
     lines = [StatementLine(e.date, _description(e), e.amount) for e in own]
     pdf = render_statement(Statement(_name(patient), now[:10], currency, lines, due), current_language())
     location = f"{base_url(call.request)}/{written.record.reference}"

@@ -33,7 +33,7 @@ from ...storage import ResourceStore, StoredResource
 from ...storage.billing_ledger import LedgerStore
 from ..accounts.money import money
 from ..accounts.postings import ACCOUNT_EXTENSION, CARC_SYSTEM, CAS_GROUP_SYSTEM, PAYMENT_TYPE_SYSTEM, RARC_SYSTEM
-from .rules import REMITTANCE_SYSTEM, AlreadyImported, remittance_key
+from .rules import REMITTANCE_SYSTEM, AlreadyImported
 from .x12_835 import Adjustment, ClaimPayment, Remittance
 
 ADJUDICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/adjudication"
@@ -50,10 +50,6 @@ class ClaimTarget:
     patient: str
     insurer: str
     account: str
-
-
-CHUNK = 50
-"""Values per search when looking up the Tasks of an imported remittance."""
 
 
 async def _find(
@@ -271,20 +267,25 @@ def _key(remittance: Remittance) -> str:
     return f"{remittance.payer_id}/{remittance.trace}"
 
 
-async def _imported(store: ResourceStore, policy: AccessPolicy, keys: list[str]) -> Posted:
+async def _imported(store: ResourceStore, policy: AccessPolicy, remittances: list[Remittance]) -> Posted:
     """What earlier imports of these remittances wrote (nothing when none was imported)."""
-    found: list[StoredResource] = []
-    for key in keys:
+    posted = Posted()
+    for remittance in remittances:
+        key = _key(remittance)
         criteria = [("identifier", f"{REMITTANCE_SYSTEM}|{_escaped(key)}")]
-        found += await _find(store, policy, "PaymentReconciliation", criteria, 2)
-    details = [d for record in found for d in record.resource().get("detail", [])]
-    responses = [str(d["response"]["reference"]) for d in details if "reference" in d.get("response", {})]
-    tasks: list[StoredResource] = []
-    for first in range(0, len(responses), CHUNK):
-        chunk = responses[first : first + CHUNK]
-        tasks += await _find(store, policy, "Task", [("focus", ",".join(chunk))], 2 * len(chunk))
-    keys_found = {remittance_key(record.resource()) or "" for record in found}
-    return Posted([r.reference for r in found], responses, [t.reference for t in tasks], True, keys_found)
+        found = await _find(store, policy, "PaymentReconciliation", criteria, 2)
+        if not found:
+            continue
+        details = [d for record in found for d in record.resource().get("detail", [])]
+        tasks: list[StoredResource] = []
+        for number, payment in enumerate(remittance.claims, start=1):
+            if payment.denied:
+                criteria = [("identifier", f"{REMITTANCE_SYSTEM}|{_escaped(f'{key}/{number}')}")]
+                tasks += await _find(store, policy, "Task", criteria, 2)
+        responses = [str(d["response"]["reference"]) for d in details if "reference" in d.get("response", {})]
+        found_tasks = [t.reference for t in tasks]
+        posted = posted.add(Posted([r.reference for r in found], responses, found_tasks, True, {key}))
+    return posted
 
 
 def _reconciliation(remittance: Remittance, details: list[dict[str, Any]], key: str, now: str) -> dict[str, Any]:
@@ -309,8 +310,7 @@ async def post_remittances(
 ) -> Posted:
     """Write the remittances not imported before in one transaction; InvalidRequest naming each CLP whose
     Claim or Account is unknown (then nothing is written)."""
-    keys = [_key(remittance) for remittance in remittances]
-    before = await _imported(store, policy, keys)
+    before = await _imported(store, policy, remittances)
     fresh = [remittance for remittance in remittances if _key(remittance) not in before.keys]
     if not fresh:
         return before
@@ -323,7 +323,7 @@ async def post_remittances(
     try:
         results = await process_transaction(store, policy, entries, base)
     except AlreadyImported:  # an import of the same file committed first
-        return await _imported(store, policy, keys)
+        return await _imported(store, policy, remittances)
     written: dict[str, list[str]] = {"PaymentReconciliation": [], "ClaimResponse": [], "Task": []}
     for result in results:
         if result.record is not None:

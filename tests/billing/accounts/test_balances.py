@@ -111,3 +111,16 @@ def test_bad_postings_name_the_element_and_write_nothing(client: httpx.Client) -
     }
     assert client.post("/", content=orjson.dumps(bundle)).status_code == 400
     assert balance(client, billed.account)["balance"] == "10.00 USD"
+
+
+def test_an_account_without_a_patient_takes_the_charges_subject(client: httpx.Client) -> None:
+    billed = billed_patient(client)
+    bare = created(client, {"resourceType": "Account", "status": "active", "name": "No subject"})
+    item = {**charge(billed, "9.99"), "account": [{"reference": f"Account/{bare['id']}"}]}
+    created(client, item)
+    assert balance(client, bare["id"]) == {"balance": "9.99 USD", f"Patient/{billed.patient}": "9.99 USD"}
+    group = created(client, {"resourceType": "Group", "type": "person", "actual": True})
+    refused = client.post(
+        "/ChargeItem", content=orjson.dumps({**item, "subject": {"reference": f"Group/{group['id']}"}})
+    )
+    assert refused.status_code == 400 and "ChargeItem.account[0]" in refused.text  # no patient owes it

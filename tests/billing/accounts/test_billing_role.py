@@ -8,7 +8,7 @@ import httpx
 
 from fhir_server.auth.roles import DEFAULT_ROLES
 from tests.billing.payments.x12 import Clp, Line, x12_835
-from tests.billing.world import billed_patient, charge, created, desk_payment
+from tests.billing.world import balance, billed_patient, charge, created, desk_payment
 
 X12 = {"Content-Type": "application/edi-x12"}
 
@@ -39,3 +39,15 @@ def test_the_billing_role_may_and_other_staff_may_not(connect: Callable[..., htt
     with connect(" ".join(DEFAULT_ROLES["nurse"]), role="nurse") as nurse:
         refused = nurse.post("/PaymentReconciliation", json={"resourceType": "PaymentReconciliation"})
         assert refused.status_code == 403
+
+
+def test_a_patient_reads_their_own_balance_only(connect: Callable[..., httpx.Client]) -> None:
+    with connect("user/*.cruds", role="admin") as admin:
+        mine, other = billed_patient(admin), billed_patient(admin)
+        created(admin, charge(mine, "12.30"))
+    scopes = " ".join(DEFAULT_ROLES["patient"])
+    with connect(scopes, role="patient", patient=mine.patient) as patient:
+        assert balance(patient, mine.account)["balance"] == "12.30 USD"
+        assert patient.get(f"/Account/{other.account}/$balance").status_code == 404
+        assert patient.get("/Account/$aging").status_code == 403
+        assert patient.post(f"/Patient/{mine.patient}/$statement").status_code == 403
