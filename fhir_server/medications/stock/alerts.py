@@ -9,8 +9,9 @@ from the alert's, so a round repeated after a crash writes the same two resource
 Expiring lots: once a day the expiry duty writes one Task listing the lots on hand that expire within
 `stock_expiry_days` (id `stock-expiry-<date>`: the same Task however often the round runs that day).
 
-Email: `alert_email` builds the message of each alert for `stock_alert_email`; the duty stores it with
-the alert (`stock_alerts`), which is where it is handed to the messaging outbox once that is in.
+Email: `alert_email` builds the message of each alert for `stock_alert_email`; the duty queues it in the
+messaging outbox (fhir_server/messaging) under the alert's id, before marking the alert raised, so a
+round repeated after a crash queues the same key again: one email per alert.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from ...auth.policy import AccessPolicy
 from ...engine import update_resource
 from ...engine.identity import format_instant
 from ...i18n import _
-from ...storage import ResourceStore
-from ...storage.stock_ledger import StockLedgerStore
+from ...messaging import queue_message
+from ...storage.database import Database
 from .model import Lot
 from .queries import current
 
@@ -49,12 +50,16 @@ class AlertEmail:
 
 
 def alert_email(to: str, subject: str, body: str) -> AlertEmail | None:
-    """THE place an alert becomes an email: the message to queue (None when no address is configured).
-
-    Wiring the messaging outbox: queue what this returns where the duties store it now (the `email` of
-    `StockLedgerStore.mark_raised` and `record_report`), in the same place.
-    """
+    """THE place an alert becomes an email: the message to queue (None when no address is configured)."""
     return AlertEmail(to, subject, body) if to else None
+
+
+async def _queue_email(database: Database, key: str, message: AlertEmail | None) -> dict[str, str] | None:
+    """Hand the alert's email to the outbox under `key` (queued once however often this runs); what was queued."""
+    if message is None:
+        return None
+    await queue_message(database, key=key, channel="email", to=message.to, subject=message.subject, text=message.body)
+    return message.document()
 
 
 def _id(prefix: str, key: str) -> str:
@@ -69,8 +74,9 @@ def _name(resource: dict[str, Any] | None, reference: str) -> str:
     return str(text or (codings[0].get("display") if codings else None) or reference)
 
 
-async def raise_low_stock(store: ResourceStore, ledger: StockLedgerStore, email_to: str, at: datetime) -> int:
-    """Turn the pending low-stock alerts into a Flag and a Task each; how many were raised."""
+async def raise_low_stock(database: Database, email_to: str, at: datetime) -> int:
+    """Turn the pending low-stock alerts into a Flag and a Task each (and an email); how many were raised."""
+    store, ledger = database.resources, database.stock
     raised = 0
     for alert in await ledger.pending_alerts(_BATCH):
         product, location = alert["product"], alert["location"]
@@ -96,16 +102,15 @@ async def raise_low_stock(store: ResourceStore, ledger: StockLedgerStore, email_
         resource_id = _id("stock-low", alert["id"])
         await update_resource(store, ALERTS_POLICY, "Flag", resource_id, {**flag, "id": resource_id})
         await update_resource(store, ALERTS_POLICY, "Task", resource_id, {**task, "id": resource_id})
-        message = alert_email(email_to, _("Low stock"), words)
-        await ledger.mark_raised(alert["id"], at, None if message is None else message.document())
+        email = await _queue_email(database, resource_id, alert_email(email_to, _("Low stock"), words))
+        await ledger.mark_raised(alert["id"], at, email)
         raised += 1
     return raised
 
 
-async def report_expiring(
-    store: ResourceStore, ledger: StockLedgerStore, days: int, email_to: str, at: datetime
-) -> list[tuple[Lot, str, Any]]:
-    """Write today's Task listing the lots on hand expiring within `days` (none when there are none)."""
+async def report_expiring(database: Database, days: int, email_to: str, at: datetime) -> list[tuple[Lot, str, Any]]:
+    """Write today's Task listing the lots on hand expiring within `days` (none when there are none), and email it."""
+    store, ledger = database.resources, database.stock
     today = at.date()
     task_id = f"stock-expiry-{today.strftime('%Y%m%d')}"
     if await current(store, f"Task/{task_id}") is not None:
@@ -137,6 +142,6 @@ async def report_expiring(
         "input": [{"type": {"text": "lot"}, "valueReference": {"reference": item[0].reference}} for item in expiring],
     }  # fmt: skip
     await update_resource(store, ALERTS_POLICY, "Task", task_id, {**task, "id": task_id})
-    message = alert_email(email_to, title, "\n".join(lines))
-    await ledger.record_report(task_id, at, None if message is None else message.document())
+    email = await _queue_email(database, task_id, alert_email(email_to, title, "\n".join(lines)))
+    await ledger.record_report(task_id, at, email)
     return expiring

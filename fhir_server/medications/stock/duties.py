@@ -15,14 +15,12 @@ _HOURLY = 3600.0
 
 async def _low_stock(context: DutyContext) -> None:
     settings = context.settings
-    await raise_low_stock(context.database.resources, context.database.stock, settings.stock_alert_email, now())
+    await raise_low_stock(context.database, settings.stock_alert_email, now())
 
 
 async def _expiring(context: DutyContext) -> None:
     settings, database = context.settings, context.database
-    await report_expiring(
-        database.resources, database.stock, settings.stock_expiry_days, settings.stock_alert_email, now()
-    )
+    await report_expiring(database, settings.stock_expiry_days, settings.stock_alert_email, now())
 
 
 STOCK_DUTIES = (

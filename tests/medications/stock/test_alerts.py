@@ -13,6 +13,7 @@ from pymongo import MongoClient
 
 from fhir_server.config import Settings
 from fhir_server.medications.stock.alerts import alert_email, report_expiring
+from fhir_server.messaging import Message
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.database import Database
 from tests.medications.stock.stock import dispense_body, location, lot, operation, product, receive, refused
@@ -87,14 +88,15 @@ def test_daily_report_of_lots_expiring_soon(client: httpx.Client, database: Embe
     day = datetime(2026, 12, 6, 7, tzinfo=UTC) if datetime.now(UTC).date().isoformat() != "2026-12-06" else None
     at = day or datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)  # a day no other test reports on
 
-    async def scenario() -> tuple[list, list]:
+    async def scenario() -> tuple[list, list, Message | None]:
         settings = Settings(database="fhir_tests").with_mongodb_uri(database.uri)
         async with Database.open(settings, indexes=False) as opened:
-            first = await report_expiring(opened.resources, opened.stock, 60 + 365 * 2, "rx@example.org", at)
-            again = await report_expiring(opened.resources, opened.stock, 60 + 365 * 2, "rx@example.org", at)
-            return first, again
+            first = await report_expiring(opened, 60 + 365 * 2, "rx@example.org", at)
+            again = await report_expiring(opened, 60 + 365 * 2, "rx@example.org", at)
+            return first, again, await opened.message_outbox.get(f"stock-expiry-{at.strftime('%Y%m%d')}")
 
-    first, again = asyncio.run(scenario())
+    first, again, email = asyncio.run(scenario())
+    assert email is not None and email.to == "rx@example.org" and "SOON-1" in email.text, "one email in the outbox"
     listed = {lot.reference for lot, _where, _quantity in first}
     assert soon in listed and later not in listed and empty not in listed
     assert again == []
