@@ -13,28 +13,27 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..auth.policy import AccessPolicy
-from ..engine import HistoryRequest, history, search_type
-from ..search.registry import default_registry
-from ..search.request import parse_search_request
+from ..engine import HistoryRequest, history
+from ..engine.search import access_filter, planned_query
 from ..storage import ResourceStore, StoredResource
 
 READER = AccessPolicy.system("reports")
-PAGE = 1000
+PAGE = 500
 
 
 async def current(store: ResourceStore, resource_type: str) -> AsyncIterator[StoredResource]:
-    """Every current resource of `resource_type`, in id order."""
-    request = parse_search_request(
-        resource_type, [("_count", str(PAGE)), ("_total", "none")], default_registry(),
-        default_count=PAGE, max_count=PAGE, strict=True,
-    )  # fmt: skip
+    """Every current resource of `resource_type`, in id order, a page at a time (keyset paging, as
+    views/run.py reads them): no search time limit, which is meant for one client page, not a scan."""
+    query = planned_query(resource_type, list(await access_filter(store, READER, "r", resource_type)))
+    after: str | None = None
     while True:
-        result = await search_type(store, READER, request)
-        for record in result.page.records:
-            yield record
-        if result.page.next_cursor is None:
+        records = await store.find(replace(query, after=after), PAGE)
+        for record in records:
+            if record.body is not None:
+                yield record
+        if len(records) < PAGE:
             return
-        request = replace(request, cursor=result.page.next_cursor)
+        after = records[-1].id
 
 
 async def latest_changes(
