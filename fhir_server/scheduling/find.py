@@ -253,7 +253,11 @@ async def find_appointments(store: ResourceStore, request: FindRequest) -> Found
     return found
 
 
-_OFFERED = ("status", "free,busy,busy-tentative")
+_OFFERED = ("free", "busy", "busy-tentative")
+"""Slot statuses that offer time (busy ones too: whether an actor is free is the appointments' to say).
+
+Filtered here, not in the search: a `status` equality could drive the database index instead of the
+day identifier, and nearly every Slot is free."""
 
 
 async def _slots_in(store: ResourceStore, schedule_ids: list[str], request: FindRequest) -> list[dict[str, Any]]:
@@ -271,9 +275,8 @@ async def _slots_in(store: ResourceStore, schedule_ids: list[str], request: Find
             ("identifier", ",".join(values[offset : offset + _IN_ONE_SEARCH])),
             ("start", f"ge{format_instant(request.start)}"),
             ("start", f"lt{format_instant(request.end)}"),
-            _OFFERED,
         ]
-        found += await find_all(store, "Slot", window)
+        found += [slot for slot in await find_all(store, "Slot", window) if slot.get("status") in _OFFERED]
     return sorted(found, key=lambda slot: (slot["start"], slot["schedule"]["reference"]))
 
 
