@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..errors import InvalidRequest, Issue, TooCostly
@@ -29,6 +29,8 @@ from .slots import SLOT_DAY, day_key
 MAX_DAYS = 93
 """The widest window one $find looks at."""
 _IN_ONE_SEARCH = 100
+_AT_ONCE = 8
+"""Searches one $find runs at the same time."""
 
 
 @dataclass(frozen=True)
@@ -151,19 +153,22 @@ class _Busy:
         self.capacity: dict[str, int] = defaultdict(lambda: 1)
 
     async def load(self, store: ResourceStore, references: set[str], start: datetime, end: datetime) -> None:
+        """One search per actor (a comma-separated list of actors, an OR, cannot drive the index)."""
         now = datetime.now(UTC)
-        names = sorted(references)
-        for offset in range(0, len(names), _IN_ONE_SEARCH):
+
+        async def one(reference: str) -> None:
             window = [
-                ("actor", ",".join(names[offset : offset + _IN_ONE_SEARCH])),
+                ("actor", reference),
                 ("status", ",".join(HOLDING)),
                 ("date", f"lt{format_instant(end)}"),
                 ("date", f"gt{format_instant(start - LONGEST)}"),
             ]
             async for appointment in each(store, "Appointment", window):
                 span = times(appointment) if holds_time(appointment, now) else None
-                for actor in actors(appointment) if span is not None else []:
-                    self.spans[actor.reference].append(span)  # type: ignore[arg-type]
+                if span is not None and reference in {a.reference for a in actors(appointment)}:
+                    self.spans[reference].append(span)
+
+        await asyncio.gather(*(one(reference) for reference in sorted(references)))
 
     def free(self, reference: str, start: datetime, end: datetime) -> bool:
         overlapping = sum(1 for s, e in self.spans.get(reference, ()) if s < end and start < e)
@@ -268,15 +273,20 @@ async def _slots_in(store: ResourceStore, schedule_ids: list[str], request: Find
     """
     first, last = request.start.date(), (request.end - timedelta(microseconds=1)).date()
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    values = [f"{SLOT_DAY}|{day_key(i, day)}" for i in schedule_ids for day in days]
-    found: list[dict[str, Any]] = []
-    for offset in range(0, len(values), _IN_ONE_SEARCH):
-        window = [
-            ("identifier", ",".join(values[offset : offset + _IN_ONE_SEARCH])),
-            ("start", f"ge{format_instant(request.start)}"),
-            ("start", f"lt{format_instant(request.end)}"),
-        ]
-        found += [slot for slot in await find_all(store, "Slot", window) if slot.get("status") in _OFFERED]
+    gate = asyncio.Semaphore(_AT_ONCE)
+
+    async def one_day(schedule_id: str, day: date) -> list[dict[str, Any]]:
+        # one identifier value per search: a comma-separated list (an OR) cannot drive the index
+        async with gate:
+            return await find_all(store, "Slot", [("identifier", f"{SLOT_DAY}|{day_key(schedule_id, day)}")])
+
+    days_found = await asyncio.gather(*(one_day(i, day) for i in schedule_ids for day in days))
+    found = [
+        slot
+        for slots in days_found
+        for slot in slots
+        if slot.get("status") in _OFFERED and request.start <= instant(slot["start"], "Slot.start") < request.end
+    ]
     return sorted(found, key=lambda slot: (slot["start"], slot["schedule"]["reference"]))
 
 
