@@ -10,10 +10,11 @@ Only free/busy is revealed: a proposal names no other patient's appointment.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..errors import InvalidRequest, Issue, TooCostly
@@ -28,6 +29,8 @@ from .slots import SLOT_DAY, day_key
 MAX_DAYS = 93
 """The widest window one $find looks at."""
 _IN_ONE_SEARCH = 100
+_AT_ONCE = 8
+"""Searches one $find runs at the same time."""
 
 
 @dataclass(frozen=True)
@@ -107,13 +110,11 @@ def _references(raw: list[str], default_type: str, name: str) -> list[str]:
 
 
 async def _schedules(store: ResourceStore, request: FindRequest) -> list[dict[str, Any]]:
-    """The Schedules whose Slots are candidates; raises InvalidRequest for an unknown actor or visit type."""
-    for reference in request.practitioners:
-        await existing(store, reference, "practitioner")
-    for reference in request.locations:
-        await existing(store, reference, "location")
-    if request.patient is not None:
-        await existing(store, request.patient, "patient")
+    """The Schedules whose Slots are candidates; raises InvalidRequest for an unknown actor or visit type.
+
+    A named actor is read only when no Schedule names it (to tell "unknown" from "not scheduled"):
+    one query less on the common path.
+    """
     criteria = [("active", "true")]
     primary = request.practitioners or request.locations
     if primary:
@@ -121,12 +122,22 @@ async def _schedules(store: ResourceStore, request: FindRequest) -> list[dict[st
     for specialty in request.specialties:
         criteria.append(("specialty", specialty))
     schedules = await find_all(store, "Schedule", criteria)
+    named = {a.get("reference") for s in schedules for a in s.get("actor") or [] if isinstance(a, dict)}
+    for reference in request.practitioners:
+        if reference not in named:
+            await existing(store, reference, "practitioner")
+    for reference in request.locations:
+        if reference not in named:
+            await existing(store, reference, "location")
+    if request.patient is not None:
+        await existing(store, request.patient, "patient")
     if request.service_types:
         wanted = set().union(*(_token(raw) for raw in request.service_types))
-        if not any(offers(s, wanted) for s in await find_all(store, "Schedule", [("active", "true")])):
+        offering = [s for s in schedules if offers(s, wanted)]
+        if not offering and not any(offers(s, wanted) for s in await find_all(store, "Schedule", [("active", "true")])):
             text = _("No schedule offers this visit type.")
             raise InvalidRequest(text, issues=[Issue("error", "not-found", text, "service-type")])
-        schedules = [s for s in schedules if offers(s, wanted)]
+        schedules = offering
     if len(schedules) > _IN_ONE_SEARCH:
         raise TooCostly(
             _("Too many schedules match; name a practitioner, location or visit type."), expression="practitioner"
@@ -142,19 +153,22 @@ class _Busy:
         self.capacity: dict[str, int] = defaultdict(lambda: 1)
 
     async def load(self, store: ResourceStore, references: set[str], start: datetime, end: datetime) -> None:
+        """One search per actor (a comma-separated list of actors, an OR, cannot drive the index)."""
         now = datetime.now(UTC)
-        names = sorted(references)
-        for offset in range(0, len(names), _IN_ONE_SEARCH):
+
+        async def one(reference: str) -> None:
             window = [
-                ("actor", ",".join(names[offset : offset + _IN_ONE_SEARCH])),
+                ("actor", reference),
                 ("status", ",".join(HOLDING)),
                 ("date", f"lt{format_instant(end)}"),
                 ("date", f"gt{format_instant(start - LONGEST)}"),
             ]
             async for appointment in each(store, "Appointment", window):
                 span = times(appointment) if holds_time(appointment, now) else None
-                for actor in actors(appointment) if span is not None else []:
-                    self.spans[actor.reference].append(span)  # type: ignore[arg-type]
+                if span is not None and reference in {a.reference for a in actors(appointment)}:
+                    self.spans[reference].append(span)
+
+        await asyncio.gather(*(one(reference) for reference in sorted(references)))
 
     def free(self, reference: str, start: datetime, end: datetime) -> bool:
         overlapping = sum(1 for s, e in self.spans.get(reference, ()) if s < end and start < e)
@@ -207,15 +221,18 @@ async def find_appointments(store: ResourceStore, request: FindRequest) -> Found
     }
     involved |= set(request.locations) | ({request.patient} if request.patient else set())
     busy = _Busy()
-    await busy.load(store, involved, request.start, request.end)
+    _loaded, room_slots, slots = await asyncio.gather(
+        busy.load(store, involved, request.start, request.end),
+        _room_slots(store, location_schedules, request),
+        _slots_in(store, list(by_id), request),
+    )
     for schedule in [*schedules, *location_schedules]:
         for actor in schedule.get("actor") or []:
             reference = actor.get("reference") if isinstance(actor, dict) else None
             if reference:
                 busy.capacity[reference] = max(busy.capacity[reference], 1 + overbooking(schedule))
-    room_slots = await _room_slots(store, location_schedules, request)
     skipped, wanted = 0, request.offset
-    for slot in await _slots_in(store, list(by_id), request):
+    for slot in slots:
         schedule = by_id[slot["schedule"]["reference"].split("/")[-1]]
         start, end = instant(slot["start"], "Slot.start"), instant(slot["end"], "Slot.end")
         if end > request.end:
@@ -241,7 +258,11 @@ async def find_appointments(store: ResourceStore, request: FindRequest) -> Found
     return found
 
 
-_OFFERED = ("status", "free,busy,busy-tentative")
+_OFFERED = ("free", "busy", "busy-tentative")
+"""Slot statuses that offer time (busy ones too: whether an actor is free is the appointments' to say).
+
+Filtered here, not in the search: a `status` equality could drive the database index instead of the
+day identifier, and nearly every Slot is free."""
 
 
 async def _slots_in(store: ResourceStore, schedule_ids: list[str], request: FindRequest) -> list[dict[str, Any]]:
@@ -252,16 +273,20 @@ async def _slots_in(store: ResourceStore, schedule_ids: list[str], request: Find
     """
     first, last = request.start.date(), (request.end - timedelta(microseconds=1)).date()
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    values = [f"{SLOT_DAY}|{day_key(i, day)}" for i in schedule_ids for day in days]
-    found: list[dict[str, Any]] = []
-    for offset in range(0, len(values), _IN_ONE_SEARCH):
-        window = [
-            ("identifier", ",".join(values[offset : offset + _IN_ONE_SEARCH])),
-            ("start", f"ge{format_instant(request.start)}"),
-            ("start", f"lt{format_instant(request.end)}"),
-            _OFFERED,
-        ]
-        found += await find_all(store, "Slot", window)
+    gate = asyncio.Semaphore(_AT_ONCE)
+
+    async def one_day(schedule_id: str, day: date) -> list[dict[str, Any]]:
+        # one identifier value per search: a comma-separated list (an OR) cannot drive the index
+        async with gate:
+            return await find_all(store, "Slot", [("identifier", f"{SLOT_DAY}|{day_key(schedule_id, day)}")])
+
+    days_found = await asyncio.gather(*(one_day(i, day) for i in schedule_ids for day in days))
+    found = [
+        slot
+        for slots in days_found
+        for slot in slots
+        if slot.get("status") in _OFFERED and request.start <= instant(slot["start"], "Slot.start") < request.end
+    ]
     return sorted(found, key=lambda slot: (slot["start"], slot["schedule"]["reference"]))
 
 

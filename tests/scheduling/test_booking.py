@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import httpx
 
-from tests.scheduling.helpers import VISIT_SYSTEM, book, find, outcome, patient, proposals, scheduled, tomorrow
+from tests.scheduling.helpers import (
+    VISIT_SYSTEM,
+    book,
+    find,
+    location,
+    outcome,
+    patient,
+    proposals,
+    scheduled,
+    tomorrow,
+)
 
 
 def test_find_proposes_the_free_slots_of_the_practitioner_in_start_order(client: httpx.Client) -> None:
@@ -149,3 +159,21 @@ def test_find_by_visit_type_and_unknown_visit_type(client: httpx.Client) -> None
     assert len(found) == 6
     issue = outcome(find(client, start=start, end=end, **{"service-type": f"{VISIT_SYSTEM}|nothing-offers-this"}), 400)
     assert issue["expression"] == ["service-type"]
+
+
+def test_find_with_a_room_proposes_times_when_the_room_is_free_too(client: httpx.Client) -> None:
+    actor, _schedule = scheduled(client)
+    room = location(client)
+    start, end = tomorrow()
+    alone = proposals(client, start=start, end=end, practitioner=actor)
+    taken = {"resourceType": "Appointment", "status": "booked", "start": alone[0]["start"], "end": alone[0]["end"],
+             "participant": [{"actor": {"reference": room}, "status": "accepted"}]}  # fmt: skip
+    assert client.post("/Appointment", json=taken).status_code == 201  # the room is used by another visit
+    together = proposals(client, start=start, end=end, practitioner=actor, location=room)
+    assert [p["start"] for p in together] == [p["start"] for p in alone[1:]]
+    assert all({actor, room} <= {x["actor"]["reference"] for x in p["participant"]} for p in together)
+    booked = book(client, together[0], patient(client))
+    assert booked.status_code == 201, booked.text
+    assert together[0]["start"] not in {
+        p["start"] for p in proposals(client, start=start, end=end, location=room, practitioner=actor)
+    }
