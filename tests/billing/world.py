@@ -50,6 +50,7 @@ def billed_patient(client: httpx.Client, covered: bool = False, language: str | 
                 "resourceType": "Coverage",
                 "status": "active",
                 "beneficiary": {"reference": f"Patient/{patient}"},
+                "subscriberId": f"M-{patient[:8]}",
                 "payor": [{"reference": f"Organization/{payer}"}],
             },
         )["id"]

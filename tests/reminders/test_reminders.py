@@ -127,11 +127,12 @@ def test_a_transaction_books_and_a_pending_appointment_waits(fhir: httpx.Client,
 def test_cancelled_then_booked_again_at_the_same_time_is_reminded_again(fhir: httpx.Client, settings: Settings) -> None:
     who = patient(fhir)
     doctor, location = place(fhir)
-    booked = create(fhir, appointment(who, doctor, location, soon(72)))
-    fhir.put(f"/Appointment/{booked['id']}", json={**booked, "status": "cancelled"})
-    again = fhir.put(f"/Appointment/{booked['id']}", json=booked)
-    assert again.status_code == 200, again.text
-    assert {r.status for r in reminders(settings, booked["id"])} == {SCHEDULED}
+    wanted = appointment(who, doctor, location, soon(72))
+    booked = create(fhir, wanted)
+    assert fhir.put(f"/Appointment/{booked['id']}", json={**booked, "status": "cancelled"}).status_code == 200
+    assert {r.status for r in reminders(settings, booked["id"])} == {CANCELLED}
+    again = create(fhir, wanted)  # a cancelled appointment is never booked again (scheduling): a new one is
+    assert {r.status for r in reminders(settings, again["id"])} == {SCHEDULED}
 
 
 def test_an_opted_out_patient_gets_none_and_that_is_recorded(
