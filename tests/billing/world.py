@@ -50,6 +50,7 @@ def billed_patient(client: httpx.Client, covered: bool = False, language: str | 
                 "resourceType": "Coverage",
                 "status": "active",
                 "beneficiary": {"reference": f"Patient/{patient}"},
+                "subscriberId": "M123",  # a payer coverage needs the member id (the coverage rule)
                 "payor": [{"reference": f"Organization/{payer}"}],
             },
         )["id"]
