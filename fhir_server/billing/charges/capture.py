@@ -11,7 +11,7 @@ patient has none yet, the Account are added to the same commit: both or neither 
   balance keeper and the claim read); `definitionCanonical` names the entry used. A code the
   schedule does not have still makes a ChargeItem, without a price: the claim check lists it.
 - The Account: the patient's active Account (subject), created when there is none (one lock per
-  patient so two first charges do not open two accounts).
+  patient so two first charges do not open two accounts), listing the coverages in force.
 """
 
 from __future__ import annotations
@@ -79,8 +79,10 @@ def finder(context: WriteContext) -> Find:
     return find
 
 
-async def primary_payer(find: Find, patient: str, day: date, pending: Sequence[dict[str, Any]] = ()) -> str | None:
-    """The first payor of the patient's primary Coverage in force on `day` (None: self-pay); `pending`:
+async def coverages_in_force(
+    find: Find, patient: str, day: date, pending: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """The patient's active Coverages in force on `day`, primary first (by Coverage.order); `pending`:
     Coverages of the same commit, not stored yet."""
     stored = await find("Coverage", [("beneficiary", patient), ("status", "active")], MAX_COVERAGES)
     coverages = stored + [
@@ -88,7 +90,12 @@ async def primary_payer(find: Find, patient: str, day: date, pending: Sequence[d
     ]
     in_force = [c for c in coverages if in_period(day, c.get("period"))]
     in_force.sort(key=coverage_order)
-    for coverage in in_force:
+    return in_force
+
+
+def payer_of(coverages: Sequence[dict[str, Any]]) -> str | None:
+    """The first payor Organization of the first coverage that has one (None: self-pay)."""
+    for coverage in coverages:
         for payor in coverage.get("payor") or []:
             reference = payor.get("reference") if isinstance(payor, dict) else None
             if isinstance(reference, str) and reference.startswith("Organization/"):
@@ -96,8 +103,16 @@ async def primary_payer(find: Find, patient: str, day: date, pending: Sequence[d
     return None
 
 
-async def patient_account(context: WriteContext, patient: str) -> str:
-    """The reference of the patient's active Account, adding one to the commit when there is none."""
+async def primary_payer(find: Find, patient: str, day: date) -> str | None:
+    """The first payor of the patient's primary Coverage in force on `day` (None: self-pay)."""
+    return payer_of(await coverages_in_force(find, patient, day))
+
+
+async def patient_account(context: WriteContext, patient: str, coverages: Sequence[dict[str, Any]] = ()) -> str:
+    """The reference of the patient's active Account, adding one to the commit when there is none.
+
+    A new Account lists `coverages` (in force, primary first) so that the balance keeper owes the charges to
+    the payer and the 835 import posts to it; an existing Account is left as its users keep it."""
     await context.lock(f"account/{patient}")
     stored = await context.find("Account", [("subject", patient), ("status", "active")], 1)
     if stored:
@@ -113,6 +128,11 @@ async def patient_account(context: WriteContext, patient: str) -> str:
         "name": "Patient account",
         "subject": [{"reference": patient}],
     }
+    covered = [c for c in coverages if c.get("id")]
+    if covered:
+        body["coverage"] = [
+            {"coverage": {"reference": f"Coverage/{c['id']}"}, "priority": n} for n, c in enumerate(covered, start=1)
+        ]
     context.add_write(writing.next_version("Account", account_id, body, None, "POST"))
     return f"Account/{account_id}"
 
@@ -141,9 +161,9 @@ async def capture(context: WriteContext, billable: Billable) -> None:
         ):
             return
     find = finder(context)
-    payer = await primary_payer(find, billable.patient, billable.day, _pending(context, "Coverage"))
-    priced = await price_of(find, billable.codings, billable.day, payer)
-    account = await patient_account(context, billable.patient)
+    coverages = await coverages_in_force(find, billable.patient, billable.day, _pending(context, "Coverage"))
+    priced = await price_of(find, billable.codings, billable.day, payer_of(coverages))
+    account = await patient_account(context, billable.patient, coverages)
     charge: dict[str, Any] = {
         "resourceType": "ChargeItem",
         "identifier": [{"system": CHARGE_SOURCE, "value": billable.source}],

@@ -9,7 +9,8 @@
   participant (taxonomy from Practitioner.qualification in the NUCC system);
 - place of service: a CMS POS coding on the encounter's first Location's type, else from
   Encounter.class (AMB 11 office, VR 02 telehealth, HH 12 home, EMER 23, IMP 21);
-- insurance: the patient's active coverages in force on the visit's day, by Coverage.order.
+- insurance: the patient's active coverages in force on the visit's day, by Coverage.order; insurer:
+  the first payor of the focal (first) one, which the payer's 835 is matched and posted by.
 
 Nothing is checked here: checks.py lists what is missing.
 """
@@ -147,6 +148,9 @@ async def assemble_claim(store: ResourceStore, policy: AccessPolicy, encounter: 
         ],
         "item": [{**item, "encounter": [{"reference": reference}]} for item in items],
     }
+    insurer = next((reference_of(p) for c in in_force[:1] for p in c.get("payor") or []), None)
+    if insurer:
+        claim["insurer"] = {"reference": insurer}
     provider = reference_of(encounter.get("serviceProvider"))
     if provider:
         claim["provider"] = {"reference": provider}

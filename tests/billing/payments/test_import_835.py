@@ -16,7 +16,9 @@ IMPORT = "/PaymentReconciliation/$import-x12-835"
 
 
 def _claim(client: httpx.Client, billed: Billed) -> str:
-    """A Claim whose identifier is the patient control number the 835 answers with."""
+    """A Claim whose identifier is the patient control number the 835 answers with: an institutional one, which
+    the professional claim checks of claims out leave alone (the professional path, from the visit to the 835,
+    is tests/e2e/test_practice_scenario.py)."""
     control = f"PCN{uuid.uuid4().hex[:10].upper()}"
     created(
         client,
@@ -25,7 +27,7 @@ def _claim(client: httpx.Client, billed: Billed) -> str:
             "identifier": [{"system": "urn:example:pcn", "value": control}],
             "status": "active",
             "type": {
-                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}]
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]
             },
             "use": "claim",
             "patient": {"reference": f"Patient/{billed.patient}"},

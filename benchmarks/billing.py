@@ -1,10 +1,17 @@
-"""Billing, claims out: N finished visits -> charges -> claims -> one 837P batch, against a real server.
+"""Billing, claims out and money in: N finished visits -> charges -> claims -> one 837P batch -> the
+payer's 835 for that batch, against a real server on the embedded database.
 
 Prints the rate of visits finished (each PUT captures and prices its charge in the same commit),
 of `Encounter/$claim` (assemble, check, queue), the time of one `Claim/$export-x12` of every claim,
-and the time and result of pyx12's validation of that file.
+the time and result of pyx12's validation of that file, then the 835 posting rate: one remittance
+paying every claim of the batch (CLP01 the 837's CLM01, the claim id; a payment, a CO-45 adjustment
+and a PR-2 patient share each) through `PaymentReconciliation/$import-x12-835` (pyx12 validation,
+the Claim and Account look-ups, and the one transaction that writes a ClaimResponse per claim and
+posts it to the ledger). Target: at least 200 claim payments/s. A second import of the same file
+(idempotent: nothing written) is timed too. The CPU time the server and the database spent is printed
+with the load average: on a shared machine the wall-clock rate says more about the neighbours.
 
-    python benchmarks/billing_claims.py [--encounters 1000] [--clients 4]
+    python benchmarks/billing.py [--encounters 1000] [--clients 4]
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +32,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import fhir_server  # noqa: E402
 from fhir_server.billing.codes import CPT, FEE_SCHEDULE, ICD10CM, NPI, PAYER_ID, PRICE_LEVEL, TAX_ID  # noqa: E402
+from fhir_server.billing.x12.segments import parse  # noqa: E402
 from fhir_server.billing.x12.validate import validate  # noqa: E402
 from fhir_server.storage import EmbeddedDatabase  # noqa: E402
+from tests.billing.payments.x12 import Clp, Line, x12_835  # noqa: E402
 
 FHIR = {"Content-Type": "application/fhir+json"}
+TARGET = 200.0
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its reaped children (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / _TICKS
 
 
 def _created(client: httpx.Client, resource: dict[str, Any]) -> str:
@@ -140,6 +158,42 @@ def _rate(label: str, count: int, seconds: float) -> None:
     print(f"{label:<42} {count:>6} in {seconds:7.2f} s  {count / seconds:8.1f}/s")
 
 
+def remittance(x837: str) -> tuple[str, int]:
+    """The payer's 835 for every claim of the 837 (paid 60%, 25% contractual, the rest the patient's) and
+    how many claims it pays."""
+    claims = []
+    total = Decimal(0)
+    for segment in parse(x837):
+        if segment[0] == "CLM":
+            charge = Decimal(segment[2])
+            paid = (charge * Decimal("0.60")).quantize(Decimal("0.01"))
+            contractual = (charge * Decimal("0.25")).quantize(Decimal("0.01"))
+            share = charge - paid - contractual
+            adjustments = [("CO", "45", str(contractual)), ("PR", "2", str(share))]
+            line = Line("99213", str(charge), str(paid), adjustments)
+            claims.append(Clp(segment[1], "1", str(charge), str(paid), str(share), f"P{segment[1][:20]}", [line]))
+            total += paid
+    return x12_835(claims, str(total), "BENCH1"), len(claims)
+
+
+def post_remittance(base: str, text: str, count: int, server_pid: int, database_pid: int) -> None:
+    """Import the 835 twice (the second writes nothing) and print the claim payments per second."""
+    with httpx.Client(base_url=base, timeout=600) as client:
+        for label in ("835 import", "835 re-import (nothing written)"):
+            cpu = cpu_seconds(server_pid), cpu_seconds(database_pid)
+            started = time.perf_counter()
+            response = client.post(
+                "/PaymentReconciliation/$import-x12-835", content=text, headers={"Content-Type": "application/edi-x12"}
+            )
+            elapsed = time.perf_counter() - started
+            response.raise_for_status()
+            server_cpu, database_cpu = cpu_seconds(server_pid) - cpu[0], cpu_seconds(database_pid) - cpu[1]
+            print(
+                f"{label}: {count} claim payments in {elapsed:.2f} s = {count / elapsed:.0f}/s (target >= "
+                f"{TARGET:.0f}/s); CPU: server {server_cpu:.2f} s, database {database_cpu:.2f} s"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encounters", type=int, default=1000)
@@ -185,6 +239,9 @@ def main() -> None:
         seconds = time.perf_counter() - began
         verdict = "valid" if not errors else errors[:3]
         print(f"pyx12 validation of the batch ({len(response.text) // 1024} KiB): {seconds:.2f} s, {verdict}")
+        text, paid = remittance(response.text)
+        database_pid = database._process.pid if database._process else server.pid
+        post_remittance(base, text, paid, server.pid, database_pid)
     print(f"load average: {os.getloadavg()}")
 
 
