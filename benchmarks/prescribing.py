@@ -6,9 +6,10 @@ active MedicationStatements and 10 AllergyIntolerances (RxNorm codes of the know
 compares), then signs drafts one after the other (ibuprofen, which interacts with the patient's warfarin
 and duplicates their naproxen: the request carries an override reason). Only the `$sign` call is timed;
 each signed prescription is stopped afterwards, untimed, so the patient keeps 20 active medications.
-Their history of stopped prescriptions grows by one per signing: the search for active ones
-(`patient` + `status`) is driven by the patient key alone, so the database checks every one of them and
-later signings are slower than early ones (with `--signings 160`, in process: about 5x).
+Their stopped prescriptions grow by one per signing; the search for active ones (`patient` + `status`)
+is driven by the pair key of the patient and the status (search/keys.py), so later signings cost what
+early ones do (driven by the patient key alone, as before search layout 3, the 160th took about 5x the
+first).
 
 Usage: ``python benchmarks/prescribing.py [--signings 200]``
 """
