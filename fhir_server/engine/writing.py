@@ -103,7 +103,7 @@ def next_version(
         deleted = extract_index(current.resource())
         fields["compartments"], entries = deleted.compartments, deleted.entries
     replaces = current.version_id if current else None
-    return PendingWrite(record, replaces, fields, entries, must_match)
+    return PendingWrite(record, replaces, fields, entries, must_match, replaced=current)
 
 
 async def guard_write(

@@ -17,6 +17,11 @@ of strings. So beside `idx` each current resource carries `keys`, one string per
 | `n`  | number/quantity `n`     | `number_key`, an order-preserving hex form of its float  |
 | `q`  | quantity `cn`           | the same, of the UCUM-canonical value                    |
 
+Besides one key per entry, a resource with a patient reference (`patient` or `subject`) and a `status`
+code carries one key per (reference, status) pair, `<Type>|<param>+status|<reference>|<code>`: a
+patient's active records are then found without walking the patient's every record of the type (a
+patient's stopped prescriptions, final observations ... grow without end; their status does not).
+
 The type is part of the key: a search asks for one type, and the same code or patient
 reference in other types would otherwise come back as candidates to throw away. Text values
 are cut at `TEXT_LIMIT` characters, so a key finds a superset; the full `$elemMatch` filter
@@ -93,9 +98,27 @@ def entry_keys(resource_type: str, entry: dict[str, Any]) -> list[str]:
     return []
 
 
+PAIRED_REFERENCES = ("patient", "subject")
+"""Reference parameters paired with `status` in a key of their own."""
+
+PAIRED_TOKEN = "status"
+
+
+def pair_key(resource_type: str, param: str, reference: str, code: str) -> str:
+    """The key of one (patient reference, status code) pair; both values cut as their own keys are."""
+    return f"{resource_type}|{param}+{PAIRED_TOKEN}|{reference[:TEXT_LIMIT]}|{code[:TEXT_LIMIT]}"
+
+
+def _pair_keys(resource_type: str, entries: list[dict[str, Any]]) -> list[str]:
+    references = [(e["p"], e["r"]) for e in entries if e["p"] in PAIRED_REFERENCES and isinstance(e.get("r"), str)]
+    codes = [e["c"] for e in entries if e["p"] == PAIRED_TOKEN and isinstance(e.get("c"), str)]
+    return [pair_key(resource_type, param, reference, code) for param, reference in references for code in codes]
+
+
 def resource_keys(resource_type: str, entries: list[dict[str, Any]]) -> list[str]:
-    """Every key of a resource's entries, each once."""
-    return list(dict.fromkeys(key for entry in entries for key in entry_keys(resource_type, entry)))
+    """Every key of a resource's entries and of its (patient, status) pairs, each once."""
+    single = (key for entry in entries for key in entry_keys(resource_type, entry))
+    return list(dict.fromkeys([*single, *_pair_keys(resource_type, entries)]))
 
 
 def text_condition(prefix: str, condition: Any) -> Any | None:

@@ -11,8 +11,9 @@ filter has a top-level operator such as `$and`. So a search runs in two steps:
 2. the full filter, flattened into one document without top-level operators where it can
    be, checks the candidates by `_id`.
 
-The driver is the clause with the most selective condition: `_id`, then a compartment, then
-an equality (reference, code, uri, string), then a prefix, then a date or number range.
+The driver is the clause with the most selective condition: `_id`, then a patient reference and a
+status together (one pair key, see keys.py), then a compartment, then an equality (reference, code,
+uri, string), then a prefix, then a date or number range.
 """
 
 from __future__ import annotations
@@ -21,13 +22,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .keys import key_prefix, prefix_condition, range_condition, range_kind, text_condition
+from .keys import (
+    PAIRED_REFERENCES,
+    PAIRED_TOKEN,
+    key_prefix,
+    pair_key,
+    prefix_condition,
+    range_condition,
+    range_kind,
+    text_condition,
+)
 from .normalize import normalize_string
 
 _EQUAL_KEYS = ("r", "c", "u", "e", "v")
 """Text entry keys, most selective first; `e` (exact string) drives by the normalized key `v`."""
 _RANGE_KEYS = ("lo", "hi", "n", "cn")
 _PREFIX_RANK, _RANGE_RANK = 10, 20
+_MAX_PAIRS = 100
+"""More (reference, status) combinations than this drive by one of the two clauses instead."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,48 @@ def driver_of(resource_type: str, clause: dict[str, Any]) -> tuple[int, dict[str
     return None if found is None else (2 + found[0], {"keys": found[1]})
 
 
+def _alternatives(clause: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The `$elemMatch` conditions a clause ORs together (one for a plain clause); None for any other shape."""
+    if (
+        set(clause) == {"idx"}
+        and set(clause["idx"]) == {"$elemMatch"}
+        and isinstance(clause["idx"]["$elemMatch"], dict)
+    ):
+        return [clause["idx"]["$elemMatch"]]
+    if set(clause) == {"$or"} and isinstance(clause["$or"], list):
+        parts = [_alternatives(c) if isinstance(c, dict) else None for c in clause["$or"]]
+        return None if any(p is None for p in parts) else [m for p in parts if p is not None for m in p]
+    return None
+
+
+def _pair_values(clause: dict[str, Any], params: Sequence[str], kind: str) -> tuple[str, list[str]] | None:
+    """(parameter, every value of `kind` the clause allows) when each alternative is an equality on one
+    parameter of `params`; None when any alternative allows other values."""
+    matches = _alternatives(clause)
+    if not matches or len({m.get("p") for m in matches}) != 1 or matches[0].get("p") not in params:
+        return None
+    values: list[str] = []
+    for match in matches:
+        condition = text_condition("", match.get(kind))
+        if condition is None:
+            return None
+        values += [condition] if isinstance(condition, str) else condition["$in"]
+    return str(matches[0]["p"]), values
+
+
+def _pair_driver(resource_type: str, clauses: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The pair keys standing for a patient reference clause and a status clause ANDed, else None."""
+    references = [found for c in clauses if (found := _pair_values(c, PAIRED_REFERENCES, "r")) is not None]
+    statuses = [found for c in clauses if (found := _pair_values(c, (PAIRED_TOKEN,), "c")) is not None]
+    if not references or not statuses:
+        return None
+    (param, targets), (_status, codes) = references[0], statuses[0]
+    keys = list(dict.fromkeys(pair_key(resource_type, param, r, c) for r in targets for c in codes))
+    if len(keys) > _MAX_PAIRS:
+        return None
+    return {"keys": keys[0] if len(keys) == 1 else {"$in": keys}}
+
+
 def _merge(flat: dict[str, Any], clause: dict[str, Any], rest: list[dict[str, Any]]) -> None:
     """Fold `clause` into `flat` when no key collides; collect it in `rest` otherwise."""
     if set(clause) == {"idx"} and set(clause["idx"]) == {"$elemMatch"}:
@@ -122,4 +176,6 @@ def plan_filter(resource_type: str, clauses: Sequence[dict[str, Any]]) -> Filter
     if rest:
         flat["$and"] = rest
     drivers = [d for d in (driver_of(resource_type, c) for c in clauses) if d is not None]
+    if (pair := _pair_driver(resource_type, clauses)) is not None:
+        drivers.insert(0, (1, pair))  # after an `_id` (0); before a compartment (1 too: min keeps the first)
     return FilterPlan(flat, min(drivers, key=lambda d: d[0])[1] if drivers else None)

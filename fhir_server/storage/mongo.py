@@ -106,11 +106,16 @@ def aware(moment: datetime) -> datetime:
 _NO_SEARCH_FIELDS = {"idx": 0, "keys": 0, "sort": 0, "compartments": 0}
 """Reads need the body, not the search fields stored beside it."""
 
-SEARCH_LAYOUT = 2
+SEARCH_LAYOUT = 3
 """The layout of the stored search fields: 1 was `idx` under compound multikey indexes, 2 adds the
-flat `keys` under one index (search/keys.py). A database stored under another layout is re-indexed."""
+flat `keys` under one index (search/keys.py), 3 the (patient, status) pair keys. A database stored
+under another layout is re-indexed."""
 
-VERSION_SEARCHABLE = {"searchLayout": SEARCH_LAYOUT}
+ENTRY_LAYOUT = 2
+"""The layout of the `idx` entries that history versions keep (layout 3 changed only `keys`, which
+history has not)."""
+
+VERSION_SEARCHABLE = {"searchLayout": ENTRY_LAYOUT}
 """What a history entry meets when its `idx` holds search entries of this layout: entries written
 before versions kept them (or under another layout) meet no granular scope's query (fail closed)."""
 

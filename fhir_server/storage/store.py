@@ -68,6 +68,8 @@ class PendingWrite:
     must_match: Mapping[str, Any] | None = None
     """Criteria over current resources the new version must meet once written, checked inside the
     write's transaction (a granular scope's query); when it does not, nothing is written (WriteRefused)."""
+    replaced: StoredResource | None = None
+    """The version `replaces` names, when the writer read it already (write rules then need not read it again)."""
 
 
 class WriteRefused(Exception):

@@ -120,6 +120,7 @@ def _entries(n: int) -> list[dict[str, Any]]:
         {"p": "code", "s": f"urn:s{n % 2}", "c": f"c{n % 7}"},
         {"p": "subject", "r": f"Patient/{n % 5}"},
         {"p": "url", "u": f"http://example.org/{n % 3}/vs"},
+        {"p": "status", "s": "http://hl7.org/fhir/observation-status", "c": ("final", "amended", "cancelled")[n % 3]},
     ]
 
 
@@ -202,3 +203,57 @@ def test_clauses_without_a_key_do_not_drive() -> None:
     assert plan_filter("Observation", [_match({"p": "name", "v": {"$regex": "ame"}})]).driver is None
     assert plan_filter("Observation", [_match({"p": "code", "t": {"$regex": "^glu"}})]).driver is None
     assert plan_filter("Observation", [_match({"p": "combo", "k.0.c": "x"})]).driver is None
+
+
+# A patient reference and a status together drive by their pair key (keys.py): only the patient's
+# resources in that status are candidates, however many others of the type the patient has.
+
+PAIRED = [
+    [_match({"p": "subject", "r": "Patient/2"}), _match({"p": "status", "c": "final"})],
+    [
+        _match({"p": "subject", "r": {"$in": ["Patient/1", "Patient/4"]}}),
+        {"$or": [_match({"p": "status", "c": "final"}), _match({"p": "status", "c": "amended"})]},
+    ],
+    [_match({"p": "status", "s": "http://hl7.org/fhir/observation-status", "c": "cancelled"}),
+     _match({"p": "subject", "r": "Patient/0"}), _match({"p": "code", "c": {"$in": ["c1", "c2", "c3"]}})],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("clauses", PAIRED, ids=[str(c)[:60] for c in PAIRED])
+def test_a_patient_and_a_status_drive_by_their_pair(
+    collection: Collection[dict[str, Any]], clauses: list[dict[str, Any]]
+) -> None:
+    plan = plan_filter("Observation", clauses)
+    assert plan.driver is not None and "+status|" in str(plan.driver["keys"]), plan.driver
+    matches = {doc["_id"] for doc in collection.find(plan.criteria)}
+    candidates = {doc["_id"] for doc in collection.find(plan.driver)}
+    both = {doc["_id"] for doc in collection.find({"$and": clauses[:2]})}
+    assert matches and matches <= candidates == both  # exactly the patient's resources in those statuses
+
+
+def test_the_pair_key_is_kept_beside_the_single_keys() -> None:
+    entries = [{"p": "patient", "r": "Patient/1"}, {"p": "status", "c": "active"}, {"p": "status", "c": "x" * 99}]
+    assert resource_keys("MedicationRequest", entries) == [
+        "MedicationRequest|patient|rPatient/1",
+        "MedicationRequest|status|cactive",
+        "MedicationRequest|status|c" + "x" * TEXT_LIMIT,
+        "MedicationRequest|patient+status|Patient/1|active",
+        "MedicationRequest|patient+status|Patient/1|" + "x" * TEXT_LIMIT,
+    ]
+
+
+def test_no_pair_drives_when_either_side_is_not_an_equality() -> None:
+    patient = _match({"p": "patient", "r": "Patient/1"})
+    not_active = {"idx": {"$not": {"$elemMatch": {"p": "status", "c": "active"}}}}
+    status_text = _match({"p": "status", "t": {"$regex": "^act"}})
+    performer = _match({"p": "performer", "r": "Practitioner/1"})
+    status = _match({"p": "status", "c": "active"})
+    for clauses in ([patient, not_active], [patient, status_text], [performer, status]):
+        driver = plan_filter("MedicationRequest", clauses).driver
+        assert driver is None or "+status|" not in str(driver), driver
+
+
+def test_an_id_still_drives_before_a_pair() -> None:
+    clauses = [{"_id": {"$in": ["MedicationRequest/1"]}}, _match({"p": "patient", "r": "Patient/1"}),
+               _match({"p": "status", "c": "active"})]  # fmt: skip
+    assert plan_filter("MedicationRequest", clauses).driver == {"_id": {"$in": ["MedicationRequest/1"]}}

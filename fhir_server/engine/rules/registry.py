@@ -210,8 +210,8 @@ async def run_write_rules(
         if not rules:
             continue
         record = write.record
-        current = None
-        if write.replaces is not None:
+        current = write.replaced
+        if write.replaces is not None and (current is None or current.version_id != write.replaces):
             current = await store.get_version(record.resource_type, record.id, write.replaces)
         context = WriteContext(store, policy, _interaction(write, current), write, current, every)
         for rule in rules:

@@ -256,9 +256,11 @@ def detected_issue(
 
 
 def _doi(source: str) -> str:
-    """The source's DOI as a URL when it cites one, else a urn naming the knowledge base."""
+    """The source's DOI as a URL when it cites one, else its first https URL, else a urn naming the
+    knowledge base."""
     marker = "doi:"
     if marker in source:
         doi = source.split(marker, 1)[1].split()[0].rstrip(".,")
         return f"https://doi.org/{doi}"
-    return "urn:fhir-server:prescribing-knowledge-base"
+    urls = [word.strip("(),;") for word in source.split() if word.strip("(").startswith("https://")]
+    return urls[0] if urls else "urn:fhir-server:prescribing-knowledge-base"

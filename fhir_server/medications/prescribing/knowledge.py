@@ -7,6 +7,16 @@ validated when the server starts: a broken file stops it with a message naming t
 Ingredients are RxNorm ingredient concepts; drugs are RxNorm clinical drugs with the strength of each
 ingredient in mg (what the dose range check needs) and optional NDC package codes. An interaction names
 each side as `ingredient:<rxcui>` or `class:<id>`; its `source` is a key of `sources`.
+
+What the shipped file's facts rest on (version 2026.12.2; the first version was written from memory and
+had wrong facts, so every entry was checked and what could not be checked was removed rather than kept):
+each ingredient and drug carries a `verified` note naming where its RxNorm code was found with its name
+(the CPIC drug table keyed by RxNorm RXCUI, the openFDA NDC directory's `rxcui` of a product of that
+strength and form, the FHIR R4 and Synthea examples, public FHIR examples); each interaction and dose
+range names its source (the ONC high-priority list of Phansalkar et al. 2012, the HL7 PDDI CDS guide, US
+labels). The checks' severities (`high` blocks signing) are this project's reading of those sources:
+a pair the source calls contraindicated is `high`. The file is a small starting point, not a drug
+knowledge base; `verified` is documentation and the loader ignores it.
 """
 
 from __future__ import annotations

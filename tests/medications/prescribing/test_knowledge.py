@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fhir_server.medications.prescribing.knowledge import KnowledgeError, load_knowledge
+from fhir_server.medications.prescribing.knowledge import SHIPPED, KnowledgeError, load_knowledge
 from fhir_server.storage import EmbeddedDatabase
 from tests.conftest import ServerProcess
 
@@ -31,6 +31,20 @@ def test_the_shipped_knowledge_base_is_valid_and_every_pair_cites_its_source() -
     assert all(pair.source in knowledge.sources for pair in knowledge.interactions)
     assert knowledge.drug("http://www.nlm.nih.gov/research/umls/rxnorm", "855332") is not None
     assert knowledge.drug("http://www.nlm.nih.gov/research/umls/rxnorm", "99999999") is None
+
+
+def test_every_shipped_code_names_where_it_was_verified_and_every_limit_its_source() -> None:
+    shipped = json.loads(SHIPPED.read_text())
+    assert all(entry.get("verified") for entry in [*shipped["ingredients"], *shipped["drugs"]])
+    assert all(entry["source"] in shipped["sources"] for entry in [*shipped["interactions"], *shipped["doseRanges"]])
+
+
+def test_corrected_codes_ibuprofen_400_is_197805_and_aspirin_is_no_nsaid_pair_with_warfarin() -> None:
+    knowledge = load_knowledge()
+    ibuprofen = knowledge.drug("http://www.nlm.nih.gov/research/umls/rxnorm", "197805")
+    assert ibuprofen is not None and ibuprofen.strengths == {"5640": 400}
+    assert knowledge.drug("http://www.nlm.nih.gov/research/umls/rxnorm", "197806") is None
+    assert "nsaid" not in knowledge.ingredient_classes.get("1191", ())
 
 
 def test_an_extra_file_is_merged(tmp_path: Path) -> None:

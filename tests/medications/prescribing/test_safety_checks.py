@@ -55,7 +55,7 @@ def test_warfarin_with_an_nsaid_blocks_signing_until_overridden(clinic: Clinic) 
     issue = out(signed.json(), "issue")[0]
     assert issue["severity"] == "high" and "INR monitored" in issue["mitigation"][0]["action"]["text"]
     assert issue["mitigation"][0]["author"]["reference"] == clinic.physician
-    assert issue["reference"].startswith("https://doi.org/")
+    assert issue["reference"] == "https://hl7.org/fhir/uv/pddi/Library-WarfarinNSAIDsCDSLogic.html"
     stored = clinic.admin.get(f"/MedicationRequest/{request_id}").json()
     assert stored["detectedIssue"] == [{"reference": f"DetectedIssue/{issue['id']}"}]
     assert clinic.admin.get(f"/DetectedIssue/{issue['id']}").status_code == 200
