@@ -1,6 +1,7 @@
 """Request AuditEvents written in batches: one insert every tenth of a second instead of one per request.
 
-On the embedded database an insert per read cost about three quarters of the read throughput.
+On the embedded database an insert per read cost about three quarters of the read throughput,
+so a batch is stored as packs (storage/audit.py `packs`): one record for the batch's events.
 Writes are not batched here: their events go into the write's own transaction (writes.py).
 The process that holds the sealing lease chains a batch as it inserts it (one write per event
 instead of two); the others insert theirs unsealed for that process's sealer. What the queue
@@ -33,27 +34,30 @@ class AuditQueue:
         self._audit = audit
         self._sealer = sealer
         self._every = every
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[tuple[dict[str, Any], datetime]] = []
+        self._unstored: list[dict[str, Any]] = []
+        """Packs a flush could not store, tried again as they are (same ids) with the next."""
         self._full = asyncio.Event()
 
     def put(self, event: dict[str, Any], recorded: datetime) -> None:
-        self._pending.append(self._audit.record(event, recorded))
+        self._pending.append((event, recorded))
         if len(self._pending) >= _MOST:
             self._full.set()
 
     async def flush(self) -> None:
         """Write what is waiting; on failure keep it (up to a bound) for the next flush."""
-        batch, self._pending = self._pending, []
+        batch = [*self._unstored, *self._audit.packs(self._pending)]
+        self._unstored, self._pending = [], []
         self._full.clear()
         try:
             if not await self._audit.append_sealed(batch, self._sealer):
                 await self._audit.append_many(batch)  # another process seals: its sealer chains these
         except Exception:
-            log.exception("%d AuditEvents could not be stored yet", len(batch))
-            kept = [*batch, *self._pending]
-            if len(kept) > _KEEP:
-                log.error("%d AuditEvents were dropped: the audit log was unreachable too long", len(kept) - _KEEP)
-            self._pending = kept[-_KEEP:]
+            log.exception("%d AuditEvents could not be stored yet", sum(len(pack["event"]) for pack in batch))
+            while sum(len(pack["event"]) for pack in batch) > _KEEP:
+                dropped = batch.pop(0)
+                log.error("%d AuditEvents were dropped: the audit log was unreachable too long", len(dropped["event"]))
+            self._unstored = batch
 
     async def run(self) -> None:
         """Forever: flush every interval, or as soon as the queue is full."""

@@ -2,6 +2,10 @@
 
 Appending never waits for other writers: the writing process makes each record with its MAC
 (`record`) and inserts it as it is (inside the data change's transaction when it audits a write).
+Events queued by a process (reads, searches, refusals: audit/queue.py) are stored as packs
+(`packs`): one record holding a short span's events, so one document and one set of index
+entries stand for many events (on the embedded database about half the cost per event).
+Records of one event and packs live side by side in the one chain; searches read both.
 A sealer, one at a time under a lease, then gives the unsealed records consecutive sequence
 numbers and chains them, all in one transaction with the chain head; a record whose MAC does not
 match (inserted into the database directly) is left out and marked `rejected`. The digests are in
@@ -22,8 +26,8 @@ from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import OperationFailure
 
-from .audit_seal import GENESIS, KEYED, AuditKey, AuditUncheckable, legacy_link
-from .audit_search import PAGE_ORDER, SEARCH_INDEXES, AuditSearch, search_records
+from .audit_seal import GENESIS, KEYED, PACKED, SIGNED, AuditKey, AuditUncheckable, legacy_link
+from .audit_search import PACK_SPAN, PAGE_ORDER, SEARCH_INDEXES, AuditSearch, search_records
 from .audit_verify import ChainReport, ChainWalk, head_problem, refusal, unsealed_problem, wrong_key
 from .leases import Leases
 from .mongo import mongo_errors
@@ -32,6 +36,8 @@ log = logging.getLogger(__name__)
 
 _HEAD = "head"
 _LEASE = timedelta(seconds=30)
+_PACK_MOST = 500
+"""Events in one pack at most (a pack stays far below the 16 MiB document limit)."""
 AUDIT_COLLECTION = "audit"
 
 __all__ = ["AUDIT_COLLECTION", "GENESIS", "AuditKey", "ChainReport", "MongoAuditLog"]
@@ -59,6 +65,32 @@ class MongoAuditLog:
     def record(self, event: dict[str, Any], recorded: datetime) -> dict[str, Any]:
         """The stored form of one unsealed AuditEvent, with its MAC: the same whether queued or a write's."""
         made = {"_id": ObjectId(), "v": KEYED, "recorded": recorded, "seq": None, "event": event}
+        made["mac"] = self._key.record_mac(made)
+        return made
+
+    def packs(self, events: list[tuple[dict[str, Any], datetime]]) -> list[dict[str, Any]]:
+        """The stored form of (event, recorded) pairs as unsealed packs with their MACs.
+
+        A pack spans at most PACK_SPAN (searches widen their upper time bound by that much to find
+        a pack by its newest time) and holds at most _PACK_MOST events."""
+        made: list[dict[str, Any]] = []
+        group: list[tuple[dict[str, Any], datetime]] = []
+        for event, recorded in events:
+            if not group:
+                low = high = recorded
+            low, high = min(low, recorded), max(high, recorded)
+            if len(group) >= _PACK_MOST or high - low > PACK_SPAN:
+                made.append(self._pack(group))
+                group, low, high = [], recorded, recorded
+            group.append((event, recorded))
+        if group:
+            made.append(self._pack(group))
+        return made
+
+    def _pack(self, group: list[tuple[dict[str, Any], datetime]]) -> dict[str, Any]:
+        times = [recorded for _event, recorded in group]
+        made = {"_id": ObjectId(), "v": PACKED, "recorded": max(times), "times": times, "seq": None}
+        made["event"] = [event for event, _recorded in group]
         made["mac"] = self._key.record_mac(made)
         return made
 
@@ -99,7 +131,7 @@ class MongoAuditLog:
                 refused = refusal(self._key, record, keyed)
                 if refused is None:
                     chained.append(record)
-                    keyed = keyed or record.get("v") == KEYED
+                    keyed = keyed or record.get("v") in SIGNED
                 else:
                     log.warning("audit record %s left out of the chain: not the server's (%s)", record["_id"], refused)
                     updates.append(UpdateOne({"_id": record["_id"], "seq": None}, {"$set": {"rejected": refused}}))
@@ -138,7 +170,7 @@ class MongoAuditLog:
         links = []
         for record in records:
             seq += 1
-            if record.get("v") == KEYED:
+            if record.get("v") in SIGNED:
                 link = self._key.link(prev, seq, record["mac"])
             else:
                 link = legacy_link(prev, seq, record["event"])  # written before keys: sealed as it would have been
@@ -151,7 +183,7 @@ class MongoAuditLog:
     ) -> dict[str, Any]:
         """The head's fields once `records` are chained by `links`, with its MAC under this key."""
         last = links[-1] if links else head
-        keyed = (link["seq"] for record, link in zip(records, links, strict=True) if record.get("v") == KEYED)
+        keyed = (link["seq"] for record, link in zip(records, links, strict=True) if record.get("v") in SIGNED)
         moved = {"seq": last["seq"], "hash": last["hash"], "keyedFrom": head.get("keyedFrom") or next(keyed, None)}
         moved["kid"] = self._key.kid
         return {**moved, "mac": self._key.head_mac(moved)}

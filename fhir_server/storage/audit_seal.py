@@ -8,6 +8,11 @@ the `recorded` time that searches and pages use included. Someone who can write 
 not read the key can neither add a record, nor rechain the log after removing one, nor move the
 head: nothing they write verifies.
 
+Version 3 (`v: 3`), a pack: the events one process queued in a short span (reads, searches,
+refusals), stored as one record whose `event` is the list of events and `times` their recorded
+times; `recorded` is the newest of them. Its MAC covers `times` as well, and it is chained as one
+record, like version 2. One document and one set of index entries per pack instead of per event.
+
 Version 1 (records without `v`, sealed before keys existed): `hash = sha256(prev, seq, event)`.
 It still verifies, but covers neither `recorded` nor who wrote the record; no version 1 record may
 follow a version 2 one.
@@ -30,6 +35,10 @@ import orjson
 
 KEYED = 2
 """The version of records sealed under a key."""
+PACKED = 3
+"""The version of packs: several events in one record, sealed under a key."""
+SIGNED = (KEYED, PACKED)
+"""The versions whose records carry a MAC."""
 GENESIS = "0" * 64
 """The `prev` of the first record."""
 
@@ -61,8 +70,10 @@ class AuditKey:
         return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
 
     def record_mac(self, record: Mapping[str, Any]) -> str:
-        """The MAC of a version 2 record as stored: its id, version, `recorded` time and event."""
-        content = {"id": str(record["_id"]), "v": record["v"], "recorded": millis(record["recorded"])}
+        """The MAC of a version 2 or 3 record as stored: its id, version, `recorded` time(s) and event(s)."""
+        content: dict[str, Any] = {"id": str(record["_id"]), "v": record["v"], "recorded": millis(record["recorded"])}
+        if record["v"] == PACKED:
+            content["times"] = [millis(moment) for moment in record["times"]]
         return self._digest("record", {**content, "event": record["event"]})
 
     def link(self, prev: str, seq: int, mac: str) -> str:
@@ -84,7 +95,7 @@ def matches(expected: str, found: object) -> bool:
 
 
 def mac_ok(key: AuditKey, record: Mapping[str, Any]) -> bool:
-    """Whether a version 2 record is as the server wrote it (False for any malformed row, never an error)."""
+    """Whether a version 2 or 3 record is as the server wrote it (False for any malformed row, never an error)."""
     try:
         return matches(key.record_mac(record), record.get("mac"))
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -92,9 +103,9 @@ def mac_ok(key: AuditKey, record: Mapping[str, Any]) -> bool:
 
 
 def link_ok(key: AuditKey, record: Mapping[str, Any]) -> bool:
-    """Whether a sealed record's `hash` is its link (version 2 when `v` says so, else version 1)."""
+    """Whether a sealed record's `hash` is its link (keyed when `v` says so, else version 1)."""
     try:
-        if record.get("v") == KEYED:
+        if record.get("v") in SIGNED:
             expected = key.link(record["prev"], record["seq"], record["mac"])
         else:
             expected = legacy_link(record["prev"], record["seq"], record["event"])

@@ -2,6 +2,13 @@
 
 The filters read the event's own fields, never copies kept beside it, so what a search shows
 is what the hash chain covers; rows the sealer refused (not written by the server) are left out.
+A record holds one event or, as a pack (audit_seal.py, version 3), a list of them with their
+times: the database finds the records that may hold a match (an index on `event.x` covers the
+events of a pack as a multikey index) and `event_matches` keeps the events that match, each
+checked on its own. A pack sorts by its newest time and spans at most PACK_SPAN, so upper time
+bounds are widened by that much in the database's query, and a page is complete once more than
+a page of matching events is newer than the next record read. An event of a pack has the id
+`<record id>-<position>`.
 Each searchable path has an index (path, recorded, _id) whose tail is the page order, and each
 query is hinted to the index of its most selective filter.
 The queries avoid `$or` and `$elemMatch`: with either, SecantusDB's planner falls back to a
@@ -14,8 +21,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -28,6 +36,8 @@ from ..i18n import _
 from .mongo import aware
 
 PAGE_ORDER = [("recorded", DESCENDING), ("_id", DESCENDING)]
+PACK_SPAN = timedelta(seconds=1)
+"""The longest time between the oldest and newest event of a pack."""
 
 SEARCH_INDEXES = {
     "event.entity.what.identifier.value": "request_id",
@@ -114,17 +124,97 @@ def _hint(query: dict[str, Any]) -> str:
     return next((name for path, name in SEARCH_INDEXES.items() if path in query), "recorded_id")
 
 
-def _position(cursor: str) -> tuple[datetime, ObjectId]:
-    """The last record of the previous page, from its cursor `<recorded ms>.<record id>`."""
-    millis, _sep, record_id = cursor.partition(".")
+_Key = tuple[datetime, ObjectId, int]
+"""An event's place in the page order: recorded time, record id, position in a pack (-1 alone)."""
+
+
+def _values(node: Any, parts: list[str]) -> Iterator[Any]:
+    """What the dotted path `parts` reaches in `node`, through lists at any step, as MongoDB reads it."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _values(item, parts)
+    elif not parts:
+        yield node
+    elif isinstance(node, dict) and parts[0] in node:
+        yield from _values(node[parts[0]], parts[1:])
+
+
+def _one_of(value: Any, choices: list[Any]) -> bool:
+    return any(
+        choice.search(value) is not None if isinstance(choice, re.Pattern) else value == choice
+        for choice in choices
+        if isinstance(value, str) or not isinstance(choice, re.Pattern)
+    )
+
+
+_COMPARE = {
+    "$gte": lambda a, b: a >= b,
+    "$gt": lambda a, b: a > b,
+    "$lte": lambda a, b: a <= b,
+    "$lt": lambda a, b: a < b,
+}
+
+
+def event_matches(query: dict[str, Any], event: dict[str, Any], recorded: datetime) -> bool:
+    """Whether one event, recorded at `recorded`, matches `query` (from `AuditSearch.queries`) on its own.
+
+    `rejected` is a condition on the stored record, left to the database."""
+    for path, test in query.items():
+        if path == "$and":
+            if not all(event_matches(part, event, recorded) for part in test):
+                return False
+        elif path == "recorded":
+            if not all(_COMPARE[op](aware(recorded), aware(moment)) for op, moment in test.items()):
+                return False
+        elif path != "rejected":
+            choices = test["$in"] if isinstance(test, dict) else [test]  # a plain value: equal to it
+            found = _values(event, path.removeprefix("event.").split("."))
+            if not any(_one_of(value, choices) for value in found):
+                return False
+    return True
+
+
+def _stored(query: dict[str, Any]) -> dict[str, Any]:
+    """`query` for the stored records: upper time bounds widened by PACK_SPAN, as packs sort by their newest."""
+    widened: dict[str, Any] = {}
+    for path, test in query.items():
+        if path == "recorded":
+            widened[path] = {op: moment + PACK_SPAN if op in ("$lt", "$lte") else moment for op, moment in test.items()}
+        elif path == "$and":
+            widened[path] = [_stored(part) for part in test]
+        else:
+            widened[path] = test
+    return widened
+
+
+def _entries(record: dict[str, Any]) -> Iterator[tuple[_Key, dict[str, Any]]]:
+    """The events of a stored record (one, or a pack's) with their places in the page order."""
+    event, rid = record.get("event"), record["_id"]
+    if isinstance(event, dict):
+        yield (aware(record["recorded"]), rid, -1), event
+    elif isinstance(event, list) and isinstance(times := record.get("times"), list):
+        for position, (item, moment) in enumerate(zip(event, times, strict=False)):
+            if isinstance(item, dict) and isinstance(moment, datetime):
+                yield (aware(moment), rid, position), item
+
+
+def _position(cursor: str) -> _Key:
+    """The last event of the previous page, from its cursor `<recorded ms>.<event id>`."""
+    millis, _sep, event_id = cursor.partition(".")
+    record_id, dash, position = event_id.partition("-")
     try:
-        return datetime.fromtimestamp(int(millis) / 1000, UTC), ObjectId(record_id)
+        moment = datetime.fromtimestamp(int(millis) / 1000, UTC)
+        return moment, ObjectId(record_id), int(position) if dash else -1
     except (ValueError, InvalidId, OverflowError) as exc:
         raise InvalidRequest(_("The page cursor is not valid."), expression="_cursor") from exc
 
 
-def _cursor(record: dict[str, Any]) -> str:
-    return f"{round(aware(record['recorded']).timestamp() * 1000)}.{record['_id']}"
+def _event_id(key: _Key) -> str:
+    return str(key[1]) if key[2] < 0 else f"{key[1]}-{key[2]}"
+
+
+def _cursor(key: _Key) -> str:
+    return f"{round(key[0].timestamp() * 1000)}.{_event_id(key)}"
 
 
 async def search_records(
@@ -132,20 +222,24 @@ async def search_records(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of events matching `criteria`, newest first, and the next page's cursor (or None)."""
     after = _position(cursor) if cursor is not None else None
-    found: dict[ObjectId, dict[str, Any]] = {}
+    found: dict[_Key, dict[str, Any]] = {}
     for query in criteria.queries(after[0] if after else None):
-        taken = 0
-        rows = records.find(query, {"event": 1, "recorded": 1}).sort(PAGE_ORDER).hint(_hint(query))
+        newer: list[_Key] = []
+        projection = {"event": 1, "recorded": 1, "times": 1}
+        rows = records.find(_stored(query), projection).sort(PAGE_ORDER).hint(_hint(query))
         try:
             async for record in rows.batch_size(limit + 2):
-                if after is not None and aware(record["recorded"]) == after[0] and record["_id"] >= after[1]:
-                    continue  # shown on an earlier page: same millisecond, not older in id order
-                found[record["_id"]] = record
-                taken += 1
-                if taken > limit:
-                    break
+                newest = aware(record["recorded"])
+                if sum(1 for key in newer if key[0] > newest) > limit:
+                    break  # every later record is older than a full page of this query's events
+                for key, event in _entries(record):
+                    if after is not None and key[0] == after[0] and key[1:] >= after[1:]:
+                        continue  # shown on an earlier page: same millisecond, not older in id order
+                    if event_matches(query, event, key[0]):
+                        found[key] = event
+                        newer.append(key)
         finally:
             await rows.close()
-    page = sorted(found.values(), key=lambda r: (aware(r["recorded"]), r["_id"]), reverse=True)
+    page = sorted(found, reverse=True)
     following = _cursor(page[limit - 1]) if len(page) > limit else None
-    return [{**record["event"], "id": str(record["_id"])} for record in page[:limit]], following
+    return [{**found[key], "id": _event_id(key)} for key in page[:limit]], following

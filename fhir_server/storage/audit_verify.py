@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from ..i18n import _
-from .audit_seal import GENESIS, KEYED, AuditKey, AuditUncheckable, link_ok, mac_ok, matches
+from .audit_seal import GENESIS, SIGNED, AuditKey, AuditUncheckable, link_ok, mac_ok, matches
 
 
 @dataclass
@@ -24,6 +24,8 @@ class ChainReport:
     """What a check found: counts, the head, and every problem (records named by sequence number and id)."""
 
     sealed: int = 0
+    events: int = 0
+    """The events in the sealed records (a pack holds several)."""
     unsealed: int = 0
     legacy: int = 0
     """Sealed records of version 1 (before keys): their `recorded` time and authorship are not covered."""
@@ -50,7 +52,7 @@ def refusal(key: AuditKey, record: Mapping[str, Any], keyed: bool) -> str | None
 
     A record without a version was written before keys existed: acceptable until the chain has a keyed part.
     """
-    if record.get("v") == KEYED:
+    if record.get("v") in SIGNED:
         return None if mac_ok(key, record) else "mac"
     if "v" in record or not isinstance(record.get("event"), dict):
         return "malformed"
@@ -125,9 +127,9 @@ class ChainWalk:
         self._key, self._report, self._anchor = key, report, anchor
         self._expected, self._prev = 1, GENESIS
         self._keyed_from: int | None = None
-        """The sequence number of the first version 2 record met."""
+        """The sequence number of the first keyed record (version 2 or 3) met."""
         self.vouched = 0
-        """Version 2 records whose MAC matched: proof that this key sealed the log, whatever its head says."""
+        """Keyed records whose MAC matched: proof that this key sealed the log, whatever its head says."""
 
     def _problem(self, message: str, **values: object) -> None:
         self._report.problems.append(message.format(**values))
@@ -151,10 +153,11 @@ class ChainWalk:
             )  # fmt: skip
         self._prev, self._expected = str(record.get("hash", "")), seq + 1
         self._report.sealed += 1
+        self._report.events += len(record["event"]) if isinstance(record.get("event"), list) else 1
 
     def _check_record(self, seq: int, rid: object, record: Mapping[str, Any]) -> None:
         version = record.get("v")
-        if version == KEYED:
+        if version in SIGNED:
             self._keyed_from = self._keyed_from or seq
             if not mac_ok(self._key, record):
                 self._problem(

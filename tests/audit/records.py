@@ -11,6 +11,7 @@ from pymongo import MongoClient
 from fhir_server.audit.key import load_audit_key
 from fhir_server.config import Settings
 from fhir_server.storage.audit import AuditKey
+from fhir_server.storage.audit_search import event_matches
 
 TEST_KEY = AuditKey(bytes(range(32)))
 """The audit key of the tests that drive the audit log directly, without a server."""
@@ -27,10 +28,21 @@ def audit_events(uri: str, database: str, query: dict[str, Any], *, at_least: in
         records = mongo[database]["audit"]
         deadline = time.monotonic() + 5
         while True:
-            found = [r["event"] for r in records.find(query).sort("_id", 1)]
+            found = [event for record in records.find(query).sort("_id", 1) for event in _matching(record, query)]
             if len(found) >= at_least or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)
+
+
+def _matching(record: dict[str, Any], query: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events of a stored record that match `query` themselves: one, or those of a pack."""
+    if isinstance(record["event"], dict):
+        return [record["event"]]
+    return [
+        event
+        for event, moment in zip(record["event"], record["times"], strict=True)
+        if event_matches(query, event, moment)
+    ]
 
 
 def by_client(client_id: str) -> dict[str, Any]:
