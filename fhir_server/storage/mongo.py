@@ -8,8 +8,9 @@ or duplicate a version. No pymongo exception leaves this module (see `mongo_erro
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -525,9 +526,10 @@ class MongoResourceStore:
 
     async def stream(self, query: CurrentQuery, batch: int, time_ms: int) -> AsyncGenerator[list[StoredResource]]:
         # One cursor for the whole walk: each query on the embedded database has a large fixed cost,
-        # which a getMore of the same cursor does not pay again. The type's range of keys is walked in
-        # the `_id_` index's order (no sort stage). `maxTimeMS` bounds the cursor's database time
-        # (cumulative over its getMores in MongoDB).
+        # which a getMore of the same cursor does not pay again. The next batch is asked for before
+        # this one is handed out, so the database works while the caller does (two batches in
+        # memory). The type's range of keys is walked in the `_id_` index's order (no sort stage).
+        # `maxTimeMS` bounds the cursor's database time (cumulative over its getMores in MongoDB).
         async with mongo_errors(query.resource_type):
             if (flt := await self._current_filter(query)) is None:
                 return
@@ -536,10 +538,16 @@ class MongoResourceStore:
                 cursor = cursor.hint("_id_")
             if time_ms > 0:
                 cursor = cursor.max_time_ms(time_ms)
+            following = asyncio.ensure_future(cursor.to_list(batch))
             try:
-                while documents := await cursor.to_list(batch):
+                while documents := await following:
+                    following = asyncio.ensure_future(cursor.to_list(batch))
+                    await asyncio.sleep(0)  # the getMore goes out now: the database reads while this batch is used
                     yield [self._record(doc) for doc in documents]
             finally:
+                if following.cancel():  # still under way: the caller stopped early
+                    with suppress(asyncio.CancelledError):
+                        await following
                 await cursor.close()
 
     async def count(self, query: CurrentQuery) -> int:
