@@ -42,15 +42,17 @@ class RunningServer(NamedTuple):
 
 
 @contextmanager
-def fhir_server(uri: str, database: str = "bench", workers: int = 1, auth: str = "open") -> Iterator[RunningServer]:
+def fhir_server(
+    uri: str, database: str = "bench", workers: int = 1, auth: str = "open", cwd: str | None = None
+) -> Iterator[RunningServer]:
     """Run `fhir-server serve --auth <auth>` on `uri`/`database` until the block ends; yield it once /readyz
-    answers."""
+    answers. `cwd`: run the server from the source in that directory (another version to compare)."""
     port = free_loopback_port()
     command = [
         sys.executable, "-m", "fhir_server", "serve", "--port", str(port), "--auth", auth, "--mongodb-uri", uri,
         "--database", database, "--workers", str(workers), "--log-level", "warning",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

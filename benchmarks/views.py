@@ -1,14 +1,22 @@
 """SQL on FHIR `$viewdefinition-run` throughput and the server's memory, for several data sizes.
 
 For each size: loads N synthetic Observations (~1 KB, with their Patients: benchmarks/export.py's
-records) through the engine into a fresh database, starts `fhir-server serve` on it, then runs an
+records) into a fresh database, starts `fhir-server serve` on it, then runs an
 Observation view (id, patient key, code, value, unit, effective, status; `where status = 'final'`)
 with `$viewdefinition-run` over HTTP in ndjson, csv and parquet, streaming the response. Prints rows/s
 (the reports' target is >= 20,000 rows/s) and the peak RSS of the server process (VmHWM): it should
 not grow with the data size, since rows are streamed a page of resources at a time. Also prints the
 engine alone (`view_rows` in this process over the same records, no database, no HTTP).
 
-Usage: ``python benchmarks/views.py [--sizes 5000,20000]``
+The records are stored straight through the storage layer (`write_all` of the versions the engine's
+`next_version` makes: the same bodies, search fields and compartments as a PUT, without the write
+rules and the per-request cost), 1,000 a transaction: through the API, 100k under load takes too long.
+
+`--before DIR` compares with another version of the server: DIR holds its source (for example
+``git archive <commit> | tar -x -C DIR``); each format is run on DIR's server then on this one,
+back to back on the same database, so a loaded machine weighs on both alike.
+
+Usage: ``python benchmarks/views.py [--sizes 5000,100000] [--before DIR]``
 """
 
 from __future__ import annotations
@@ -19,19 +27,18 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 from export import _observation, _patient, _peak_rss_kb
 from harness import fhir_server
 
-from fhir_server.auth.policy import AccessPolicy
-from fhir_server.engine.bundle.transaction import process_transaction
+from fhir_server.engine.writing import next_version
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
+from fhir_server.storage.store import PendingWrite
 from fhir_server.views import view_rows
 
 TARGET = 20_000
-BATCH = 500
+BATCH = 1000
 FORMATS = ("ndjson", "csv", "parquet")
 VIEW = {
     "resourceType": "ViewDefinition",
@@ -51,21 +58,20 @@ VIEW = {
 
 
 async def load(uri: str, database: str, observations: int) -> float:
-    """Store `observations` Observations and one Patient each through the engine; the seconds it took."""
+    """Store `observations` Observations and one Patient each through the storage layer; the seconds it took."""
     store = MongoResourceStore.connect(uri, database)
     await store.ensure_indexes()
     started = time.perf_counter()
     try:
-        batch: list[dict[str, Any]] = []
+        batch: list[PendingWrite] = []
         for n in range(observations):
             for resource in (_patient(n), _observation(n)):
-                url = f"{resource['resourceType']}/{resource['id']}"
-                batch.append({"resource": resource, "request": {"method": "PUT", "url": url}})
+                batch.append(next_version(resource["resourceType"], resource["id"], resource, None, "PUT"))
             if len(batch) >= BATCH:
-                await process_transaction(store, AccessPolicy.system("benchmark"), batch, None)
+                await store.write_all(batch)
                 batch = []
         if batch:
-            await process_transaction(store, AccessPolicy.system("benchmark"), batch, None)
+            await store.write_all(batch)
     finally:
         await store.close()
     return time.perf_counter() - started
@@ -101,8 +107,10 @@ def engine_alone(count: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5000,20000")
+    parser.add_argument("--before", help="the source directory of the server to compare with")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
+    servers = [("before", args.before), ("this", None)] if args.before else [("this", None)]
     print(f"engine alone (view_rows in memory, 10,000 Observations): {engine_alone(10_000):,.0f} rows/s")
     table = []
     with tempfile.TemporaryDirectory() as tmp, EmbeddedDatabase(Path(tmp)) as db:
@@ -110,22 +118,24 @@ def main() -> None:
             database = f"bench_views_{uuid.uuid4().hex[:6]}"
             seconds = asyncio.run(load(db.uri, database, size))
             print(f"loaded {size:,} Observations (+ {size:,} Patients) in {seconds:.1f} s")
-            with fhir_server(db.uri, database) as server:
-                idle = _peak_rss_kb(server.pid)
-                for output in FORMATS:
-                    rows, elapsed, size_bytes = run(f"{server.base}/fhir", output)
-                    if output != "parquet":
-                        assert rows == size, (output, rows, size)
-                    table.append((size, output, elapsed, size_bytes, idle, _peak_rss_kb(server.pid)))
+            for output in FORMATS:
+                for name, source in servers:
+                    with fhir_server(db.uri, database, cwd=source) as server:
+                        idle = _peak_rss_kb(server.pid)
+                        rows, elapsed, size_bytes = run(f"{server.base}/fhir", output)
+                        if output != "parquet":
+                            assert rows == size, (output, rows, size)
+                        table.append((name, size, output, elapsed, size_bytes, idle, _peak_rss_kb(server.pid)))
+                    print(f"  {name:>6} {size:>8,} {output:>8}: {size / elapsed:,.0f} rows/s", flush=True)
     print()
-    print(f"{'observations':>12} {'format':>8} {'seconds':>8} {'rows/s':>9} {'MB':>6} "
+    print(f"{'server':>6} {'observations':>12} {'format':>8} {'seconds':>8} {'rows/s':>9} {'MB':>6} "
           f"{'RSS idle MB':>11} {'RSS peak MB':>11}")  # fmt: skip
-    for size, output, elapsed, size_bytes, idle, peak in table:
-        print(f"{size:>12,} {output:>8} {elapsed:>8.2f} {size / elapsed:>9,.0f} {size_bytes / 1e6:>6.1f} "
+    for name, size, output, elapsed, size_bytes, idle, peak in table:
+        print(f"{name:>6} {size:>12,} {output:>8} {elapsed:>8.2f} {size / elapsed:>9,.0f} {size_bytes / 1e6:>6.1f} "
               f"{idle / 1024:>11.1f} {peak / 1024:>11.1f}")  # fmt: skip
-    worst = min(size / elapsed for size, _o, elapsed, *_rest in table)
+    worst = min(size / elapsed for name, size, _o, elapsed, *_rest in table if name == "this")
     print(f"\ntarget: >= {TARGET:,} rows/s -> {'met' if worst >= TARGET else 'NOT met'} (slowest {worst:,.0f}/s)")
-    peaks = {size: peak for size, _o, _e, _b, _i, peak in table}
+    peaks = {size: peak for name, size, _o, _e, _b, _i, peak in table if name == "this"}
     print("peak RSS should stay flat across sizes: " + ", ".join(f"{s:,}: {p / 1024:.0f} MB" for s, p in peaks.items()))
 
 

@@ -8,8 +8,9 @@ or duplicate a version. No pymongo exception leaves this module (see `mongo_erro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -105,6 +106,9 @@ def aware(moment: datetime) -> datetime:
 
 _NO_SEARCH_FIELDS = {"idx": 0, "keys": 0, "sort": 0, "compartments": 0}
 """Reads need the body, not the search fields stored beside it."""
+
+_RECORD_FIELDS = {"type": 1, "id": 1, "version": 1, "lastUpdated": 1, "deleted": 1, "body": 1, "method": 1}
+"""The same, named: a walk over many resources sends only these."""
 
 SEARCH_LAYOUT = 3
 """The layout of the stored search fields: 1 was `idx` under compound multikey indexes, 2 adds the
@@ -550,6 +554,32 @@ class MongoResourceStore:
             if not query.sort and "$in" not in flt["_id"]:
                 cursor = cursor.hint("_id_")  # id order: walk the type's keys instead of sorting the type
             return [self._record(doc) async for doc in cursor]
+
+    async def stream(self, query: CurrentQuery, batch: int, time_ms: int) -> AsyncGenerator[list[StoredResource]]:
+        # One cursor for the whole walk: each query on the embedded database has a large fixed cost,
+        # which a getMore of the same cursor does not pay again. The next batch is asked for before
+        # this one is handed out, so the database works while the caller does (two batches in
+        # memory). The type's range of keys is walked in the `_id_` index's order (no sort stage).
+        # `maxTimeMS` bounds the cursor's database time (cumulative over its getMores in MongoDB).
+        async with mongo_errors(query.resource_type):
+            if (flt := await self._current_filter(query)) is None:
+                return
+            cursor = self._resources.find(flt, _RECORD_FIELDS, batch_size=batch).sort("_id", ASCENDING)
+            if "$in" not in flt["_id"]:
+                cursor = cursor.hint("_id_")
+            if time_ms > 0:
+                cursor = cursor.max_time_ms(time_ms)
+            following = asyncio.ensure_future(cursor.to_list(batch))
+            try:
+                while documents := await following:
+                    following = asyncio.ensure_future(cursor.to_list(batch))
+                    await asyncio.sleep(0)  # the getMore goes out now: the database reads while this batch is used
+                    yield [self._record(doc) for doc in documents]
+            finally:
+                if following.cancel():  # still under way: the caller stopped early
+                    with suppress(asyncio.CancelledError):
+                        await following
+                await cursor.close()
 
     async def count(self, query: CurrentQuery) -> int:
         async with mongo_errors(query.resource_type):

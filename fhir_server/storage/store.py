@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -201,6 +201,11 @@ class ResourceStore(Protocol):
     async def find(self, query: CurrentQuery, limit: int) -> list[StoredResource]: ...
 
     async def count(self, query: CurrentQuery) -> int: ...
+
+    def stream(self, query: CurrentQuery, batch: int, time_ms: int) -> AsyncGenerator[list[StoredResource]]:
+        """Every resource `find` would return over all its pages, in id order, through one server-side cursor,
+        in lists of up to `batch` (memory holds one); `time_ms` caps the cursor's database time (0: none)."""
+        ...
 
     def time_limit(self, milliseconds: int) -> AbstractContextManager[None]:
         """Within the block, every query together gets `milliseconds` of database time (0: no limit):

@@ -1,7 +1,8 @@
 """The output formats of `$viewdefinition-run`: json, ndjson, csv and parquet, each encoded as rows arrive.
 
-Every encoder turns an async stream of rows into an async stream of byte chunks, so a response
-is sent while the view runs and memory holds one batch. JSON is one array of objects (the IG);
+Every encoder turns an async stream of rows into an async stream of byte chunks of `BATCH` rows
+each (one write to the socket per chunk, not per row), so a response is sent while the view runs
+and memory holds one batch. JSON is one array of objects (the IG);
 ndjson one object a line; CSV has a header line unless `header=false`, and a collection column
 holds its values as a JSON array; Parquet is written one row group per `BATCH` rows (pyarrow), the
 column types mapped from the view's column types (a collection column is a list column).
@@ -57,17 +58,26 @@ def format_code(raw: str) -> str | None:
 
 
 async def _json(rows: Rows) -> AsyncIterator[bytes]:
-    yield b"["
-    first = True
+    parts, separator = [b"["], b""
     async for row in rows:
-        yield (b"" if first else b",") + dumps(row)
-        first = False
-    yield b"]"
+        parts.append(separator + dumps(row))
+        separator = b","
+        if len(parts) > BATCH:
+            yield b"".join(parts)
+            parts = []
+    parts.append(b"]")
+    yield b"".join(parts)
 
 
 async def _ndjson(rows: Rows) -> AsyncIterator[bytes]:
+    parts: list[bytes] = []
     async for row in rows:
-        yield dumps(row) + b"\n"
+        parts.append(dumps(row))
+        if len(parts) >= BATCH:
+            yield b"\n".join(parts) + b"\n"
+            parts = []
+    if parts:
+        yield b"\n".join(parts) + b"\n"
 
 
 def _cell(value: Any) -> str:

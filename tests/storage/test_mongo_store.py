@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 
 from fhir_server.errors import VersionConflict
 from fhir_server.storage import EmbeddedDatabase, HistoryQuery, MongoResourceStore, StoredResource
+from fhir_server.storage.store import CurrentQuery
 
 
 class ReversingCodec:
@@ -96,3 +97,28 @@ def test_bodies_pass_through_the_codec(database: EmbeddedDatabase) -> None:
         assert record is not None and record.resource() == {"resourceType": "Patient"}
 
     run_with_store(database, scenario, ReversingCodec())
+
+
+def test_stream_walks_the_current_resources_of_a_type_in_batches(database: EmbeddedDatabase) -> None:
+    async def scenario(store: MongoResourceStore, _name: str) -> None:
+        when = datetime.now(UTC)
+        for n in range(5):
+            body = b'{"resourceType":"Observation","id":"o%d","status":"%s"}' % (n, b"final" if n % 2 else b"draft")
+            await store.write(
+                StoredResource("Observation", f"o{n}", 1, when, False, body), replaces=None, index={"st": n % 2}
+            )
+        await store.write(_record(1, when), replaces=None)  # another type
+        await store.write(StoredResource("Observation", "o1", 2, when, True, None), replaces=1)  # deleted
+
+        async def walked(query: CurrentQuery, batch: int) -> list[list[str]]:
+            return [[record.id for record in records] async for records in store.stream(query, batch, 10_000)]
+
+        assert await walked(CurrentQuery("Observation", {}), 2) == [["o0", "o2"], ["o3", "o4"]]
+        assert await walked(CurrentQuery("Observation", {"st": 1}), 10) == [["o3"]]
+        assert await walked(CurrentQuery("Observation", {}, ids=("o4", "o0", "o1")), 10) == [["o0", "o4"]]
+        assert await walked(CurrentQuery("Encounter", {}), 10) == []
+        records = store.stream(CurrentQuery("Observation", {}), 1, 0)
+        assert [record.id for record in await anext(records)] == ["o0"]
+        await records.aclose()  # a caller that stops early closes the cursor
+
+    run_with_store(database, scenario)

@@ -54,6 +54,28 @@ def test_json_and_ndjson_keep_decimals_exact() -> None:
     assert [json.loads(line)["id"] for line in lines] == ["a", "b"] and '"value":1.50' in lines[0]
 
 
+def test_json_and_ndjson_come_in_chunks_of_batch_rows() -> None:
+    many = [{**ROWS[1], "id": str(n)} for n in range(2 * BATCH + 3)]
+
+    async def chunks(code: str) -> list[bytes]:
+        async def source() -> AsyncIterator[dict[str, Any]]:
+            for row in many:
+                yield row
+
+        return [chunk async for chunk in encode(code, source(), columns(VIEW))]
+
+    for code in ("json", "ndjson"):
+        parts = asyncio.run(chunks(code))
+        assert len(parts) == 3, code  # one write per BATCH rows, not one per row
+        text = b"".join(parts).decode()
+        ids = (
+            [row["id"] for row in json.loads(text)]
+            if code == "json"
+            else [json.loads(line)["id"] for line in text.splitlines()]
+        )
+        assert ids == [str(n) for n in range(2 * BATCH + 3)], code
+
+
 def test_csv() -> None:
     text = _encoded("csv", ROWS).decode()
     assert list(csv.reader(io.StringIO(text))) == [
