@@ -1,17 +1,19 @@
 """X12 control numbers (ISA13 interchange, GS06 group, ST02 set) that never repeat.
 
 X12 5010: a receiver (a clearinghouse) rejects an interchange whose ISA13 it has seen from the
-sender before. One counter document per series is advanced with `$inc` in a single atomic
-`find_one_and_update`, so two server processes (or a CLI run beside the server) never draw the
+sender before. One counter document per series (inserted once) is advanced with `$inc` in a single
+atomic `find_one_and_update`, so two server processes (or a CLI run beside the server) never draw the
 same number. ISA13 has 9 digits: the series would wrap after 999,999,999 files, which is refused
 instead of repeating.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from .mongo import mongo_errors
 
@@ -32,10 +34,17 @@ class MongoX12ControlNumbers:
     async def draw(self, series: str, count: int = 1) -> range:
         """`count` consecutive numbers of `series` never drawn before (by any process)."""
         async with mongo_errors("x12_control_numbers"):
-            counter = await self._counters.find_one_and_update(
-                {"_id": series}, {"$inc": {"last": count}}, upsert=True, return_document=ReturnDocument.AFTER
-            )
+            counter = await self._advance(series, count)
+            if counter is None:  # a new series: create it once (an upsert racing another one may lose the $inc)
+                with suppress(DuplicateKeyError):
+                    await self._counters.insert_one({"_id": series, "last": 0})
+                counter = await self._advance(series, count)
         last = int((counter or {})["last"])
         if last > LIMIT:
             raise ControlNumbersExhausted(series)
         return range(last - count + 1, last + 1)
+
+    async def _advance(self, series: str, count: int) -> dict[str, Any] | None:
+        return await self._counters.find_one_and_update(
+            {"_id": series}, {"$inc": {"last": count}}, return_document=ReturnDocument.AFTER
+        )

@@ -29,6 +29,7 @@ from ..i18n import _
 from ..rest.access import Policy
 from ..rest.context import base_url, settings_of, store_of
 from ..rest.operations.declaration import SYSTEM, Operation, OperationCall, Parameter
+from ..rest.operations.parameters import given_parameters
 from ..rest.outcomes import operation_outcome
 from ..rest.responses import FhirResponse
 from ..storage.files import MongoFileStore
@@ -42,7 +43,6 @@ from .parameters import (
     parameter_values,
     patients_of,
     refuse_unknown,
-    request_parameters,
     since,
     view_of,
 )
@@ -99,7 +99,7 @@ async def export_handler(call: OperationCall) -> Response:
             ),
             expression="Prefer",
         )
-    given = await request_parameters(request)
+    given = await given_parameters(request)
     values = parameter_values([item for item in given if item[0] != "view"])
     refuse_unknown(values, {p.name for p in _PARAMETERS if p.use == "in"} - {"view"}, "$viewdefinition-export")
     code = output_format(values, "", "ndjson")

@@ -25,6 +25,7 @@ from ..errors import InvalidRequest
 from ..i18n import _
 from ..rest.context import store_of
 from ..rest.operations.declaration import INSTANCE, SYSTEM, Operation, OperationCall, Parameter
+from ..rest.operations.parameters import given_parameters
 from .definition import View, compile_view
 from .formats import FORMATS, encode
 from .parameters import (
@@ -34,7 +35,6 @@ from .parameters import (
     parameter_values,
     patients_of,
     refuse_unknown,
-    request_parameters,
     since,
     stored_view,
     view_of,
@@ -100,7 +100,7 @@ async def _started(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[st
 
 async def run_operation(call: OperationCall) -> Response:
     request = call.request
-    values = parameter_values(await request_parameters(request))
+    values = parameter_values(await given_parameters(request))
     refuse_unknown(values, {p.name for p in _PARAMETERS if p.use == "in"}, "$viewdefinition-run")
     code = output_format(values, request.headers.get("accept", ""), "json")
     header = _boolean(values, "header", True)

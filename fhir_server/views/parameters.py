@@ -12,17 +12,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from fastapi import Request
-
 from ..auth.policy import AccessPolicy
 from ..engine.bulk_export import group_members
 from ..engine.read import read_resource
 from ..engine.search import search_type
 from ..errors import InvalidRequest, ResourceNotFound
 from ..i18n import _
-from ..rest.body import check_media_type, parse_body, read_bytes
-from ..rest.context import settings_of
-from ..rest.operations.parameters import parameter_value
+from ..rest.operations.parameters import Given, parameter_value
 from ..search.dates import parse_date_range
 from ..search.registry import default_registry
 from ..search.request import parse_search_request
@@ -32,31 +28,6 @@ from .formats import FORMATS, format_code
 
 Values = dict[str, list[Any]]
 RESOURCE_PARAMETERS = ("viewResource", "resource")
-
-
-Given = tuple[str, dict[str, Any], int]
-"""A parameter as given: its name, the Parameters.parameter (a URL one as a valueString) and its position."""
-
-
-async def request_parameters(request: Request) -> list[Given]:
-    """Each URL parameter and each parameter of a POSTed Parameters."""
-    found = [(name, {"name": name, "valueString": value}, 0) for name, value in request.query_params.multi_items()]
-    if request.method != "POST":
-        return found
-    raw = await read_bytes(request, settings_of(request).max_body_bytes)
-    if not raw.strip():
-        return found
-    body = parse_body(raw, check_media_type(request))
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
-        raise InvalidRequest(_("An operation takes a Parameters resource in the body."), expression="resourceType")
-    parameters = body.get("parameter") or []
-    if not isinstance(parameters, list):
-        raise InvalidRequest(_("'parameter' must be a list."), expression="Parameters.parameter")
-    for position, parameter in enumerate(parameters):
-        if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
-            raise InvalidRequest(_("Each parameter needs a 'name'."), expression=f"Parameters.parameter[{position}]")
-        found.append((parameter["name"], parameter, position))
-    return found
 
 
 def parameter_values(parameters: Sequence[Given], where: str = "Parameters") -> Values:

@@ -40,14 +40,18 @@ def parameter_value(parameter: dict[str, Any], position: int) -> str:
     )
 
 
-async def operation_query(request: Request) -> list[tuple[str, str]]:
-    """The URL parameters, and for a POST those of the Parameters resource in the body."""
-    query = list(request.query_params.multi_items())
+Given = tuple[str, dict[str, Any], int]
+"""A parameter as given: its name, the Parameters.parameter (a URL one as a valueString) and its position."""
+
+
+async def given_parameters(request: Request) -> list[Given]:
+    """Each URL parameter and, for a POST, each parameter of the Parameters resource in the body."""
+    found = [(name, {"name": name, "valueString": value}, 0) for name, value in request.query_params.multi_items()]
     if request.method != "POST":
-        return query
+        return found
     raw = await read_bytes(request, settings_of(request).max_body_bytes)
     if not raw.strip():
-        return query
+        return found
     body = parse_body(raw, check_media_type(request))
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise InvalidRequest(_("An operation takes a Parameters resource in the body."), expression="resourceType")
@@ -57,5 +61,11 @@ async def operation_query(request: Request) -> list[tuple[str, str]]:
     for position, parameter in enumerate(parameters):
         if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
             raise InvalidRequest(_("Each parameter needs a 'name'."), expression=f"Parameters.parameter[{position}]")
-        query.append((parameter["name"], parameter_value(parameter, position)))
-    return query
+        found.append((parameter["name"], parameter, position))
+    return found
+
+
+async def operation_query(request: Request) -> list[tuple[str, str]]:
+    """The URL parameters, and for a POST those of the Parameters resource in the body, as URL text."""
+    given = await given_parameters(request)
+    return [(name, parameter_value(parameter, position)) for name, parameter, position in given]
