@@ -45,7 +45,7 @@ def record(client: httpx.Client) -> dict[str, str]:
     patient = post({"resourceType": "Patient", "identifier": [{"system": tag, "value": "p"}],
                     "managingOrganization": {"reference": org}})  # fmt: skip
     other = post({"resourceType": "Patient", "identifier": [{"system": tag, "value": "q"}]})
-    encounter = post({"resourceType": "Encounter", "status": "finished",
+    encounter = post({"resourceType": "Encounter", "status": "in-progress",  # not finished: no charge captured
                       "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
                       "subject": {"reference": patient}, "serviceProvider": {"reference": org}})  # fmt: skip
     observation = post({"resourceType": "Observation", "status": "final", "code": {"text": "pulse"},

@@ -121,6 +121,7 @@ def test_capability_statement_lists_system_search_and_operations(client: httpx.C
         {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
         {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"},
         reindex,
+        {"name": "statement", "definition": f"{base_url}/OperationDefinition/Patient-statement"},  # billing's
     ]
     assert by_type["DocumentReference"]["operation"] == [
         {"name": "docref", "definition": "http://hl7.org/fhir/us/core/OperationDefinition/docref"},
