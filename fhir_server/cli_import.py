@@ -93,7 +93,7 @@ async def run_import(settings: Settings, paths: Sequence[Path], jobs: int, comma
         importer = Importer(
             database.resources,
             database.imports,
-            AccessPolicy.system("cli"),
+            AccessPolicy.system("cli", historical=True),
             jobs=jobs,
             progress=progress,
             on_failure=failed,

@@ -105,6 +105,9 @@ class AccessPolicy:
     encounter: str | None = None
     own_record: str | None = None
     """"Practitioner/123": the user's own resource, readable with `openid fhirUser` (see the module docstring)."""
+    historical: bool = False
+    """Its writes record what already happened elsewhere (`fhir-server import`, Bulk `$import`): the rules that
+    check still run, the rules that start follow-up work (charge capture) do not."""
 
     @classmethod
     def from_grant(cls, grant: Grant, roles: dict[str, list[str]]) -> AccessPolicy:
@@ -125,9 +128,9 @@ class AccessPolicy:
         )
 
     @classmethod
-    def system(cls, actor: str = "system") -> AccessPolicy:
+    def system(cls, actor: str = "system", historical: bool = False) -> AccessPolicy:
         """Full access for trusted internal callers: `actor` names them ("cli", "hl7v2", "export" ...)."""
-        return cls(actor=actor, trusted=True)
+        return cls(actor=actor, trusted=True, historical=historical)
 
     @classmethod
     def open(cls) -> AccessPolicy:

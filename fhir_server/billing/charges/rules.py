@@ -10,6 +10,8 @@
 
 "Becomes": the new version has the status and the version it replaces had not. The first coding
 the fee schedule has is charged (capture.py); a source is charged once whatever happens later.
+Imported history (`fhir-server import`, Bulk `$import`: AccessPolicy.historical) is never charged:
+those visits were billed where they happened.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ MAX_POINTERS = 4
 
 
 def _became(context: WriteContext, status: str) -> dict[str, Any] | None:
-    """The new version when it has `status` and the replaced one had not, else None."""
+    """The new version when it has `status` and the replaced one had not, else None (always for an import)."""
     new = context.new
-    if new is None or new.get("status") != status:
+    if new is None or context.historical or new.get("status") != status:
         return None
     if (
         context.current is not None

@@ -102,6 +102,11 @@ class WriteContext:
         return self.write.record.id
 
     @property
+    def historical(self) -> bool:
+        """Whether the write loads history (an import, see AccessPolicy.historical): no follow-up work."""
+        return self.policy is not None and self.policy.historical
+
+    @property
     def new(self) -> dict[str, Any] | None:
         """The new version as stamped (id, meta), None for a deletion."""
         return None if self.write.record.deleted else self.write.record.resource()

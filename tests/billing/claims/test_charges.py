@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 
+from fhir_server.storage import EmbeddedDatabase
 from tests.billing.claims.helpers import (
     Num,
     charges_of,
@@ -317,3 +323,25 @@ def test_a_refused_write_charges_nothing(client: httpx.Client) -> None:
     assert client.get("/Encounter", params={"identifier": f"urn:test|{code}"}).json().get("entry") is None
     assert client.get("/Account", params={"subject": f"Patient/{person['id']}"}).json().get("entry") is None
     assert client.get("/ChargeItem", params={"subject": f"Patient/{person['id']}"}).json().get("entry") is None
+
+
+def test_imported_history_is_not_charged(client: httpx.Client, database: EmbeddedDatabase, tmp_path: Path) -> None:
+    """`fhir-server import` loads visits billed where they happened: no ChargeItem, no Account."""
+    person = patient(client)
+    visit = {
+        **encounter(client, person["id"], "99213"),
+        "id": f"imported-{uuid.uuid4().hex[:12]}",
+        "status": "finished",
+        "period": {"start": "2019-03-01T09:00:00Z", "end": "2019-03-01T09:20:00Z"},
+    }
+    visit.pop("meta")
+    lines = tmp_path / "history.ndjson"
+    lines.write_text(json.dumps(visit) + "\n")
+    command = [sys.executable, "-m", "fhir_server", "import", str(lines), "--mongodb-uri", database.uri]
+    done = subprocess.run([*command, "--database", "fhir_tests"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert client.get(f"/Encounter/{visit['id']}").json()["status"] == "finished"
+    assert charges_of(client, f"Encounter/{visit['id']}") == []
+
+    finish(client, encounter(client, person["id"], "99213"))  # the same visit finished here is charged
+    assert len(client.get("/ChargeItem", params={"subject": f"Patient/{person['id']}"}).json()["entry"]) == 1
