@@ -32,11 +32,10 @@ from ..engine.bulk_import import ERROR_FILE, IMPORT, parse_import_parameters, st
 from ..engine.identity import format_instant, now
 from ..errors import Forbidden, InvalidRequest, Issue, ResourceNotFound, UnsupportedMediaType
 from ..i18n import _
-from ..storage.files import MongoFileStore
-from ..storage.jobs import CANCELLED, COMPLETED, FAILED, Job, MongoJobStore
+from ..storage.jobs import CANCELLED, COMPLETED, FAILED, Job
 from .access import Policy
 from .body import FHIR_TYPES, media_type, read_json
-from .context import base_url, settings_of, store_of
+from .context import base_url, files_of, jobs_of, settings_of, store_of
 from .operations.declaration import INSTANCE, TYPE, Operation, OperationCall, Parameter
 from .operations.declaration import SYSTEM as SYSTEM_LEVEL
 from .operations.parameters import operation_query
@@ -48,16 +47,6 @@ router = APIRouter()
 NDJSON = "application/fhir+ndjson"
 NDJSON_TYPES = (NDJSON, "application/ndjson", "application/x-ndjson")
 RETRY_AFTER = "2"
-
-
-def _jobs(request: Request) -> MongoJobStore:
-    jobs: MongoJobStore = request.app.state.jobs
-    return jobs
-
-
-def _files(request: Request) -> MongoFileStore:
-    files: MongoFileStore = request.app.state.files
-    return files
 
 
 def _ttl(request: Request) -> timedelta:
@@ -96,7 +85,7 @@ async def _kick_off(
     export_request = parse_export_request(
         level, await operation_query(request), lenient="handling=lenient" in _prefer(request), group_id=group_id
     )
-    job = await start_export(store_of(request), policy, _jobs(request), export_request, _request_url(request, path))
+    job = await start_export(store_of(request), policy, jobs_of(request), export_request, _request_url(request, path))
     return _accepted(f"{base_url(request)}/$export-poll/{job.id}")
 
 
@@ -164,7 +153,7 @@ async def _job(request: Request, policy: AccessPolicy, job_id: str, kind: str) -
     """The job behind a polling or file URL; 404 when unknown, cancelled or expired, 403 when not the caller's."""
     if kind == IMPORT:
         policy.require_system("c")
-    job = await _jobs(request).get(job_id[:100])
+    job = await jobs_of(request).get(job_id[:100])
     if job is None or job.kind != kind or is_expired(job, _ttl(request)):
         raise ResourceNotFound(_("There is no bulk job {id}, or it has expired.").format(id=job_id[:80]))
     if job.status == CANCELLED:
@@ -187,7 +176,7 @@ def _status(request: Request, job: Job, manifest: dict[str, Any]) -> Response:
 
 async def _cancel(request: Request, policy: AccessPolicy, job_id: str, kind: str) -> Response:
     job = await _job(request, policy, job_id, kind)
-    jobs, files = _jobs(request), _files(request)
+    jobs, files = jobs_of(request), files_of(request)
     if not await jobs.cancel(job.id, now()):
         raise ResourceNotFound(_("The bulk job {id} was cancelled.").format(id=job_id[:80]))
     await files.delete_job(job.id)
@@ -223,7 +212,7 @@ async def export_cancel(job_id: str, request: Request, policy: Policy) -> Respon
 async def _download(request: Request, job: Job, file: str, known: bool) -> Response:
     if job.status != COMPLETED or not known:
         raise ResourceNotFound(_("The bulk job {id} has no file {file}.").format(id=job.id, file=file[:80]))
-    return StreamingResponse(_files(request).read(job.id, file), media_type=NDJSON)
+    return StreamingResponse(files_of(request).read(job.id, file), media_type=NDJSON)
 
 
 @router.get("/$export-file/{job_id}/{file}", name="export-file")
@@ -242,13 +231,13 @@ async def import_handler(call: OperationCall) -> Response:
     found = media_type(request)
     if found in NDJSON_TYPES:
         job = await start_upload(
-            _jobs(request), _files(request), request.stream(), url, settings_of(request).import_max_bytes
+            jobs_of(request), files_of(request), request.stream(), url, settings_of(request).import_max_bytes
         )
     elif found in FHIR_TYPES:
         settings = settings_of(request)
         allowed = tuple(p.strip() for p in settings.import_url_prefixes.split(",") if p.strip())
         inputs = parse_import_parameters(await read_json(request, settings.max_body_bytes), allowed)
-        job = await start_import(_jobs(request), inputs, url)
+        job = await start_import(jobs_of(request), inputs, url)
     else:
         raise UnsupportedMediaType(
             _("Content-Type '{found}' is not supported here; send one of: {accepted}.").format(

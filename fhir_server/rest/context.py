@@ -1,4 +1,5 @@
-"""What every route needs from the application: the store, the settings and the FHIR base URL."""
+"""What every route needs from the application: the store, the settings, the FHIR base URL, the job queue
+and the files asynchronous requests leave behind."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from fastapi import Request
 
 from ..config import Settings
 from ..storage import ResourceStore
+from ..storage.files import MongoFileStore
+from ..storage.jobs import MongoJobStore
 
 
 def store_of(request: Request) -> ResourceStore:
@@ -24,3 +27,13 @@ def base_url(request: Request) -> str:
     if configured:
         return configured.rstrip("/")
     return f"{str(request.base_url).rstrip('/')}/fhir"
+
+
+def jobs_of(request: Request) -> MongoJobStore:
+    jobs: MongoJobStore = request.app.state.jobs
+    return jobs
+
+
+def files_of(request: Request) -> MongoFileStore:
+    files: MongoFileStore = request.app.state.files
+    return files

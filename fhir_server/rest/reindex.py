@@ -17,18 +17,13 @@ from ..engine.identity import format_instant
 from ..engine.reindex import start_reindex
 from ..errors import ResourceNotFound
 from ..i18n import _
-from ..storage.jobs import COMPLETED, FAILED, Job, MongoJobStore
+from ..storage.jobs import COMPLETED, FAILED, Job
 from .access import Policy
-from .context import base_url, store_of
+from .context import base_url, jobs_of, store_of
 from .operations.declaration import ANY_TYPE, SYSTEM, TYPE, Operation, OperationCall
 from .responses import FhirResponse
 
 router = APIRouter()
-
-
-def _jobs(request: Request) -> MongoJobStore:
-    jobs: MongoJobStore = request.app.state.jobs
-    return jobs
 
 
 def _accepted(request: Request, job: Job) -> Response:
@@ -52,7 +47,7 @@ def _parameters(job: Job) -> dict[str, Any]:
 async def reindex(call: OperationCall) -> Response:
     """Start re-indexing every type (system level) or one (type level)."""
     call.policy.require_system("u", call.resource_type or "*")
-    job = await start_reindex(store_of(call.request), _jobs(call.request), call.resource_type)
+    job = await start_reindex(store_of(call.request), jobs_of(call.request), call.resource_type)
     return _accepted(call.request, job)
 
 
@@ -76,7 +71,7 @@ REINDEX = Operation(
 @router.get("/_jobs/{job_id}", name="job-status")
 async def job_status(job_id: str, request: Request, policy: Policy) -> Response:
     policy.require_system("r")
-    job = await _jobs(request).get(job_id)
+    job = await jobs_of(request).get(job_id)
     if job is None:
         raise ResourceNotFound(_("There is no job {id}.").format(id=job_id[:80]))
     if job.status in (COMPLETED, FAILED):

@@ -27,13 +27,12 @@ from ..engine.identity import now
 from ..errors import Forbidden, InvalidRequest, Issue, ResourceNotFound
 from ..i18n import _
 from ..rest.access import Policy
-from ..rest.context import base_url, settings_of, store_of
+from ..rest.context import base_url, files_of, jobs_of, settings_of, store_of
 from ..rest.operations.declaration import SYSTEM, Operation, OperationCall, Parameter
 from ..rest.operations.parameters import given_parameters
 from ..rest.outcomes import operation_outcome
 from ..rest.responses import FhirResponse
-from ..storage.files import MongoFileStore
-from ..storage.jobs import CANCELLED, COMPLETED, FAILED, Job, MongoJobStore
+from ..storage.jobs import CANCELLED, COMPLETED, FAILED, Job
 from .export import VIEW_EXPORT, ExportedView, start_view_export
 from .formats import FORMATS
 from .parameters import (
@@ -50,16 +49,6 @@ from .parameters import (
 router = APIRouter()
 STATUS, RESULT, FILE = "$viewdefinition-export-status", "$viewdefinition-export-result", "$viewdefinition-export-file"
 RETRY_AFTER = "2"
-
-
-def _jobs(request: Request) -> MongoJobStore:
-    jobs: MongoJobStore = request.app.state.jobs
-    return jobs
-
-
-def _files(request: Request) -> MongoFileStore:
-    files: MongoFileStore = request.app.state.files
-    return files
 
 
 def _ttl(request: Request) -> timedelta:
@@ -107,7 +96,7 @@ async def export_handler(call: OperationCall) -> Response:
     views = await _views(call, given)
     patients = await patients_of(store_of(request), call.policy, values)
     job = await start_view_export(
-        _jobs(request), call.policy, views, code, since=updated_since, patients=patients,
+        jobs_of(request), call.policy, views, code, since=updated_since, patients=patients,
         tracking_id=one(values, "clientTrackingId"), request_url=str(request.url),
     )  # fmt: skip
     body = _parameters(("exportId", "valueString", job.id), ("status", "valueCode", "accepted"))
@@ -116,7 +105,7 @@ async def export_handler(call: OperationCall) -> Response:
 
 async def _job(request: Request, policy: AccessPolicy, job_id: str) -> Job:
     """The job behind a status, result or file URL: 404 if unknown, cancelled or expired; 403 if not the caller's."""
-    job = await _jobs(request).get(job_id[:100])
+    job = await jobs_of(request).get(job_id[:100])
     if job is None or job.kind != VIEW_EXPORT or is_expired(job, _ttl(request)) or job.status == CANCELLED:
         raise ResourceNotFound(_("There is no view export {id}, or it has expired.").format(id=job_id[:80]))
     if not policy.trusted and job.params.get("client") != policy.client_id:
@@ -137,9 +126,9 @@ async def export_status(job_id: str, request: Request, policy: Policy) -> Respon
 @router.delete(f"/{STATUS}/{{job_id}}", name="viewdefinition-export-cancel")
 async def export_cancel(job_id: str, request: Request, policy: Policy) -> Response:
     job = await _job(request, policy, job_id)
-    if not await _jobs(request).cancel(job.id, now()):
+    if not await jobs_of(request).cancel(job.id, now()):
         raise ResourceNotFound(_("There is no view export {id}, or it has expired.").format(id=job_id[:80]))
-    await _files(request).delete_job(job.id)
+    await files_of(request).delete_job(job.id)
     body = _parameters(("exportId", "valueString", job.id), ("status", "valueCode", "cancelled"))
     return FhirResponse(body, status_code=202)
 
@@ -176,7 +165,7 @@ async def export_file(job_id: str, file: str, request: Request, policy: Policy) 
     known = any(output["file"] == file for output in job.cursor.get("outputs", []))
     if job.status != COMPLETED or not known:
         raise ResourceNotFound(_("The view export {id} has no file {file}.").format(id=job.id, file=file[:80]))
-    return StreamingResponse(_files(request).read(job.id, file), media_type=FORMATS[job.params["format"]].media_type)
+    return StreamingResponse(files_of(request).read(job.id, file), media_type=FORMATS[job.params["format"]].media_type)
 
 
 _PARAMETERS = (
