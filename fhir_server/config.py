@@ -126,7 +126,7 @@ class Settings:
     prescribing_knowledge_file: Path | None = None
     """A JSON file extending the shipped prescribing knowledge base (same format; validated at start)."""
     prescribing_poll_seconds: float = 5.0
-    """Seconds between looks at a pharmacy's Task for a transmitted prescription."""
+    """Seconds between rounds of pharmacy transmission: new signed prescriptions sent, pharmacies' Tasks looked at."""
     prescribing_retry_seconds: float = 5.0
     prescribing_retry_max_seconds: float = 300.0
     stock_expiry_days: int = 60

@@ -1,15 +1,11 @@
-"""Shared fixtures: one embedded database and one real server process for the whole session.
+"""Shared fixtures: one embedded database, one real server process (and one with authorization on,
+tests/auth_server.py) for the whole session.
 
 Tests talk to the server over real HTTP and to the database over the wire; nothing is mocked.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,52 +14,14 @@ import pytest
 
 from fhir_server.auth.policy import AccessPolicy
 from fhir_server.storage import EmbeddedDatabase
-from fhir_server.storage.embedded import free_loopback_port
+from tests.auth_server import auth_base, auth_server, connect, mint, world  # noqa: F401  (one authorization server)
 from tests.browser import chromium  # noqa: F401  (the browser tests' fixture, shared through this conftest)
+from tests.server_process import FHIR_JSON, ServerProcess
 
-FHIR_JSON = {"Content-Type": "application/fhir+json"}
 TEST_POLICY = AccessPolicy.system("tests")
 """Full access, for tests that call the engine directly to set up or read back data."""
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 """The session server's cap on `$import` uploads (small, so the refusal can be tested)."""
-
-
-class ServerProcess:
-    """`fhir-server serve` as a child process, stopped with SIGTERM like an operator would.
-
-    Without authorization (`auth` "open") unless told otherwise: most tests are about FHIR, not
-    tokens; tests/auth/ runs its own server with `auth="smart"`.
-    """
-
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None, auth: str = "open") -> None:
-        self.port = free_loopback_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "fhir_server", "serve", "--port", str(self.port), "--auth", auth, *args]
-        self.log_path = log_path
-        self.log = log_path.open("ab")
-        self.process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=self.log, stderr=self.log)
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("server did not become ready")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=60)
-        self.log.close()
-        return self.process.returncode
 
 
 @pytest.fixture(scope="session")

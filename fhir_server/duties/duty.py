@@ -27,20 +27,24 @@ class DutyContext:
 class Duty:
     """One piece of background work.
 
-    `run(context)` does one round every `every` seconds; with `every=None` it runs continuously
-    (a loop of its own that never returns, e.g. a job worker). `leased`: one process at a time
-    runs it (rounds only), under a lease in the `duties` collection lasting `lease`, renewed while
-    a round runs. `needs`: what a process must run for the duty to apply there (`SERVER`,
-    `MLLP`); `enabled(settings)` turns it off by configuration.
+    `run(context)` does one round every `every` seconds (a number, or a function of the settings);
+    with `every=None` it runs continuously (a loop of its own that never returns, e.g. a job worker).
+    `leased`: one process at a time runs it (rounds only), under a lease in the `duties` collection
+    lasting `lease`, renewed while a round runs. `needs`: what a process must run for the duty to
+    apply there (`SERVER`, `MLLP`); `enabled(settings)` turns it off by configuration.
     """
 
     name: str
     run: Callable[[DutyContext], Awaitable[object]]
-    every: float | None = None
+    every: float | Callable[[Settings], float] | None = None
     leased: bool = False
     needs: frozenset[str] = frozenset({SERVER})
     enabled: Callable[[Settings], bool] = field(default=lambda _settings: True)
     lease: timedelta = LEASE
+
+    def interval(self, settings: Settings) -> float | None:
+        """Seconds between rounds (None: runs continuously); `every` may read them from the settings."""
+        return self.every(settings) if callable(self.every) else self.every
 
     def __post_init__(self) -> None:
         if self.leased and self.every is None:

@@ -27,13 +27,14 @@ def start_duties(duties: Sequence[Duty], context: DutyContext) -> list[asyncio.T
 
 
 async def _keep(duty: Duty, context: DutyContext) -> None:
-    if duty.every is None:
+    every = duty.interval(context.settings)
+    if every is None:
         await duty.run(context)
         return
     try:
         while True:
             await _round(duty, context)
-            await asyncio.sleep(duty.every)
+            await asyncio.sleep(every)
     finally:
         if duty.leased:
             await asyncio.shield(_release(duty, context))

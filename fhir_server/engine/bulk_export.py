@@ -45,7 +45,7 @@ from ..storage.jobs import CANCELLED, Job, MongoJobStore
 from .access import plain_reaches
 from .bulk_jobs import EXPORT, IMPORT
 from .identity import check_id, now
-from .job_worker import work_on_jobs
+from .job_worker import IDLE_POLL, work_on_jobs
 from .read import read_resource
 from .search import _Planner
 from .system_search import parse_type_list
@@ -446,7 +446,7 @@ def is_expired(job: Job, ttl: timedelta) -> bool:
 
 
 async def export_worker(
-    store: ResourceStore, jobs: MongoJobStore, files: MongoFileStore, ttl: timedelta, poll: float = 0.5
+    store: ResourceStore, jobs: MongoJobStore, files: MongoFileStore, ttl: timedelta, poll: float = IDLE_POLL
 ) -> None:
     """Forever: claim a queued or abandoned export and run it; now and then purge expired bulk jobs."""
 

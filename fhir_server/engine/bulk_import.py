@@ -36,7 +36,7 @@ from .bulk_export import OUTPUT_FORMATS, failure_text
 from .bulk_jobs import IMPORT
 from .bundle.transaction import process_transaction
 from .identity import check_id, now
-from .job_worker import work_on_jobs
+from .job_worker import IDLE_POLL, work_on_jobs
 from .system_search import parse_type_list
 from .update import update_resource
 
@@ -371,7 +371,9 @@ async def run_import(store: ResourceStore, jobs: MongoJobStore, files: MongoFile
     log.info("import finished", extra={"job": job.id, "lines": job.done, "errors": run.errors})
 
 
-async def import_worker(store: ResourceStore, jobs: MongoJobStore, files: MongoFileStore, poll: float = 0.5) -> None:
+async def import_worker(
+    store: ResourceStore, jobs: MongoJobStore, files: MongoFileStore, poll: float = IDLE_POLL
+) -> None:
     """Forever: claim a queued or abandoned import and run it."""
 
     async def run(job: Job, worker: str) -> None:

@@ -19,6 +19,11 @@ from .identity import now
 
 log = logging.getLogger(__name__)
 
+IDLE_POLL = 5.0
+"""Seconds between an idle worker's looks for jobs it was not woken for (queued by another process)."""
+ERROR_PAUSE = 2.0
+"""Seconds before trying the job store again after it failed."""
+
 
 async def work_on_jobs(
     kind: str,
@@ -46,10 +51,10 @@ async def work_on_jobs(
             job = await jobs.claim(kind, worker, now(), lease)
         except Exception:  # the database may be away for a moment; try again later
             log.exception("job worker could not reach the job store", extra={"kind": kind})
-            await asyncio.sleep(poll * 4)
+            await asyncio.sleep(ERROR_PAUSE)
             continue
         if job is None:
-            await asyncio.sleep(poll)
+            await jobs.wait_for_work(kind, poll)
             continue
         try:
             await run(job, worker)

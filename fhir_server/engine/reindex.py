@@ -16,7 +16,7 @@ import profiles
 from ..storage import ResourceStore
 from ..storage.jobs import Job, MongoJobStore
 from .identity import now
-from .job_worker import work_on_jobs
+from .job_worker import IDLE_POLL, work_on_jobs
 from .search_parameters import REINDEX
 from .validation import check_resource_type
 from .writing import search_fields
@@ -68,7 +68,7 @@ async def run_reindex(store: ResourceStore, jobs: MongoJobStore, job: Job, worke
     log.info("reindex finished", extra={"job": job.id, "resources": job.done})
 
 
-async def reindex_worker(store: ResourceStore, jobs: MongoJobStore, poll: float = 1.0) -> None:
+async def reindex_worker(store: ResourceStore, jobs: MongoJobStore, poll: float = IDLE_POLL) -> None:
     """Forever: claim a queued or abandoned re-index job and run it."""
 
     async def run(job: Job, worker: str) -> None:

@@ -43,6 +43,10 @@ AUDIT_COLLECTION = "audit"
 __all__ = ["AUDIT_COLLECTION", "GENESIS", "AuditKey", "ChainReport", "MongoAuditLog"]
 
 
+_UNSEALED = {"seq": None, "rejected": {"$exists": False}}
+"""Records not chained yet (nor left out of the chain)."""
+
+
 class MongoAuditLog:
     """The `audit` collection and its chain head in `audit_chain`, sealed under `key`."""
 
@@ -114,15 +118,12 @@ class MongoAuditLog:
         """Chain up to `batch` unsealed records if no other sealer holds the lease; return how many were
         taken (chained, or marked `rejected` when the server did not write them)."""
         async with self._sealing, mongo_errors("audit"):
+            if await self._records.find_one(_UNSEALED, projection={"_id": 1}) is None:
+                return 0  # nothing to seal: a read, not the lease's write
             head = await self._leased_head(sealer, lease)
             if head is None:
                 return 0
-            pending = (
-                await self._records.find({"seq": None, "rejected": {"$exists": False}})
-                .sort("_id", ASCENDING)
-                .limit(batch)
-                .to_list()
-            )
+            pending = await self._records.find(_UNSEALED).sort("_id", ASCENDING).limit(batch).to_list()
             if not pending:
                 return 0
             keyed = head.get("keyedFrom") is not None

@@ -3,11 +3,17 @@
 A job is claimed with one findOneAndUpdate on an expired (or absent) lease; the worker
 renews the lease while it makes progress and saves a resumable cursor with each step, so
 a job whose worker dies is resumed where it stopped by whichever worker claims it next.
+
+An idle worker does not ask the database over and over: a job queued through this store (the
+usual case: the process that took the request) wakes its workers at once (`wait_for_work`), and
+they look for jobs queued by other processes, or left by a dead worker, every few seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,6 +64,19 @@ class MongoJobStore:
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
         self._jobs = client[database]["jobs"]
         self._leases = Leases(self._jobs)
+        self._queued: dict[str, asyncio.Event] = {}
+
+    def _wake(self, kind: str | None) -> None:
+        for name, event in self._queued.items():
+            if kind is None or name == kind:
+                event.set()
+
+    async def wait_for_work(self, kind: str, timeout: float) -> None:
+        """Return when a job of `kind` is queued through this store, or after `timeout` seconds."""
+        event = self._queued.setdefault(kind, asyncio.Event())
+        with suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+        event.clear()
 
     async def ensure_indexes(self) -> None:
         async with mongo_errors("jobs"):
@@ -68,6 +87,7 @@ class MongoJobStore:
                "cursor": {}, "done": 0, "total": total, "leaseUntil": None}  # fmt: skip
         async with mongo_errors("jobs"):
             await self._jobs.insert_one(doc)
+        self._wake(kind)
         return _job(doc)
 
     async def get(self, job_id: str) -> Job | None:
@@ -120,6 +140,7 @@ class MongoJobStore:
         """Let workers claim a held job."""
         async with mongo_errors("jobs"):
             await self._jobs.update_one({"_id": job_id, "status": HELD}, {"$set": {"status": QUEUED}})
+        self._wake(None)
 
     async def cancel(self, job_id: str, now: datetime) -> bool:
         """Stop a job: no worker claims it again and its worker's next `progress` fails. False if unknown."""

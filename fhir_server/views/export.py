@@ -25,7 +25,7 @@ from typing import Any
 from ..auth.policy import AccessPolicy, resource_scopes
 from ..engine.bulk_export import failure_text, purge_expired
 from ..engine.identity import now
-from ..engine.job_worker import work_on_jobs
+from ..engine.job_worker import IDLE_POLL, work_on_jobs
 from ..fhir_json import dumps, loads
 from ..storage import ResourceStore
 from ..storage.files import CHUNK_BYTES, MongoFileStore
@@ -169,7 +169,7 @@ async def _after_loss(jobs: MongoJobStore, files: MongoFileStore, job: Job) -> N
 
 
 async def view_export_worker(
-    store: ResourceStore, jobs: MongoJobStore, files: MongoFileStore, ttl: timedelta, poll: float = 0.5
+    store: ResourceStore, jobs: MongoJobStore, files: MongoFileStore, ttl: timedelta, poll: float = IDLE_POLL
 ) -> None:
     """Forever: claim a queued or abandoned view export and run it; now and then purge expired ones."""
 

@@ -12,8 +12,7 @@ import httpx
 
 from fhir_server.storage import EmbeddedDatabase
 from tests.audit.records import audit_events, by_client, interaction, query_of, request_id_of, whats
-
-from .conftest import AUTH_DATABASE, World
+from tests.auth_server import AUTH_DATABASE, World
 
 Connect = Callable[..., httpx.Client]
 

@@ -17,8 +17,7 @@ import pytest
 
 from fhir_server.storage import EmbeddedDatabase
 from tests.audit.records import audit_events, by_client, interaction, whats
-
-from .conftest import AUTH_DATABASE, World
+from tests.auth_server import AUTH_DATABASE, World
 
 Connect = Callable[..., httpx.Client]
 

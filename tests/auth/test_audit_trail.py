@@ -14,8 +14,7 @@ from pymongo import AsyncMongoClient
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.audit import ChainReport, MongoAuditLog
 from tests.audit.records import audit_events, by_client, interaction, query_of, server_audit_key, whats
-
-from .conftest import AUTH_DATABASE, World, outcome_text
+from tests.auth_server import AUTH_DATABASE, World, outcome_text
 
 Connect = Callable[..., httpx.Client]
 

@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.clients import PUBLIC, Client, MongoClientStore
 from fhir_server.storage.grants import GRANT_CACHE_SECONDS, MongoGrantStore
-from tests.auth.conftest import AUTH_DATABASE, Mint, World, outcome_text
+from tests.auth_server import AUTH_DATABASE, Mint, World, outcome_text
 
 T = TypeVar("T")
 

@@ -16,9 +16,8 @@ from pymongo import AsyncMongoClient
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.authorizations import AuthorizationCode, MongoAuthorizationStore
 from fhir_server.storage.clients import PUBLIC, Client, MongoClientStore
+from tests.auth_server import AUTH_DATABASE
 from tests.conftest import ServerProcess
-
-from .conftest import AUTH_DATABASE
 
 REDIRECT = "https://app.example/callback"
 

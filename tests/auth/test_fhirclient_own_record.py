@@ -9,10 +9,9 @@ from fhirclient.models.practitioner import Practitioner
 from fhirclient.server import FHIRNotFoundException
 
 from fhir_server.storage import EmbeddedDatabase
+from tests.auth_server import AUTH_DATABASE, World
 from tests.conftest import ServerProcess
 from tests.oauth.conftest import REDIRECT, approve, parked_id, register
-
-from .conftest import AUTH_DATABASE, World
 
 
 def test_fhirclient_reads_the_signed_in_practitioner(

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auth.conftest import CATEGORY, World, finished_export
+from tests.auth_server import CATEGORY, World, finished_export
 
 LAB = f"patient/Observation.rs?category={CATEGORY}|laboratory"
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auth.conftest import CATEGORY, World, outcome_text
+from tests.auth_server import CATEGORY, World, outcome_text
 
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 VITALS_CU = f"patient/Observation.cu?category={CATEGORY}|vital-signs"

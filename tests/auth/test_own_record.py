@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from .conftest import World
+from tests.auth_server import World
 
 
 def test_a_practitioner_reads_their_own_practitioner_resource_only(

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.auth.conftest import World, finished_export, outcome_text
+from tests.auth_server import World, finished_export, outcome_text
 
 
 @pytest.fixture()

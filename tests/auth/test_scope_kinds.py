@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.auth.conftest import CATEGORY, World, outcome_text
+from tests.auth_server import CATEGORY, World, outcome_text
 from tests.conftest import ServerProcess
 
 LAB = f"patient/Observation.rs?category={CATEGORY}|laboratory"

@@ -14,10 +14,9 @@ from pymongo import AsyncMongoClient
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.clients import ASYMMETRIC, Client, MongoClientStore
 from tests.audit.records import audit_events
+from tests.auth_server import AUTH_DATABASE, World
 from tests.conftest import FHIR_JSON, ServerProcess
 from tests.test_cli_import_export import cli
-
-from .conftest import AUTH_DATABASE, World
 
 
 def token(database: EmbeddedDatabase, *args: str) -> subprocess.CompletedProcess[str]:

@@ -19,13 +19,10 @@ from fhir_server.billing.codes import ICD10CM
 from fhir_server.billing.x12.segments import parse
 from fhir_server.billing.x12.validate import validate
 from fhir_server.scheduling.extensions import SLOT_MINUTES, TIMEZONE
-from tests.auth.conftest import auth_base, auth_server, connect, mint
 from tests.billing.claims.helpers import clinic, coverage, created, exact_json, fee_entry, local_code, payer
 from tests.billing.payments.x12 import Clp, Line, x12_835
 from tests.billing.world import balance, exact
 from tests.scheduling.helpers import VISIT_SYSTEM, hours, proposals
-
-__all__ = ["auth_base", "auth_server", "connect", "mint"]
 
 Connect = Callable[..., httpx.Client]
 X12 = {"Content-Type": "application/edi-x12"}

@@ -9,7 +9,7 @@ import httpx
 
 from fhir_server.storage import EmbeddedDatabase
 from tests.audit.records import audit_events, by_client, interaction, whats
-from tests.auth.conftest import AUTH_DATABASE
+from tests.auth_server import AUTH_DATABASE
 from tests.scheduling.helpers import book, outcome, patient, proposals, scheduled, tomorrow
 
 FRONT_DESK = (

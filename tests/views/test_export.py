@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.auth.conftest import World, outcome_text
+from tests.auth_server import World, outcome_text
 from tests.views.test_run_operation import OBSERVATIONS, RUN, _parameters
 
 EXPORT = "/$viewdefinition-export"

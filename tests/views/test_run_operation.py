@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from fhir_server.views.carrier import view_library
-from tests.auth.conftest import World, outcome_text
+from tests.auth_server import World, outcome_text
 
 RUN = "/$viewdefinition-run"
 OBSERVATION = {"resourceType": "Observation", "status": "final", "code": {"text": "weight"}}

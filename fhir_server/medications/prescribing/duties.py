@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...config import Settings
 from ...duties.duty import Duty, DutyContext
 from .sender import Pace, transmit_round
 
@@ -16,4 +17,9 @@ async def _transmit(context: DutyContext) -> None:
     await transmit_round(context.database, base.rstrip("/"), pace)
 
 
-PRESCRIBING_DUTIES = (Duty("pharmacy-transmission", _transmit, every=1.0, leased=True),)
+def _every(settings: Settings) -> float:
+    return settings.prescribing_poll_seconds
+
+
+PRESCRIBING_DUTIES = (Duty("pharmacy-transmission", _transmit, every=_every, leased=True),)
+"""Signed prescriptions go out, and pharmacies' answers come in, every `prescribing_poll_seconds`."""

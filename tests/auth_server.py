@@ -23,7 +23,7 @@ from pymongo import AsyncMongoClient, MongoClient
 from fhir_server.auth import Grant
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.grants import MongoGrantStore
-from tests.conftest import FHIR_JSON, ServerProcess
+from tests.server_process import FHIR_JSON, ServerProcess
 
 AUTH_DATABASE = "fhir_auth_tests"
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
