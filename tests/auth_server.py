@@ -129,6 +129,11 @@ def _observation(patient: str, category: str, encounter: str, practitioner: str)
 
 @pytest.fixture(scope="session")
 def world(connect: Callable[..., httpx.Client]) -> Iterator[World]:
+    yield from make_world(connect)
+
+
+def make_world(connect: Callable[..., httpx.Client]) -> Iterator[World]:
+    """Store the two patients and their records; yield them, then close the admin client."""
     admin = connect("user/*.cruds system/*.cruds", role="admin")
 
     def create(resource: dict[str, Any]) -> str:

@@ -221,9 +221,8 @@ def test_a_crashed_holders_lock_expires(client: httpx.Client, database: Embedded
         holder.wait()
 
     def attempt() -> httpx.Response:
-        return client.post(
-            "", json=_transaction(_create(_identified("Patient", system), f"urn:uuid:{uuid.uuid4()}", criteria))
-        )
+        bundle = _transaction(_create(_identified("Patient", system), f"urn:uuid:{uuid.uuid4()}", criteria))
+        return client.post("", json=bundle, timeout=120)  # each of its retries may wait on the lock, under load
 
     blocked = attempt()
     assert blocked.status_code == 503, blocked.text
