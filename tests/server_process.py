@@ -20,8 +20,11 @@ class ServerProcess:
     """`fhir-server serve` as a child process, stopped with SIGTERM like an operator would.
 
     Without authorization (`auth` "open") unless told otherwise: most tests are about FHIR, not
-    tokens; tests/auth/ runs its own server with `auth="smart"`.
+    tokens; tests/auth_server.py runs one with `auth="smart"`. Schedules get two weeks of Slots
+    (`FHIR_SLOT_HORIZON_DAYS`), not 90 days: the tests book within days, and each generated Slot is a write.
     """
+
+    ENV = {"FHIR_SLOT_HORIZON_DAYS": "14"}
 
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None, auth: str = "open") -> None:
         self.port = free_loopback_port()
@@ -29,7 +32,8 @@ class ServerProcess:
         command = [sys.executable, "-m", "fhir_server", "serve", "--port", str(self.port), "--auth", auth, *args]
         self.log_path = log_path
         self.log = log_path.open("ab")
-        self.process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=self.log, stderr=self.log)
+        environment = {**os.environ, **self.ENV, **(env or {})}
+        self.process = subprocess.Popen(command, env=environment, stdout=self.log, stderr=self.log)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 90.0) -> None:
