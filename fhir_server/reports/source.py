@@ -2,14 +2,13 @@
 
 The rows are shared by every caller of a report, so they are read with a trusted policy; who may see
 them is decided when a report is run (access.py). The first build reads every current resource of
-the view's type (keyset paging, flat memory per page); later refreshes read the type's history since
+the view's type (one cursor, flat memory per batch); later refreshes read the type's history since
 the last one (`_since`), which also lists deletions.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import datetime
 
 from ..auth.policy import AccessPolicy
@@ -22,18 +21,14 @@ PAGE = 500
 
 
 async def current(store: ResourceStore, resource_type: str) -> AsyncIterator[StoredResource]:
-    """Every current resource of `resource_type`, in id order, a page at a time (keyset paging, as
-    views/run.py reads them): no search time limit, which is meant for one client page, not a scan."""
+    """Every current resource of `resource_type`, in id order, through one server-side cursor (as
+    views/run.py reads them; flat memory per batch): no database time limit, which is meant for one
+    client page, not a scan."""
     query = planned_query(resource_type, list(await access_filter(store, READER, "r", resource_type)))
-    after: str | None = None
-    while True:
-        records = await store.find(replace(query, after=after), PAGE)
+    async for records in store.stream(query, PAGE, 0):
         for record in records:
             if record.body is not None:
                 yield record
-        if len(records) < PAGE:
-            return
-        after = records[-1].id
 
 
 async def latest_changes(
