@@ -18,7 +18,6 @@ its job need `system/` scopes to create and update every type.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -35,7 +34,7 @@ from ..i18n import _
 from ..storage.jobs import CANCELLED, COMPLETED, FAILED, Job
 from .access import Policy
 from .body import FHIR_TYPES, media_type, read_json
-from .context import base_url, files_of, jobs_of, settings_of, store_of
+from .context import base_url, export_ttl, files_of, jobs_of, settings_of, store_of
 from .operations.declaration import INSTANCE, TYPE, Operation, OperationCall, Parameter
 from .operations.declaration import SYSTEM as SYSTEM_LEVEL
 from .operations.parameters import operation_query
@@ -47,10 +46,6 @@ router = APIRouter()
 NDJSON = "application/fhir+ndjson"
 NDJSON_TYPES = (NDJSON, "application/ndjson", "application/x-ndjson")
 RETRY_AFTER = "2"
-
-
-def _ttl(request: Request) -> timedelta:
-    return timedelta(seconds=settings_of(request).export_ttl_seconds)
 
 
 def _prefer(request: Request) -> set[str]:
@@ -154,7 +149,7 @@ async def _job(request: Request, policy: AccessPolicy, job_id: str, kind: str) -
     if kind == IMPORT:
         policy.require_system("c")
     job = await jobs_of(request).get(job_id[:100])
-    if job is None or job.kind != kind or is_expired(job, _ttl(request)):
+    if job is None or job.kind != kind or is_expired(job, export_ttl(request)):
         raise ResourceNotFound(_("There is no bulk job {id}, or it has expired.").format(id=job_id[:80]))
     if job.status == CANCELLED:
         raise ResourceNotFound(_("The bulk job {id} was cancelled.").format(id=job_id[:80]))
@@ -165,7 +160,7 @@ async def _job(request: Request, policy: AccessPolicy, job_id: str, kind: str) -
 
 def _status(request: Request, job: Job, manifest: dict[str, Any]) -> Response:
     if job.status == COMPLETED:
-        headers = {"Expires": format_datetime(job.finished + _ttl(request), usegmt=True)} if job.finished else {}
+        headers = {"Expires": format_datetime(job.finished + export_ttl(request), usegmt=True)} if job.finished else {}
         return Response(orjson.dumps(manifest), media_type="application/json", headers=headers)
     if job.status == FAILED:
         text = job.error or _("The job failed.")

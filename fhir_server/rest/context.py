@@ -3,6 +3,8 @@ and the files asynchronous requests leave behind."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import Request
 
 from ..config import Settings
@@ -37,3 +39,8 @@ def jobs_of(request: Request) -> MongoJobStore:
 def files_of(request: Request) -> MongoFileStore:
     files: MongoFileStore = request.app.state.files
     return files
+
+
+def export_ttl(request: Request) -> timedelta:
+    """How long a finished asynchronous job (a bulk or a view export) and its files are kept."""
+    return timedelta(seconds=settings_of(request).export_ttl_seconds)

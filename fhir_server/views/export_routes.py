@@ -14,7 +14,6 @@ from `$viewdefinition-export-file/{id}/{file}`.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -27,7 +26,7 @@ from ..engine.identity import now
 from ..errors import Forbidden, InvalidRequest, Issue, ResourceNotFound
 from ..i18n import _
 from ..rest.access import Policy
-from ..rest.context import base_url, files_of, jobs_of, settings_of, store_of
+from ..rest.context import base_url, export_ttl, files_of, jobs_of, store_of
 from ..rest.operations.declaration import SYSTEM, Operation, OperationCall, Parameter
 from ..rest.operations.parameters import given_parameters
 from ..rest.outcomes import operation_outcome
@@ -49,10 +48,6 @@ from .parameters import (
 router = APIRouter()
 STATUS, RESULT, FILE = "$viewdefinition-export-status", "$viewdefinition-export-result", "$viewdefinition-export-file"
 RETRY_AFTER = "2"
-
-
-def _ttl(request: Request) -> timedelta:
-    return timedelta(seconds=settings_of(request).export_ttl_seconds)
 
 
 def _parameters(*parts: tuple[str, str, Any]) -> dict[str, Any]:
@@ -106,7 +101,7 @@ async def export_handler(call: OperationCall) -> Response:
 async def _job(request: Request, policy: AccessPolicy, job_id: str) -> Job:
     """The job behind a status, result or file URL: 404 if unknown, cancelled or expired; 403 if not the caller's."""
     job = await jobs_of(request).get(job_id[:100])
-    if job is None or job.kind != VIEW_EXPORT or is_expired(job, _ttl(request)) or job.status == CANCELLED:
+    if job is None or job.kind != VIEW_EXPORT or is_expired(job, export_ttl(request)) or job.status == CANCELLED:
         raise ResourceNotFound(_("There is no view export {id}, or it has expired.").format(id=job_id[:80]))
     if not policy.trusted and job.params.get("client") != policy.client_id:
         raise Forbidden(_("The view export {id} was started by another client.").format(id=job_id[:80]))
@@ -155,7 +150,7 @@ async def export_result(job_id: str, request: Request, policy: Policy) -> Respon
             {"name": "location", "valueUri": f"{base}/{FILE}/{job.id}/{output['file']}"},
             {"name": "rows", "valueInteger": output["rows"]},
         ]})  # fmt: skip
-    headers = {"Expires": format_datetime(job.finished + _ttl(request), usegmt=True)} if job.finished else {}
+    headers = {"Expires": format_datetime(job.finished + export_ttl(request), usegmt=True)} if job.finished else {}
     return FhirResponse({"resourceType": "Parameters", "parameter": parameters}, headers=headers)
 
 
