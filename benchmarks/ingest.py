@@ -15,11 +15,17 @@ With `--conditional`, every Patient, Organization and Practitioner entry becomes
 (`ifNoneExist` on its first identifier), as in Synthea's shared-resources export: concurrent clients then
 race on the same Practitioners and Organizations, and the transactions take condition locks.
 
+With `--reads SECONDS`, one more client reads a Patient in a loop during the 4-client run and for
+SECONDS after it (read_probe.py), and the audit records waiting to be sealed are counted: read p50/p99
+during and after the load, and how long sealing trailed it.
+
 With `--sync both` it runs everything twice, on an embedded database that does not fsync its journal
 at each commit (as before issue 11) and on one that does (as shipped), and compares the two.
 
 Usage: ``python benchmarks/ingest.py [--folder /work/shared/synthea] [--conditional] [--skip-import]
-[--sync on|off|both]``
+[--sync on|off|both] [--reads SECONDS] [--source DIR]``
+
+`--source DIR` runs the servers from the source in DIR (another version, for a before/after).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import orjson
 from harness import SYNC_MODES, add_sync_option, fhir_server, sync_label
 from pymongo import AsyncMongoClient
 from rawhttp import RawHttpPool
+from read_probe import probe_during, report
 
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
 
@@ -122,9 +129,16 @@ def measure(args: argparse.Namespace, bundles: list[bytes], resources: int, sync
     with tempfile.TemporaryDirectory() as tmp, EmbeddedDatabase(Path(tmp), sync_on_commit=sync) as database:
         for clients in (1, 4):
             name = f"ingest_http_{clients}"
-            with fhir_server(database.uri, name) as server:
+            with fhir_server(database.uri, name, cwd=args.source) as server:
                 host, port = server.base.removeprefix("http://").split(":")[0], int(server.base.rsplit(":", 1)[1])
-                seconds, failed = asyncio.run(post_bundles(host, port, bundles, clients))
+                load = post_bundles(host, port, bundles, clients)
+                if args.reads and clients > 1:
+                    (seconds, failed), figures = asyncio.run(
+                        probe_during(load, host, port, database.uri, name, args.reads)
+                    )
+                    report(figures)
+                else:
+                    seconds, failed = asyncio.run(load)
             rows.append((f"HTTP transactions, {clients} client{'s' if clients > 1 else ''}", resources / seconds))
             print(f"{rows[-1][0]:38} {seconds:7.2f} s {rows[-1][1]:>9,.0f} resources/s", flush=True)
             for failure in failed:
@@ -153,6 +167,8 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=SYNTHEA, help="a folder of transaction Bundles")
     parser.add_argument("--conditional", action="store_true", help="conditional creates of shared resources")
     parser.add_argument("--skip-import", action="store_true", help="only the HTTP runs and the floor")
+    parser.add_argument("--reads", type=float, default=0, help="probe reads during the 4-client run and so long after")
+    parser.add_argument("--source", help="run the servers from the source in this directory")
     add_sync_option(parser)
     args = parser.parse_args()
     paths = sorted(args.folder.glob("*.json"))

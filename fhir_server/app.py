@@ -119,7 +119,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
         if settings.mllp_port is not None:  # first: a port in use stops the startup before any background work
             mllp = await start_listener(database, ListenerSettings.from_settings(settings))
             opened.push_async_callback(_close, mllp)
-        app.state.database_watch = watch = DatabaseWatch()
+        app.state.database_watch = watch = DatabaseWatch(settings.database_down_seconds)
         runs = {SERVER, MLLP} if settings.mllp_port is not None else {SERVER}
         # The watch and the audit queue belong to objects the routes use (health, the audit middleware), and the
         # sender's order observer must be registered before the first write: plain tasks, not duties.

@@ -75,7 +75,7 @@ def running_database(settings: Settings) -> Iterator[Settings]:
     if settings.mongodb_uri:
         yield settings
         return
-    embedded = EmbeddedDatabase(settings.data_dir)
+    embedded = EmbeddedDatabase(settings.data_dir, lock_grace=settings.data_lock_grace_seconds)
     try:
         yield settings.with_mongodb_uri(embedded.start())
     finally:

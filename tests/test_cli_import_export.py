@@ -26,7 +26,17 @@ def cli(*args: str | Path, timeout: float = 300, input: str | None = None) -> su
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, input=input)
 
 
-DUMPED = ("resources", "history", "conditions", "audit", "import_records", "auth_users", "auth_clients", "auth_keys")
+DUMPED = (
+    "resources",
+    "history",
+    "conditions",
+    "audit_inbox",
+    "audit",
+    "import_records",
+    "auth_users",
+    "auth_clients",
+    "auth_keys",
+)
 
 
 def dump(data_dir: Path | None = None, *, uri: str | None = None, database: str = "fhir") -> dict[str, list[Any]]:
@@ -128,7 +138,7 @@ def test_import_good_and_bad_files(tmp_path: Path) -> None:
     assert {"Patient/p3", "Patient/p4", "Patient/c1"} <= set(current)
     assert not {"Patient/p2", "Patient/t1", "Patient/t2"} & set(current)  # a failed transaction writes nothing
     assert len(current) == expected - 1
-    audited = [record["event"] for record in stored["audit"]]  # one per version written, by the CLI
+    audited = [record["event"] for record in stored["audit_inbox"]]  # one per version written, by the CLI (unsealed)
     assert len(audited) == len(stored["history"])
     assert {event["agent"][0]["altId"] for event in audited} == {"cli"}
 

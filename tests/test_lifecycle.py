@@ -23,10 +23,11 @@ from fhir_server.storage.embedded import free_loopback_port
 from tests.conftest import FHIR_JSON, ServerProcess, new_patient
 
 
-def _serve(*args: str | int | Path) -> subprocess.CompletedProcess[str]:
+def _serve(*args: str | int | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`fhir-server serve` run to its end (a hang fails the test through the timeout)."""
     command = [sys.executable, "-m", "fhir_server", "serve", "--auth", "open", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=environment)
 
 
 def _databases(data_dir: Path) -> list[int]:
@@ -187,7 +188,8 @@ def test_database_outliving_a_killed_server_is_named_then_the_directory_is_free(
         killed.process.wait()
         killed.log.close()
 
-        refused = _serve("--port", free_loopback_port(), "--data-dir", data_dir)
+        grace = {"FHIR_DATA_LOCK_GRACE_SECONDS": "3"}  # 30 s by default
+        refused = _serve("--port", free_loopback_port(), "--data-dir", data_dir, env=grace)
 
         assert refused.returncode == 1, refused.stderr[-3000:]
         [error] = _error_lines(refused.stderr)
@@ -249,7 +251,8 @@ def test_killed_database_is_restarted_on_its_port_and_requests_recover(tmp_path:
 
 def test_database_that_cannot_restart_makes_healthz_unhealthy_until_it_can(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    server = ServerProcess(["--data-dir", str(data_dir)], tmp_path / "server.log")
+    down_limit = {"FHIR_DATABASE_DOWN_SECONDS": "4"}  # 30 s by default
+    server = ServerProcess(["--data-dir", str(data_dir)], tmp_path / "server.log", env=down_limit)
     try:
         [database] = _databases(data_dir)
         port = _database_port(database)

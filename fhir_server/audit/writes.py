@@ -1,8 +1,8 @@
 """The write observer of the audit log: one AuditEvent per created, updated, patched or deleted resource.
 
 Registered at start (engine/observers.py) for the process's audit log, whose key gives each record
-its MAC, so each event is inserted in the transaction of the change it records: a rolled-back write
-leaves no event, a committed one always has its event.
+its MAC, so each event is inserted into the log's inbox in the transaction of the change it
+records: a rolled-back write leaves no event, a committed one always has its event.
 Who acted comes from the engine call's policy (REST token, or a trusted caller's name
 such as cli, hl7v2, import); where from and the X-Request-Id, from the HTTP request if there is one.
 """
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from ..auth.policy import AccessPolicy
 from ..engine.observers import Observer, writing_policy
 from ..storage import LinkedDocument, PendingWrite, ResourceStore
-from ..storage.audit import AUDIT_COLLECTION, MongoAuditLog
+from ..storage.audit import AUDIT_INBOX, MongoAuditLog
 from .context import actor_of, current_request
 from .events import instant, rest_event
 
@@ -47,7 +47,7 @@ def audit_writes(audit: MongoAuditLog) -> Observer:
         now = datetime.now(UTC)
         documents = [
             LinkedDocument(
-                AUDIT_COLLECTION,
+                AUDIT_INBOX,
                 audit.record(
                     rest_event(
                         _interaction(write),

@@ -479,4 +479,5 @@ async def restore(store: MongoBackupStore, folder: Path, *, progress: ProgressSi
     for batch in _batched(_state(folder)):
         await store.insert_state(batch)
         counts.state += len(batch)
+    await store.drop_sealed_waiting()
     return counts

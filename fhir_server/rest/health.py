@@ -2,8 +2,9 @@
 
 A database away for a moment makes the server unready, not dead: the embedded one is restarted
 by its supervisor and the driver reconnects. Only a database that has not answered for
-DOWN_LIMIT makes the server unhealthy, so that whatever watches it (a process manager, an
-orchestrator's liveness probe) restarts it.
+`database_down_seconds` (30 s by default: the embedded database's restarts, after 0.5, 1, 2, 4,
+8 s ..., have had about five tries by then) makes the server unhealthy, so that whatever watches
+it (a process manager, an orchestrator's liveness probe) restarts it.
 """
 
 from __future__ import annotations
@@ -19,17 +20,15 @@ from ..i18n import _
 from ..storage.store import ResourceStore
 from .context import store_of
 
-DOWN_LIMIT = 30.0
-"""Seconds without an answer from the database before /healthz says 503: the embedded database's
-restarts (after 0.5, 1, 2, 4, 8 s ...) have had about five tries by then."""
-
 router = APIRouter()
 
 
 class DatabaseWatch:
-    """Since when the database has not answered, from a ping every `every` seconds in the background."""
+    """Since when the database has not answered, from a ping every `every` seconds in the background; down
+    for longer than `limit` seconds, the server is unhealthy."""
 
-    def __init__(self, every: float = 2.0) -> None:
+    def __init__(self, limit: float, every: float = 2.0) -> None:
+        self.limit = limit
         self.every = every
         self.down_since: float | None = None
 
@@ -55,7 +54,7 @@ class DatabaseWatch:
 async def healthz(request: Request) -> Response:
     watch: DatabaseWatch | None = getattr(request.app.state, "database_watch", None)
     down = watch.down_for() if watch is not None else 0.0
-    if down > DOWN_LIMIT:
+    if watch is not None and down > watch.limit:
         reason = _("The database has not answered for {seconds} s.").format(seconds=int(down))
         return JSONResponse({"status": "unhealthy", "reason": reason}, status_code=503)
     return JSONResponse({"status": "ok"})

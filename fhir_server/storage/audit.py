@@ -1,15 +1,20 @@
 """The audit log in MongoDB: append-only AuditEvents, sealed into one hash chain under the server's key.
 
 Appending never waits for other writers: the writing process makes each record with its MAC
-(`record`) and inserts it as it is (inside the data change's transaction when it audits a write).
-Events queued by a process (reads, searches, refusals: audit/queue.py) are stored as packs
-(`packs`): one record holding a short span's events, so one document and one set of index
-entries stand for many events (on the embedded database about half the cost per event).
-Records of one event and packs live side by side in the one chain; searches read both.
-A sealer, one at a time under a lease, then gives the unsealed records consecutive sequence
-numbers and chains them, all in one transaction with the chain head; a record whose MAC does not
-match (inserted into the database directly) is left out and marked `rejected`. The digests are in
-audit_seal.py, the checks of `verify` in audit_verify.py, the searches in audit_search.py.
+(`record`) and inserts it, unsealed, into the inbox (`audit_inbox`, inside the data change's
+transaction when it audits a write). Events queued by a process (reads, searches, refusals:
+audit/queue.py) are stored as packs (`packs`): one record holding a short span's events, so one
+document and one set of index entries stand for many events; the process holding the sealing lease
+inserts its packs into the log already chained (`append_sealed`).
+A sealer, one at a time under a lease, moves what waits in the inbox into the log (`audit`),
+chained, in one transaction with the chain head: the single records as packs that keep each
+event's id, the packs as they are; a record whose MAC does not match (inserted into the database
+directly) is moved unchained and marked `rejected`. Sealing used to update each record in place;
+on the embedded database that update cost three times the record's insert, and after a large
+ingest the sealer fell behind by half a minute. Inserting into an inbox with only the `_id` index,
+deleting from it and inserting one pack per few hundred events costs a fraction of that.
+Searches read the inbox and the log. The digests are in audit_seal.py, the checks of `verify` in
+audit_verify.py, the searches in audit_search.py.
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
+from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from .audit_seal import GENESIS, KEYED, PACKED, SIGNED, AuditKey, AuditUncheckable, legacy_link
 from .audit_search import PACK_SPAN, PAGE_ORDER, SEARCH_INDEXES, AuditSearch, search_records
@@ -39,12 +44,41 @@ _LEASE = timedelta(seconds=30)
 _PACK_MOST = 500
 """Events in one pack at most (a pack stays far below the 16 MiB document limit)."""
 AUDIT_COLLECTION = "audit"
+AUDIT_INBOX = "audit_inbox"
+"""Records waiting for the sealer; only the `_id` index, so a write's event costs its transaction little."""
 
-__all__ = ["AUDIT_COLLECTION", "GENESIS", "AuditKey", "ChainReport", "MongoAuditLog"]
+__all__ = ["AUDIT_COLLECTION", "AUDIT_INBOX", "GENESIS", "AuditKey", "ChainReport", "MongoAuditLog"]
 
 
 _UNSEALED = {"seq": None, "rejected": {"$exists": False}}
-"""Records not chained yet (nor left out of the chain)."""
+"""Records of the log not chained yet (nor left out of the chain): versions before the inbox left them there."""
+
+Entry = tuple[dict[str, Any], datetime]
+"""An event and when it was recorded."""
+
+
+Grouped = TypeVar("Grouped", bound=tuple[Any, ...])
+
+
+def _groups(entries: list[Grouped]) -> list[list[Grouped]]:
+    """`entries` (tuples whose second item is the recorded time), in order, cut into the groups of one pack each.
+
+    A pack spans at most PACK_SPAN (searches widen their upper time bound by that much to find a pack
+    by its newest time) and holds at most _PACK_MOST events."""
+    groups: list[list[Grouped]] = []
+    group: list[Grouped] = []
+    for entry in entries:
+        recorded = entry[1]
+        if not group:
+            low = high = recorded
+        low, high = min(low, recorded), max(high, recorded)
+        if len(group) >= _PACK_MOST or high - low > PACK_SPAN:
+            groups.append(group)
+            group, low, high = [], recorded, recorded
+        group.append(entry)
+    if group:
+        groups.append(group)
+    return groups
 
 
 class MongoAuditLog:
@@ -55,6 +89,7 @@ class MongoAuditLog:
         self.database_name = database
         self._key = key
         self._records = client[database][AUDIT_COLLECTION]
+        self._inbox = client[database][AUDIT_INBOX]
         self._chain = client[database]["audit_chain"]
         self._head_lease = Leases(self._chain, holder="sealer", duration=_LEASE)
         self._sealing = asyncio.Lock()
@@ -72,31 +107,27 @@ class MongoAuditLog:
         made["mac"] = self._key.record_mac(made)
         return made
 
-    def packs(self, events: list[tuple[dict[str, Any], datetime]]) -> list[dict[str, Any]]:
-        """The stored form of (event, recorded) pairs as unsealed packs with their MACs.
+    def packs(self, events: list[Entry]) -> list[dict[str, Any]]:
+        """The stored form of (event, recorded) pairs as unsealed packs with their MACs."""
+        return [self._pack(group) for group in _groups(events)]
 
-        A pack spans at most PACK_SPAN (searches widen their upper time bound by that much to find
-        a pack by its newest time) and holds at most _PACK_MOST events."""
-        made: list[dict[str, Any]] = []
-        group: list[tuple[dict[str, Any], datetime]] = []
-        for event, recorded in events:
-            if not group:
-                low = high = recorded
-            low, high = min(low, recorded), max(high, recorded)
-            if len(group) >= _PACK_MOST or high - low > PACK_SPAN:
-                made.append(self._pack(group))
-                group, low, high = [], recorded, recorded
-            group.append((event, recorded))
-        if group:
-            made.append(self._pack(group))
-        return made
-
-    def _pack(self, group: list[tuple[dict[str, Any], datetime]]) -> dict[str, Any]:
+    def _pack(self, group: list[Entry], ids: list[ObjectId] | None = None) -> dict[str, Any]:
+        """One pack of `group`; with `ids`, the ids its events had as single records (they keep them)."""
         times = [recorded for _event, recorded in group]
-        made = {"_id": ObjectId(), "v": PACKED, "recorded": max(times), "times": times, "seq": None}
+        made: dict[str, Any] = {"_id": ObjectId(), "v": PACKED, "recorded": max(times), "times": times, "seq": None}
+        if ids is not None:
+            made["ids"] = ids
         made["event"] = [event for event, _recorded in group]
         made["mac"] = self._key.record_mac(made)
         return made
+
+    def _repacked(self, singles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Single records (version 2, MACs checked) as packs that keep each event's id and time."""
+        entries = [(record["event"], record["recorded"], record["_id"]) for record in singles]
+        return [
+            self._pack([(event, recorded) for event, recorded, _id in group], [rid for _e, _r, rid in group])
+            for group in _groups(entries)
+        ]
 
     async def ensure_indexes(self) -> None:
         async with mongo_errors("audit"):
@@ -107,43 +138,77 @@ class MongoAuditLog:
             if "recorded" in await self._records.index_information():
                 with contextlib.suppress(OperationFailure):  # another worker may drop it first
                     await self._records.drop_index("recorded")  # the one before recorded_id; that serves it now
+            await self._adopt_unsealed()
+
+    async def _adopt_unsealed(self) -> None:
+        """Move records a version before the inbox left unsealed in the log into the inbox, where the sealer looks.
+
+        Several workers may start at once: a transaction that collides with another's move is left to it."""
+        while waiting := await self._records.find(_UNSEALED).sort("_id", ASCENDING).limit(_PACK_MOST).to_list():
+            try:
+                async with self._client.start_session() as session, await session.start_transaction():
+                    await self._inbox.insert_many(waiting, session=session)
+                    await self._records.delete_many({"_id": {"$in": [r["_id"] for r in waiting]}}, session=session)
+            except (OperationFailure, BulkWriteError):
+                return
 
     async def append_many(self, records: list[dict[str, Any]]) -> None:
-        """Add several stored records (see `record`) in one insert."""
+        """Add several stored records (see `record`) to the inbox in one insert."""
         if records:
             async with mongo_errors("audit"):
-                await self._records.insert_many(records, ordered=False)
+                await self._inbox.insert_many(records, ordered=False)
 
     async def seal(self, sealer: str, *, batch: int = 500, lease: timedelta = _LEASE) -> int:
-        """Chain up to `batch` unsealed records if no other sealer holds the lease; return how many were
-        taken (chained, or marked `rejected` when the server did not write them)."""
+        """Move up to `batch` records from the inbox into the log, chained, if no other sealer holds the lease;
+        return how many were taken (chained, marked `rejected` when the server did not write them, or
+        dropped as already in the log)."""
         async with self._sealing, mongo_errors("audit"):
-            if await self._records.find_one(_UNSEALED, projection={"_id": 1}) is None:
+            if await self._inbox.find_one({}, projection={"_id": 1}) is None:
                 return 0  # nothing to seal: a read, not the lease's write
             head = await self._leased_head(sealer, lease)
             if head is None:
                 return 0
-            pending = await self._records.find(_UNSEALED).sort("_id", ASCENDING).limit(batch).to_list()
-            if not pending:
-                return 0
-            keyed = head.get("keyedFrom") is not None
-            chained, updates = [], []
-            for record in pending:
-                refused = refusal(self._key, record, keyed)
-                if refused is None:
-                    chained.append(record)
-                    keyed = keyed or record.get("v") in SIGNED
-                else:
-                    log.warning("audit record %s left out of the chain: not the server's (%s)", record["_id"], refused)
-                    updates.append(UpdateOne({"_id": record["_id"], "seq": None}, {"$set": {"rejected": refused}}))
+            pending = await self._inbox.find().sort("_id", ASCENDING).limit(batch).to_list()
+            taken = [record["_id"] for record in pending]
+            logged = {r["_id"] for r in await self._records.find({"_id": {"$in": taken}}, {"_id": 1}).to_list()}
+            chained, refused = self._admitted(pending, logged, keyed=head.get("keyedFrom") is not None)
             links = self._chain_after(head, chained)
-            for record, link in zip(chained, links, strict=True):
-                updates.append(UpdateOne({"_id": record["_id"], "seq": None}, {"$set": link}))
-            moved = await self._extend_chain(
-                sealer, head, self._moved_head(head, chained, links),
-                lambda session: self._records.bulk_write(updates, session=session),
-            )  # fmt: skip
-        return len(pending) if moved else 0
+            moved = [*({**record, **link} for record, link in zip(chained, links, strict=True)), *refused]
+
+            async def move(session: AsyncClientSession) -> None:
+                if moved:
+                    await self._records.insert_many(moved, session=session)
+                await self._inbox.delete_many({"_id": {"$in": taken}}, session=session)
+
+            done = await self._extend_chain(sealer, head, self._moved_head(head, chained, links), move)
+        return len(pending) if done else 0
+
+    def _admitted(
+        self, pending: list[dict[str, Any]], logged: set[ObjectId], *, keyed: bool
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """What of `pending` (in inbox order) joins the chain, runs of single records repacked, and what is
+        refused (marked `rejected`; a mark made in the inbox outside the sealer is not kept). Records whose id
+        the log holds already (copied back into the inbox) are dropped, with a warning."""
+        chained: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        singles: list[dict[str, Any]] = []
+        for record in pending:
+            if record["_id"] in logged:
+                log.warning("audit record %s left out of the chain: the log holds it already", record["_id"])
+                continue
+            why = refusal(self._key, record, keyed)
+            if why is not None:
+                log.warning("audit record %s left out of the chain: not the server's (%s)", record["_id"], why)
+                refused.append({**record, "seq": None, "rejected": why})
+            elif record.get("v") == KEYED:
+                singles.append(record)
+                keyed = True
+            else:
+                chained.extend(self._repacked(singles))
+                singles = []
+                chained.append({name: value for name, value in record.items() if name != "rejected"})
+                keyed = keyed or record.get("v") in SIGNED
+        return [*chained, *self._repacked(singles)], refused
 
     async def append_sealed(self, records: list[dict[str, Any]], sealer: str, *, lease: timedelta = _LEASE) -> bool:
         """Insert `records` (made by `record` in this process) already chained, if `sealer` holds or gets the lease.
@@ -164,6 +229,11 @@ class MongoAuditLog:
                 sealer, head, self._moved_head(head, records, links),
                 lambda session: self._records.insert_many(sealed, session=session),
             )  # fmt: skip
+
+    async def release(self, sealer: str) -> None:
+        """Give back the chain head's lease if `sealer` holds it."""
+        async with mongo_errors("audit"):
+            await self._head_lease.release({"_id": _HEAD}, sealer)
 
     def _chain_after(self, head: Mapping[str, Any], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The chain fields (seq, prev, hash) of `records`, in order, appended after `head`."""
@@ -241,12 +311,13 @@ class MongoAuditLog:
         async with mongo_errors("audit"):
             first = await self._head()
             keyed = first.get("keyedFrom") is not None
-            async for record in self._records.find({"seq": None}):
-                problem = unsealed_problem(self._key, record, keyed)
-                if problem is None:
-                    report.unsealed += 1
-                else:
-                    report.problems.append(problem)
+            for waiting in (self._inbox.find(), self._records.find({"seq": None})):
+                async for record in waiting:
+                    problem = unsealed_problem(self._key, record, keyed)
+                    if problem is None:
+                        report.unsealed += 1
+                    else:
+                        report.problems.append(problem)
             async for record in self._records.find({"seq": {"$ne": None}}).sort("seq", ASCENDING):
                 walk.take(record)
             last = await self._head()
@@ -287,4 +358,4 @@ class MongoAuditLog:
         """One page of the AuditEvents matching `criteria`, newest first, each with its record's id as
         `id`; and the cursor of the next page (None on the last). Raise InvalidRequest for a bad cursor."""
         async with mongo_errors("audit"):
-            return await search_records(self._records, criteria, limit, cursor)
+            return await search_records([(self._inbox, False), (self._records, True)], criteria, limit, cursor)

@@ -12,6 +12,8 @@ Version 3 (`v: 3`), a pack: the events one process queued in a short span (reads
 refusals), stored as one record whose `event` is the list of events and `times` their recorded
 times; `recorded` is the newest of them. Its MAC covers `times` as well, and it is chained as one
 record, like version 2. One document and one set of index entries per pack instead of per event.
+The sealer packs single records (a write's events) too; such a pack lists in `ids` the ids the
+events had as records, so each keeps its id, and its MAC covers `ids`.
 
 Version 1 (records without `v`, sealed before keys existed): `hash = sha256(prev, seq, event)`.
 It still verifies, but covers neither `recorded` nor who wrote the record; no version 1 record may
@@ -74,6 +76,8 @@ class AuditKey:
         content: dict[str, Any] = {"id": str(record["_id"]), "v": record["v"], "recorded": millis(record["recorded"])}
         if record["v"] == PACKED:
             content["times"] = [millis(moment) for moment in record["times"]]
+            if "ids" in record:
+                content["ids"] = [str(rid) for rid in record["ids"]]
         return self._digest("record", {**content, "event": record["event"]})
 
     def link(self, prev: str, seq: int, mac: str) -> str:

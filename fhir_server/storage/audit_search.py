@@ -188,14 +188,17 @@ def _stored(query: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entries(record: dict[str, Any]) -> Iterator[tuple[_Key, dict[str, Any]]]:
-    """The events of a stored record (one, or a pack's) with their places in the page order."""
+    """The events of a stored record (one, or a pack's) with their places in the page order. The events
+    of a pack the sealer made of single records keep those records' ids (`ids`)."""
     event, rid = record.get("event"), record["_id"]
     if isinstance(event, dict):
         yield (aware(record["recorded"]), rid, -1), event
     elif isinstance(event, list) and isinstance(times := record.get("times"), list):
+        ids = record.get("ids")
         for position, (item, moment) in enumerate(zip(event, times, strict=False)):
             if isinstance(item, dict) and isinstance(moment, datetime):
-                yield (aware(moment), rid, position), item
+                key = (aware(moment), ids[position], -1) if isinstance(ids, list) else (aware(moment), rid, position)
+                yield key, item
 
 
 def _position(cursor: str) -> _Key:
@@ -218,15 +221,21 @@ def _cursor(key: _Key) -> str:
 
 
 async def search_records(
-    records: AsyncCollection[dict[str, Any]], criteria: AuditSearch, limit: int, cursor: str | None
+    sources: list[tuple[AsyncCollection[dict[str, Any]], bool]], criteria: AuditSearch, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of events matching `criteria`, newest first, and the next page's cursor (or None)."""
+    """One page of events matching `criteria` in `sources` (each a collection and whether it has the search
+    indexes), newest first, and the next page's cursor (or None).
+
+    An event keeps its id when the sealer moves it from the inbox into the log, so read the inbox
+    first: one moved meanwhile is then found twice, under one key, rather than missed."""
     after = _position(cursor) if cursor is not None else None
     found: dict[_Key, dict[str, Any]] = {}
-    for query in criteria.queries(after[0] if after else None):
+    for (records, indexed), query in itertools.product(sources, criteria.queries(after[0] if after else None)):
         newer: list[_Key] = []
-        projection = {"event": 1, "recorded": 1, "times": 1}
-        rows = records.find(_stored(query), projection).sort(PAGE_ORDER).hint(_hint(query))
+        projection = {"event": 1, "recorded": 1, "times": 1, "ids": 1}
+        rows = records.find(_stored(query), projection).sort(PAGE_ORDER)
+        if indexed:
+            rows = rows.hint(_hint(query))
         try:
             async for record in rows.batch_size(limit + 2):
                 newest = aware(record["recorded"])

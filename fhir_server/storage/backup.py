@@ -17,6 +17,7 @@ import orjson
 from bson import json_util
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 
+from .audit import AUDIT_COLLECTION, AUDIT_INBOX
 from .codec import BodyCodec, PlainCodec
 from .imports import IMPORT_RECORDS
 from .mongo import mongo_errors
@@ -32,18 +33,20 @@ _KEPT = _Registered(None, {})
 
 SERVER_STATE: dict[str, _Registered] = {
     "conditions": _KEPT,
+    "audit_inbox": _KEPT,  # before the log: a record sealed while the backup runs is then in both, not in neither
     "audit": _KEPT,
-    "audit_chain": _KEPT,
+    "audit_chain": _Registered(None, {"sealer": None, "leaseUntil": None}),  # a restored server seals at once
     "auth_users": _KEPT,
     "auth_clients": _KEPT,
     "auth_keys": _KEPT,
     IMPORT_RECORDS: _Registered("at", {}),
 }
 """The server's own state that a backup keeps, besides the versions: conditional-create counters, the
-audit log and its chain head, user accounts (password hashes as stored), registered clients (secret
-hashes as stored), the public halves of the OAuth signing keys (id tokens issued before verify after a
-restore), and what `fhir-server import` finished (a record belongs to the versions it wrote, so it
-is kept with them). SearchParameters, ValueSets and the like are resources, in the history."""
+audit log (its inbox of records waiting to be sealed too) and its chain head, user accounts (password
+hashes as stored), registered clients (secret hashes as stored), the public halves of the OAuth
+signing keys (id tokens issued before verify after a restore), and what `fhir-server import`
+finished (a record belongs to the versions it wrote, so it is kept with them). SearchParameters,
+ValueSets and the like are resources, in the history."""
 
 LEFT_OUT = frozenset(
     {
@@ -150,6 +153,21 @@ class MongoBackupStore:
                 async for doc in self._db[name].find(query).sort("_id", ASCENDING).batch_size(_BATCH):
                     doc.update(registered.reset)
                     yield name, orjson.loads(json_util.dumps(doc, json_options=json_util.CANONICAL_JSON_OPTIONS))
+
+    async def drop_sealed_waiting(self) -> None:
+        """Remove from the restored audit inbox the records its log holds already (by id, or in a pack's `ids`).
+
+        A backup reads the inbox before the log, so a record the sealer moved in between is in both.
+        The pack ids are not indexed; restoring is the one time they are looked up."""
+        inbox, log = self._db[AUDIT_INBOX], self._db[AUDIT_COLLECTION]
+        async with mongo_errors("restore"):
+            waiting = [doc["_id"] async for doc in inbox.find({}, {"_id": 1})]
+            if not waiting:
+                return
+            held = {doc["_id"] async for doc in log.find({"_id": {"$in": waiting}}, {"_id": 1})}
+            async for pack in log.find({"ids": {"$in": waiting}}, {"ids": 1}):
+                held.update(pack["ids"])
+            await inbox.delete_many({"_id": {"$in": list(held)}})
 
     async def not_kept(self) -> list[str]:
         """Collections of the database that a backup neither keeps nor leaves out on purpose (sorted)."""

@@ -19,9 +19,9 @@ from ..i18n import _
 
 LOCK_FILE = "fhir-server.lock"
 
-_GRACE = 30.0
-"""How long a start waits for the lock when its recorded owner has already died (its database
-child is still finishing its shutdown)."""
+GRACE = 30.0
+"""How long a start waits by default for the lock when its recorded owner has already died (its
+database child is still finishing its shutdown)."""
 
 
 def prepare_data_dir(data_dir: Path) -> None:
@@ -35,8 +35,9 @@ def prepare_data_dir(data_dir: Path) -> None:
 class DataDirectoryLock:
     """Held from `acquire` until `release`; `fileno` is passed to the children that must hold it too."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, grace: float = GRACE) -> None:
         self.data_dir = data_dir
+        self.grace = grace
         self._fd: int | None = None
 
     @property
@@ -68,7 +69,7 @@ class DataDirectoryLock:
         os.pwrite(self.fileno, "".join(f"{pid}\n" for pid in pids).encode(), 0)
 
     def _lock(self, fd: int) -> None:
-        deadline = time.monotonic() + _GRACE
+        deadline = time.monotonic() + self.grace
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

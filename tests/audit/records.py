@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from datetime import datetime
 from typing import Any
 
 from pymongo import MongoClient
@@ -23,26 +24,30 @@ def server_audit_key() -> AuditKey:
 
 
 def audit_events(uri: str, database: str, query: dict[str, Any], *, at_least: int = 1) -> list[dict[str, Any]]:
-    """The AuditEvents matching `query` (on the stored record), waiting up to 5 s for `at_least` of them."""
+    """The AuditEvents matching `query` (on the stored record), waiting or sealed, in the order recorded,
+    waiting up to 5 s for `at_least` of them."""
     with MongoClient(uri) as mongo:
-        records = mongo[database]["audit"]
         deadline = time.monotonic() + 5
         while True:
-            found = [event for record in records.find(query).sort("_id", 1) for event in _matching(record, query)]
+            found: dict[str, tuple[datetime, dict[str, Any]]] = {}
+            for name in ("audit_inbox", "audit"):  # the inbox first: a record sealed meanwhile is then seen twice
+                for record in mongo[database][name].find(query):
+                    found.update(_matching(record, query))
             if len(found) >= at_least or time.monotonic() > deadline:
-                return found
+                return [event for _when, event in sorted(found.values(), key=lambda item: item[0])]
             time.sleep(0.05)
 
 
-def _matching(record: dict[str, Any], query: dict[str, Any]) -> list[dict[str, Any]]:
-    """The events of a stored record that match `query` themselves: one, or those of a pack."""
+def _matching(record: dict[str, Any], query: dict[str, Any]) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    """The events of a stored record that match `query` themselves (one, or those of a pack), by event id."""
     if isinstance(record["event"], dict):
-        return [record["event"]]
-    return [
-        event
-        for event, moment in zip(record["event"], record["times"], strict=True)
+        return {str(record["_id"]): (record["recorded"], record["event"])}
+    ids = record.get("ids") or [f"{record['_id']}-{n}" for n in range(len(record["event"]))]
+    return {
+        str(rid): (moment, event)
+        for rid, event, moment in zip(ids, record["event"], record["times"], strict=True)
         if event_matches(query, event, moment)
-    ]
+    }
 
 
 def by_client(client_id: str) -> dict[str, Any]:

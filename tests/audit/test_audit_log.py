@@ -15,6 +15,7 @@ from fhir_server.audit.requests import interaction_of
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.audit import AuditKey, MongoAuditLog
 from fhir_server.storage.audit_seal import AuditUncheckable
+from fhir_server.storage.audit_search import AuditSearch
 from profiles import validate_resource
 from tests.audit.records import TEST_KEY, request_id_of
 
@@ -38,9 +39,10 @@ def _run(
 
 
 async def _filled(log: MongoAuditLog, count: int) -> None:
+    """Records 1..count, each sealed as it comes (the sealer makes one pack of what waits)."""
     for n in range(count):
         await log.append_many([log.record(_event(n), datetime.now(UTC))])
-    await log.seal("s1")
+        await log.seal("s1")
 
 
 def test_events_are_valid_r4_audit_events() -> None:
@@ -96,7 +98,7 @@ def test_tampering_is_detected(database: EmbeddedDatabase, tamper: str, problem:
         await _filled(log, 5)
         records = mongo[log.database_name]["audit"]
         if tamper == "edit":
-            await records.update_one({"seq": 3}, {"$set": {"event.outcome": "0", "event.agent": []}})
+            await records.update_one({"seq": 3}, {"$set": {"event.0.outcome": "0", "event.0.agent": []}})
         elif tamper == "delete":
             await records.delete_one({"seq": 3})
         elif tamper == "truncate":
@@ -122,7 +124,7 @@ def test_one_sealer_at_a_time(database: EmbeddedDatabase) -> None:
         while await log.seal(winners[0], batch=10):
             pass
         report = await log.verify()
-        assert report.intact and report.unsealed == 0 and report.sealed == 40
+        assert report.intact and report.unsealed == 0 and report.events == 40
 
     _run(database, scenario)
 
@@ -162,7 +164,7 @@ def test_sealed_appends_and_the_sealer_in_one_process_keep_one_chain(database: E
         while await log.seal("s1"):
             pass
         report = await log.verify()
-        assert report.intact and (report.sealed, report.unsealed) == (60, 0)
+        assert report.intact and (report.events, report.unsealed) == (60, 0)
 
     _run(database, scenario)
 
@@ -219,15 +221,23 @@ def test_a_head_made_to_name_another_key_is_reported_as_changed(database: Embedd
     _run(database, scenario)
 
 
-def test_a_record_of_the_server_marked_refused_in_the_database_is_reported(database: EmbeddedDatabase) -> None:
+def test_a_refusal_marked_outside_the_sealer_keeps_no_record_of_the_server_out(database: EmbeddedDatabase) -> None:
     async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
         await _filled(log, 2)
+        db = mongo[log.database_name]
         waiting = log.record(_event(7), datetime.now(UTC))
         await log.append_many([waiting])
-        await mongo[log.database_name]["audit"].update_one({"_id": waiting["_id"]}, {"$set": {"rejected": "mac"}})
-        assert await log.seal("s1") == 0  # hidden from the sealer (and from searches): verify tells
+        await db["audit_inbox"].update_one({"_id": waiting["_id"]}, {"$set": {"rejected": "mac"}})
+        assert await log.seal("s1") == 1  # the sealer checks the MAC itself: chained, and searchable
+        report = await log.verify()
+        assert report.intact and report.events == 3, report.problems
+        found, _cursor = await log.search(AuditSearch(filters=[("entity", ["Patient/7"])]))
+        assert [event["id"] for event in found] == [str(waiting["_id"])]
+
+        kept_out = log.record(_event(8), datetime.now(UTC))  # moved into the log by hand, marked refused
+        await db["audit"].insert_one({**kept_out, "rejected": "mac"})
         problems = (await log.verify()).problems
-        assert problems == [f"record {waiting['_id']} was written by the server but marked as refused outside it: "
+        assert problems == [f"record {kept_out['_id']} was written by the server but marked as refused outside it: "
                             "it is kept out of the chain"], problems  # fmt: skip
 
     _run(database, scenario)

@@ -169,7 +169,7 @@ def test_records_inserted_directly_are_refused_by_the_sealer_and_reported(deploy
     now = datetime.now(UTC)
     shaped_as_new = {"v": 2, "recorded": now, "seq": None, "event": _forged_event(1), "mac": "0" * 64}
     shaped_as_old = {"recorded": now, "seq": None, "event": _forged_event(2)}
-    forged = records.insert_many([shaped_as_new, shaped_as_old]).inserted_ids
+    forged = deployment.records()["audit_inbox"].insert_many([shaped_as_new, shaped_as_old]).inserted_ids
     deadline = time.monotonic() + 20
     while records.count_documents({"_id": {"$in": forged}, "rejected": {"$exists": True}}) < 2:
         assert time.monotonic() < deadline, "the sealer did not look at the forged records"
