@@ -9,13 +9,14 @@ import logging
 from ..duties.duty import Duty, DutyContext
 from ..errors import FhirError
 from .catalog import all_reports
-from .materialize import materializer_for
 
 logger = logging.getLogger(__name__)
 
 
 async def refresh_report_views(context: DutyContext) -> None:
     """One round: refresh each materialized view of each report once; a broken one is logged, not fatal."""
+    from .materialize import materializer_for  # imported on first use: pyarrow adds a tenth of a second to every start
+
     store = context.database.resources
     materializer = materializer_for(store, context.settings)
     seen: set[str] = set()

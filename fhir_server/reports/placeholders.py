@@ -8,17 +8,15 @@ by DuckDB, never pasted into the text.
 
 from __future__ import annotations
 
-import duckdb
-
 from ..errors import InvalidRequest
 from ..i18n import _
-
-_NAMES = (duckdb.token_type.identifier, duckdb.token_type.keyword)
-"""A placeholder's name may be a keyword too (`:start`, `:end`)."""
 
 
 def duckdb_placeholders(sql: str) -> str:
     """`sql` with each `:name` placeholder written `$name`."""
+    import duckdb  # imported on first use: the write rules that check stored queries load at every start
+
+    names = (duckdb.token_type.identifier, duckdb.token_type.keyword)  # a name may be a keyword (`:start`)
     try:
         tokens = duckdb.tokenize(sql)
     except duckdb.Error as exc:
@@ -26,6 +24,6 @@ def duckdb_placeholders(sql: str) -> str:
                              expression="query") from exc  # fmt: skip
     chars = list(sql)
     for (start, kind), (next_start, next_kind) in zip(tokens, tokens[1:], strict=False):
-        if kind == duckdb.token_type.operator and sql[start] == ":" and next_start == start + 1 and next_kind in _NAMES:
+        if kind == duckdb.token_type.operator and sql[start] == ":" and next_start == start + 1 and next_kind in names:
             chars[start] = "$"
     return "".join(chars)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING
 
 from ...i18n import _
 from ...i18n.formatting import format_date, format_money
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 _FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 """A Unicode font when the system has it (€, ñ, ü); else the PDF core font, Latin-1 only."""
@@ -44,6 +46,8 @@ def _text(font: str, value: str) -> str:
 
 def render_statement(statement: Statement, language: str) -> bytes:
     """The statement's PDF, written for a reader of `language`."""
+    from fpdf import FPDF  # on first use: fpdf2 slows every start
+
     pdf = FPDF()
     pdf.add_page()
     font = _font(pdf)

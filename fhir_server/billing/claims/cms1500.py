@@ -10,8 +10,6 @@ modifiers, pointers, charges, units, rendering NPI), 25 tax id, 26 account numbe
 
 from __future__ import annotations
 
-from fpdf import FPDF
-
 from .professional import Address, Person, ProfessionalClaim
 
 LETTERS = "ABCDEFGHIJKL"
@@ -30,6 +28,8 @@ def _name(person: Person) -> str:
 
 class _Form:
     def __init__(self) -> None:
+        from fpdf import FPDF  # on first use: fpdf2 slows every start
+
         self.pdf = FPDF(format="letter")
         self.pdf.set_auto_page_break(True, margin=12)
         self.pdf.add_page()

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from fpdf import FPDF
-
 from ...i18n import _, current_language
 from ...i18n.formatting import format_date, format_decimal
 
@@ -37,6 +35,8 @@ def _latin1(text: str) -> str:
 def label_pdf(text: LabelText) -> bytes:
     """A 100 mm x 60 mm label."""
     language = current_language()
+    from fpdf import FPDF  # on first use: fpdf2 slows every start
+
     pdf = FPDF(orientation="L", unit="mm", format=(60, 100))
     pdf.set_compression(False)  # a label is a few hundred bytes of text; left readable for checks and search
     pdf.set_margins(4, 4, 4)
