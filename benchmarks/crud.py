@@ -11,7 +11,9 @@ With `--sync both` it runs everything twice, on an embedded database that does n
 at each commit (as before issue 11) and on one that does (as shipped), and compares the two.
 
 Usage: ``python benchmarks/crud.py [--clients 1,8,32] [--seconds 5] [--workers 1] [--sync on|off|both]
-[--auth open|smart]``
+[--auth open|smart] [--source DIR]``
+
+`--source DIR` runs the server from the source in DIR (another version, for a before/after).
 """
 
 from __future__ import annotations
@@ -355,6 +357,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32", help="comma-separated concurrency levels (default 1,8,32)")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each phase (default 5)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
+    parser.add_argument("--source", help="run the server from the source in this directory")
     parser.add_argument("--auth", choices=("open", "smart"), default="open",
                         help="server authorization: open, or smart with a bearer token on every request")  # fmt: skip
     add_sync_option(parser)
@@ -365,7 +368,7 @@ def main() -> None:
         with (
             tempfile.TemporaryDirectory() as tmp,
             EmbeddedDatabase(Path(tmp), sync_on_commit=sync) as database,
-            fhir_server(database.uri, workers=args.workers, auth=args.auth) as server,
+            fhir_server(database.uri, workers=args.workers, auth=args.auth, cwd=args.source) as server,
         ):
             print(
                 f"\n== {sync_label(sync)}: server {server.base} (workers={args.workers}, auth={args.auth}),"

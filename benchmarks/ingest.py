@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -108,6 +109,25 @@ async def floor(uri: str, source: str, target: str) -> tuple[int, float]:
         return len(resources), time.perf_counter() - started
 
 
+def database_memory(uri: str, databases: list[str]) -> str:
+    """The embedded database's resident memory (this process's SecantusDB child) beside the data it holds."""
+    rss_kb = 0
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if b"secantus" in Path(f"/proc/{child}/cmdline").read_bytes():
+                status = Path(f"/proc/{child}/status").read_text().splitlines()
+                rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+    async def sizes() -> tuple[int, int]:
+        async with AsyncMongoClient[dict[str, Any]](uri) as mongo:
+            stats = [await mongo[name].command("dbStats") for name in databases]
+        return sum(int(s.get("dataSize", 0)) for s in stats), sum(int(s.get("indexSize", 0)) for s in stats)
+
+    data, indexes = asyncio.run(sizes())
+    held = f"{data / 2**20:,.0f} MiB of data and {indexes / 2**20:,.0f} MiB of indexes"
+    return f"{rss_kb / 1024:,.0f} MiB resident for {held}"
+
+
 _SHARED_TYPES = ("Patient", "Organization", "Practitioner")
 
 
@@ -150,6 +170,8 @@ def measure(args: argparse.Namespace, bundles: list[bytes], resources: int, sync
             if reported is not None:
                 rows.append(("fhir-server import (as it reports)", reported))
                 print(f"{rows[-1][0]:38} {'':9} {reported:>9,.0f} resources/s", flush=True)
+        ingested = ["ingest_http_1", "ingest_http_4", *([] if args.skip_import else ["ingest_cli"])]
+        print(f"embedded database after the ingests: {database_memory(database.uri, ingested)}", flush=True)
         count, seconds = asyncio.run(floor(database.uri, "ingest_http_1", "ingest_floor"))
         floor_rate = count / seconds
         print(f"{'floor: insert_many of the stored docs':38} {seconds:7.2f} s {floor_rate:>9,.0f} resources/s\n")
