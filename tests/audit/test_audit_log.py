@@ -241,3 +241,24 @@ def test_a_refusal_marked_outside_the_sealer_keeps_no_record_of_the_server_out(d
                             "it is kept out of the chain"], problems  # fmt: skip
 
     _run(database, scenario)
+
+
+def test_a_waiting_event_is_found_and_keeps_its_id_once_sealed(database: EmbeddedDatabase) -> None:
+    async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
+        waiting = [log.record(_event(n), datetime.now(UTC)) for n in range(5)]
+        await log.append_many(waiting)
+        everything = AuditSearch(filters=[("entity", [f"Patient/{n}" for n in range(5)])])
+        before, _cursor = await log.search(everything)
+        assert await log.seal("s1") == 5
+        after, _cursor = await log.search(everything)
+        assert [e["id"] for e in before] == [e["id"] for e in after] == [str(r["_id"]) for r in reversed(waiting)]
+        assert await mongo[log.database_name]["audit_inbox"].count_documents({}) == 0
+        [pack] = await mongo[log.database_name]["audit"].find().to_list()  # one pack of the five
+        assert pack["ids"] == [r["_id"] for r in waiting] and pack["seq"] == 1
+        page, cursor = await log.search(everything, limit=2)
+        while cursor is not None:  # paging across the pack's events by their own ids
+            more, cursor = await log.search(everything, limit=2, cursor=cursor)
+            page += more
+        assert [e["id"] for e in page] == [e["id"] for e in after]
+
+    _run(database, scenario)
