@@ -65,6 +65,17 @@ def test_values_are_ored(collection: Collection[dict[str, Any]]) -> None:
     assert found(collection, CODE, None, f"{LOINC}|1234-5", f"{SCT}|999") == {"loinc", "snomed"}
 
 
+def test_values_differing_in_one_part_are_one_entry_condition(collection: Collection[dict[str, Any]]) -> None:
+    """`code=a,b` is one `$elemMatch` with `c: {$in: [a, b]}`, never an `$or` (which makes SecantusDB scan)."""
+    codes = compile_parameter(CODE, None, ("999", "a\\|b,c\\$d\\\\e", "999"), now=NOW)
+    assert codes == {"idx": {"$elemMatch": {"p": "code", "c": {"$in": ["999", "a|b,c$d\\e"]}}}}
+    assert {doc["_id"] for doc in collection.find(codes, {"_id": 1})} == {"snomed", "pipe"}
+    in_one_system = compile_parameter(CODE, None, (f"{SCT}|999", f"{SCT}|1234-5"), now=NOW)
+    assert in_one_system == {"idx": {"$elemMatch": {"p": "code", "s": SCT, "c": {"$in": ["999", "1234-5"]}}}}
+    assert "$or" in compile_parameter(CODE, None, (f"{LOINC}|1234-5", f"{SCT}|999"), now=NOW)  # two parts differ
+    assert found(collection, CODE, None, f"{SCT}|999", f"{SCT}|1234-5") == {"snomed"}
+
+
 def test_not_includes_resources_without_the_element(collection: Collection[dict[str, Any]]) -> None:
     assert found(collection, CODE, "not", f"{LOINC}|1234-5") == {"snomed", "nosystem", "none", "pipe", "mrn"}
     assert found(collection, CODE, "not", "1234-5", "a\\|b,c$d\\\\e") == {"none", "mrn"}

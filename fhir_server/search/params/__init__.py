@@ -70,12 +70,36 @@ def compile_parameter(
     if modifier in ("not", "not-in"):  # no entry matches: includes resources without the element
         positive = "in" if modifier == "not-in" else None
         return {"$nor": [_match(code, _condition(definition, positive, value, context)) for value in present]}
-    matches = [_match(code, _condition(definition, modifier, value, context)) for value in present]
-    return matches[0] if len(matches) == 1 else {"$or": matches}
+    conditions = [_condition(definition, modifier, value, context) for value in present]
+    if (either := _one_of(conditions)) is not None:
+        return _match(code, either)
+    return {"$or": [_match(code, condition) for condition in conditions]}
 
 
 def _match(code: str, condition: dict[str, Any]) -> dict[str, Any]:
     return {"idx": {"$elemMatch": {"p": code, **condition}}}
+
+
+def _one_of(conditions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One entry condition standing for `conditions` ORed, when they differ only in the text of one key
+    (`status=booked,pending`: `c` is one of both); else None.
+
+    Exact: each alternative asks for one entry of the same array, so "an entry with c = a, or an entry
+    with c = b" is "an entry with c in [a, b]". One `$elemMatch` instead of an `$or` of them keeps the
+    filter free of `$or`, with which SecantusDB scans the whole collection even when the candidates are
+    known by key (see storage/filters.py)."""
+    first = conditions[0]
+    if len(conditions) == 1:
+        return first
+    if any(condition.keys() != first.keys() for condition in conditions):
+        return None
+    differing = [key for key in first if any(condition[key] != first[key] for condition in conditions)]
+    if not differing:
+        return first
+    if len(differing) != 1 or not all(isinstance(condition[differing[0]], str) for condition in conditions):
+        return None
+    values = list(dict.fromkeys(condition[differing[0]] for condition in conditions))
+    return {**first, differing[0]: {"$in": values}}
 
 
 def _missing(code: str, values: list[str]) -> dict[str, Any]:
