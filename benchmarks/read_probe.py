@@ -19,6 +19,8 @@ import orjson
 from pymongo import AsyncMongoClient
 from rawhttp import RawHttpPool
 
+from fhir_server.storage.audit import AUDIT_COLLECTION, AUDIT_INBOX
+
 
 @dataclass
 class ProbeFigures:
@@ -48,8 +50,8 @@ def report(figures: ProbeFigures) -> None:
 
 async def _waiting(mongo: AsyncMongoClient[dict[str, Any]], database: str) -> int:
     db = mongo[database]
-    unsealed = await db["audit"].count_documents({"seq": None, "rejected": {"$exists": False}})
-    return unsealed + await db["audit_inbox"].count_documents({})
+    unsealed = await db[AUDIT_COLLECTION].count_documents({"seq": None, "rejected": {"$exists": False}})
+    return unsealed + await db[AUDIT_INBOX].count_documents({})
 
 
 async def probe_during(

@@ -90,9 +90,9 @@ class Settings:
     login_lock_seconds: int = 900
     session_seconds: int = 8 * 3600
     database_down_seconds: float = 30.0
+    """Seconds without an answer from the database before `/healthz` says 503 (a liveness probe restarts the server)."""
     data_lock_grace_seconds: float = 30.0
     """How long a start waits for the data directory while the database of a server that died still shuts down."""
-    """Seconds without an answer from the database before `/healthz` says 503 (a liveness probe restarts the server)."""
     slot_horizon_days: int = 90
     """How far ahead the generate-slots duty keeps each Schedule's Slots."""
     hold_minutes: int = 10

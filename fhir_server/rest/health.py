@@ -53,8 +53,7 @@ class DatabaseWatch:
 @router.get("/healthz", include_in_schema=False)
 async def healthz(request: Request) -> Response:
     watch: DatabaseWatch | None = getattr(request.app.state, "database_watch", None)
-    down = watch.down_for() if watch is not None else 0.0
-    if watch is not None and down > watch.limit:
+    if watch is not None and (down := watch.down_for()) > watch.limit:
         reason = _("The database has not answered for {seconds} s.").format(seconds=int(down))
         return JSONResponse({"status": "unhealthy", "reason": reason}, status_code=503)
     return JSONResponse({"status": "ok"})

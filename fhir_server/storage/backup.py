@@ -33,8 +33,8 @@ _KEPT = _Registered(None, {})
 
 SERVER_STATE: dict[str, _Registered] = {
     "conditions": _KEPT,
-    "audit_inbox": _KEPT,  # before the log: a record sealed while the backup runs is then in both, not in neither
-    "audit": _KEPT,
+    AUDIT_INBOX: _KEPT,  # before the log: a record sealed while the backup runs is then in both, not in neither
+    AUDIT_COLLECTION: _KEPT,
     "audit_chain": _Registered(None, {"sealer": None, "leaseUntil": None}),  # a restored server seals at once
     "auth_users": _KEPT,
     "auth_clients": _KEPT,

@@ -34,9 +34,9 @@ def _latin1(text: str) -> str:
 
 def label_pdf(text: LabelText) -> bytes:
     """A 100 mm x 60 mm label."""
-    language = current_language()
     from fpdf import FPDF  # on first use: fpdf2 slows every start
 
+    language = current_language()
     pdf = FPDF(orientation="L", unit="mm", format=(60, 100))
     pdf.set_compression(False)  # a label is a few hundred bytes of text; left readable for checks and search
     pdf.set_margins(4, 4, 4)
