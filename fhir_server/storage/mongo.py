@@ -32,6 +32,7 @@ from pymongo.errors import (
 from ..errors import StorageUnavailable, TooCostly, VersionConflict
 from ..i18n import _
 from .codec import DECIMAL_TYPES, BodyCodec, PlainCodec
+from .commit_group import CommitGroup, WriteCall
 from .filters import flatten
 from .records import StoredResource
 from .store import (
@@ -193,12 +194,14 @@ class MongoResourceStore:
         self._conditions = self._db["conditions"]
         self._meta = self._db["meta"]
         self._codec = codec or PlainCodec()
+        self._group = CommitGroup(self._commit)
 
     @classmethod
     def connect(cls, uri: str, database: str, codec: BodyCodec | None = None) -> MongoResourceStore:
         return cls(connect_client(uri), database, codec)
 
     async def close(self) -> None:
+        await self._group.close()
         await self.client.close()
 
     async def ensure_indexes(self) -> None:
@@ -328,9 +331,13 @@ class MongoResourceStore:
         locks: Sequence[ConditionLock] = (),
         linked: Sequence[Linked] = (),
     ) -> None:
-        if not writes:
-            return
-        by_collection, ordered = _by_collection(linked)
+        if writes:
+            await self._group.write(WriteCall(writes, locks, linked))
+
+    async def _commit(self, call: WriteCall) -> None:
+        """Commit one call, or several merged (commit_group.py), in one transaction."""
+        writes, locks = call.writes, call.locks
+        by_collection, ordered = _by_collection(call.linked)
         first = writes[0].record.reference
         new = [w for w in writes if w.replaces is None]
         changed = [w for w in writes if w.replaces is not None]

@@ -1,0 +1,203 @@
+"""Group commit (storage/commit_group.py): writes that queue behind a commit are merged, and every caller
+still gets exactly the outcome its write would have had alone.
+
+The scheduling tests drive `CommitGroup` with a commit function that records what it is given and can
+be held open; the last tests run concurrent writes through `MongoResourceStore` on the embedded database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from fhir_server.errors import VersionConflict
+from fhir_server.i18n import _, start_request
+from fhir_server.storage import EmbeddedDatabase, LinkedDocument, MongoResourceStore, PendingWrite, StoredResource
+from fhir_server.storage.commit_group import MAX_MEMBER_WRITES, CommitGroup, WriteCall
+from fhir_server.storage.store import ConditionLock
+from tests.storage.test_mongo_store import run_with_store
+
+
+def _write(resource_id: str, version: int = 1, body: bytes = b'{"resourceType":"Patient"}') -> PendingWrite:
+    record = StoredResource("Patient", resource_id, version, datetime.now(UTC), False, body)
+    return PendingWrite(record, None if version == 1 else version - 1, {})
+
+
+def _call(*resource_ids: str, locks: Sequence[str] = ()) -> WriteCall:
+    return WriteCall([_write(r) for r in resource_ids], [ConditionLock(key, None) for key in locks])
+
+
+class Recorder:
+    """A commit function: records the ids of each commit; the first commit waits for `release` when held."""
+
+    def __init__(self, *, hold_first: bool = True, failing: frozenset[str] = frozenset()) -> None:
+        self.commits: list[list[str]] = []
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()
+        self.hold_first = hold_first
+        self.failing = failing
+
+    async def __call__(self, call: WriteCall) -> None:
+        ids = [w.record.id for w in call.writes]
+        self.commits.append(ids)
+        if self.hold_first and len(self.commits) == 1:
+            self.started.set()
+            await self.release.wait()
+        refused = self.failing & set(ids)
+        if refused:
+            raise VersionConflict(f"refused {sorted(refused)}")
+
+
+async def _settle() -> None:
+    for _turn in range(5):
+        await asyncio.sleep(0)
+
+
+def test_a_lone_write_commits_at_once_on_its_own() -> None:
+    async def main() -> None:
+        recorder = Recorder(hold_first=False)
+        await CommitGroup(recorder).write(_call("a"))
+        assert recorder.commits == [["a"]]
+
+    asyncio.run(main())
+
+
+def test_writes_queued_behind_a_commit_are_committed_as_one() -> None:
+    async def main() -> None:
+        recorder = Recorder()
+        group = CommitGroup(recorder)
+        first = asyncio.create_task(group.write(_call("a")))
+        await recorder.started.wait()
+        queued = [asyncio.create_task(group.write(_call(name))) for name in ("b", "c", "d")]
+        await _settle()
+        assert not any(task.done() for task in queued)  # they wait for the commit under way
+        recorder.release.set()
+        await asyncio.gather(first, *queued)
+        assert recorder.commits == [["a"], ["b", "c", "d"]]
+
+    asyncio.run(main())
+
+
+def test_writes_to_one_resource_or_one_condition_are_never_merged() -> None:
+    async def main() -> None:
+        recorder = Recorder()
+        group = CommitGroup(recorder)
+        first = asyncio.create_task(group.write(_call("a")))
+        await recorder.started.wait()
+        queued = [
+            asyncio.create_task(group.write(call))
+            for call in (_call("b"), _call("b"), _call("c", locks=["k"]), _call("d", locks=["k"]), _call("e"))
+        ]
+        await _settle()
+        recorder.release.set()
+        await asyncio.gather(first, *queued)
+        assert recorder.commits == [["a"], ["b", "c", "e"], ["b", "d"]]
+
+    asyncio.run(main())
+
+
+def test_a_failed_group_commits_each_write_alone_and_only_the_bad_one_fails() -> None:
+    async def main() -> None:
+        recorder = Recorder(failing=frozenset({"bad"}))
+        group = CommitGroup(recorder)
+        first = asyncio.create_task(group.write(_call("a")))
+        await recorder.started.wait()
+        queued = {name: asyncio.create_task(group.write(_call(name))) for name in ("b", "bad", "c")}
+        await _settle()
+        recorder.release.set()
+        await first
+        await asyncio.gather(*queued.values(), return_exceptions=True)
+        assert queued["b"].result() is None and queued["c"].result() is None
+        assert isinstance(queued["bad"].exception(), VersionConflict)
+        assert recorder.commits[:2] == [["a"], ["b", "bad", "c"]]
+        assert sorted(recorder.commits[2:]) == [["b"], ["bad"], ["c"]]
+
+    asyncio.run(main())
+
+
+def test_a_write_cancelled_while_it_waits_is_left_out() -> None:
+    async def main() -> None:
+        recorder = Recorder()
+        group = CommitGroup(recorder)
+        first = asyncio.create_task(group.write(_call("a")))
+        await recorder.started.wait()
+        gone = asyncio.create_task(group.write(_call("gone")))
+        kept = asyncio.create_task(group.write(_call("kept")))
+        await _settle()
+        gone.cancel()
+        recorder.release.set()
+        await asyncio.gather(first, kept)
+        assert gone.cancelled()
+        assert recorder.commits == [["a"], ["kept"]]
+        await group.write(_call("after"))  # the group is idle again: the next write commits at once
+        assert recorder.commits[-1] == ["after"]
+
+    asyncio.run(main())
+
+
+def test_a_large_write_commits_alone_even_while_another_commits() -> None:
+    async def main() -> None:
+        recorder = Recorder()
+        group = CommitGroup(recorder)
+        first = asyncio.create_task(group.write(_call("a")))
+        await recorder.started.wait()
+        bundle = [f"e{n}" for n in range(MAX_MEMBER_WRITES + 1)]
+        await group.write(_call(*bundle))  # does not wait for the commit under way
+        recorder.release.set()
+        await first
+        assert recorder.commits == [["a"], bundle]
+
+    asyncio.run(main())
+
+
+def test_concurrent_writes_on_the_database_each_get_their_own_outcome(database: EmbeddedDatabase) -> None:
+    """Fifty creates at once, two of them of one id: every other lands with its linked document, one of
+    the pair lands and the other gets the conflict it would get alone, with its own language's text."""
+
+    async def scenario(store: MongoResourceStore, name: str) -> None:
+        async def create(resource_id: str, language: str) -> None:
+            start_request(language)
+            linked = [LinkedDocument("linked_probe", {"_id": f"{resource_id}-{language}"})]
+            await store.write_all([_write(resource_id)], linked=linked)
+
+        ids = [f"p{n}" for n in range(48)]
+        outcomes = await asyncio.gather(
+            *(create(resource_id, "en") for resource_id in ids),
+            create("twin", "en"),
+            create("twin", "de"),
+            return_exceptions=True,
+        )
+        assert outcomes[:48] == [None] * 48
+        conflicts = [
+            (language, outcome) for language, outcome in zip(("en", "de"), outcomes[48:], strict=True) if outcome
+        ]
+        assert len(conflicts) == 1 and isinstance(conflicts[0][1], VersionConflict)
+        language, conflict = conflicts[0]
+        start_request(language)
+        assert str(conflict) == _("{reference} was changed by another request.").format(reference="Patient/twin")
+        assert len(await store.get_many([f"Patient/{r}" for r in [*ids, "twin"]])) == 49
+        linked = store.client[name]["linked_probe"]
+        assert await linked.count_documents({}) == 49
+
+    run_with_store(database, scenario)
+
+
+def test_a_failing_member_rolls_back_its_group_but_not_the_others(database: EmbeddedDatabase) -> None:
+    """A write whose linked document collides fails alone; the writes merged with it are stored."""
+
+    async def scenario(store: MongoResourceStore, name: str) -> None:
+        await store.client[name]["linked_probe"].insert_one({"_id": "taken"})
+
+        async def create(resource_id: str, linked_id: str) -> None:
+            await store.write_all([_write(resource_id)], linked=[LinkedDocument("linked_probe", {"_id": linked_id})])
+
+        outcomes = await asyncio.gather(
+            *(create(f"q{n}", f"free{n}") for n in range(10)), create("clash", "taken"), return_exceptions=True
+        )
+        assert outcomes[:10] == [None] * 10
+        assert isinstance(outcomes[10], VersionConflict)
+        assert await store.get("Patient", "clash") is None
+        assert len(await store.get_many([f"Patient/q{n}" for n in range(10)])) == 10
+
+    run_with_store(database, scenario)
