@@ -42,7 +42,14 @@ from .oauth.state import open_oauth
 from .pages import PageStores, pages_router
 from .reminders.calendar import router as calendar_router
 from .reminders.config import configure as configure_reminders
-from .rest import RequestContextMiddleware, fhir_router, health, install_error_handlers, served_interactions
+from .rest import (
+    DirectReadMiddleware,
+    RequestContextMiddleware,
+    fhir_router,
+    health,
+    install_error_handlers,
+    served_interactions,
+)
 from .rest.access import admin_policy
 from .rest.health import DatabaseWatch
 from .search.registry import default_registry
@@ -143,6 +150,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
     app.state.interactions = served_interactions()
     install_error_handlers(app)
     install_oauth_errors(app)
+    app.add_middleware(DirectReadMiddleware)  # innermost: inside the request id, audit, CORS and format layers
     app.add_middleware(FormatMiddleware)
     app.add_middleware(PathCorsMiddleware)
     app.add_middleware(AuditMiddleware)

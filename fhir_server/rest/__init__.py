@@ -20,6 +20,7 @@ from . import (
     system_search,
     update,
 )
+from .direct_read import DirectReadMiddleware
 from .errors import install_error_handlers
 from .middleware import RequestContextMiddleware
 from .operations import routes as operations
@@ -47,8 +48,8 @@ pins which route answers each kind of path, with the routes shuffled."""
 
 
 def fhir_router() -> APIRouter:
-    """All FHIR routes in one flat router, the well-formed read first (see paths.py)."""
-    return flat_router(operations.definitions_router, read.well_formed_router, *(module.router for module in _MODULES))
+    """All FHIR routes in one flat router (well-formed reads are answered before routing: direct_read.py)."""
+    return flat_router(operations.definitions_router, *(module.router for module in _MODULES))
 
 
 def served_interactions() -> frozenset[str]:
@@ -56,4 +57,11 @@ def served_interactions() -> frozenset[str]:
     return frozenset(route.name for module in _MODULES for route in module.router.routes if isinstance(route, APIRoute))
 
 
-__all__ = ["RequestContextMiddleware", "fhir_router", "health", "install_error_handlers", "served_interactions"]
+__all__ = [
+    "DirectReadMiddleware",
+    "RequestContextMiddleware",
+    "fhir_router",
+    "health",
+    "install_error_handlers",
+    "served_interactions",
+]

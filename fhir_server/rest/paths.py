@@ -4,12 +4,7 @@ FastAPI refuses an empty route path on a router included without a prefix, so ro
 FHIR base itself (`POST [base]`, `GET [base]?_type=`) use the path `{slash:optslash}`: "" or
 "/", the base with or without its trailing slash.
 
-`{x:fhir_type}` and `{x:fhir_id}` match only what can be a resource type name and a FHIR id,
-so a route using them cannot take `/$export`, `/_history`, `/_search` or `/metadata` and may
-come first: the hot read route is matched before the dozens of routes it would otherwise have
-to be ordered after (FastAPI tries routes one by one, and each try costs microseconds).
-
-`{x:segment}` (the id of the other routes) and `{x:type_segment}` (their type, which is never the
+`{x:segment}` (an id) and `{x:type_segment}` (their type, which is never the
 final `metadata` either) never start with `$` or `_`, and `{x:operation}` always starts with `$`,
 so `metadata`, `[type]/_history`, `[type]/_search`, `[type]/$op` and `[type]/[id]/$op` cannot be
 taken for an id or a type, whatever the order of the routes (tests/rest/test_route_order.py pins
@@ -21,8 +16,10 @@ from __future__ import annotations
 from starlette.convertors import Convertor, register_url_convertor
 
 BASE_PATH = "{slash:optslash}"
-INSTANCE_PATH = "/{resource_type:fhir_type}/{resource_id:fhir_id}"
-"""`[type]/[id]` with a well-formed type name and id (anything else goes to the generic routes)."""
+RESOURCE_TYPE_NAME = "[A-Z][A-Za-z]{0,63}"
+FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"
+"""What a resource type name and a FHIR id can be: the well-formed reads answered before routing
+(direct_read.py) are those of such paths; anything else goes to the routes."""
 
 
 class Segments(Convertor[str]):
@@ -40,18 +37,6 @@ class OptionalSlash(Segments):
 
 
 register_url_convertor("optslash", OptionalSlash())
-
-
-class ResourceTypeName(Segments):
-    regex = "[A-Z][A-Za-z]{0,63}"
-
-
-class FhirId(Segments):
-    regex = r"[A-Za-z0-9\-.]{1,64}"
-
-
-register_url_convertor("fhir_type", ResourceTypeName())
-register_url_convertor("fhir_id", FhirId())
 
 
 class Segment(Segments):

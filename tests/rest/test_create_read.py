@@ -88,3 +88,26 @@ def test_request_id_is_echoed_or_made_up(client: httpx.Client) -> None:
     for insane in (b"x" * 129, b"two words", b"semi;colon", "é".encode()):  # too long, or not [A-Za-z0-9._:-]
         replaced = client.get("/metadata", headers={"X-Request-Id": insane})
         assert len(replaced.headers.get_list("X-Request-Id")) == 1 and len(replaced.headers["X-Request-Id"]) == 32
+
+
+def test_a_read_answered_before_routing_keeps_every_layer(client: httpx.Client, patient: dict) -> None:
+    """Well-formed reads skip the framework's routing (rest/direct_read.py), not the layers around it:
+    request id, CORS, format negotiation and its Vary, the error's language; the rest still reach the routes."""
+    origin = {"Origin": "https://app.example", "X-Request-Id": "direct-read-1"}
+    read = client.get(f"/Patient/{patient['id']}", headers=origin)
+    assert read.status_code == 200 and read.json() == patient
+    assert read.headers["X-Request-Id"] == "direct-read-1"
+    assert read.headers["access-control-allow-origin"] == "*"
+    assert "ETag" in read.headers["access-control-expose-headers"]
+    assert "Accept" in read.headers["Vary"]
+    xml = client.get(f"/Patient/{patient['id']}/_history/1", params={"_format": "xml"})
+    assert xml.headers["content-type"].startswith("application/fhir+xml") and b"<Patient" in xml.content
+    refused = client.get(f"/Patient/{patient['id']}", headers={"Accept": "text/csv"})
+    assert refused.status_code == 406
+    missing = client.get("/Patient/not-there", headers={"Accept-Language": "de"})
+    assert missing.status_code == 404 and missing.headers["Content-Language"] == "de"
+    assert "Patient/not-there" in missing.json()["issue"][0]["diagnostics"]
+    assert client.get("/NoSuchType/1").status_code == 404  # answered directly: the engine knows no such type
+    assert client.get("/patient/1").status_code == 404  # not a type name: the read route says the same
+    assert client.get("/Patient/bad$id").status_code == 400  # not a FHIR id: the read route refuses it
+    assert client.get("/OperationDefinition/Patient-everything").json()["resourceType"] == "OperationDefinition"
