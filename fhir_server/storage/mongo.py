@@ -105,11 +105,10 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-_NO_SEARCH_FIELDS = {"idx": 0, "keys": 0, "sort": 0, "compartments": 0}
-"""Reads need the body, not the search fields stored beside it."""
-
 _RECORD_FIELDS = {"type": 1, "id": 1, "version": 1, "lastUpdated": 1, "deleted": 1, "body": 1, "method": 1}
-"""The same, named: a walk over many resources sends only these."""
+"""What a read needs: the body and its version, not the search fields stored beside it. Named rather than
+excluded: SecantusDB copies a document to drop fields from it, so excluding the search fields cost the
+database about a third more per read than naming these."""
 
 SEARCH_LAYOUT = 3
 """The layout of the stored search fields: 1 was `idx` under compound multikey indexes, 2 adds the
@@ -293,13 +292,13 @@ class MongoResourceStore:
 
     async def get(self, resource_type: str, resource_id: str) -> StoredResource | None:
         async with mongo_errors(_key(resource_type, resource_id)):
-            doc = await self._resources.find_one({"_id": _key(resource_type, resource_id)}, _NO_SEARCH_FIELDS)
+            doc = await self._resources.find_one({"_id": _key(resource_type, resource_id)}, _RECORD_FIELDS)
         return self._record(doc) if doc else None
 
     async def get_version(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource | None:
         async with mongo_errors(_key(resource_type, resource_id)):
             doc = await self._history.find_one(
-                {"_id": f"{_key(resource_type, resource_id)}/{version_id}"}, _NO_SEARCH_FIELDS
+                {"_id": f"{_key(resource_type, resource_id)}/{version_id}"}, _RECORD_FIELDS
             )
         return self._record(doc) if doc else None
 
@@ -431,7 +430,7 @@ class MongoResourceStore:
         if not deleted:
             flt["deleted"] = False
         async with mongo_errors("resources"):
-            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS)
+            cursor = self._resources.find(flt, _RECORD_FIELDS)
             return [self._record(doc) async for doc in cursor]
 
     async def find_ids(self, query: CurrentQuery, limit: int) -> list[str]:
@@ -493,7 +492,7 @@ class MongoResourceStore:
             flt = {"$and": [flt, page]} if flt else page
         async with mongo_errors("history"):
             cursor = (
-                self._history.find(flt, _NO_SEARCH_FIELDS)
+                self._history.find(flt, _RECORD_FIELDS)
                 .sort([("lastUpdated", DESCENDING), ("_id", DESCENDING)])
                 .limit(limit)
             )
@@ -557,7 +556,7 @@ class MongoResourceStore:
         async with mongo_errors(query.resource_type):
             if (flt := await self._current_filter(query)) is None:
                 return []
-            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort(order).skip(query.offset).limit(limit)
+            cursor = self._resources.find(flt, _RECORD_FIELDS).sort(order).skip(query.offset).limit(limit)
             if not query.sort and "$in" not in flt["_id"]:
                 cursor = cursor.hint("_id_")  # id order: walk the type's keys instead of sorting the type
             return [self._record(doc) async for doc in cursor]
@@ -629,7 +628,7 @@ class MongoResourceStore:
         # the keys in order and skip the resources in no compartment. Hinted, as a planner may not see it.
         index = "_id_" if compartments is None else _COMPARTMENT_INDEX
         async with mongo_errors("compartment"):
-            cursor = self._resources.find(flt, _NO_SEARCH_FIELDS).sort([("_id", ASCENDING)]).hint(index).limit(limit)
+            cursor = self._resources.find(flt, _RECORD_FIELDS).sort([("_id", ASCENDING)]).hint(index).limit(limit)
             return [self._record(doc) async for doc in cursor]
 
     async def count_compartment(
