@@ -165,12 +165,12 @@ class CommitGroup:
         try:
             await self._commit(merged([waiting.call for waiting in group]))
             outcome = _Outcome.COMMITTED
-        except asyncio.CancelledError:  # stopping: its callers end as if cancelled in their own commit
+        except Exception:
+            outcome = _Outcome.RETRY  # nothing was committed: each commits on its own, in its own task
+        except BaseException:  # cancelled (stopping): its callers end as if cancelled in their own commit
             for waiting in group:
                 waiting.decided.cancel()
             raise
-        except Exception:
-            outcome = _Outcome.RETRY  # nothing was committed: each commits on its own, in its own task
         finally:
             self._next()
         for waiting in group:
