@@ -49,9 +49,26 @@ class Recorder:
             raise VersionConflict(f"refused {sorted(refused)}")
 
 
-async def _settle() -> None:
-    for _turn in range(5):
-        await asyncio.sleep(0)
+class Held:
+    """A group whose first commit ("a") is held open, with calls queued behind it."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.group = CommitGroup(recorder)
+
+    async def queue(self, *calls: WriteCall) -> list[asyncio.Task[None]]:
+        """Start the held commit of "a", then the `calls`; return their tasks (the first is "a")."""
+        first = asyncio.create_task(self.group.write(_call("a")))
+        await self.recorder.started.wait()
+        tasks = [first, *(asyncio.create_task(self.group.write(call)) for call in calls)]
+        for _turn in range(5):
+            await asyncio.sleep(0)  # every call reaches the group (and waits there)
+        return tasks
+
+    async def release(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Let the held commit end, and wait for every task (their errors are left in the tasks)."""
+        self.recorder.release.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def test_a_lone_write_commits_at_once_on_its_own() -> None:
@@ -65,88 +82,62 @@ def test_a_lone_write_commits_at_once_on_its_own() -> None:
 
 def test_writes_queued_behind_a_commit_are_committed_as_one() -> None:
     async def main() -> None:
-        recorder = Recorder()
-        group = CommitGroup(recorder)
-        first = asyncio.create_task(group.write(_call("a")))
-        await recorder.started.wait()
-        queued = [asyncio.create_task(group.write(_call(name))) for name in ("b", "c", "d")]
-        await _settle()
-        assert not any(task.done() for task in queued)  # they wait for the commit under way
-        recorder.release.set()
-        await asyncio.gather(first, *queued)
-        assert recorder.commits == [["a"], ["b", "c", "d"]]
+        held = Held(Recorder())
+        tasks = await held.queue(_call("b"), _call("c"), _call("d"))
+        assert not any(task.done() for task in tasks)  # they wait for the commit under way
+        await held.release(tasks)
+        assert [task.result() for task in tasks] == [None] * 4
+        assert held.recorder.commits == [["a"], ["b", "c", "d"]]
 
     asyncio.run(main())
 
 
 def test_writes_to_one_resource_or_one_condition_are_never_merged() -> None:
     async def main() -> None:
-        recorder = Recorder()
-        group = CommitGroup(recorder)
-        first = asyncio.create_task(group.write(_call("a")))
-        await recorder.started.wait()
-        queued = [
-            asyncio.create_task(group.write(call))
-            for call in (_call("b"), _call("b"), _call("c", locks=["k"]), _call("d", locks=["k"]), _call("e"))
-        ]
-        await _settle()
-        recorder.release.set()
-        await asyncio.gather(first, *queued)
-        assert recorder.commits == [["a"], ["b", "c", "e"], ["b", "d"]]
+        held = Held(Recorder())
+        calls = (_call("b"), _call("b"), _call("c", locks=["k"]), _call("d", locks=["k"]), _call("e"))
+        await held.release(await held.queue(*calls))
+        assert held.recorder.commits == [["a"], ["b", "c", "e"], ["b", "d"]]
 
     asyncio.run(main())
 
 
 def test_a_failed_group_commits_each_write_alone_and_only_the_bad_one_fails() -> None:
     async def main() -> None:
-        recorder = Recorder(failing=frozenset({"bad"}))
-        group = CommitGroup(recorder)
-        first = asyncio.create_task(group.write(_call("a")))
-        await recorder.started.wait()
-        queued = {name: asyncio.create_task(group.write(_call(name))) for name in ("b", "bad", "c")}
-        await _settle()
-        recorder.release.set()
-        await first
-        await asyncio.gather(*queued.values(), return_exceptions=True)
-        assert queued["b"].result() is None and queued["c"].result() is None
-        assert isinstance(queued["bad"].exception(), VersionConflict)
-        assert recorder.commits[:2] == [["a"], ["b", "bad", "c"]]
-        assert sorted(recorder.commits[2:]) == [["b"], ["bad"], ["c"]]
+        held = Held(Recorder(failing=frozenset({"bad"})))
+        tasks = await held.queue(_call("b"), _call("bad"), _call("c"))
+        await held.release(tasks)
+        first, b, bad, c = tasks
+        assert first.result() is None and b.result() is None and c.result() is None
+        assert isinstance(bad.exception(), VersionConflict)
+        assert held.recorder.commits[:2] == [["a"], ["b", "bad", "c"]]
+        assert sorted(held.recorder.commits[2:]) == [["b"], ["bad"], ["c"]]
 
     asyncio.run(main())
 
 
 def test_a_write_cancelled_while_it_waits_is_left_out() -> None:
     async def main() -> None:
-        recorder = Recorder()
-        group = CommitGroup(recorder)
-        first = asyncio.create_task(group.write(_call("a")))
-        await recorder.started.wait()
-        gone = asyncio.create_task(group.write(_call("gone")))
-        kept = asyncio.create_task(group.write(_call("kept")))
-        await _settle()
-        gone.cancel()
-        recorder.release.set()
-        await asyncio.gather(first, kept)
-        assert gone.cancelled()
-        assert recorder.commits == [["a"], ["kept"]]
-        await group.write(_call("after"))  # the group is idle again: the next write commits at once
-        assert recorder.commits[-1] == ["after"]
+        held = Held(Recorder())
+        tasks = await held.queue(_call("gone"), _call("kept"))
+        tasks[1].cancel()
+        await held.release(tasks)
+        assert tasks[1].cancelled() and tasks[2].result() is None
+        assert held.recorder.commits == [["a"], ["kept"]]
+        await held.group.write(_call("after"))  # the group is idle again: the next write commits at once
+        assert held.recorder.commits[-1] == ["after"]
 
     asyncio.run(main())
 
 
 def test_a_large_write_commits_alone_even_while_another_commits() -> None:
     async def main() -> None:
-        recorder = Recorder()
-        group = CommitGroup(recorder)
-        first = asyncio.create_task(group.write(_call("a")))
-        await recorder.started.wait()
+        held = Held(Recorder())
+        first = (await held.queue())[0]
         bundle = [f"e{n}" for n in range(MAX_MEMBER_WRITES + 1)]
-        await group.write(_call(*bundle))  # does not wait for the commit under way
-        recorder.release.set()
-        await first
-        assert recorder.commits == [["a"], bundle]
+        await held.group.write(_call(*bundle))  # does not wait for the commit under way
+        await held.release([first])
+        assert held.recorder.commits == [["a"], bundle]
 
     asyncio.run(main())
 
