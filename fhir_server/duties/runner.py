@@ -31,29 +31,21 @@ async def _keep(duty: Duty, context: DutyContext) -> None:
     if every is None:
         await duty.run(context)
         return
-    claims: set[asyncio.Task[bool]] = set()
     try:
         while True:
-            await _round(duty, context, claims)
+            await _round(duty, context)
             await asyncio.sleep(every)
     finally:
         if duty.leased:
-            await asyncio.shield(_release(duty, context, claims))
+            await asyncio.shield(_release(duty, context))
 
 
-async def _round(duty: Duty, context: DutyContext, claims: set[asyncio.Task[bool]]) -> None:
-    """One round, in this process only if it holds the duty's lease (when leased); errors are logged.
-
-    A claim is not cancelled with the round: once sent, the database applies it anyway, so the release
-    at stop waits for it (in `claims`) rather than run first and have the claim take the lease again."""
+async def _round(duty: Duty, context: DutyContext) -> None:
+    """One round, in this process only if it holds the duty's lease (when leased); errors are logged."""
     leases = context.database.duties
     try:
-        if duty.leased:
-            claim = asyncio.ensure_future(leases.claim(duty.name, context.worker, now(), duty.lease))
-            claims.add(claim)
-            claim.add_done_callback(claims.discard)
-            if not await asyncio.shield(claim):
-                return
+        if duty.leased and not await leases.claim(duty.name, context.worker, now(), duty.lease):
+            return
         if not duty.leased:
             await duty.run(context)
             return
@@ -64,8 +56,7 @@ async def _round(duty: Duty, context: DutyContext, claims: set[asyncio.Task[bool
         log.exception("duty round failed", extra={"duty": duty.name})
 
 
-async def _release(duty: Duty, context: DutyContext, claims: set[asyncio.Task[bool]]) -> None:
-    await asyncio.gather(*claims, return_exceptions=True)
+async def _release(duty: Duty, context: DutyContext) -> None:
     try:
         await context.database.duties.release(duty.name, context.worker)
     except Exception:  # its lease runs out instead

@@ -104,6 +104,8 @@ class Leases:
         self._collection = collection
         self._holder = holder
         self._duration = duration
+        self._claims: set[asyncio.Task[dict[str, Any] | None]] = set()
+        """Claims sent and not yet answered: a release waits for them (see `claim`)."""
 
     def _held(self, worker: str, at: datetime, duration: timedelta | None) -> dict[str, Any]:
         return {self._holder: worker, "leaseUntil": at + (duration or self._duration)}
@@ -123,7 +125,28 @@ class Leases:
     ) -> dict[str, Any] | None:
         """Lease the first document matching `condition` (in `sort` order) whose lease is free at `at` to
         `worker`, setting `also` and incrementing `inc` in the same write; return it as updated, or None
-        when none is free. `rejoin`: a lease `worker` already holds counts as free (it is renewed)."""
+        when none is free. `rejoin`: a lease `worker` already holds counts as free (it is renewed).
+
+        A caller cancelled meanwhile (its process stopping) does not cancel the claim: once sent, the
+        database applies it anyway. It goes on here, and a release waits for it, so a claim cannot
+        land after the release and hold the lease for a process that has stopped."""
+        claim = asyncio.ensure_future(self._claim(condition, worker, at, duration, gone, rejoin, sort, also, inc))
+        self._claims.add(claim)
+        claim.add_done_callback(self._claims.discard)
+        return await asyncio.shield(claim)
+
+    async def _claim(
+        self,
+        condition: dict[str, Any],
+        worker: str,
+        at: datetime,
+        duration: timedelta | None,
+        gone: Iterable[str],
+        rejoin: bool,
+        sort: list[tuple[str, int]] | None,
+        also: dict[str, Any] | None,
+        inc: dict[str, int] | None,
+    ) -> dict[str, Any] | None:
         options = free(at, gone, holder=self._holder)["$or"]
         if rejoin:
             options.append({self._holder: worker})
@@ -158,6 +181,7 @@ class Leases:
     ) -> bool:
         """Drop `worker`'s lease on the document matching `condition` (any holder's when `worker` is None),
         setting `also` in the same write; False when it was not `worker`'s."""
+        await asyncio.gather(*self._claims, return_exceptions=True)  # claims sent before it are answered first
         mine = condition if worker is None else {**condition, self._holder: worker}
         async with mongo_errors(self._collection.name):
             result = await self._collection.update_one(

@@ -88,7 +88,8 @@ def test_a_gone_holder_of_this_machine_loses_its_lease(database: EmbeddedDatabas
 
 def test_rejoin_renews_the_holders_own_lease_and_a_custom_holder_field(database: EmbeddedDatabase) -> None:
     async def scenario(_leases: Leases, collection: Any) -> None:
-        await collection.insert_one({"_id": "head", "sealer": None, "leaseUntil": now()})
+        expired = now() - timedelta(seconds=1)  # not now(): a claim in the same millisecond would find it held
+        await collection.insert_one({"_id": "head", "sealer": None, "leaseUntil": expired})
         heads = Leases(collection, holder="sealer")
         assert await heads.claim({"_id": "head"}, "s1", now()) is not None
         assert await heads.claim({"_id": "head"}, "s1", now()) is None  # without rejoin, held is held
