@@ -10,7 +10,10 @@ from ..errors import InvalidRequest
 from ..i18n import _
 from ..storage.records import now as now  # the one clock of stored instants, kept where the engine finds it
 
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+ID_PATTERN = r"[A-Za-z0-9\-.]{1,64}"
+"""A FHIR id (R4 datatypes.html#id)."""
+
+_ID = re.compile(ID_PATTERN)
 
 
 def new_id() -> str:

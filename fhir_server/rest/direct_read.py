@@ -21,15 +21,15 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import engine
+from ..engine.identity import ID_PATTERN
 from ..errors import FhirError
 from .access import policy_of
 from .context import store_of
 from .errors import on_fhir_error
-from .paths import FHIR_ID, RESOURCE_TYPE_NAME
 from .read import resource_response
 
-_READ = re.compile(rf"/fhir/({RESOURCE_TYPE_NAME})/({FHIR_ID})(?:/_history/([^/]+))?")
-"""`[base]/[type]/[id]` or `.../_history/[vid]`."""
+_READ = re.compile(rf"/fhir/([A-Z][A-Za-z]{{0,63}})/({ID_PATTERN})(?:/_history/([^/]+))?")
+"""`[base]/[type]/[id]` or `.../_history/[vid]`: a type's name and a FHIR id (engine/identity.py)."""
 
 _NOT_STORED = "OperationDefinition"
 
