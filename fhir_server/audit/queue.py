@@ -53,10 +53,10 @@ class AuditQueue:
             if not await self._audit.append_sealed(batch, self._sealer):
                 await self._audit.append_many(batch)  # another process seals: its sealer chains these
         except Exception:
-            log.exception("%d AuditEvents could not be stored yet", sum(len(pack["event"]) for pack in batch))
-            while sum(len(pack["event"]) for pack in batch) > _KEEP:
+            log.exception("%d AuditEvents could not be stored yet", sum(len(pack["times"]) for pack in batch))
+            while sum(len(pack["times"]) for pack in batch) > _KEEP:
                 dropped = batch.pop(0)
-                log.error("%d AuditEvents were dropped: the audit log was unreachable too long", len(dropped["event"]))
+                log.error("%d AuditEvents were dropped: the audit log was unreachable too long", len(dropped["times"]))
             self._unstored = batch
 
     async def run(self) -> None:

@@ -3,8 +3,9 @@
 Appending never waits for other writers: the writing process makes each record with its MAC
 (`record`) and inserts it, unsealed, into the inbox (`audit_inbox`, inside the data change's
 transaction when it audits a write). Events queued by a process (reads, searches, refusals:
-audit/queue.py) are stored as packs (`packs`): one record holding a short span's events, so one
-document and one set of index entries stand for many events; the process holding the sealing lease
+audit/queue.py) are stored as packs (`packs`): one record holding a short span's events,
+compressed, with a summary of them for searches (audit_pack.py), so one small document and one
+set of index entries stand for many events; the process holding the sealing lease
 inserts its packs into the log already chained (`append_sealed`).
 A sealer, one at a time under a lease, moves what waits in the inbox into the log (`audit`),
 chained, in one transaction with the chain head: the single records as packs that keep each
@@ -31,7 +32,8 @@ from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, OperationFailure
 
-from .audit_seal import GENESIS, KEYED, PACKED, SIGNED, AuditKey, AuditUncheckable, legacy_link
+from .audit_pack import packed, summary
+from .audit_seal import COMPRESSED, GENESIS, KEYED, SIGNED, AuditKey, AuditUncheckable, legacy_link
 from .audit_search import PACK_SPAN, PAGE_ORDER, SEARCH_INDEXES, AuditSearch, search_records
 from .audit_verify import ChainReport, ChainWalk, head_problem, refusal, unsealed_problem, wrong_key
 from .leases import Leases
@@ -114,10 +116,12 @@ class MongoAuditLog:
     def _pack(self, group: list[Entry], ids: list[ObjectId] | None = None) -> dict[str, Any]:
         """One pack of `group`; with `ids`, the ids its events had as single records (they keep them)."""
         times = [recorded for _event, recorded in group]
-        made: dict[str, Any] = {"_id": ObjectId(), "v": PACKED, "recorded": max(times), "times": times, "seq": None}
+        made: dict[str, Any] = {"_id": ObjectId(), "v": COMPRESSED, "recorded": max(times), "times": times, "seq": None}
         if ids is not None:
             made["ids"] = ids
-        made["event"] = [event for event, _recorded in group]
+        events = [event for event, _recorded in group]
+        made["event"] = summary(events)
+        made["events"] = packed(events)
         made["mac"] = self._key.record_mac(made)
         return made
 

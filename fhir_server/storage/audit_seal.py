@@ -14,6 +14,9 @@ times; `recorded` is the newest of them. Its MAC covers `times` as well, and it 
 record, like version 2. One document and one set of index entries per pack instead of per event.
 The sealer packs single records (a write's events) too; such a pack lists in `ids` the ids the
 events had as records, so each keeps its id, and its MAC covers `ids`.
+Version 4 (`v: 4`), a compressed pack, is what the server writes now: a pack whose events are one
+compressed value (`events`) and whose `event` is their summary for searches (audit_pack.py). Its
+MAC covers the summary and the SHA-256 of the compressed events, with the rest as in version 3.
 
 Version 1 (records without `v`, sealed before keys existed): `hash = sha256(prev, seq, event)`.
 It still verifies, but covers neither `recorded` nor who wrote the record; no version 1 record may
@@ -38,8 +41,11 @@ import orjson
 KEYED = 2
 """The version of records sealed under a key."""
 PACKED = 3
-"""The version of packs: several events in one record, sealed under a key."""
-SIGNED = (KEYED, PACKED)
+"""The version of packs written before 4: several events in one record, as a list, sealed under a key."""
+COMPRESSED = 4
+"""The version of packs: several events in one record, compressed, with a summary for searches."""
+PACKS = (PACKED, COMPRESSED)
+SIGNED = (KEYED, PACKED, COMPRESSED)
 """The versions whose records carry a MAC."""
 GENESIS = "0" * 64
 """The `prev` of the first record."""
@@ -72,12 +78,15 @@ class AuditKey:
         return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
 
     def record_mac(self, record: Mapping[str, Any]) -> str:
-        """The MAC of a version 2 or 3 record as stored: its id, version, `recorded` time(s) and event(s)."""
+        """The MAC of a version 2, 3 or 4 record as stored: its id, version, `recorded` time(s) and event(s)
+        (in version 4, the summary and the digest of the compressed events)."""
         content: dict[str, Any] = {"id": str(record["_id"]), "v": record["v"], "recorded": millis(record["recorded"])}
-        if record["v"] == PACKED:
+        if record["v"] in PACKS:
             content["times"] = [millis(moment) for moment in record["times"]]
             if "ids" in record:
                 content["ids"] = [str(rid) for rid in record["ids"]]
+        if record["v"] == COMPRESSED:
+            content["events"] = hashlib.sha256(record["events"]).hexdigest()
         return self._digest("record", {**content, "event": record["event"]})
 
     def link(self, prev: str, seq: int, mac: str) -> str:

@@ -2,13 +2,13 @@
 
 The filters read the event's own fields, never copies kept beside it, so what a search shows
 is what the hash chain covers; rows the sealer refused (not written by the server) are left out.
-A record holds one event or, as a pack (audit_seal.py, version 3), a list of them with their
+A record holds one event or, as a pack (audit_seal.py, versions 3 and 4), several with their
 times: the database finds the records that may hold a match (an index on `event.x` covers the
-events of a pack as a multikey index) and `event_matches` keeps the events that match, each
-checked on its own. A pack sorts by its newest time and spans at most PACK_SPAN, so upper time
-bounds are widened by that much in the database's query, and a page is complete once more than
-a page of matching events is newer than the next record read. An event of a pack has the id
-`<record id>-<position>`.
+events of a pack, or its summary in version 4, as a multikey index) and `event_matches` keeps
+the events that match, each checked on its own. A pack sorts by its newest time and spans at
+most PACK_SPAN, so upper time bounds are widened by that much in the database's query, and a
+page is complete once more than a page of matching events is newer than the next record read.
+An event of a pack has the id `<record id>-<position>`.
 Each searchable path has an index (path, recorded, _id) whose tail is the page order, and each
 query is hinted to the index of its most selective filter.
 The queries avoid `$or` and `$elemMatch`: with either, SecantusDB's planner falls back to a
@@ -33,6 +33,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from ..errors import InvalidRequest
 from ..i18n import _
+from .audit_pack import path_values, unpacked
+from .audit_seal import COMPRESSED, PACKS
 from .mongo import aware
 
 PAGE_ORDER = [("recorded", DESCENDING), ("_id", DESCENDING)]
@@ -128,17 +130,6 @@ _Key = tuple[datetime, ObjectId, int]
 """An event's place in the page order: recorded time, record id, position in a pack (-1 alone)."""
 
 
-def _values(node: Any, parts: list[str]) -> Iterator[Any]:
-    """What the dotted path `parts` reaches in `node`, through lists at any step, as MongoDB reads it."""
-    if isinstance(node, list):
-        for item in node:
-            yield from _values(item, parts)
-    elif not parts:
-        yield node
-    elif isinstance(node, dict) and parts[0] in node:
-        yield from _values(node[parts[0]], parts[1:])
-
-
 def _one_of(value: Any, choices: list[Any]) -> bool:
     return any(
         choice.search(value) is not None if isinstance(choice, re.Pattern) else value == choice
@@ -168,7 +159,7 @@ def event_matches(query: dict[str, Any], event: dict[str, Any], recorded: dateti
                 return False
         elif path != "rejected":
             choices = test["$in"] if isinstance(test, dict) else [test]  # a plain value: equal to it
-            found = _values(event, path.removeprefix("event.").split("."))
+            found = path_values(event, path.removeprefix("event.").split("."))
             if not any(_one_of(value, choices) for value in found):
                 return False
     return True
@@ -187,13 +178,20 @@ def _stored(query: dict[str, Any]) -> dict[str, Any]:
     return widened
 
 
-def _entries(record: dict[str, Any]) -> Iterator[tuple[_Key, dict[str, Any]]]:
+def entries(record: dict[str, Any]) -> Iterator[tuple[_Key, dict[str, Any]]]:
     """The events of a stored record (one, or a pack's) with their places in the page order. The events
-    of a pack the sealer made of single records keep those records' ids (`ids`)."""
+    of a pack the sealer made of single records keep those records' ids (`ids`). A pack whose events
+    cannot be unpacked (changed outside the server: `verify` names it) shows none."""
     event, rid = record.get("event"), record["_id"]
-    if isinstance(event, dict):
+    if isinstance(event, dict) and record.get("v") not in PACKS:
         yield (aware(record["recorded"]), rid, -1), event
-    elif isinstance(event, list) and isinstance(times := record.get("times"), list):
+        return
+    if record.get("v") == COMPRESSED:
+        try:
+            event = unpacked(record["events"])
+        except (KeyError, TypeError, ValueError):
+            return
+    if isinstance(event, list) and isinstance(times := record.get("times"), list):
         ids = record.get("ids")
         for position, (item, moment) in enumerate(zip(event, times, strict=False)):
             if isinstance(item, dict) and isinstance(moment, datetime):
@@ -212,12 +210,12 @@ def _position(cursor: str) -> _Key:
         raise InvalidRequest(_("The page cursor is not valid."), expression="_cursor") from exc
 
 
-def _event_id(key: _Key) -> str:
+def event_id(key: _Key) -> str:
     return str(key[1]) if key[2] < 0 else f"{key[1]}-{key[2]}"
 
 
 def _cursor(key: _Key) -> str:
-    return f"{round(key[0].timestamp() * 1000)}.{_event_id(key)}"
+    return f"{round(key[0].timestamp() * 1000)}.{event_id(key)}"
 
 
 async def search_records(
@@ -232,7 +230,7 @@ async def search_records(
     found: dict[_Key, dict[str, Any]] = {}
     for (records, indexed), query in itertools.product(sources, criteria.queries(after[0] if after else None)):
         newer: list[_Key] = []
-        projection = {"event": 1, "recorded": 1, "times": 1, "ids": 1}
+        projection = {"v": 1, "event": 1, "events": 1, "recorded": 1, "times": 1, "ids": 1}
         rows = records.find(_stored(query), projection).sort(PAGE_ORDER)
         if indexed:
             rows = rows.hint(_hint(query))
@@ -241,7 +239,7 @@ async def search_records(
                 newest = aware(record["recorded"])
                 if sum(1 for key in newer if key[0] > newest) > limit:
                     break  # every later record is older than a full page of this query's events
-                for key, event in _entries(record):
+                for key, event in entries(record):
                     if after is not None and key[0] == after[0] and key[1:] >= after[1:]:
                         continue  # shown on an earlier page: same millisecond, not older in id order
                     if event_matches(query, event, key[0]):
@@ -251,4 +249,4 @@ async def search_records(
             await rows.close()
     page = sorted(found, reverse=True)
     following = _cursor(page[limit - 1]) if len(page) > limit else None
-    return [{**found[key], "id": _event_id(key)} for key in page[:limit]], following
+    return [{**found[key], "id": event_id(key)} for key in page[:limit]], following

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from ..i18n import _
-from .audit_seal import GENESIS, SIGNED, AuditKey, AuditUncheckable, link_ok, mac_ok, matches
+from .audit_seal import GENESIS, PACKS, SIGNED, AuditKey, AuditUncheckable, link_ok, mac_ok, matches
 
 
 @dataclass
@@ -153,7 +153,8 @@ class ChainWalk:
             )  # fmt: skip
         self._prev, self._expected = str(record.get("hash", "")), seq + 1
         self._report.sealed += 1
-        self._report.events += len(record["event"]) if isinstance(record.get("event"), list) else 1
+        times = record.get("times")
+        self._report.events += len(times) if record.get("v") in PACKS and isinstance(times, list) else 1
 
     def _check_record(self, seq: int, rid: object, record: Mapping[str, Any]) -> None:
         version = record.get("v")

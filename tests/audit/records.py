@@ -12,7 +12,7 @@ from pymongo import MongoClient
 from fhir_server.audit.key import load_audit_key
 from fhir_server.config import Settings
 from fhir_server.storage.audit import AuditKey
-from fhir_server.storage.audit_search import event_matches
+from fhir_server.storage.audit_search import entries, event_id, event_matches
 
 TEST_KEY = AuditKey(bytes(range(32)))
 """The audit key of the tests that drive the audit log directly, without a server."""
@@ -40,14 +40,7 @@ def audit_events(uri: str, database: str, query: dict[str, Any], *, at_least: in
 
 def _matching(record: dict[str, Any], query: dict[str, Any]) -> dict[str, tuple[datetime, dict[str, Any]]]:
     """The events of a stored record that match `query` themselves (one, or those of a pack), by event id."""
-    if isinstance(record["event"], dict):
-        return {str(record["_id"]): (record["recorded"], record["event"])}
-    ids = record.get("ids") or [f"{record['_id']}-{n}" for n in range(len(record["event"]))]
-    return {
-        str(rid): (moment, event)
-        for rid, event, moment in zip(ids, record["event"], record["times"], strict=True)
-        if event_matches(query, event, moment)
-    }
+    return {event_id(key): (key[0], event) for key, event in entries(record) if event_matches(query, event, key[0])}
 
 
 def by_client(client_id: str) -> dict[str, Any]:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bson
 import pytest
+from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from fhir_server.audit.events import Actor, rest_event
 from fhir_server.storage import EmbeddedDatabase
 from fhir_server.storage.audit import MongoAuditLog
-from fhir_server.storage.audit_search import PACK_SPAN, AuditSearch
+from fhir_server.storage.audit_pack import packed, unpacked
+from fhir_server.storage.audit_search import PACK_SPAN, AuditSearch, entries
 from tests.audit.records import TEST_KEY
 
 _START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -51,7 +55,7 @@ async def _mixed(log: MongoAuditLog) -> None:
     for n in range(0, 60, 5):
         await log.append_many([log.record(_event(n), _at(n))])
     packs = log.packs(queued)
-    assert len(packs) == 3 and sum(len(pack["event"]) for pack in packs) == 48  # 60 × 40 ms spans > 1 s
+    assert len(packs) == 3 and sum(len(pack["times"]) for pack in packs) == 48  # 60 × 40 ms spans > 1 s
     assert await log.append_sealed(packs[:1], "s1")
     await log.append_many(packs[1:])
     while await log.seal("s1"):
@@ -77,7 +81,7 @@ def test_packs_are_chained_and_verify(database: EmbeddedDatabase) -> None:
         assert report.intact, report.problems
         assert (report.events, report.unsealed) == (60, 0)
         assert report.sealed == 2 + 3  # the twelve single records were sealed as two packs (60 × 40 ms > 2 s)
-        stored = await mongo[log.database_name]["audit"].find({"v": 3}).to_list()
+        stored = await mongo[log.database_name]["audit"].find({"v": 4}).to_list()
         assert all(max(pack["times"]) == pack["recorded"] for pack in stored)
         assert all(max(pack["times"]) - min(pack["times"]) <= PACK_SPAN for pack in stored)
 
@@ -88,6 +92,7 @@ def test_packs_are_chained_and_verify(database: EmbeddedDatabase) -> None:
     ("tamper", "problem"),
     [
         ("edit one event", "was changed or written outside the server"),
+        ("hide an event from searches", "was changed or written outside the server"),
         ("move one event in time", "was changed or written outside the server"),
         ("drop one event", "was changed or written outside the server"),
         ("delete the pack", "are missing"),
@@ -98,21 +103,26 @@ def test_tampering_with_a_pack_is_detected(database: EmbeddedDatabase, tamper: s
     async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
         await _mixed(log)
         records = mongo[log.database_name]["audit"]
-        pack = await records.find_one({"v": 3}, sort=[("seq", 1)])  # more records follow it
+        pack = await records.find_one({"v": 4}, sort=[("seq", 1)])  # more records follow it
         assert pack is not None
+        events = unpacked(pack["events"])
         if tamper == "edit one event":
-            edited = [pack["event"][0], {**pack["event"][1], "outcome": "12"}, *pack["event"][2:]]
-            await records.update_one({"_id": pack["_id"]}, {"$set": {"event": edited}})
+            edited = [events[0], {**events[1], "outcome": "12"}, *events[2:]]
+            await records.update_one({"_id": pack["_id"]}, {"$set": {"events": packed(edited)}})
+        elif tamper == "hide an event from searches":
+            await records.update_one({"_id": pack["_id"]}, {"$pull": {"event.entity.what.reference": "Patient/1"}})
         elif tamper == "move one event in time":
             moved = [pack["times"][0] - timedelta(days=1), *pack["times"][1:]]
             await records.update_one({"_id": pack["_id"]}, {"$set": {"times": moved}})
         elif tamper == "drop one event":
-            await records.update_one({"_id": pack["_id"]}, {"$pop": {"event": 1, "times": 1}})
+            await records.update_one(
+                {"_id": pack["_id"]}, {"$set": {"events": packed(events[:-1])}, "$pop": {"times": 1}}
+            )
         elif tamper == "delete the pack":
             await records.delete_one({"_id": pack["_id"]})
         else:
             forged = {key: value for key, value in pack.items() if key not in ("_id", "seq", "prev", "hash")}
-            await records.insert_one({**forged, "seq": None, "event": [_event(99)], "times": [_at(99)]})
+            await records.insert_one({**forged, "seq": None, "events": packed([_event(99)]), "times": [_at(99)]})
         report = await log.verify()
         assert not report.intact
         assert any(problem in found for found in report.problems), report.problems
@@ -146,7 +156,53 @@ def test_search_reads_both_shapes_newest_first_with_pages(database: EmbeddedData
 def test_a_pack_is_split_by_span_and_size() -> None:
     log = MongoAuditLog(AsyncMongoClient[dict]("mongodb://localhost:1", connect=False), "x", TEST_KEY)
     far = [(_event(n), _START + (PACK_SPAN + timedelta(milliseconds=1)) * n) for n in range(3)]
-    assert [len(pack["event"]) for pack in log.packs(far)] == [1, 1, 1]
+    assert [len(pack["times"]) for pack in log.packs(far)] == [1, 1, 1]
     many = [(_event(n), _START) for n in range(1200)]
-    assert [len(pack["event"]) for pack in log.packs(many)] == [500, 500, 200]
+    assert [len(pack["times"]) for pack in log.packs(many)] == [500, 500, 200]
     assert log.packs([]) == []
+
+
+def _legacy_pack(events: list[tuple[dict[str, Any], datetime]]) -> dict[str, Any]:
+    """A pack as version 3 stored it (the events themselves, as a list), with its MAC."""
+    times = [moment for _event, moment in events]
+    made = {"_id": ObjectId(), "v": 3, "recorded": max(times), "times": times, "seq": None}
+    made["event"] = [event for event, _moment in events]
+    return {**made, "mac": TEST_KEY.record_mac(made)}
+
+
+def test_packs_of_version_3_still_verify_and_are_searched_beside_compressed_ones(database: EmbeddedDatabase) -> None:
+    async def scenario(mongo: AsyncMongoClient[dict], log: MongoAuditLog) -> None:
+        await log.append_many([_legacy_pack([(_event(n), _at(n)) for n in range(100, 110)])])
+        await _mixed(log)
+        report = await log.verify()
+        assert report.intact, report.problems
+        assert (report.events, report.sealed) == (70, 6)
+        found = await _all_pages(log, AuditSearch(filters=[("entity", ["Patient/103", "Patient/3"])]), 1)
+        assert _numbers(found) == [103, 3]
+        assert _numbers(await _all_pages(log, AuditSearch(filters=[("agent", ["app1"])]), 100))[:5] == [
+            109, 107, 105, 103, 101
+        ]  # fmt: skip
+
+    _run(database, scenario)
+
+
+def test_a_compressed_pack_is_small_and_its_summary_holds_every_searched_value() -> None:
+    log = MongoAuditLog(AsyncMongoClient[dict]("mongodb://localhost:1", connect=False), "x", TEST_KEY)
+    [pack] = log.packs([(_event(n, 404 if n == 3 else 200), _START) for n in range(300)])
+    assert unpacked(pack["events"]) == [_event(n, 404 if n == 3 else 200) for n in range(300)]
+    assert len(bson.encode(pack)) < 300 * 200  # each event is 1.4 KB as JSON
+    summary = pack["event"]
+    assert summary["entity"]["what"]["reference"] == [f"Patient/{n}" for n in range(300)]
+    assert sorted(summary["agent"]["altId"]) == ["user0", "user1", "user2"]
+    assert summary["outcome"] == ["0", "4"] and summary["action"] == ["R"]
+    assert summary["subtype"]["code"] == ["read"] and summary["type"]["code"] == ["rest"]
+
+
+@pytest.mark.parametrize("stored", [b"not zlib", zlib.compress(b'{"not": "a list"}'), zlib.compress(b"[" * 10)])
+def test_a_pack_whose_events_do_not_unpack_shows_none(stored: bytes) -> None:
+    with pytest.raises(ValueError):
+        unpacked(stored)
+    log = MongoAuditLog(AsyncMongoClient[dict]("mongodb://localhost:1", connect=False), "x", TEST_KEY)
+    [pack] = log.packs([(_event(1), _START)])
+    assert list(entries({**pack, "events": stored})) == []
+    assert len(list(entries(pack))) == 1
