@@ -16,7 +16,6 @@ looks inside them.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -41,28 +40,35 @@ _LARGEST = 256 * 1024 * 1024
 """The most bytes a pack's events may unpack to: a record changed to unpack to more is not read."""
 
 
-def path_values(node: Any, parts: list[str]) -> Iterator[Any]:
-    """What the dotted path `parts` reaches in `node`, through lists at any step, as MongoDB reads it."""
-    if isinstance(node, list):
-        for item in node:
-            yield from path_values(item, parts)
-    elif not parts:
-        yield node
-    elif isinstance(node, dict) and parts[0] in node:
-        yield from path_values(node[parts[0]], parts[1:])
+def path_values(node: Any, parts: list[str]) -> list[Any]:
+    """What the dotted path `parts` reaches in `node`, through a list at any step, as MongoDB reads it."""
+    values = [node]
+    for part in parts:
+        reached: list[Any] = []
+        for value in values:
+            if isinstance(value, dict) and (found := value.get(part)) is not None:
+                if isinstance(found, list):
+                    reached.extend(found)
+                else:
+                    reached.append(found)
+        if not reached:
+            return reached
+        values = reached
+    return values
+
+
+_SUMMARY_PARTS = [path.split(".") for path in SUMMARY_PATHS]
 
 
 def summary(events: list[dict[str, Any]]) -> dict[str, Any]:
     """For each of SUMMARY_PATHS, the distinct values `events` hold there, nested as the path says."""
     made: dict[str, Any] = {}
-    for path in SUMMARY_PATHS:
-        parts = path.split(".")
-        found = dict.fromkeys(
-            value
-            for event in events
-            for value in path_values(event, parts)
-            if isinstance(value, str | int | float | bool)
-        )
+    for parts in _SUMMARY_PARTS:
+        found: dict[Any, None] = {}
+        for event in events:
+            for value in path_values(event, parts):
+                if isinstance(value, str | int | float | bool):
+                    found[value] = None
         if found:
             node = made
             for part in parts[:-1]:

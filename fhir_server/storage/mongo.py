@@ -34,6 +34,7 @@ from ..i18n import _
 from .codec import DECIMAL_TYPES, BodyCodec, PlainCodec
 from .commit_group import CommitGroup, WriteCall
 from .filters import flatten
+from .point_reads import PointReads
 from .records import StoredResource
 from .store import (
     ConditionLock,
@@ -73,6 +74,11 @@ def time_limit(milliseconds: int) -> Iterator[None]:
             yield
     finally:
         _TIME_LIMITED.reset(token)
+
+
+def _time_limited(_key: str) -> bool:
+    """Whether a read is bound to its caller's time limit (`time_limit`): it then goes alone, in its context."""
+    return _TIME_LIMITED.get()
 
 
 @asynccontextmanager
@@ -194,6 +200,8 @@ class MongoResourceStore:
         self._meta = self._db["meta"]
         self._codec = codec or PlainCodec()
         self._group = CommitGroup(self._commit)
+        self._current = PointReads(self._resources, _RECORD_FIELDS, _time_limited)
+        self._versions = PointReads(self._history, _RECORD_FIELDS, _time_limited)
 
     @classmethod
     def connect(cls, uri: str, database: str, codec: BodyCodec | None = None) -> MongoResourceStore:
@@ -201,6 +209,8 @@ class MongoResourceStore:
 
     async def close(self) -> None:
         await self._group.close()
+        await self._current.close()
+        await self._versions.close()
         await self.client.close()
 
     async def ensure_indexes(self) -> None:
@@ -292,14 +302,12 @@ class MongoResourceStore:
 
     async def get(self, resource_type: str, resource_id: str) -> StoredResource | None:
         async with mongo_errors(_key(resource_type, resource_id)):
-            doc = await self._resources.find_one({"_id": _key(resource_type, resource_id)}, _RECORD_FIELDS)
+            doc = await self._current.get(_key(resource_type, resource_id))
         return self._record(doc) if doc else None
 
     async def get_version(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource | None:
         async with mongo_errors(_key(resource_type, resource_id)):
-            doc = await self._history.find_one(
-                {"_id": f"{_key(resource_type, resource_id)}/{version_id}"}, _RECORD_FIELDS
-            )
+            doc = await self._versions.get(f"{_key(resource_type, resource_id)}/{version_id}")
         return self._record(doc) if doc else None
 
     async def write(
