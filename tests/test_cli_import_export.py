@@ -16,6 +16,7 @@ import orjson
 from pymongo import MongoClient
 
 from fhir_server.storage import EmbeddedDatabase
+from fhir_server.storage.audit_search import entries
 
 FIXTURE = Path(__file__).parent / "fixtures" / "synthea-sample.json.gz"
 
@@ -138,8 +139,9 @@ def test_import_good_and_bad_files(tmp_path: Path) -> None:
     assert {"Patient/p3", "Patient/p4", "Patient/c1"} <= set(current)
     assert not {"Patient/p2", "Patient/t1", "Patient/t2"} & set(current)  # a failed transaction writes nothing
     assert len(current) == expected - 1
-    audited = [record["event"] for record in stored["audit_inbox"]]  # one per version written, by the CLI (unsealed)
+    audited = [event for record in stored["audit_inbox"] for _key, event in entries(record)]  # by the CLI (unsealed)
     assert len(audited) == len(stored["history"])
+    assert len(stored["audit_inbox"]) < len(audited) / 10  # the events of one transaction are stored as one pack
     assert {event["agent"][0]["altId"] for event in audited} == {"cli"}
 
 

@@ -2,7 +2,9 @@
 
 Registered at start (engine/observers.py) for the process's audit log, whose key gives each record
 its MAC, so each event is inserted into the log's inbox in the transaction of the change it
-records: a rolled-back write leaves no event, a committed one always has its event.
+records: a rolled-back write leaves no event, a committed one always has its event. The events of
+a write of several resources (a transaction Bundle, an import chunk) go in as one pack
+(storage/audit.py `packs`), so a 200-resource Bundle adds one document to the inbox, not 200.
 Who acted comes from the engine call's policy (REST token, or a trusted caller's name
 such as cli, hl7v2, import); where from and the X-Request-Id, from the HTTP request if there is one.
 """
@@ -45,25 +47,22 @@ def audit_writes(audit: MongoAuditLog) -> Observer:
         server = request.server if request is not None else SERVER
         request_id = request.request_id if request is not None else None
         now = datetime.now(UTC)
-        documents = [
-            LinkedDocument(
-                AUDIT_INBOX,
-                audit.record(
-                    rest_event(
-                        _interaction(write),
-                        actor,
-                        instant(now),
-                        200,
-                        server,
-                        what=[f"{write.record.reference}/_history/{write.record.version_id}"],
-                        patient=policy.patient_compartment,
-                        request_id=request_id,
-                    ),
-                    now,
-                ),
+        events = [
+            rest_event(
+                _interaction(write),
+                actor,
+                instant(now),
+                200,
+                server,
+                what=[f"{write.record.reference}/_history/{write.record.version_id}"],
+                patient=policy.patient_compartment,
+                request_id=request_id,
             )
             for write in writes
         ]
+        single = len(events) == 1
+        records = [audit.record(events[0], now)] if single else audit.packs([(event, now) for event in events])
+        documents = [LinkedDocument(AUDIT_INBOX, record) for record in records]
         if request is not None and documents:
             request.written = True
         return documents
