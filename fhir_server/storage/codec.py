@@ -12,6 +12,7 @@ int and double of older entries. Validation keeps stored decimals within its 34 
 
 from __future__ import annotations
 
+import struct
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -39,9 +40,28 @@ class PlainCodec:
         return bytes(stored)
 
 
+_LOW_64 = (1 << 64) - 1
+_EXPONENT_BIAS = 6176
+
+
+def decimal128_of(value: Decimal) -> Decimal128:
+    """`value` rounded to decimal128 (`nearest_decimal128`), in BSON's binary integer decimal layout.
+
+    `bson.Decimal128(value)` computes the same bits one bit at a time in Python: about a tenth of
+    `fhir-server import`'s CPU went there, for the numbers of the search fields.
+    """
+    fitted = nearest_decimal128(value)
+    sign, digits, exponent = fitted.as_tuple()
+    if not isinstance(exponent, int):
+        return Decimal128(fitted)  # infinity and NaN
+    significand = int("".join(map(str, digits)))  # at most 34 digits: below 2**113
+    high = (significand >> 64) | ((exponent + _EXPONENT_BIAS) << 49) | (sign << 63)
+    return Decimal128.from_bid(struct.pack("<QQ", significand & _LOW_64, high))
+
+
 def _decimal128(value: Any) -> Any:
     """A Decimal (or FhirDecimal) as Decimal128; anything else is left for BSON to refuse."""
-    return Decimal128(nearest_decimal128(value)) if isinstance(value, Decimal) else value
+    return decimal128_of(value) if isinstance(value, Decimal) else value
 
 
 DECIMAL_TYPES = TypeRegistry(fallback_encoder=_decimal128)
