@@ -13,7 +13,7 @@ int and double of older entries. Validation keeps stored decimals within its 34 
 from __future__ import annotations
 
 import struct
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Protocol
 
 from bson.codec_options import TypeRegistry
@@ -42,6 +42,8 @@ class PlainCodec:
 
 _LOW_64 = (1 << 64) - 1
 _EXPONENT_BIAS = 6176
+_DIGITS = Context(prec=34, Emax=6144 + 34, Emin=-6176)
+"""Wide enough to scale any decimal128's digits into an integer exactly."""
 
 
 def decimal128_of(value: Decimal) -> Decimal128:
@@ -51,10 +53,10 @@ def decimal128_of(value: Decimal) -> Decimal128:
     `fhir-server import`'s CPU went there, for the numbers of the search fields.
     """
     fitted = nearest_decimal128(value)
-    sign, digits, exponent = fitted.as_tuple()
+    sign, _digits, exponent = fitted.as_tuple()
     if not isinstance(exponent, int):
         return Decimal128(fitted)  # infinity and NaN
-    significand = int("".join(map(str, digits)))  # at most 34 digits: below 2**113
+    significand = int(fitted.copy_abs().scaleb(-exponent, _DIGITS))  # at most 34 digits: below 2**113
     high = (significand >> 64) | ((exponent + _EXPONENT_BIAS) << 49) | (sign << 63)
     return Decimal128.from_bid(struct.pack("<QQ", significand & _LOW_64, high))
 

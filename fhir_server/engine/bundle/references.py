@@ -19,44 +19,43 @@ Resolve = Callable[[str], Awaitable[str]]
 async def rewrite_references(node: Any, mapping: dict[str, str], resolve: Resolve) -> Any:
     """A copy of `node` with mapped references replaced and conditional references resolved.
 
-    The walk itself is synchronous (a resource has hundreds of nodes; a coroutine per node cost
-    more than the rest of the transaction's own work); only the conditional references await.
+    The walk itself is synchronous and done once (a resource has hundreds of nodes; a coroutine per
+    node cost more than the rest of the transaction's own work): it notes where the conditional
+    references are, and only their resolution awaits, in document order.
     """
-    resolved = {value: await resolve(value) for value in dict.fromkeys(_conditional(node, mapping))}
-    return _rewrite(node, mapping, resolved)
+    conditional: list[dict[str, Any]] = []
+    copy = _rewrite(node, mapping, conditional)
+    resolved = {value: await resolve(value) for value in dict.fromkeys(held["reference"] for held in conditional)}
+    for held in conditional:
+        held["reference"] = resolved[held["reference"]]
+    return copy
 
 
-def _conditional(node: Any, mapping: dict[str, str]) -> list[str]:
-    """The conditional references (`Type?query`) in `node`, in document order, narrative left out."""
-    found: list[str] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "text" and isinstance(value, dict) and "div" in value:
-                continue
-            if key == "reference" and isinstance(value, str):
-                if value not in mapping and "?" in value and not value.startswith(("urn:", "http://", "https://", "#")):
-                    found.append(value)
-            elif isinstance(value, dict | list):
-                found += _conditional(value, mapping)
-    elif isinstance(node, list):
-        for item in node:
-            found += _conditional(item, mapping)
-    return found
+def _is_conditional(reference: str) -> bool:
+    """`Type?query`: a search that must find the one resource meant."""
+    return "?" in reference and not reference.startswith(("urn:", "http://", "https://", "#"))
 
 
-def _rewrite(node: Any, mapping: dict[str, str], resolved: dict[str, str]) -> Any:
+def _rewrite(node: Any, mapping: dict[str, str], conditional: list[dict[str, Any]]) -> Any:
+    """A copy of `node` with mapped references replaced; the copied objects holding a conditional reference
+    are added to `conditional`, in document order (narrative left out)."""
     if isinstance(node, dict):
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key == "text" and isinstance(value, dict) and "div" in value:
                 out[key] = value  # narrative links stay as they are
             elif key == "reference" and isinstance(value, str):
-                out[key] = mapping.get(value) or resolved.get(value, value)
+                if value in mapping:
+                    out[key] = mapping[value]
+                else:
+                    out[key] = value
+                    if _is_conditional(value):
+                        conditional.append(out)
             else:
-                out[key] = _rewrite(value, mapping, resolved)
+                out[key] = _rewrite(value, mapping, conditional)
         return out
     if isinstance(node, list):
-        return [_rewrite(item, mapping, resolved) for item in node]
+        return [_rewrite(item, mapping, conditional) for item in node]
     if isinstance(node, str) and node in mapping:
         return mapping[node]  # uri/url/oid/uuid elements that name a Bundle entry
     return node
