@@ -281,14 +281,18 @@ async def _search_page(
         offset=request.offset if sort else 0,
     )
     query = await store.narrow(query)
-    total = None
-    if request.total != "none" or request.summary == "count":
-        total = await store.count(replace(query, after=None, offset=0))
+    counted = request.total != "none" or request.summary == "count"
     if request.summary == "count" or request.count == 0:
+        total = await store.count(replace(query, after=None, offset=0)) if counted else None
         return SearchResult(Page([], total, None), [], list(request.notes))
     records = await store.find(query, request.count + 1)
     more = len(records) > request.count
     records = records[: request.count]
+    total = None
+    if counted:
+        first_page = request.offset == 0 and request.cursor is None
+        # a first page that holds every match is its own count: no second query
+        total = len(records) if first_page and not more else await store.count(replace(query, after=None, offset=0))
     next_cursor = None
     if more and records:
         next_cursor = str(request.offset + request.count) if sort else records[-1].id

@@ -1,0 +1,63 @@
+"""The total of a search: counted by the database unless the first page already holds every match.
+
+Counts the `count`/`aggregate` and `find` commands the driver sends, with a command listener on a real client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from pymongo import AsyncMongoClient, monitoring
+
+from fhir_server.engine import create_resource, search_type
+from fhir_server.search.registry import default_registry
+from fhir_server.search.request import parse_search_request
+from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
+from tests.conftest import TEST_POLICY
+
+
+class Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command.get(event.command_name) == "resources":
+            self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_a_first_page_holding_every_match_is_its_own_total(database: EmbeddedDatabase) -> None:
+    async def scenario() -> None:
+        commands = Commands()
+        client = AsyncMongoClient[dict[str, Any]](database.uri, tz_aware=True, event_listeners=[commands])
+        store = MongoResourceStore(client, f"totals_{uuid.uuid4().hex[:8]}")
+        try:
+            await store.ensure_indexes()
+            for n in range(5):
+                patient = {"resourceType": "Patient", "gender": "female" if n < 3 else "male"}
+                await create_resource(store, TEST_POLICY, "Patient", patient)
+
+            async def total(*query: tuple[str, str]) -> tuple[int | None, int, list[str]]:
+                commands.names.clear()
+                request = parse_search_request(
+                    "Patient", list(query), default_registry(), default_count=20, max_count=100, strict=True
+                )
+                result = await search_type(store, TEST_POLICY, request)
+                return result.page.total, len(result.page.records), [n for n in commands.names if n != "find"]
+
+            assert await total(("gender", "female")) == (3, 3, [])  # one page holds all three: no count
+            assert await total(("gender", "male"), ("_count", "1")) == (2, 1, ["aggregate"])
+            assert await total(("gender", "female"), ("_count", "1"), ("_offset", "2")) == (3, 1, ["aggregate"])
+            assert await total(("gender", "female"), ("_total", "none")) == (None, 3, [])
+            assert await total(("gender", "female"), ("_summary", "count")) == (3, 0, ["aggregate"])
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
