@@ -9,33 +9,19 @@ import asyncio
 import uuid
 from typing import Any
 
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from fhir_server.engine import create_resource, search_type
 from fhir_server.search.registry import default_registry
 from fhir_server.search.request import parse_search_request
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
 from tests.conftest import TEST_POLICY
-
-
-class Commands(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command.get(event.command_name) == "resources":
-            self.names.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+from tests.sent_commands import SentCommands
 
 
 def test_a_first_page_holding_every_match_is_its_own_total(database: EmbeddedDatabase) -> None:
     async def scenario() -> None:
-        commands = Commands()
+        commands = SentCommands("resources")
         client = AsyncMongoClient[dict[str, Any]](database.uri, tz_aware=True, event_listeners=[commands])
         store = MongoResourceStore(client, f"totals_{uuid.uuid4().hex[:8]}")
         try:
@@ -45,12 +31,16 @@ def test_a_first_page_holding_every_match_is_its_own_total(database: EmbeddedDat
                 await create_resource(store, TEST_POLICY, "Patient", patient)
 
             async def total(*query: tuple[str, str]) -> tuple[int | None, int, list[str]]:
-                commands.names.clear()
+                commands.sent.clear()
                 request = parse_search_request(
                     "Patient", list(query), default_registry(), default_count=20, max_count=100, strict=True
                 )
                 result = await search_type(store, TEST_POLICY, request)
-                return result.page.total, len(result.page.records), [n for n in commands.names if n != "find"]
+                return (
+                    result.page.total,
+                    len(result.page.records),
+                    [name for name, _command in commands.sent if name != "find"],
+                )
 
             assert await total(("gender", "female")) == (3, 3, [])  # one page holds all three: no count
             assert await total(("gender", "male"), ("_count", "1")) == (2, 1, ["aggregate"])

@@ -12,28 +12,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from fhir_server.errors import StorageUnavailable
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore, PendingWrite, StoredResource
 from fhir_server.storage.batching import Batcher
+from tests.sent_commands import SentCommands
 
 
-class Finds(monitoring.CommandListener):
+class Finds(SentCommands):
     """The `find` commands sent, as their filters (and whether each carried a time limit)."""
 
     def __init__(self) -> None:
-        self.filters: list[tuple[dict[str, Any], bool]] = []
+        super().__init__("resources", "history")
 
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find" and event.command.get("find") in ("resources", "history"):
-            self.filters.append((dict(event.command["filter"]), "maxTimeMS" in event.command))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+    @property
+    def filters(self) -> list[tuple[dict[str, Any], bool]]:
+        return [(dict(command["filter"]), "maxTimeMS" in command) for name, command in self.sent if name == "find"]
 
 
 def _patient(n: int) -> PendingWrite:
@@ -49,7 +44,7 @@ def _run(database: EmbeddedDatabase, scenario: Any) -> None:
         try:
             await store.ensure_indexes()
             await store.write_all([_patient(n) for n in range(8)])
-            finds.filters.clear()
+            finds.sent.clear()
             await scenario(store, finds)
         finally:
             await store.close()
