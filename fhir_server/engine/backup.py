@@ -5,7 +5,8 @@ A backup is a folder:
 - `history.ndjson.gz`: one JSON object per stored version, deleted ones included:
   `{"_id": "Type/id/3", "type", "id", "version", "lastUpdated", "deleted", "method", "replacedAt",
   "resource"}`. Instants are ISO 8601 with an offset (millisecond precision, as stored);
-  `replacedAt` is null for a version that was current at the backup instant; `resource` is the
+  `replacedAt` (the next version's `lastUpdated`, for readers of the file; restore does not need
+  it) is null for a version that was current at the backup instant; `resource` is the
   resource as a JSON object (null for a deletion), exactly the stored bytes re-parsed, so the
   file stays readable and greppable. Lines are ordered by type, id, then version newest first,
   so the first line of each resource is its current version (restore checks this order).
@@ -30,8 +31,8 @@ state at T, with one window: a write stamps its versions before it commits, so a
 flight at T may commit a version with `lastUpdated <= T` a little after T. The backup therefore
 waits `settle` seconds (default 2, far beyond the milliseconds a commit takes) before reading,
 and once it has read, counts the versions with `lastUpdated <= T` again: if a late commit added
-one, it reads again (up to three times, then fails). `replacedAt` instants later than T are
-written as null, as those versions were still current at T. The `conditions` counters carry no
+one, it reads again (up to three times, then fails). A version replaced after T is written with
+`replacedAt` null, as it was still current at T. The `conditions` counters carry no
 instant; they are copied as they are when read (a counter only ever grows, and a larger one is
 as good as the one at T). A registered collection with a `written_at` field keeps the documents
 written up to T (an outbox entry belongs to its ServiceRequest version), each as it is when read: an
@@ -298,7 +299,7 @@ def _version(number: int, line: bytes) -> Version:
         "method": raw["method"],
     }
     if raw["replacedAt"] is not None:
-        doc["replacedAt"] = _parse_instant(raw["replacedAt"], where)
+        _parse_instant(raw["replacedAt"], where)  # checked; not stored: the next version's instant tells
     return Version((kind, ident), doc, resource)
 
 
@@ -429,7 +430,7 @@ def _with_compartments(versions: Iterator[Version]) -> Iterator[tuple[Version, d
 
 def _current(version: Version, fields: dict[str, Any]) -> dict[str, Any]:
     """The current-resource document of `version` (the newest of its resource), with its search `fields`."""
-    doc = {k: v for k, v in version.doc.items() if k != "replacedAt" and k not in VERSION_SEARCHABLE}
+    doc = {k: v for k, v in version.doc.items() if k not in VERSION_SEARCHABLE}
     doc["_id"] = f"{version.key[0]}/{version.key[1]}"
     return {**doc, **fields, "compartments": version.doc["compartments"]}
 

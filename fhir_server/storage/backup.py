@@ -115,12 +115,16 @@ class MongoBackupStore:
         return out
 
     async def versions_until(self, moment: datetime) -> AsyncIterator[dict[str, Any]]:
-        """Every history document with `lastUpdated <= moment`, body decoded to JSON bytes.
+        """Every history document with `lastUpdated <= moment`, body decoded to JSON bytes, with `replacedAt`:
+        when the next version replaced it, None if none did by `moment`.
 
         Ordered by type, id, then version newest first (the `instance_versions` index), so the
-        first document of each resource is its latest version.
+        first document of each resource is its latest version, and each next one was replaced by
+        the one before it. (Versions stored before this stamped `replacedAt` themselves; it is set
+        here all the same.)
         """
         order = [("type", ASCENDING), ("id", ASCENDING), ("version", DESCENDING)]
+        newer: dict[str, Any] | None = None
         async with mongo_errors("history"):
             cursor = (
                 self._history.find({"lastUpdated": {"$lte": moment}})
@@ -129,6 +133,9 @@ class MongoBackupStore:
                 .batch_size(_BATCH)
             )
             async for doc in cursor:
+                same = newer is not None and (newer["type"], newer["id"]) == (doc["type"], doc["id"])
+                doc["replacedAt"] = newer["lastUpdated"] if same and newer is not None else None
+                newer = doc
                 yield self._plain(doc)
 
     async def count_versions_until(self, moment: datetime) -> int:

@@ -112,6 +112,9 @@ def aware(moment: datetime) -> datetime:
 
 
 _RECORD_FIELDS = {"type": 1, "id": 1, "version": 1, "lastUpdated": 1, "deleted": 1, "body": 1, "method": 1}
+_VERSION_FIELDS = {"type": 1, "id": 1, "version": 1}
+_COUNT_BATCH = 1000
+"""Versions looked at together when counting a history `_at` (one lookup of their next versions each)."""
 """What a read needs: the body and its version, not the search fields stored beside it. Named rather than
 excluded: SecantusDB copies a document to drop fields from it, so excluding the search fields cost the
 database about a third more per read than naming these."""
@@ -396,7 +399,11 @@ class MongoResourceStore:
                 "compartments": compartments, "idx": list(entries), **VERSION_SEARCHABLE}  # fmt: skip
 
     async def _replace_current(self, writes: Sequence[PendingWrite], session: AsyncClientSession) -> None:
-        """Update current versions guarded by the version each write replaces; stamp the replaced history entries."""
+        """Update current versions guarded by the version each write replaces.
+
+        The replaced version's history entry is left as it is: when it stopped being current is the
+        next version's `lastUpdated` (see `_current_during`). Stamping it cost the embedded database
+        a rewrite of the whole entry and its index entries, a quarter of an update's throughput."""
         current = [
             UpdateOne(
                 {"_id": w.record.reference, "version": w.replaces}, {"$set": {**self._fields(w.record), **w.index}}
@@ -408,11 +415,6 @@ class MongoResourceStore:
             raise VersionConflict(
                 _("{reference} was changed by another request.").format(reference=writes[0].record.reference)
             )
-        replaced = [
-            UpdateOne({"_id": f"{w.record.reference}/{w.replaces}"}, {"$set": {"replacedAt": w.record.last_updated}})
-            for w in writes
-        ]
-        await self._history.bulk_write(replaced, ordered=False, session=session)
 
     async def _take(self, lock: ConditionLock, reference: str, session: AsyncClientSession) -> None:
         if lock.seen is None:
@@ -484,8 +486,6 @@ class MongoResourceStore:
             updated["$gte"] = query.since
         if query.at_end:
             updated["$lt"] = query.at_end
-        if query.at_start:
-            flt["$or"] = [{"replacedAt": None}, {"replacedAt": {"$gt": query.at_start}}]
         if updated:
             flt["lastUpdated"] = updated
         if query.criteria:
@@ -494,21 +494,55 @@ class MongoResourceStore:
 
     async def history(self, query: HistoryQuery, limit: int) -> list[StoredResource]:
         flt = self._history_filter(query)
-        if query.after:
-            at, key = query.after
-            page = {"$or": [{"lastUpdated": {"$lt": at}}, {"lastUpdated": at, "_id": {"$lt": key}}]}
-            flt = {"$and": [flt, page]} if flt else page
+        found: list[dict[str, Any]] = []
+        after = query.after
         async with mongo_errors("history"):
-            cursor = (
-                self._history.find(flt, _RECORD_FIELDS)
-                .sort([("lastUpdated", DESCENDING), ("_id", DESCENDING)])
-                .limit(limit)
-            )
-            return [self._record(doc) async for doc in cursor]
+            while len(found) < limit:
+                page = flt
+                if after:
+                    at, key = after
+                    later = {"$or": [{"lastUpdated": {"$lt": at}}, {"lastUpdated": at, "_id": {"$lt": key}}]}
+                    page = {"$and": [flt, later]} if flt else later
+                cursor = (
+                    self._history.find(page, _RECORD_FIELDS)
+                    .sort([("lastUpdated", DESCENDING), ("_id", DESCENDING)])
+                    .limit(limit)
+                )
+                docs = await cursor.to_list()
+                found += docs if query.at_start is None else await self._current_during(docs, query.at_start)
+                if query.at_start is None or len(docs) < limit:
+                    break
+                after = (docs[-1]["lastUpdated"], docs[-1]["_id"])  # every one of them was not current: read on
+        return [self._record(doc) for doc in found[:limit]]
 
     async def count_history(self, query: HistoryQuery) -> int:
+        flt = self._history_filter(query)
         async with mongo_errors("history"):
-            return await self._history.count_documents(self._history_filter(query))
+            if query.at_start is None:
+                return await self._history.count_documents(flt)
+            counted = 0
+            batch: list[dict[str, Any]] = []
+            async for doc in self._history.find(flt, _VERSION_FIELDS).batch_size(_COUNT_BATCH):
+                batch.append(doc)
+                if len(batch) == _COUNT_BATCH:
+                    counted += len(await self._current_during(batch, query.at_start))
+                    batch = []
+            return counted + len(await self._current_during(batch, query.at_start))
+
+    async def _current_during(self, versions: list[dict[str, Any]], start: datetime) -> list[dict[str, Any]]:
+        """Those of `versions` still current at `start` or later: the latest of their resource, or replaced by a
+        next version (`version + 1`: versions are numbered without gaps) written after `start`."""
+        if not versions:
+            return []
+        nexts = [f"{doc['type']}/{doc['id']}/{doc['version'] + 1}" for doc in versions]
+        replaced = {
+            doc["_id"]: aware(doc["lastUpdated"])
+            async for doc in self._history.find({"_id": {"$in": nexts}}, {"lastUpdated": 1})
+        }
+        start = aware(start)
+        return [
+            doc for doc, next_ in zip(versions, nexts, strict=True) if next_ not in replaced or replaced[next_] > start
+        ]
 
     @staticmethod
     def candidates_filter(query: CurrentQuery) -> dict[str, Any]:

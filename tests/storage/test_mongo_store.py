@@ -83,6 +83,54 @@ def test_at_finds_the_version_current_at_a_moment(database: EmbeddedDatabase) ->
     run_with_store(database, scenario)
 
 
+def test_at_across_resources_with_a_boundary_paging_and_counts(database: EmbeddedDatabase) -> None:
+    """A version is current from its own instant until the next version's: one replaced exactly at the
+    window's start is not in it; pages and counts agree with the whole list."""
+
+    async def scenario(store: MongoResourceStore, _name: str) -> None:
+        t0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+        def at(minute: int) -> datetime:
+            return t0 + timedelta(minutes=minute)
+
+        def version(rid: str, n: int, minute: int, deleted: bool = False) -> StoredResource:
+            body = None if deleted else b'{"resourceType":"Patient"}'
+            return StoredResource("Patient", rid, n, at(minute), deleted, body)
+
+        for rid, versions in {"a": [(1, 0), (2, 10), (3, 20)], "b": [(1, 5)], "c": [(1, 1), (2, 3)]}.items():
+            for n, minute in versions:
+                deleted = rid == "c" and n == 2
+                await store.write(version(rid, n, minute, deleted), replaces=None if n == 1 else n - 1)
+
+        async def during(start: int, end: int, page: int = 10) -> list[str]:
+            query = HistoryQuery("Patient", at_start=at(start), at_end=at(end))
+            found: list[str] = []
+            while True:
+                records = await store.history(query, page + 1)
+                found += [f"{r.id}/{r.version_id}" for r in records[:page]]
+                if len(records) <= page:
+                    break
+                last = records[page - 1]
+                query = HistoryQuery(
+                    "Patient",
+                    at_start=at(start),
+                    at_end=at(end),
+                    after=(last.last_updated, f"{last.reference}/{last.version_id}"),
+                )
+            total = await store.count_history(HistoryQuery("Patient", at_start=at(start), at_end=at(end)))
+            assert total == len(found)
+            return found
+
+        assert await during(12, 13) == ["a/2", "b/1", "c/2"]
+        assert await during(10, 11) == ["a/2", "b/1", "c/2"]  # a/1 was replaced at minute 10 exactly
+        assert await during(0, 21) == ["a/3", "a/2", "b/1", "c/2", "c/1", "a/1"]
+        assert await during(0, 21, page=1) == await during(0, 21)
+        assert await during(12, 13, page=1) == ["a/2", "b/1", "c/2"]
+        assert await during(2, 3) == ["c/1", "a/1"]  # c/2 is written at minute 3, outside [2, 3)
+
+    run_with_store(database, scenario)
+
+
 def test_bodies_pass_through_the_codec(database: EmbeddedDatabase) -> None:
     async def scenario(store: MongoResourceStore, name: str) -> None:
         await store.write(_record(1, datetime.now(UTC)), replaces=None)
