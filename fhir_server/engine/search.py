@@ -282,8 +282,9 @@ async def _search_page(
     )
     query = await store.narrow(query)
     counted = request.total != "none" or request.summary == "count"
+    every_match = replace(query, after=None, offset=0)
     if request.summary == "count" or request.count == 0:
-        total = await store.count(replace(query, after=None, offset=0)) if counted else None
+        total = await store.count(every_match) if counted else None
         return SearchResult(Page([], total, None), [], list(request.notes))
     records = await store.find(query, request.count + 1)
     more = len(records) > request.count
@@ -292,7 +293,7 @@ async def _search_page(
     if counted:
         first_page = request.offset == 0 and request.cursor is None
         # a first page that holds every match is its own count: no second query
-        total = len(records) if first_page and not more else await store.count(replace(query, after=None, offset=0))
+        total = len(records) if first_page and not more else await store.count(every_match)
     next_cursor = None
     if more and records:
         next_cursor = str(request.offset + request.count) if sort else records[-1].id

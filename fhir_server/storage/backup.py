@@ -124,7 +124,8 @@ class MongoBackupStore:
         here all the same.)
         """
         order = [("type", ASCENDING), ("id", ASCENDING), ("version", DESCENDING)]
-        newer: dict[str, Any] | None = None
+        newer: tuple[str, str] | None = None
+        newer_at: datetime | None = None
         async with mongo_errors("history"):
             cursor = (
                 self._history.find({"lastUpdated": {"$lte": moment}})
@@ -133,9 +134,9 @@ class MongoBackupStore:
                 .batch_size(_BATCH)
             )
             async for doc in cursor:
-                same = newer is not None and (newer["type"], newer["id"]) == (doc["type"], doc["id"])
-                doc["replacedAt"] = newer["lastUpdated"] if same and newer is not None else None
-                newer = doc
+                resource = (doc["type"], doc["id"])
+                doc["replacedAt"] = newer_at if resource == newer else None
+                newer, newer_at = resource, doc["lastUpdated"]
                 yield self._plain(doc)
 
     async def count_versions_until(self, moment: datetime) -> int:

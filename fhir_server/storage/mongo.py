@@ -112,12 +112,13 @@ def aware(moment: datetime) -> datetime:
 
 
 _RECORD_FIELDS = {"type": 1, "id": 1, "version": 1, "lastUpdated": 1, "deleted": 1, "body": 1, "method": 1}
-_VERSION_FIELDS = {"type": 1, "id": 1, "version": 1}
-_COUNT_BATCH = 1000
-"""Versions looked at together when counting a history `_at` (one lookup of their next versions each)."""
 """What a read needs: the body and its version, not the search fields stored beside it. Named rather than
 excluded: SecantusDB copies a document to drop fields from it, so excluding the search fields cost the
 database about a third more per read than naming these."""
+_VERSION_FIELDS = {"type": 1, "id": 1, "version": 1}
+"""What names a version's next one (`_current_during`)."""
+_COUNT_BATCH = 1000
+"""Versions looked at together when counting a history `_at` (one lookup of their next versions each)."""
 
 SEARCH_LAYOUT = 3
 """The layout of the stored search fields: 1 was `idx` under compound multikey indexes, 2 adds the
