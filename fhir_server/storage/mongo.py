@@ -120,13 +120,13 @@ _VERSION_FIELDS = {"type": 1, "id": 1, "version": 1}
 _COUNT_BATCH = 1000
 """Versions looked at together when counting a history `_at` (one lookup of their next versions each)."""
 
-SEARCH_LAYOUT = 3
+SEARCH_LAYOUT = 4
 """The layout of the stored search fields: 1 was `idx` under compound multikey indexes, 2 adds the
-flat `keys` under one index (search/keys.py), 3 the (patient, status) pair keys. A database stored
-under another layout is re-indexed."""
+flat `keys` under one index (search/keys.py), 3 the (patient, status) pair keys, 4 keys shared
+between parameters (`SHARED_KEYS`). A database stored under another layout is re-indexed."""
 
 ENTRY_LAYOUT = 2
-"""The layout of the `idx` entries that history versions keep (layout 3 changed only `keys`, which
+"""The layout of the `idx` entries that history versions keep (layouts 3 and 4 changed only `keys`, which
 history has not)."""
 
 VERSION_SEARCHABLE = {"searchLayout": ENTRY_LAYOUT}
