@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pymongo
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import (
     BulkWriteError,
@@ -400,15 +400,16 @@ class MongoResourceStore:
                 "compartments": compartments, "idx": list(entries), **VERSION_SEARCHABLE}  # fmt: skip
 
     async def _replace_current(self, writes: Sequence[PendingWrite], session: AsyncClientSession) -> None:
-        """Update current versions guarded by the version each write replaces.
+        """Replace current versions guarded by the version each write replaces.
 
+        A current version's document is its fields and its search fields, all of them new, so it is
+        replaced rather than `$set`: the embedded database then logs the new document as it is instead
+        of working out what changed (7 % of its work per update).
         The replaced version's history entry is left as it is: when it stopped being current is the
         next version's `lastUpdated` (see `_current_during`). Stamping it cost the embedded database
         a rewrite of the whole entry and its index entries, a quarter of an update's throughput."""
         current = [
-            UpdateOne(
-                {"_id": w.record.reference, "version": w.replaces}, {"$set": {**self._fields(w.record), **w.index}}
-            )
+            ReplaceOne({"_id": w.record.reference, "version": w.replaces}, {**self._fields(w.record), **w.index})
             for w in writes
         ]
         result = await self._resources.bulk_write(current, ordered=True, session=session)
