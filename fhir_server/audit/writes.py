@@ -4,7 +4,8 @@ Registered at start (engine/observers.py) for the process's audit log, whose key
 its MAC, so each event is inserted into the log's inbox in the transaction of the change it
 records: a rolled-back write leaves no event, a committed one always has its event. The events of
 a write of several resources (a transaction Bundle, an import chunk) go in as one pack
-(storage/audit.py `packs`), so a 200-resource Bundle adds one document to the inbox, not 200.
+(storage/audit.py `packs`), so a 200-resource Bundle adds one document to the inbox, not 200; so do
+the events of the single writes that commit together (storage/commit_group.py, `combined`).
 Who acted comes from the engine call's policy (REST token, or a trusted caller's name
 such as cli, hl7v2, import); where from and the X-Request-Id, from the HTTP request if there is one.
 """
@@ -62,7 +63,7 @@ def audit_writes(audit: MongoAuditLog) -> Observer:
         ]
         single = len(events) == 1
         records = [audit.record(events[0], now)] if single else audit.packs([(event, now) for event in events])
-        documents = [LinkedDocument(AUDIT_INBOX, record) for record in records]
+        documents = [LinkedDocument(AUDIT_INBOX, record, combine=audit.combined) for record in records]
         if request is not None and documents:
             request.written = True
         return documents

@@ -8,9 +8,10 @@ compressed, with a summary of them for searches (audit_pack.py), so one small do
 set of index entries stand for many events; the process holding the sealing lease
 inserts its packs into the log already chained (`append_sealed`).
 A sealer, one at a time under a lease, moves what waits in the inbox into the log (`audit`),
-chained, in one transaction with the chain head: the single records as packs that keep each
-event's id, the packs as they are; a record whose MAC does not match (inserted into the database
-directly) is moved unchained and marked `rejected`. Sealing used to update each record in place;
+chained, in one transaction with the chain head: runs of single records and of the packs a group
+commit made of its writes' records (`combined`) as few packs that keep each event's id, other packs
+as they are; a record whose MAC does not match (inserted into the database directly) is moved
+unchained and marked `rejected`. Sealing used to update each record in place;
 on the embedded database that update cost three times the record's insert, and after a large
 ingest the sealer fell behind by half a minute. Inserting into an inbox with only the `_id` index,
 deleting from it and inserting one pack per few hundred events costs a fraction of that.
@@ -32,7 +33,7 @@ from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, OperationFailure
 
-from .audit_pack import packed, summary
+from .audit_pack import packed, summary, unpacked
 from .audit_seal import COMPRESSED, GENESIS, KEYED, SIGNED, AuditKey, AuditUncheckable, legacy_link
 from .audit_search import PACK_SPAN, PAGE_ORDER, SEARCH_INDEXES, AuditSearch, search_records
 from .audit_verify import ChainReport, ChainWalk, head_problem, refusal, unsealed_problem, wrong_key
@@ -57,6 +58,20 @@ _UNSEALED = {"seq": None, "rejected": {"$exists": False}}
 
 Entry = tuple[dict[str, Any], datetime]
 """An event and when it was recorded."""
+
+KeptEvent = tuple[dict[str, Any], datetime, ObjectId]
+"""An event, when it was recorded, and the id it keeps when repacked."""
+
+
+def _kept_events(record: dict[str, Any]) -> list[KeptEvent] | None:
+    """The events of a record whose events keep their ids when repacked: a single record's (its own id), a
+    pack's with `ids`; None for other records (a pack without `ids` is chained as it is)."""
+    if record.get("v") == KEYED:
+        return [(record["event"], record["recorded"], record["_id"])]
+    ids = record.get("ids")
+    if record.get("v") != COMPRESSED or not isinstance(ids, list):
+        return None
+    return list(zip(unpacked(record["events"]), record["times"], ids, strict=True))
 
 
 Grouped = TypeVar("Grouped", bound=tuple[Any, ...])
@@ -113,6 +128,14 @@ class MongoAuditLog:
         """The stored form of (event, recorded) pairs as unsealed packs with their MACs."""
         return [self._pack(group) for group in _groups(events)]
 
+    def combined(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Records of several writes that commit together (`LinkedDocument.combine`): the single ones as
+        packs that keep each event's id, so a group commit adds one document to the inbox, not one per write."""
+        singles = [
+            (record["event"], record["recorded"], record["_id"]) for record in records if record.get("v") == KEYED
+        ]
+        return [*self._repacked(singles), *(record for record in records if record.get("v") != KEYED)]
+
     def _pack(self, group: list[Entry], ids: list[ObjectId] | None = None) -> dict[str, Any]:
         """One pack of `group`; with `ids`, the ids its events had as single records (they keep them)."""
         times = [recorded for _event, recorded in group]
@@ -125,9 +148,8 @@ class MongoAuditLog:
         made["mac"] = self._key.record_mac(made)
         return made
 
-    def _repacked(self, singles: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Single records (version 2, MACs checked) as packs that keep each event's id and time."""
-        entries = [(record["event"], record["recorded"], record["_id"]) for record in singles]
+    def _repacked(self, entries: list[KeptEvent]) -> list[dict[str, Any]]:
+        """Events of checked records (`_kept_events`) as packs that keep each event's id and time."""
         return [
             self._pack([(event, recorded) for event, recorded, _id in group], [rid for _e, _r, rid in group])
             for group in _groups(entries)
@@ -191,12 +213,14 @@ class MongoAuditLog:
     def _admitted(
         self, pending: list[dict[str, Any]], logged: set[ObjectId], *, keyed: bool
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """What of `pending` (in inbox order) joins the chain, runs of single records repacked, and what is
-        refused (marked `rejected`; a mark made in the inbox outside the sealer is not kept). Records whose id
-        the log holds already (copied back into the inbox) are dropped, with a warning."""
+        """What of `pending` (in inbox order) joins the chain, and what is refused (marked `rejected`; a mark
+        made in the inbox outside the sealer is not kept). Runs of records whose events keep their ids (single
+        records, and the packs of a group commit) are repacked into as few packs as hold them: each pack is
+        one document and one set of index entries in the log. Records whose id the log holds already (copied
+        back into the inbox) are dropped, with a warning."""
         chained: list[dict[str, Any]] = []
         refused: list[dict[str, Any]] = []
-        singles: list[dict[str, Any]] = []
+        run: list[KeptEvent] = []
         for record in pending:
             if record["_id"] in logged:
                 log.warning("audit record %s left out of the chain: the log holds it already", record["_id"])
@@ -205,15 +229,15 @@ class MongoAuditLog:
             if why is not None:
                 log.warning("audit record %s left out of the chain: not the server's (%s)", record["_id"], why)
                 refused.append({**record, "seq": None, "rejected": why})
-            elif record.get("v") == KEYED:
-                singles.append(record)
+            elif (kept := _kept_events(record)) is not None:
+                run.extend(kept)
                 keyed = True
             else:
-                chained.extend(self._repacked(singles))
-                singles = []
+                chained.extend(self._repacked(run))
+                run = []
                 chained.append({name: value for name, value in record.items() if name != "rejected"})
                 keyed = keyed or record.get("v") in SIGNED
-        return [*chained, *self._repacked(singles)], refused
+        return [*chained, *self._repacked(run)], refused
 
     async def append_sealed(self, records: list[dict[str, Any]], sealer: str, *, lease: timedelta = _LEASE) -> bool:
         """Insert `records` (made by `record` in this process) already chained, if `sealer` holds or gets the lease.

@@ -165,17 +165,20 @@ class MongoBackupStore:
     async def drop_sealed_waiting(self) -> None:
         """Remove from the restored audit inbox the records its log holds already (by id, or in a pack's `ids`).
 
-        A backup reads the inbox before the log, so a record the sealer moved in between is in both.
+        A backup reads the inbox before the log, so a record the sealer moved in between is in both. A
+        waiting pack that keeps its events' ids (a group commit's) is held once the log holds its events.
         The pack ids are not indexed; restoring is the one time they are looked up."""
         inbox, log = self._db[AUDIT_INBOX], self._db[AUDIT_COLLECTION]
         async with mongo_errors("restore"):
-            waiting = [doc["_id"] async for doc in inbox.find({}, {"_id": 1})]
+            waiting = {doc["_id"]: doc.get("ids") or [doc["_id"]] async for doc in inbox.find({}, {"ids": 1})}
             if not waiting:
                 return
-            held = {doc["_id"] async for doc in log.find({"_id": {"$in": waiting}}, {"_id": 1})}
-            async for pack in log.find({"ids": {"$in": waiting}}, {"ids": 1}):
+            events = [event for ids in waiting.values() for event in ids]
+            held = {doc["_id"] async for doc in log.find({"_id": {"$in": list(waiting)}}, {"_id": 1})}
+            async for pack in log.find({"ids": {"$in": events}}, {"ids": 1}):
                 held.update(pack["ids"])
-            await inbox.delete_many({"_id": {"$in": list(held)}})
+            dropped = [rid for rid, ids in waiting.items() if rid in held or all(event in held for event in ids)]
+            await inbox.delete_many({"_id": {"$in": dropped}})
 
     async def not_kept(self) -> list[str]:
         """Collections of the database that a backup neither keeps nor leaves out on purpose (sorted)."""

@@ -37,6 +37,7 @@ from .filters import flatten
 from .point_reads import PointReads
 from .records import StoredResource
 from .store import (
+    Combine,
     ConditionLock,
     CurrentQuery,
     HistoryQuery,
@@ -155,18 +156,23 @@ _OWN_COLLECTIONS = frozenset({"resources", "history", "conditions"})
 
 
 def _by_collection(linked: Sequence[Linked]) -> tuple[dict[str, list[dict[str, Any]]], list[Linked]]:
-    """Plain linked documents grouped for one insert per collection, and the rest (if-absent inserts,
-    updates) in their order; the store's own collections are refused."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
+    """Plain linked documents grouped for one insert per collection (several with the same `combine`
+    as what it makes of them), and the rest (if-absent inserts, updates) in their order; the store's own
+    collections are refused."""
+    grouped: dict[tuple[str, Combine | None], list[dict[str, Any]]] = {}
     ordered: list[Linked] = []
     for item in linked:
         if item.collection in _OWN_COLLECTIONS or not item.collection:
             raise ValueError(f"a linked document may not go into {item.collection!r}")
         if isinstance(item, LinkedDocument) and not item.if_absent:
-            grouped.setdefault(item.collection, []).append(dict(item.document))
+            grouped.setdefault((item.collection, item.combine), []).append(dict(item.document))
         else:
             ordered.append(item)
-    return grouped, ordered
+    by_collection: dict[str, list[dict[str, Any]]] = {}
+    for (collection, combine), documents in grouped.items():
+        made = combine(documents) if combine is not None and len(documents) > 1 else documents
+        by_collection.setdefault(collection, []).extend(made)
+    return by_collection, ordered
 
 
 def connect_client(uri: str) -> AsyncMongoClient[dict[str, Any]]:

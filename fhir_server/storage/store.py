@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,6 +80,10 @@ class WriteRefused(Exception):
         self.reference = reference
 
 
+Combine = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+"""Makes fewer documents of several linked documents of one collection (see `LinkedDocument.combine`)."""
+
+
 @dataclass(frozen=True)
 class LinkedDocument:
     """A document for another collection, inserted in the same transaction as the versions it follows.
@@ -92,6 +96,9 @@ class LinkedDocument:
     document: Mapping[str, Any]
     if_absent: bool = False
     """Insert only if no document has this `_id` yet (an idempotency key: the same key twice is one document)."""
+    combine: Combine | None = None
+    """When several writes commit together (commit_group.py), the documents of one collection with the same
+    `combine` go in as what it makes of them all: the audit records of a group as one pack."""
 
 
 @dataclass(frozen=True)

@@ -192,3 +192,32 @@ def test_a_failing_member_rolls_back_its_group_but_not_the_others(database: Embe
         assert len(await store.get_many([f"Patient/q{n}" for n in range(10)])) == 10
 
     run_with_store(database, scenario)
+
+
+def _combined(documents: list[dict[str, object]]) -> list[dict[str, object]]:
+    """A `LinkedDocument.combine`: the documents as one, naming them all."""
+    return [{"_id": "+".join(str(d["_id"]) for d in documents), "of": [d["_id"] for d in documents]}]
+
+
+def test_linked_documents_of_a_group_are_combined_and_a_lone_writes_are_not(database: EmbeddedDatabase) -> None:
+    """Writes queued behind a commit go in together: their linked documents with the same `combine` become
+    what it makes of them; a write committed alone keeps its own, as do documents without `combine`."""
+
+    async def scenario(store: MongoResourceStore, name: str) -> None:
+        async def create(resource_id: str) -> None:
+            linked = [
+                LinkedDocument("combined_probe", {"_id": resource_id}, combine=_combined),
+                LinkedDocument("plain_probe", {"_id": resource_id}),
+            ]
+            await store.write_all([_write(resource_id)], linked=linked)
+
+        ids = [f"c{n}" for n in range(12)]
+        await asyncio.gather(*(create(resource_id) for resource_id in ids))
+        combined = await store.client[name]["combined_probe"].find({}).to_list()
+        assert sorted(i for doc in combined for i in doc.get("of", [doc["_id"]])) == sorted(ids)
+        assert len(combined) < len(ids), "the writes queued behind the first commit were combined"
+        assert await store.client[name]["plain_probe"].count_documents({}) == len(ids)
+        await create("lone")
+        assert await store.client[name]["combined_probe"].find_one({"_id": "lone"}) == {"_id": "lone"}
+
+    run_with_store(database, scenario)
