@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -29,6 +28,7 @@ from .engine.reindex import upgrade_search_layout
 from .engine.rules import load_rule_modules
 from .engine.search_parameters import load_search_parameters
 from .formats.middleware import FormatMiddleware
+from .garbage import settle_collector
 from .i18n import load_catalogs
 from .logs import configure_logging
 from .medications.prescribing.cds_hooks import router as cds_hooks_router
@@ -87,8 +87,7 @@ def create_app(settings: Settings, roles: dict[str, list[str]] | None = None) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as opened:  # a startup failing half way closes what it opened
             await _open(app, opened)
-            gc.collect()
-            gc.freeze()  # what startup built lives as long as the worker: keep it out of every collection
+            settle_collector()
             yield
 
     async def _open(app: FastAPI, opened: AsyncExitStack) -> None:

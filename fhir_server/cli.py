@@ -36,6 +36,7 @@ from .engine.backup import BackupError, audit_key_file, backup, restore
 from .engine.importing import export_current
 from .engine.rules import load_rule_modules
 from .errors import FhirError, StorageUnavailable
+from .garbage import settle_collector
 from .i18n import _
 from .i18n import counts as counted
 from .loading import load_folder_into
@@ -275,6 +276,7 @@ def data_command(command: str, settings: Settings, options: dict[str, Any]) -> i
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with running_database(settings) as ready:
+            settle_collector()
             if command == "import":
                 return asyncio.run(run_import(ready, options["paths"], options["jobs"], options["command_line"]))
             if command == "export":
