@@ -387,4 +387,4 @@ class MongoAuditLog:
         """One page of the AuditEvents matching `criteria`, newest first, each with its record's id as
         `id`; and the cursor of the next page (None on the last). Raise InvalidRequest for a bad cursor."""
         async with mongo_errors("audit"):
-            return await search_records([(self._inbox, False), (self._records, True)], criteria, limit, cursor)
+            return await search_records([self._inbox, self._records], criteria, limit, cursor)
