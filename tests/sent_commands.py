@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from pymongo import monitoring
+from pymongo import AsyncMongoClient, monitoring
+
+from fhir_server.storage import MongoResourceStore
 
 
 class SentCommands(monitoring.CommandListener):
@@ -23,3 +28,16 @@ class SentCommands(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         """Only what was sent is recorded."""
+
+
+@asynccontextmanager
+async def listened_store(uri: str, prefix: str, listener: SentCommands) -> AsyncIterator[MongoResourceStore]:
+    """A resource store, its indexes made, on a fresh database `<prefix>_<random>` of a client that `listener`
+    hears; closed on the way out."""
+    client = AsyncMongoClient[dict[str, Any]](uri, tz_aware=True, event_listeners=[listener])
+    store = MongoResourceStore(client, f"{prefix}_{uuid.uuid4().hex[:8]}")
+    try:
+        await store.ensure_indexes()
+        yield store
+    finally:
+        await store.close()

@@ -6,26 +6,19 @@ Counts the `count`/`aggregate` and `find` commands the driver sends, with a comm
 from __future__ import annotations
 
 import asyncio
-import uuid
-from typing import Any
-
-from pymongo import AsyncMongoClient
 
 from fhir_server.engine import create_resource, search_type
 from fhir_server.search.registry import default_registry
 from fhir_server.search.request import parse_search_request
-from fhir_server.storage import EmbeddedDatabase, MongoResourceStore
+from fhir_server.storage import EmbeddedDatabase
 from tests.conftest import TEST_POLICY
-from tests.sent_commands import SentCommands
+from tests.sent_commands import SentCommands, listened_store
 
 
 def test_a_first_page_holding_every_match_is_its_own_total(database: EmbeddedDatabase) -> None:
     async def scenario() -> None:
         commands = SentCommands("resources")
-        client = AsyncMongoClient[dict[str, Any]](database.uri, tz_aware=True, event_listeners=[commands])
-        store = MongoResourceStore(client, f"totals_{uuid.uuid4().hex[:8]}")
-        try:
-            await store.ensure_indexes()
+        async with listened_store(database.uri, "totals", commands) as store:
             for n in range(5):
                 patient = {"resourceType": "Patient", "gender": "female" if n < 3 else "male"}
                 await create_resource(store, TEST_POLICY, "Patient", patient)
@@ -47,7 +40,5 @@ def test_a_first_page_holding_every_match_is_its_own_total(database: EmbeddedDat
             assert await total(("gender", "female"), ("_count", "1"), ("_offset", "2")) == (3, 1, ["aggregate"])
             assert await total(("gender", "female"), ("_total", "none")) == (None, 3, [])
             assert await total(("gender", "female"), ("_summary", "count")) == (3, 0, ["aggregate"])
-        finally:
-            await store.close()
 
     asyncio.run(scenario())

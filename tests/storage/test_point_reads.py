@@ -7,17 +7,15 @@ The database tests count the finds the driver sends with a command listener on a
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from fhir_server.errors import StorageUnavailable
 from fhir_server.storage import EmbeddedDatabase, MongoResourceStore, PendingWrite, StoredResource
 from fhir_server.storage.batching import Batcher
-from tests.sent_commands import SentCommands
+from tests.sent_commands import SentCommands, listened_store
 
 
 class Finds(SentCommands):
@@ -39,15 +37,10 @@ def _patient(n: int) -> PendingWrite:
 def _run(database: EmbeddedDatabase, scenario: Any) -> None:
     async def main() -> None:
         finds = Finds()
-        client = AsyncMongoClient[dict[str, Any]](database.uri, tz_aware=True, event_listeners=[finds])
-        store = MongoResourceStore(client, f"reads_{uuid.uuid4().hex[:8]}")
-        try:
-            await store.ensure_indexes()
+        async with listened_store(database.uri, "reads", finds) as store:
             await store.write_all([_patient(n) for n in range(8)])
             finds.sent.clear()
             await scenario(store, finds)
-        finally:
-            await store.close()
 
     asyncio.run(main())
 

@@ -7,14 +7,11 @@ same: in id order, paged, access criteria kept beside the page cursor."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import AsyncMongoClient
-
 from fhir_server.storage import CurrentQuery, EmbeddedDatabase, MongoResourceStore, PendingWrite, StoredResource
-from tests.sent_commands import SentCommands
+from tests.sent_commands import SentCommands, listened_store
 
 
 def _write(resource_type: str, resource_id: str, patient: str) -> PendingWrite:
@@ -26,10 +23,7 @@ def _write(resource_type: str, resource_id: str, patient: str) -> PendingWrite:
 def _run(database: EmbeddedDatabase, scenario: Any) -> None:
     async def main() -> None:
         sent = SentCommands("resources")
-        client = AsyncMongoClient[dict[str, Any]](database.uri, tz_aware=True, event_listeners=[sent])
-        store = MongoResourceStore(client, f"walks_{uuid.uuid4().hex[:8]}")
-        try:
-            await store.ensure_indexes()
+        async with listened_store(database.uri, "walks", sent) as store:
             writes = [_write("Observation", f"o{n:02d}", f"p{n % 3}") for n in range(30)]
             await store.write_all(writes[:8])
             await store.write_all(writes[8:16])
@@ -39,9 +33,7 @@ def _run(database: EmbeddedDatabase, scenario: Any) -> None:
             sent.sent.clear()
             await scenario(store)
             assert not [command for _name, command in sent.sent if "hint" in command], "no hinted query"
-            assert "type" in await client[store.database_name]["resources"].index_information()
-        finally:
-            await store.close()
+            assert "type" in await store.client[store.database_name]["resources"].index_information()
 
     asyncio.run(main())
 
