@@ -63,11 +63,16 @@ KeptEvent = tuple[dict[str, Any], datetime, ObjectId]
 """An event, when it was recorded, and the id it keeps when repacked."""
 
 
+def _single_event(record: dict[str, Any]) -> KeptEvent:
+    """The event of a single record (version 2), which keeps the record's id when repacked."""
+    return record["event"], record["recorded"], record["_id"]
+
+
 def _kept_events(record: dict[str, Any]) -> list[KeptEvent] | None:
     """The events of a record whose events keep their ids when repacked: a single record's (its own id), a
     pack's with `ids`; None for other records (a pack without `ids` is chained as it is)."""
     if record.get("v") == KEYED:
-        return [(record["event"], record["recorded"], record["_id"])]
+        return [_single_event(record)]
     ids = record.get("ids")
     if record.get("v") != COMPRESSED or not isinstance(ids, list):
         return None
@@ -131,9 +136,7 @@ class MongoAuditLog:
     def combined(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Records of several writes that commit together (`LinkedDocument.combine`): the single ones as
         packs that keep each event's id, so a group commit adds one document to the inbox, not one per write."""
-        singles = [
-            (record["event"], record["recorded"], record["_id"]) for record in records if record.get("v") == KEYED
-        ]
+        singles = [_single_event(record) for record in records if record.get("v") == KEYED]
         return [*self._repacked(singles), *(record for record in records if record.get("v") != KEYED)]
 
     def _pack(self, group: list[Entry], ids: list[ObjectId] | None = None) -> dict[str, Any]:
